@@ -1,0 +1,131 @@
+"""What people and the sweep conclude about commitments: assessments and status changes.
+
+The computed verdict itself is never stored as "the truth": it is recomputed
+from the evidence on demand. What is stored is (a) an analyst's signed
+assessment of it and (b) the append-only record of its transitions.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from monitor.verdicts.statuses import STATUSES
+
+# Assessment actions
+CONFIRM = "confirm"
+OVERRIDE = "override"
+ASSESSMENT_ACTIONS = (
+    (CONFIRM, _("Confirms the computed verdict")),
+    (OVERRIDE, _("Overrides the computed verdict")),
+)
+
+# Peace Accords Matrix implementation scale
+PAM_GRADES = (
+    (0, _("0: not initiated")),
+    (1, _("1: minimal")),
+    (2, _("2: intermediate")),
+    (3, _("3: full")),
+)
+
+CONFIDENCE = (("low", _("Low")), ("medium", _("Medium")), ("high", _("High")))
+
+# Who or what produced a status change.
+COMPUTED = "computed"
+ASSESSED = "assessed"
+CORRECTION = "correction"
+CHANGE_KINDS = (
+    (COMPUTED, _("Computed from evidence")),
+    (ASSESSED, _("Set by an analyst's assessment")),
+    (CORRECTION, _("Correction of an earlier verdict")),
+)
+
+
+class Assessment(models.Model):
+    """An analyst's signed judgement of a commitment's computed verdict.
+
+    It records the computed status it looked at: when the computed verdict
+    later moves away from that, the assessment no longer covers it and the
+    verdict is provisional again until someone assesses it anew.
+    """
+
+    commitment = models.ForeignKey("terms.Commitment", models.CASCADE, related_name="assessments")
+    action = models.CharField(_("action"), max_length=10, choices=ASSESSMENT_ACTIONS)
+    computed_status = models.CharField(_("computed status assessed"), max_length=20, choices=STATUSES)
+    status = models.CharField(_("assessed status"), max_length=20, choices=STATUSES)
+    pam_grade = models.PositiveSmallIntegerField(_("implementation grade"), choices=PAM_GRADES, null=True, blank=True)
+    reason = models.TextField(_("reason"))
+    confidence = models.CharField(_("confidence"), max_length=10, choices=CONFIDENCE, default="medium")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="assessments", verbose_name=_("author")
+    )
+    assessed_at = models.DateTimeField(_("assessed at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ("-assessed_at", "-id")
+        get_latest_by = "assessed_at"
+        verbose_name = _("assessment")
+        verbose_name_plural = _("assessments")
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(action="confirm") | models.Q(status=models.F("computed_status")),
+                name="assessment_confirm_keeps_status",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()}: {self.get_status_display()}"
+
+    def clean(self):
+        if self.action == CONFIRM and self.status != self.computed_status:
+            raise ValidationError({"status": _("A confirmation keeps the computed status.")})
+
+    def covers(self, computed_status):
+        return self.computed_status == computed_status
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Status changes are append-only: record a new change instead.")
+
+    def delete(self):
+        raise TypeError("Status changes are append-only: record a correction instead.")
+
+
+class StatusChange(models.Model):
+    """Append-only record of one transition of a commitment's status.
+
+    `effective_at` is when the rule says it happened (the deadline, the breach),
+    `detected_at` when the monitor noticed; the two differ whenever evidence
+    arrives late or a sweep runs after the instant.
+    """
+
+    commitment = models.ForeignKey("terms.Commitment", models.CASCADE, related_name="status_changes")
+    kind = models.CharField(_("kind"), max_length=12, choices=CHANGE_KINDS, default=COMPUTED)
+    old_status = models.CharField(_("from"), max_length=20, choices=STATUSES, blank=True)
+    new_status = models.CharField(_("to"), max_length=20, choices=STATUSES)
+    effective_at = models.DateTimeField(_("effective at"), db_index=True)
+    detected_at = models.DateTimeField(_("detected at"), default=timezone.now)
+    reason_code = models.CharField(_("reason code"), max_length=60)
+    reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
+    evidence = models.ManyToManyField("evidence.Report", blank=True, related_name="status_changes")
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("commitment", "effective_at", "id")
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        indexes = [models.Index(fields=("commitment", "-detected_at"))]
+
+    def __str__(self):
+        return f"{self.old_status or '—'} → {self.new_status} at {self.effective_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Status changes are append-only: record a new change instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Status changes are append-only: record a correction instead.")

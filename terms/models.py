@@ -1,0 +1,234 @@
+"""Agreements, the parties to them, and the commitments each party owes.
+
+A commitment carries everything the verdict engine needs to judge it: its kind,
+its rule (which reports count and what they must show), and its window, counted
+from an anchor (the signing, or another commitment being met). The engine never
+reads these models: `monitor.verdicts.inputs` turns them into plain values.
+
+Room left for later work: waivers and suspension windows will be their own
+models pointing at Commitment; amendments that move deadlines will be a dated
+model whose effect the inputs layer applies before the engine sees a window;
+conditional commitments already exist as an anchor on another commitment.
+"""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from terms import rules
+
+# Agreement states
+DRAFT = "draft"
+IN_FORCE = "in_force"
+SUSPENDED = "suspended"
+TERMINATED = "terminated"
+AGREEMENT_STATES = (
+    (DRAFT, _("Draft")),
+    (IN_FORCE, _("In force")),
+    (SUSPENDED, _("Suspended")),
+    (TERMINATED, _("Terminated")),
+)
+
+# Commitment kinds
+DEADLINE = "deadline"
+TARGET = "target"
+CEILING = "ceiling"
+PROHIBITION = "prohibition"
+COMMITMENT_KINDS = (
+    (DEADLINE, _("Action by a deadline")),
+    (TARGET, _("Quantity by a date")),
+    (CEILING, _("Ceiling over a window")),
+    (PROHIBITION, _("Ongoing prohibition")),
+)
+
+# Basis of a term: where our knowledge of the term itself comes from.
+OFFICIAL_TEXT = "official_text"
+REPORTED = "reported"
+INFERRED = "inferred"
+BASES = (
+    (OFFICIAL_TEXT, _("Official text")),
+    (REPORTED, _("Reported")),
+    (INFERRED, _("Inferred")),
+)
+
+# What a window is counted from.
+ANCHOR_SIGNING = "signing"
+ANCHOR_COMMITMENT = "commitment"
+ANCHORS = (
+    (ANCHOR_SIGNING, _("The signing of the agreement")),
+    (ANCHOR_COMMITMENT, _("Another commitment being met")),
+)
+
+DAYS = "days"
+MONTHS = "months"
+OFFSET_UNITS = ((DAYS, _("days")), (MONTHS, _("calendar months")))
+
+
+class Party(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = _("party")
+        verbose_name_plural = _("parties")
+
+    def __str__(self):
+        return self.name
+
+
+class PartyName(models.Model):
+    """A name another source uses for a party: an ACLED actor name, a spelling variant.
+
+    Events are attributed to a party when their acting side matches one of these
+    (case and spacing folded). Events by unidentified or other groups match no
+    party and never count against one unless a commitment's rule says so.
+    """
+
+    party = models.ForeignKey(Party, models.CASCADE, related_name="names")
+    name = models.CharField(_("name"), max_length=300)
+    normalized = models.CharField(max_length=300, unique=True, editable=False)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = _("name used by sources")
+        verbose_name_plural = _("names used by sources")
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.normalized = rules.normalize_name(self.name)
+        super().save(*args, **kwargs)
+
+
+class Agreement(models.Model):
+    title = models.CharField(_("title"), max_length=300)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    summary = models.TextField(_("summary"), blank=True)
+    parties = models.ManyToManyField(Party, related_name="agreements", verbose_name=_("parties"))
+    signed_on = models.DateField(
+        _("signing date"),
+        null=True,
+        blank=True,
+        help_text=_("Unknown until signed: every deadline counted from it is awaiting signature."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        help_text=_("Deadlines end at local midnight of their last day in this zone."),
+    )
+    source = models.TextField(_("source of the text"), blank=True)
+    state = models.CharField(_("state"), max_length=20, choices=AGREEMENT_STATES, default=DRAFT)
+    publish_computed_verdicts = models.BooleanField(
+        _("publish computed verdicts"),
+        default=False,
+        help_text=_("Show and send provisional verdicts to the public before an analyst assesses them."),
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("title",)
+        verbose_name = _("agreement")
+        verbose_name_plural = _("agreements")
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        rules.validate_time_zone(self.time_zone)
+
+
+class Commitment(models.Model):
+    agreement = models.ForeignKey(Agreement, models.CASCADE, related_name="commitments")
+    key = models.SlugField(
+        _("key"),
+        max_length=100,
+        help_text=_("Stable identifier within the agreement, used by the agreement file."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    title = models.CharField(_("title"), max_length=300)
+    owed_by = models.ManyToManyField(Party, related_name="commitments", verbose_name=_("owed by"))
+    text = models.TextField(_("the agreement's words"), blank=True)
+
+    basis = models.CharField(_("basis"), max_length=20, choices=BASES, default=OFFICIAL_TEXT)
+    basis_source = models.CharField(
+        _("reported by"), max_length=300, blank=True, help_text=_("Who states this term, when it is not the text.")
+    )
+    basis_note = models.TextField(_("basis note"), blank=True)
+    # [{"account": "...", "source": "...", "note": "..."}]: accounts that disagree with the one tracked.
+    competing_accounts = models.JSONField(_("competing accounts"), default=list, blank=True)
+
+    kind = models.CharField(_("kind"), max_length=20, choices=COMMITMENT_KINDS)
+    # Which reports count and what they must show; validated by terms.rules.Rule.
+    rule = models.JSONField(_("rule"), default=dict, blank=True)
+
+    anchor = models.CharField(_("counted from"), max_length=20, choices=ANCHORS, default=ANCHOR_SIGNING)
+    anchor_commitment = models.ForeignKey(
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="anchored",
+        verbose_name=_("anchor commitment"),
+    )
+    offset_unit = models.CharField(_("offset unit"), max_length=10, choices=OFFSET_UNITS, default=DAYS)
+    starts_offset = models.IntegerField(
+        _("window opens"), default=0, help_text=_("Offset from the anchor day; negative opens before it.")
+    )
+    due_offset = models.IntegerField(_("due"), null=True, blank=True, help_text=_("Offset of the last day."))
+    ends_offset = models.IntegerField(
+        _("window closes"), null=True, blank=True, help_text=_("Offset of the last day; empty: ongoing.")
+    )
+    grace_days = models.PositiveIntegerField(_("grace days"), default=0, validators=[MinValueValidator(0)])
+
+    tracked = models.BooleanField(
+        _("tracked for compliance"),
+        default=True,
+        help_text=_("Terms discussed but not agreed are recorded, not judged."),
+    )
+    needs_review = models.BooleanField(_("needs an analyst's review"), default=False)
+    review_note = models.TextField(_("review note"), blank=True)
+
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("agreement", "position", "id")
+        verbose_name = _("commitment")
+        verbose_name_plural = _("commitments")
+        constraints = [
+            models.UniqueConstraint(fields=("agreement", "key"), name="commitment_key_unique_per_agreement"),
+            models.CheckConstraint(
+                condition=models.Q(anchor="signing", anchor_commitment__isnull=True)
+                | models.Q(anchor="commitment", anchor_commitment__isnull=False),
+                name="commitment_anchor_consistent",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def window(self):
+        return rules.Window(
+            anchor=self.anchor,
+            anchor_commitment_id=self.anchor_commitment_id,
+            unit=self.offset_unit,
+            starts=self.starts_offset,
+            due=self.due_offset,
+            ends=self.ends_offset,
+            grace_days=self.grace_days,
+        )
+
+    def clean(self):
+        try:
+            rules.validate_terms(self.kind, self.rule, self.window())
+        except rules.RuleError as e:
+            raise ValidationError({e.field or "rule": e.message}) from None
+        if self.anchor_commitment_id and self.anchor_commitment_id == self.pk:
+            raise ValidationError({"anchor_commitment": _("A commitment cannot be counted from itself.")})

@@ -1,0 +1,214 @@
+"""A commitment's rule and window as plain values, and the day-counting convention.
+
+Nothing here touches the database: the models, the agreement-file loader and the
+verdict engine all share these definitions, so a rule means the same thing
+wherever it is read.
+
+Day counting (documented in docs/agreement-format.md):
+
+- The anchor day is day 0: the signing date, or the local date on which the
+  anchor commitment was met.
+- An offset of N days is the calendar day N days after the anchor day; an
+  offset of N months is the same day of the month N months later, clamped to
+  the month's last day (29 February 2020 + 12 months = 28 February 2021;
+  + 14 months = 29 April 2021).
+- A window *opens* at local midnight at the start of its first day.
+- A deadline ("within 10 days") *ends* at local midnight at the end of its last
+  day, in the agreement's time zone: signed 29 February, due 10 March, so an
+  action at 23:59 Kabul time on 10 March is on time and one at 00:01 on 11 March
+  is late.
+- Grace days extend the instant a deadline counts as missed, not the due date:
+  an action inside the grace period is "met late".
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.relativedelta import relativedelta
+
+KINDS = ("deadline", "target", "ceiling", "prohibition")
+ATTRIBUTIONS = ("owing", "owing_or_unidentified", "any")
+PERIODS = ("day", "window")
+DIRECTIONS = ("at_most", "at_least")
+
+
+class RuleError(ValueError):
+    """A rule or window that cannot be evaluated; `field` names the offending part."""
+
+    def __init__(self, field, message):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def normalize_name(name):
+    """Fold case, accents, punctuation and spacing so 'Taliban ' matches 'taliban'."""
+    name = unicodedata.normalize("NFKD", name or "")
+    name = "".join(c for c in name if not unicodedata.combining(c))
+    name = re.sub(r"[^\w]+", " ", name.casefold())
+    return " ".join(name.split())
+
+
+def validate_time_zone(name):
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuleError("time_zone", f"unknown time zone {name!r} (use an IANA name such as Asia/Kabul)") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Which reports count for a commitment, and what they must show.
+
+    categories: report categories or event types that qualify (ACLED event_type
+        and sub_event_type values match too). Empty: any category.
+    admin1 / locations: places (province, place name) where an event must happen
+        to count. Empty: anywhere.
+    attribution: whose acts count. "owing" (default): only events attributed to a
+        party that owes the commitment; "owing_or_unidentified" also counts events
+        whose actor is unidentified; "any" counts every qualifying event.
+    limit / period: a ceiling's limit per day or per window.
+    target / direction / baseline: a target's level, whether the quantity must be
+        at most or at least that level, and where it started (for progress).
+    recovery_days: days with data at or under the limit (ceiling), or without a
+        credible violation (prohibition), after which a breach is over. None:
+        a prohibition's breach lasts until an analyst says otherwise.
+    """
+
+    categories: tuple = ()
+    admin1: tuple = ()
+    locations: tuple = ()
+    attribution: str = "owing"
+    limit: int | None = None
+    period: str = "day"
+    target: float | None = None
+    direction: str = "at_most"
+    baseline: float | None = None
+    unit: str = ""
+    recovery_days: int | None = None
+
+    @classmethod
+    def from_dict(cls, kind, data):
+        data = dict(data or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RuleError(f"rule.{unknown[0]}", "unknown field (known: " + ", ".join(sorted(known)) + ")")
+        for name in ("categories", "admin1", "locations"):
+            value = data.get(name, ())
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise RuleError(f"rule.{name}", "must be a list of strings")
+            data[name] = tuple(value)
+        if data.get("attribution", "owing") not in ATTRIBUTIONS:
+            raise RuleError("rule.attribution", "must be one of " + ", ".join(ATTRIBUTIONS))
+        if data.get("period", "day") not in PERIODS:
+            raise RuleError("rule.period", "must be one of " + ", ".join(PERIODS))
+        if data.get("direction", "at_most") not in DIRECTIONS:
+            raise RuleError("rule.direction", "must be one of " + ", ".join(DIRECTIONS))
+        for name in ("limit", "recovery_days"):
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise RuleError(f"rule.{name}", "must be a whole number, 0 or more")
+        for name in ("target", "baseline"):
+            value = data.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise RuleError(f"rule.{name}", "must be a number")
+        if kind == "ceiling":
+            if data.get("limit") is None:
+                raise RuleError("rule.limit", "a ceiling needs a limit")
+            data.setdefault("recovery_days", 3)
+        if kind == "target" and data.get("target") is None:
+            raise RuleError("rule.target", "a target needs a target value")
+        return cls(**data)
+
+    def to_dict(self):
+        out = {}
+        for name, f in self.__dataclass_fields__.items():
+            value = getattr(self, name)
+            if value != f.default:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class Window:
+    """When a commitment applies, as offsets from its anchor day (see module docstring)."""
+
+    anchor: str = "signing"
+    anchor_commitment_id: int | None = None
+    unit: str = "days"
+    starts: int = 0
+    due: int | None = None
+    ends: int | None = None
+    grace_days: int = 0
+
+    def resolve(self, anchor_day, tz):
+        """The concrete instants of this window, given the anchor day and the zone."""
+        opens_day = shift(anchor_day, self.starts, self.unit)
+        due_day = shift(anchor_day, self.due, self.unit) if self.due is not None else None
+        last_day = shift(anchor_day, self.ends, self.unit) if self.ends is not None else None
+        return ResolvedWindow(
+            anchor_day=anchor_day,
+            opens_at=day_start(opens_day, tz),
+            due_day=due_day,
+            due_at=day_start(due_day + timedelta(days=1), tz) if due_day else None,
+            missed_at=day_start(due_day + timedelta(days=1 + self.grace_days), tz) if due_day else None,
+            last_day=last_day,
+            closes_at=day_start(last_day + timedelta(days=1), tz) if last_day else None,
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedWindow:
+    anchor_day: date
+    opens_at: datetime
+    due_day: date | None
+    due_at: datetime | None  # end of the due day: acts before this instant are on time
+    missed_at: datetime | None  # due_at plus grace: without the act by then, missed
+    last_day: date | None
+    closes_at: datetime | None  # None: ongoing
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+def shift(day, n, unit):
+    if unit == "months":
+        # relativedelta clamps to the month's last day, which is the convention we document.
+        return day + relativedelta(months=n)
+    return day + timedelta(days=n)
+
+
+def day_start(day, tz):
+    """The first instant (UTC) of a local calendar day.
+
+    In a zone whose clocks jump forward at midnight, local 00:00 does not exist;
+    zoneinfo then reads it with the pre-transition offset, which lands on the
+    first real instant of the day (01:00 local), which is what we want.
+    """
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
+def local_day(instant, tz):
+    return instant.astimezone(tz).date()
+
+
+def validate_terms(kind, rule, window):
+    """Raise RuleError naming the field if a commitment's kind, rule and window don't fit."""
+    if kind not in KINDS:
+        raise RuleError("kind", "must be one of " + ", ".join(KINDS))
+    parsed = Rule.from_dict(kind, rule)
+    if window.unit not in ("days", "months"):
+        raise RuleError("window.unit", "must be days or months")
+    if kind in ("deadline", "target") and window.due is None:
+        raise RuleError("window.due", f"a {kind} needs a due offset")
+    if window.due is not None and window.due < window.starts:
+        raise RuleError("window.due", "is before the window opens")
+    if window.ends is not None and window.ends < window.starts:
+        raise RuleError("window.ends", "is before the window opens")
+    if window.grace_days < 0:
+        raise RuleError("window.grace_days", "must be 0 or more")
+    if window.anchor not in ("signing", "commitment"):
+        raise RuleError("window.anchor", "must be signing or commitment")
+    return parsed
