@@ -1,0 +1,171 @@
+"""From the database to the engine's plain values, in a fixed number of queries.
+
+Everything the engine needs for a set of commitments is read here, once, so the
+engine itself stays pure and the number of queries does not grow with the
+number of commitments or reports: commitments (1), owing parties (1), their
+names (1), reports (1), verification changes (1), coverage (1), assessments (1).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Prefetch, Q
+
+from monitor.evidence.models import Coverage, Report, VerificationChange
+from monitor.verdicts import engine
+from monitor.verdicts.models import Assessment
+from terms.models import Commitment, Party
+from terms.rules import Rule, normalize_name
+
+
+def commitments_for(agreements):
+    return (
+        Commitment.objects.filter(agreement__in=agreements)
+        .select_related("agreement")
+        .prefetch_related(Prefetch("owed_by", queryset=Party.objects.prefetch_related("names")))
+        .order_by("agreement__title", "position", "id")
+    )
+
+
+def term_for(commitment):
+    agreement = commitment.agreement
+    owing = tuple(
+        engine.PartyRef(
+            id=party.id,
+            name=party.name,
+            names=frozenset({normalize_name(party.name)} | {n.normalized for n in party.names.all()}),
+        )
+        for party in commitment.owed_by.all()
+    )
+    return engine.Term(
+        id=commitment.id,
+        key=commitment.key,
+        title=commitment.title,
+        kind=commitment.kind,
+        rule=Rule.from_dict(commitment.kind, commitment.rule),
+        window=commitment.window(),
+        time_zone=agreement.time_zone,
+        signed_on=agreement.signed_on,
+        owing=owing,
+        tracked=commitment.tracked,
+        agreement_id=agreement.id,
+    )
+
+
+def evidence_for(terms, known_at=None):
+    """Reports that could count for these terms, with their verification histories.
+
+    When every rule names its categories, only reports in those categories (or
+    linked by hand) are read; a rule that takes any category means all reports.
+    """
+    reports = Report.objects.select_related("source")
+    if known_at is not None:
+        reports = reports.filter(recorded_at__lte=known_at)
+    if terms and all(t.rule.categories for t in terms):
+        categories = {c for t in terms for c in t.rule.categories}
+        reports = reports.filter(
+            Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment__in=[t.id for t in terms])
+        )
+    reports = list(reports)
+    changes = defaultdict(list)
+    history = VerificationChange.objects.filter(report__in=[r.id for r in reports]).order_by("changed_at", "id")
+    if known_at is not None:
+        history = history.filter(changed_at__lte=known_at)
+    for report_id, changed_at, new_state in history.values_list("report_id", "changed_at", "new_state"):
+        changes[report_id].append((changed_at, new_state))
+    sources = {}
+    out = []
+    for r in reports:
+        source = sources.get(r.source_id)
+        if source is None:
+            source = sources[r.source_id] = engine.SourceRef(
+                id=r.source_id, name=r.source.name, reliability=r.source.reliability, kind=r.source.kind
+            )
+        out.append(
+            engine.Evidence(
+                id=r.id,
+                source=source,
+                occurred_at=r.occurred_at,
+                occurred_until=r.occurred_until,
+                precision=r.precision,
+                recorded_at=r.recorded_at,
+                category=r.category,
+                sub_category=r.sub_category,
+                stance=r.stance,
+                value=r.value,
+                admin1=r.admin1,
+                location=r.location,
+                actor1=r.actor1,
+                credibility=r.credibility,
+                verification=tuple(changes.get(r.id, ())),
+                event_id=r.event_id,
+                commitment_id=r.commitment_id,
+                summary=r.summary,
+            )
+        )
+    return out
+
+
+def coverage_for(known_at=None):
+    periods = Coverage.objects.all()
+    if known_at is not None:
+        periods = periods.filter(recorded_at__lte=known_at)
+    return [
+        engine.CoveragePeriod(
+            source_id=p.source_id, starts_on=p.starts_on, ends_on=p.ends_on, recorded_at=p.recorded_at, admin1=p.admin1
+        )
+        for p in periods
+    ]
+
+
+def latest_assessments(commitment_ids, known_at=None):
+    """The most recent assessment of each commitment made by `known_at`."""
+    assessments = Assessment.objects.filter(commitment__in=commitment_ids).select_related("author")
+    if known_at is not None:
+        assessments = assessments.filter(assessed_at__lte=known_at)
+    latest = {}
+    for a in assessments.order_by("commitment_id", "-assessed_at", "-id"):
+        latest.setdefault(a.commitment_id, a)
+    return latest
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A commitment's verdict as published: the computed one, and the assessment if it still covers it."""
+
+    commitment: Commitment
+    computed: engine.Verdict
+    assessment: Assessment | None
+
+    @property
+    def assessed(self):
+        return self.assessment is not None and self.assessment.covers(self.computed.status)
+
+    @property
+    def provisional(self):
+        return not self.assessed
+
+    @property
+    def status(self):
+        return self.assessment.status if self.assessed else self.computed.status
+
+
+def standings(agreements, *, as_of, known_at=None):
+    """Every commitment's standing in these agreements, as of `as_of`, as known at `known_at`.
+
+    A fixed number of queries, whatever the number of commitments and reports.
+    """
+    known_at = as_of if known_at is None else known_at
+    commitments = list(commitments_for(agreements))
+    terms = [term_for(c) for c in commitments]
+    verdicts = engine.evaluate_agreement(
+        terms,
+        evidence_for(terms, known_at),
+        as_of=as_of,
+        known_at=known_at,
+        coverage=coverage_for(known_at),
+        due_soon_days=settings.MONITOR_DUE_SOON_DAYS,
+    )
+    assessments = latest_assessments([c.id for c in commitments], known_at)
+    return [Standing(c, verdicts[c.id], assessments.get(c.id)) for c in commitments]
