@@ -55,7 +55,8 @@ def normalize_name(name):
 def validate_time_zone(name):
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a region name such as "America" is a directory of the zone database, not a zone.
         raise RuleError("time_zone", f"unknown time zone {name!r} (use an IANA name such as Asia/Kabul)") from None
 
 
@@ -98,10 +99,12 @@ class Rule:
         if unknown:
             raise RuleError(f"rule.{unknown[0]}", "unknown field (known: " + ", ".join(sorted(known)) + ")")
         for name in ("categories", "admin1", "locations"):
-            value = data.get(name, ())
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            value = data.get(name) or ()
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
                 raise RuleError(f"rule.{name}", "must be a list of strings")
             data[name] = tuple(value)
+        if not isinstance(data.get("unit", ""), str):
+            raise RuleError("rule.unit", "must be text")
         if data.get("attribution", "owing") not in ATTRIBUTIONS:
             raise RuleError("rule.attribution", "must be one of " + ", ".join(ATTRIBUTIONS))
         if data.get("period", "day") not in PERIODS:

@@ -1,0 +1,869 @@
+"""Agreement files: one agreement, its parties and its commitments as a YAML file.
+
+The file is the reviewed, versioned record of what an agreement says; the
+database is loaded from it with `manage.py load_agreement`. The format is
+documented in docs/agreement-format.md.
+
+Why the YAML node API rather than `yaml.safe_load`: loaded dictionaries have
+forgotten where each value came from, and they silently keep the last of two
+identical keys. Walking the composed nodes lets every problem name the file,
+the line and the field (`agreements/x.yaml, line 42, commitments[3].window.due:
+must be a whole number`), so an analyst can fix a file without reading Python.
+
+Loading happens in two steps:
+
+1. `read_agreement_file` checks the file on its own, without the database:
+   types, required and unknown fields, duplicates, references between parts of
+   the file, and each commitment's kind, rule and window (terms.rules). It
+   collects every problem rather than stopping at the first.
+2. `load_agreement_file` checks the file against the database (names that
+   already belong to other parties) and writes it in one transaction: a file
+   with any problem writes nothing.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import yaml
+from django.core.validators import slug_re
+from django.db import IntegrityError, transaction
+
+from terms import rules
+from terms.models import (
+    AGREEMENT_STATES,
+    ANCHOR_COMMITMENT,
+    ANCHOR_SIGNING,
+    BASES,
+    INFERRED,
+    REPORTED,
+    Agreement,
+    Commitment,
+    Party,
+    PartyName,
+)
+
+FORMAT_VERSION = 1
+
+# `window.from` names either the signing or another commitment's key, so no
+# commitment may be called "signing".
+SIGNING = ANCHOR_SIGNING
+
+_RULE_LIST_FIELDS = ("categories", "admin1", "locations")
+# Commitments counted from another start when that one is met; only these kinds can be met.
+_ANCHOR_KINDS = ("deadline", "target")
+
+_ROOT_FIELDS = ("format", "agreement", "parties", "commitments")
+_AGREEMENT_FIELDS = (
+    "slug",
+    "title",
+    "summary",
+    "signed_on",
+    "time_zone",
+    "state",
+    "source",
+    "publish_computed_verdicts",
+)
+_PARTY_FIELDS = ("slug", "name", "description", "names")
+_PARTY_NAME_FIELDS = ("name", "note")
+_COMMITMENT_FIELDS = (
+    "key",
+    "title",
+    "owed_by",
+    "text",
+    "basis",
+    "competing_accounts",
+    "kind",
+    "rule",
+    "window",
+    "tracked",
+    "needs_review",
+    "review_note",
+)
+_BASIS_FIELDS = ("kind", "by", "note")
+_ACCOUNT_FIELDS = ("account", "source", "note")
+_WINDOW_FIELDS = ("from", "unit", "starts", "due", "ends", "grace_days")
+
+
+# --- results and errors -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an agreement file, located as precisely as we can."""
+
+    path: str  # the file, as the user named it
+    line: int | None  # 1-based; None when the problem is not at a line (unreadable file)
+    field: str | None  # e.g. "commitments[3].window.due"
+    message: str
+
+    def __str__(self):
+        where = [self.path] + ([f"line {self.line}"] if self.line else [])
+        what = f"{self.field}: {self.message}" if self.field else self.message
+        return ", ".join(where + [what])
+
+
+class AgreementFileError(Exception):
+    """Every problem found in a file; nothing from the file was written."""
+
+    def __init__(self, errors):
+        self.errors = sorted(errors, key=lambda p: (p.path, p.line or 0))
+        super().__init__("\n".join(str(p) for p in self.errors))
+
+
+@dataclass
+class LoadResult:
+    path: str
+    agreement: Agreement | None = None
+    # Counts by what was written: "agreement", "party", "party name", "commitment".
+    created: Counter = field(default_factory=Counter)
+    updated: Counter = field(default_factory=Counter)
+    changes: list = field(default_factory=list)  # one readable line per object created or updated
+    warnings: list = field(default_factory=list)
+
+    @property
+    def changed(self):
+        return bool(self.created or self.updated)
+
+    def record(self, action, what, label, fields=()):
+        getattr(self, action).update([what])
+        detail = f" ({', '.join(fields)})" if fields else ""
+        self.changes.append(f"{action} {what} {label}{detail}")
+
+
+# --- the file, read and checked, before it meets the database ---------------
+
+
+@dataclass
+class NameSpec:
+    name: str
+    note: str
+    normalized: str
+    node: yaml.Node
+    path: str
+
+
+@dataclass
+class PartySpec:
+    slug: str
+    name: str
+    description: str
+    names: list
+    node: yaml.Node
+    path: str
+
+
+@dataclass
+class CommitmentSpec:
+    key: str
+    owed_by: list  # (party slug, node, field path), as written
+    anchor_key: str | None  # None: counted from the signing
+    values: dict  # Commitment field -> value, for the fields stored as they are
+    node: yaml.Node
+    path: str
+
+
+@dataclass
+class AgreementSpec:
+    path: str
+    values: dict  # Agreement field -> value
+    parties: list
+    commitments: list
+
+
+def read_agreement_file(path):
+    """Parse and check an agreement file; raise AgreementFileError listing every problem."""
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise AgreementFileError([Problem(path, None, None, f"cannot be read: {e}")]) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        raise AgreementFileError([_syntax_problem(path, e)]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise AgreementFileError([Problem(path, 1, None, "the file is empty")])
+    reader = _Reader(path, loader)
+    spec = reader.read(root)
+    if reader.problems:
+        raise AgreementFileError(reader.problems)
+    return spec
+
+
+def _syntax_problem(path, e):
+    mark = e.problem_mark or e.context_mark
+    message = f"not valid YAML: {e.problem or e.context}"
+    if e.context and e.problem and e.context_mark and e.context_mark.line != mark.line:
+        message += f" ({e.context} at line {e.context_mark.line + 1})"
+    return Problem(path, mark.line + 1 if mark else None, None, message)
+
+
+_INVALID = object()  # a value that could not be read; its problem is already recorded
+
+
+def _line(node):
+    return node.start_mark.line + 1
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _shape(node):
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return "a single value"
+
+
+def _kind_of(value):
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (date, datetime)):
+        return "a date"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _find(node, dotted):
+    """The node a dotted field path ("rule.limit") names, or the deepest one that exists."""
+    for part in dotted.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == part:
+                node = value_node
+                break
+        else:
+            break
+    return node
+
+
+class _Reader:
+    def __init__(self, path, loader):
+        self.path = path
+        self.loader = loader
+        self.problems = []
+
+    def problem(self, node, field, message):
+        self.problems.append(Problem(self.path, _line(node), field, message))
+
+    def value(self, node, field):
+        """The Python value of a scalar node, or _INVALID after recording why not."""
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, field, f"must be a single value, not {_shape(node)}")
+            return _INVALID
+        try:
+            return self.loader.construct_object(node)
+        except (yaml.YAMLError, ValueError) as e:
+            # 2020-02-30 looks like a date to YAML and fails to become one.
+            what = "a date" if node.tag == "tag:yaml.org,2002:timestamp" else "a value"
+            self.problem(node, field, f"cannot be read as {what}: {getattr(e, 'problem', None) or e}")
+            return _INVALID
+
+    def fields(self, node, path, known):
+        """The fields of a mapping node, after reporting duplicate and unknown keys."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, f"must be a mapping of fields, not {_shape(node)}")
+            return _Fields(self, node, path, {})
+        entries = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
+                # e.g. `yes:` or `1:`, which YAML reads as true or a number
+                self.problem(key_node, path, f"{key_node.value!r} is not a field name")
+                continue
+            where = _join(path, key)
+            if key in entries:
+                self.problem(key_node, where, f"appears twice (first at line {_line(entries[key][0])})")
+            elif known is not None and key not in known:
+                self.problem(key_node, where, "unknown field (known: " + ", ".join(known) + ")")
+            else:
+                entries[key] = (key_node, value_node)
+        return _Fields(self, node, path, entries)
+
+    def items(self, node, path):
+        """(node, path) for each item of a list node."""
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, path, f"must be a list, not {_shape(node)}")
+            return []
+        return [(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+
+    def plain(self, node, path):
+        """A node as plain JSON-able values (for a rule), or _INVALID."""
+        # Problems inside are recorded as they are met; what is returned then is
+        # never used, since a commitment with problems is not validated further.
+        if isinstance(node, yaml.MappingNode):
+            fields = self.fields(node, path, known=None)
+            return {name: self.plain(value, _join(path, name)) for name, (_, value) in fields.entries.items()}
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, item_path) for item, item_path in self.items(node, path)]
+        value = self.value(node, path)
+        if isinstance(value, (date, datetime)):
+            self.problem(node, path, "must be a number or text, not a date")
+            return _INVALID
+        return value
+
+    # -- the document --------------------------------------------------------
+
+    def read(self, root):
+        doc = self.fields(root, "", _ROOT_FIELDS)
+        version = doc.whole_number("format", required=True)
+        if version not in (None, FORMAT_VERSION):
+            self.problem(doc.node_of("format"), "format", f"this loader reads format {FORMAT_VERSION}, not {version}")
+        agreement = self.read_agreement(doc.mapping("agreement", _AGREEMENT_FIELDS, required=True))
+        parties = [self.read_party(n, p) for n, p in doc.items("parties", required=True)]
+        commitments = [
+            self.read_commitment(n, p, i) for i, (n, p) in enumerate(doc.items("commitments", required=True))
+        ]
+        if not parties and doc.has("parties"):
+            self.problem(doc.node_of("parties"), "parties", "must name at least one party")
+        spec = AgreementSpec(self.path, agreement, [p for p in parties if p], [c for c in commitments if c])
+        self.check_parties(spec.parties)
+        self.check_commitments(spec)
+        return spec
+
+    def read_agreement(self, f):
+        values = {
+            "slug": f.slug("slug"),
+            "title": f.text("title", required=True, max_length=300),
+            "summary": f.text("summary"),
+            "signed_on": f.day("signed_on"),
+            # Required, not defaulted to UTC: deadlines end at local midnight, and
+            # a guessed zone would move every one of them without anyone noticing.
+            "time_zone": f.text("time_zone", required=True),
+            "state": f.choice("state", AGREEMENT_STATES, default="draft"),
+            "source": f.text("source"),
+            "publish_computed_verdicts": f.flag("publish_computed_verdicts", default=False),
+        }
+        if values["time_zone"]:
+            try:
+                rules.validate_time_zone(values["time_zone"])
+            except rules.RuleError as e:
+                self.problem(f.node_of("time_zone"), f.path("time_zone"), e.message)
+            except OSError:  # "America" is a directory of zones, not a zone
+                self.problem(f.node_of("time_zone"), f.path("time_zone"), "is a region, not a time zone")
+        return values
+
+    def read_party(self, node, path):
+        f = self.fields(node, path, _PARTY_FIELDS)
+        if not f.has_node():
+            return None
+        names = []
+        for item, item_path in f.items("names"):
+            if isinstance(item, yaml.MappingNode):
+                nf = self.fields(item, item_path, _PARTY_NAME_FIELDS)
+                name, note = nf.text("name", required=True, max_length=300), nf.text("note", max_length=300)
+            else:
+                name, note = self.text_item(item, item_path, max_length=300), ""
+            if name and not rules.normalize_name(name):
+                self.problem(item, item_path, "has no letters or digits to match on")
+            elif name:
+                names.append(NameSpec(name, note, rules.normalize_name(name), item, item_path))
+        return PartySpec(
+            slug=f.slug("slug"),
+            name=f.text("name", required=True, max_length=200),
+            description=f.text("description"),
+            names=names,
+            node=node,
+            path=path,
+        )
+
+    def read_commitment(self, node, path, position):
+        f = self.fields(node, path, _COMMITMENT_FIELDS)
+        if not f.has_node():
+            return None
+        key = f.slug("key")
+        if key == SIGNING:
+            self.problem(f.node_of("key"), f.path("key"), f"'{SIGNING}' is reserved for window.from")
+        owed_by = [(self.text_item(n, p), n, p) for n, p in f.items("owed_by", required=True)]
+        if not owed_by and f.has("owed_by"):
+            self.problem(f.node_of("owed_by"), f.path("owed_by"), "must name at least one party")
+
+        basis = f.mapping("basis", _BASIS_FIELDS, required=True)
+        basis_kind = basis.choice("kind", BASES, required=True)
+        basis_by = basis.text("by", max_length=300)
+        basis_note = basis.text("note")
+        if basis_kind == REPORTED and not basis_by:
+            self.problem(basis.node, basis.path("by"), "is required for a reported term: who reports it?")
+        if basis_kind == INFERRED and not basis_note:
+            self.problem(basis.node, basis.path("note"), "is required for an inferred term: inferred from what?")
+
+        accounts = []
+        for item, item_path in f.items("competing_accounts"):
+            af = self.fields(item, item_path, _ACCOUNT_FIELDS)
+            accounts.append(
+                {"account": af.text("account", required=True), "source": af.text("source"), "note": af.text("note")}
+            )
+
+        needs_review = f.flag("needs_review", default=False)
+        review_note = f.text("review_note")
+        if needs_review and not review_note:
+            self.problem(
+                f.node, f.path("review_note"), "is required when needs_review is true: what should be checked?"
+            )
+
+        values = {
+            "title": f.text("title", required=True, max_length=300),
+            "text": f.text("text"),
+            "basis": basis_kind,
+            "basis_source": basis_by,
+            "basis_note": basis_note,
+            "competing_accounts": accounts,
+            "tracked": f.flag("tracked", default=True),
+            "needs_review": needs_review,
+            "review_note": review_note,
+            "position": position,
+        }
+
+        # Kind, rule and window are checked together by terms.rules, but only once
+        # each part could be read: a rule check on half-read values would add
+        # confusing second-hand errors to the real one.
+        before = len(self.problems)
+        kind = f.text("kind", required=True)
+        rule = self.read_rule(f)
+        w = f.mapping("window", _WINDOW_FIELDS)
+        anchor_key = w.text("from", default=SIGNING)
+        window = rules.Window(
+            anchor=ANCHOR_SIGNING if anchor_key == SIGNING else ANCHOR_COMMITMENT,
+            unit=w.text("unit", default="days"),
+            starts=w.whole_number("starts", default=0),
+            due=w.whole_number("due"),
+            ends=w.whole_number("ends"),
+            grace_days=w.whole_number("grace_days", default=0, minimum=0),
+        )
+        if len(self.problems) == before:
+            try:
+                parsed = rules.validate_terms(kind, rule, window)
+            except rules.RuleError as e:
+                where = "window.from" if e.field == "window.anchor" else e.field
+                self.problem(_find(node, where), f.path(where), e.message)
+            else:
+                # Stored in the canonical form, so a reload of the same rule changes nothing.
+                values["rule"] = parsed.to_dict()
+        values.update(
+            kind=kind,
+            anchor=window.anchor,
+            offset_unit=window.unit,
+            starts_offset=window.starts,
+            due_offset=window.due,
+            ends_offset=window.ends,
+            grace_days=window.grace_days,
+        )
+        return CommitmentSpec(
+            key=key,
+            owed_by=owed_by,
+            anchor_key=None if anchor_key == SIGNING else anchor_key,
+            values=values,
+            node=node,
+            path=path,
+        )
+
+    def read_rule(self, f):
+        if not f.has("rule"):
+            return {}
+        before = len(self.problems)
+        rule = self.plain(f.node_of("rule"), f.path("rule"))
+        if rule is None or len(self.problems) > before:
+            return {}
+        if not isinstance(rule, dict):
+            self.problem(f.node_of("rule"), f.path("rule"), "must be a mapping of fields")
+            return {}
+        # Shapes terms.rules.Rule assumes rather than checks.
+        for name in _RULE_LIST_FIELDS:
+            if name in rule and not isinstance(rule[name], list):
+                self.problem(_find(f.node_of("rule"), name), f.path(f"rule.{name}"), "must be a list of strings")
+        if "unit" in rule and not isinstance(rule["unit"], str):
+            self.problem(_find(f.node_of("rule"), "unit"), f.path("rule.unit"), "must be text")
+        return rule
+
+    def text_item(self, node, path, max_length=None):
+        """A list item that must be text."""
+        value = self.value(node, path)
+        if value is None:
+            self.problem(node, path, "must not be empty")
+            return ""
+        if value is _INVALID:
+            return ""
+        return self.check_text(node, path, value, required=True, max_length=max_length, default="")
+
+    def check_text(self, node, path, value, *, required, max_length, default):
+        if not isinstance(value, str):
+            self.problem(node, path, f"must be text, not {_kind_of(value)} (put it in quotes)")
+            return default
+        value = value.strip()
+        if required and not value:
+            self.problem(node, path, "must not be empty")
+        elif max_length and len(value) > max_length:
+            self.problem(node, path, f"is {len(value)} characters long; at most {max_length} fit")
+        return value
+
+    # -- checks across the file ----------------------------------------------
+
+    def check_parties(self, parties):
+        self.check_unique(parties, "slug", lambda p: p.slug)
+        self.check_unique(parties, "name", lambda p: p.name)
+        # Each normalized name matches reports for one party only. A party's own
+        # name matches too (claimed here with node None), so listing it again
+        # among its names is fine, but another party may not claim it.
+        owner = {}
+        for party in parties:
+            if party.name:
+                owner.setdefault(rules.normalize_name(party.name), (party, None))
+        for party in parties:
+            for name in party.names:
+                claimed_by, where = owner.setdefault(name.normalized, (party, name.node))
+                if where is name.node:
+                    continue
+                if claimed_by is not party:
+                    line = _line(where or claimed_by.node)
+                    self.problem(
+                        name.node,
+                        name.path,
+                        f"'{name.name}' already names party '{claimed_by.slug}' (line {line}): "
+                        "a name can match only one party",
+                    )
+                elif where is not None:
+                    self.problem(
+                        name.node, name.path, f"repeats the name at line {_line(where)} (case and punctuation aside)"
+                    )
+
+    def check_unique(self, items, name, value_of):
+        """Report every item whose `name` repeats an earlier item's."""
+        first = {}
+        for item in items:
+            value = value_of(item)
+            if not value:
+                continue
+            if value in first:
+                self.problem(
+                    _find(item.node, name), f"{item.path}.{name}", f"'{value}' is already used at line {first[value]}"
+                )
+            else:
+                first[value] = _line(_find(item.node, name))
+
+    def check_commitments(self, spec):
+        slugs = {p.slug for p in spec.parties}
+        self.check_unique(spec.commitments, "key", lambda c: c.key)
+        by_key = {}
+        for c in spec.commitments:
+            by_key.setdefault(c.key, c)
+            seen = set()
+            for slug, node, path in c.owed_by:
+                if slug and slug not in slugs:
+                    known = ", ".join(sorted(s for s in slugs if s)) or "there are none"
+                    self.problem(node, path, f"'{slug}' is not one of the parties ({known})")
+                elif slug in seen:
+                    self.problem(node, path, f"'{slug}' is listed twice")
+                seen.add(slug)
+        for c in spec.commitments:
+            if c.anchor_key is None:
+                continue
+            anchor = by_key.get(c.anchor_key)
+            where, path = _find(c.node, "window.from"), f"{c.path}.window.from"
+            if anchor is None:
+                self.problem(where, path, f"'{c.anchor_key}' is neither 'signing' nor a commitment key in this file")
+            elif anchor.values["kind"] in rules.KINDS and anchor.values["kind"] not in _ANCHOR_KINDS:
+                # The engine starts a counted-from commitment when its anchor is met;
+                # ceilings and prohibitions are never "met", so it would wait for ever.
+                self.problem(
+                    where,
+                    path,
+                    f"'{c.anchor_key}' is a {anchor.values['kind']}, which is never met: "
+                    "only a deadline or a target can start another commitment",
+                )
+            elif not anchor.values["tracked"]:
+                self.problem(where, path, f"'{c.anchor_key}' is not tracked, so it is never met")
+        self.check_cycles(spec.commitments, by_key)
+
+    def check_cycles(self, commitments, by_key):
+        done = set()
+        for start in commitments:
+            chain, current = [], start
+            while current is not None and current.key not in done and current not in chain:
+                chain.append(current)
+                current = by_key.get(current.anchor_key) if current.anchor_key else None
+            if current is not None and current in chain:
+                loop = chain[chain.index(current) :]
+                first = min(loop, key=lambda c: c.values["position"])
+                keys = [c.key for c in loop] + [current.key]
+                self.problem(
+                    _find(first.node, "window.from"),
+                    f"{first.path}.window.from",
+                    "commitments count from each other in a loop: " + " → ".join(keys),
+                )
+            done.update(c.key for c in chain)
+
+
+class _Fields:
+    """The fields of one mapping in the file, read with their types checked."""
+
+    def __init__(self, reader, node, path, entries):
+        self.reader = reader
+        self.node = node
+        self.prefix = path
+        self.entries = entries
+
+    def path(self, name):
+        return _join(self.prefix, name)
+
+    def has(self, name):
+        return name in self.entries
+
+    def has_node(self):
+        return isinstance(self.node, yaml.MappingNode)
+
+    def node_of(self, name):
+        return self.entries[name][1] if name in self.entries else self.node
+
+    def _raw(self, name, required):
+        """(node, value): value is None when the field is absent or null."""
+        if name not in self.entries:
+            if required and self.has_node():
+                self.reader.problem(self.node, self.path(name), "is required")
+            return self.node, None
+        node = self.entries[name][1]
+        value = self.reader.value(node, self.path(name))
+        if value is None and required:
+            self.reader.problem(node, self.path(name), "is required")
+        return node, value
+
+    def text(self, name, *, default="", required=False, max_length=None):
+        node, value = self._raw(name, required)
+        if value is None or value is _INVALID:
+            return default
+        return self.reader.check_text(
+            node, self.path(name), value, required=required, max_length=max_length, default=default
+        )
+
+    def slug(self, name, max_length=100):
+        value = self.text(name, required=True, max_length=max_length)
+        if value and not slug_re.match(value):
+            self.reader.problem(self.node_of(name), self.path(name), "must be letters, digits, hyphens or underscores")
+        return value
+
+    def choice(self, name, choices, *, default=None, required=False):
+        value = self.text(name, default=default, required=required)
+        allowed = [c[0] for c in choices]
+        if value and value not in allowed:
+            self.reader.problem(
+                self.node_of(name), self.path(name), f"must be one of {', '.join(allowed)}, not '{value}'"
+            )
+        return value
+
+    def whole_number(self, name, *, default=None, required=False, minimum=None):
+        node, value = self._raw(name, required)
+        if value is None or value is _INVALID:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.reader.problem(node, self.path(name), "must be a whole number")
+            return default
+        if minimum is not None and value < minimum:
+            self.reader.problem(node, self.path(name), f"must be {minimum} or more")
+        return value
+
+    def flag(self, name, *, default):
+        node, value = self._raw(name, False)
+        if value is None or value is _INVALID:
+            return default
+        if not isinstance(value, bool):
+            self.reader.problem(node, self.path(name), "must be true or false")
+            return default
+        return value
+
+    def day(self, name):
+        node, value = self._raw(name, False)
+        if value is None or value is _INVALID:
+            return None
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        elif isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        self.reader.problem(node, self.path(name), "must be a date written YYYY-MM-DD (no time), or null")
+        return None
+
+    def items(self, name, *, required=False):
+        if name not in self.entries:
+            if required and self.has_node():
+                self.reader.problem(self.node, self.path(name), "is required")
+            return []
+        node = self.entries[name][1]
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return []
+        return self.reader.items(node, self.path(name))
+
+    def mapping(self, name, known, *, required=False):
+        if name not in self.entries:
+            if required and self.has_node():
+                self.reader.problem(self.node, self.path(name), "is required")
+            return _Fields(self.reader, None, self.path(name), {})
+        return self.reader.fields(self.entries[name][1], self.path(name), known)
+
+
+# --- writing ----------------------------------------------------------------
+
+
+def load_agreement_file(path):
+    """Load an agreement file into the database, all or nothing.
+
+    Raises AgreementFileError listing every problem, having written nothing.
+    Loading the same file again changes nothing; loading an edited file
+    updates in place.
+    """
+    spec = read_agreement_file(path)
+    try:
+        with transaction.atomic():
+            result = _Writer(spec).write()
+    except IntegrityError as e:
+        # The checks cover every constraint, so only a concurrent edit gets here.
+        raise AgreementFileError(
+            [Problem(spec.path, None, None, f"the database changed while loading; try again ({e})")]
+        ) from None
+    return result
+
+
+class _Writer:
+    """Writes a checked AgreementSpec, matching what exists by slug, key and normalized name."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.result = LoadResult(spec.path)
+
+    def write(self):
+        spec = self.spec
+        parties = {p.slug: p for p in Party.objects.filter(slug__in=[p.slug for p in spec.parties])}
+        names = {
+            n.normalized: n
+            for n in PartyName.objects.filter(
+                normalized__in=[n.normalized for p in spec.parties for n in p.names]
+            ).select_related("party")
+        }
+        self.check(names)
+        self.write_parties(parties, names)
+        agreement = self.write_agreement([parties[p.slug] for p in spec.parties])
+        self.write_commitments(agreement, parties)
+        self.result.agreement = agreement
+        return self.result
+
+    def check(self, names):
+        """Problems only the database can show: names that belong to parties outside this file."""
+        problems = []
+        spec = self.spec
+        taken = dict(Party.objects.filter(name__in=[p.name for p in spec.parties]).values_list("name", "slug"))
+        for p in spec.parties:
+            other = taken.get(p.name, p.slug)
+            if other != p.slug:
+                problems.append(
+                    Problem(
+                        spec.path,
+                        _line(_find(p.node, "name")),
+                        f"{p.path}.name",
+                        f"'{p.name}' is already the name of party '{other}' in the database",
+                    )
+                )
+            for n in p.names:
+                row = names.get(n.normalized)
+                if row is not None and row.party.slug != p.slug:
+                    problems.append(
+                        Problem(
+                            spec.path,
+                            _line(n.node),
+                            n.path,
+                            f"'{n.name}' already names party '{row.party.slug}' in the database: a name can match "
+                            "only one party (remove it from that party first, or from this file)",
+                        )
+                    )
+        if problems:
+            raise AgreementFileError(problems)
+
+    def save(self, obj, values, what, label, also_changed=()):
+        """Create or update `obj` with `values`; save nothing when nothing differs."""
+        is_new = obj.pk is None
+        changed = [name for name, value in values.items() if getattr(obj, name) != value]
+        for name in changed:
+            setattr(obj, name, values[name])
+        if is_new:
+            obj.save()
+            self.result.record("created", what, label)
+        elif changed or also_changed:
+            obj.save()
+            self.result.record("updated", what, label, [*changed, *also_changed])
+
+    def write_parties(self, parties, names):
+        for p in self.spec.parties:
+            party = parties.get(p.slug) or Party(slug=p.slug)
+            self.save(party, {"name": p.name, "description": p.description}, "party", p.slug)
+            parties[p.slug] = party
+            for n in p.names:
+                row = names.get(n.normalized) or PartyName(party=party)
+                self.save(row, {"name": n.name, "note": n.note}, "party name", f"'{n.name}' of {p.slug}")
+        # Names are never deleted by a load: an analyst may have added them in the admin.
+        in_file = [n.normalized for p in self.spec.parties for n in p.names]
+        extra = PartyName.objects.filter(party__in=parties.values()).exclude(normalized__in=in_file)
+        for row in extra.select_related("party"):
+            self.result.warnings.append(
+                f"party {row.party.slug} has the name '{row.name}' in the database but not in this file: left as it is"
+            )
+
+    def write_agreement(self, parties):
+        values = self.spec.values
+        # Locked so that two loads of the same agreement take turns rather than collide.
+        agreement = Agreement.objects.select_for_update().filter(slug=values["slug"]).first() or Agreement()
+        is_new = agreement.pk is None
+        parties_changed = not is_new and set(agreement.parties.values_list("pk", flat=True)) != {p.pk for p in parties}
+        self.save(agreement, values, "agreement", values["slug"], ["parties"] if parties_changed else [])
+        if is_new or parties_changed:
+            agreement.parties.set(parties)
+        return agreement
+
+    def write_commitments(self, agreement, parties):
+        existing = {c.key: c for c in agreement.commitments.prefetch_related("owed_by")}
+        written = {}
+        for spec in self.in_anchor_order():
+            commitment = existing.get(spec.key) or Commitment(agreement=agreement, key=spec.key)
+            values = {
+                **spec.values,
+                "anchor_commitment_id": written[spec.anchor_key].pk if spec.anchor_key else None,
+            }
+            owed_by = [parties[slug] for slug, _, _ in spec.owed_by]
+            owed_changed = commitment.pk is not None and {p.pk for p in commitment.owed_by.all()} != {
+                p.pk for p in owed_by
+            }
+            self.save(commitment, values, "commitment", spec.key, ["owed_by"] if owed_changed else [])
+            if owed_changed or spec.key not in existing:
+                commitment.owed_by.set(owed_by)
+            written[spec.key] = commitment
+        # Never deleted by a load: a commitment may have reports and verdicts attached.
+        for key in sorted(existing.keys() - written.keys(), key=lambda k: existing[k].position):
+            self.result.warnings.append(
+                f"commitment {key} is in the database but not in this file: left as it is "
+                "(it may have history; delete it in the admin if it should go)"
+            )
+
+    def in_anchor_order(self):
+        """File order, except that a commitment comes after the one it is counted from."""
+        by_key = {c.key: c for c in self.spec.commitments}
+        order, seen = [], set()
+
+        def visit(c):
+            if c.key not in seen:
+                seen.add(c.key)
+                if c.anchor_key:
+                    visit(by_key[c.anchor_key])
+                order.append(c)
+
+        for c in self.spec.commitments:
+            visit(c)
+        return order
