@@ -350,8 +350,6 @@ class _Reader:
                 rules.validate_time_zone(values["time_zone"])
             except rules.RuleError as e:
                 self.problem(f.node_of("time_zone"), f.path("time_zone"), e.message)
-            except OSError:  # "America" is a directory of zones, not a zone
-                self.problem(f.node_of("time_zone"), f.path("time_zone"), "is a region, not a time zone")
         return values
 
     def read_party(self, node, path):

@@ -337,7 +337,7 @@ BAD = [
         "region_not_time_zone",
         {"time_zone: Asia/Kabul": "time_zone: America"},
         "agreement.time_zone",
-        "is a region, not a time zone",
+        "unknown time zone 'America'",
         "America",
     ),
     (

@@ -62,7 +62,7 @@ SENTENCES = {
         "%(count)s events against a limit of %(limit)s for the whole window; %(days_with_data)s of %(days)s days had data."
     ),
     "prohibition.ok": _("No credible report of a violation since %(opens)s."),
-    "prohibition.breached": _("Breached on %(date)s per %(source)s (%(grade)s); %(count)s violations reported."),
+    "prohibition.breached": _("Breached on %(date)s per %(source)s (%(grade)s); violations reported: %(count)s."),
     "prohibition.recovered": _("No credible violation reported in the %(days)s days since %(last)s."),
     "disputed.evidence": _(
         "Disputed: %(without_label)s on the undisputed reports, %(with_label)s if the %(disputed)s disputed ones hold."
