@@ -212,6 +212,21 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The verdict engine: how many days before a due date a commitment counts as "due soon".
 MONITOR_DUE_SOON_DAYS = int(os.environ.get("MONITOR_DUE_SOON_DAYS", "7"))
 
+# Alerts
+MONITOR_SWEEP_INTERVAL_SECONDS = int(os.environ.get("MONITOR_SWEEP_INTERVAL_SECONDS", "60"))
+MONITOR_SEND_INTERVAL_SECONDS = int(os.environ.get("MONITOR_SEND_INTERVAL_SECONDS", "15"))
+MONITOR_DEFAULT_REMINDER_DAYS = [7, 1]
+# A transition that took effect longer ago than this when detected (an old agreement loaded, old
+# reports imported) goes into one summary per subscriber instead of an email of its own.
+MONITOR_HISTORY_DAYS = int(os.environ.get("MONITOR_HISTORY_DAYS", "2"))
+MONITOR_DIGEST_HOUR_UTC = int(os.environ.get("MONITOR_DIGEST_HOUR_UTC", "6"))
+MONITOR_SEND_LEASE_SECONDS = int(os.environ.get("MONITOR_SEND_LEASE_SECONDS", "300"))
+MONITOR_RETRY_BASE_SECONDS = float(os.environ.get("MONITOR_RETRY_BASE_SECONDS", "30"))
+MONITOR_MAX_ATTEMPTS = int(os.environ.get("MONITOR_MAX_ATTEMPTS", "12"))
+MONITOR_MESSAGE_ID_DOMAIN = os.environ.get("MONITOR_MESSAGE_ID_DOMAIN", "monitor.invalid")
+MONITOR_EMAIL_SUBJECT_PREFIX = os.environ.get("MONITOR_EMAIL_SUBJECT_PREFIX", "Compliance monitor")
+MONITOR_SIGNUPS_PER_HOUR = os.environ.get("MONITOR_SIGNUPS_PER_HOUR", "10")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -6,3 +6,6 @@ class AlertsConfig(AppConfig):
     name = "monitor.alerts"
     label = "alerts"
     verbose_name = _("Sweeps and alerts")
+
+    def ready(self):
+        from monitor.alerts import signals  # noqa: F401  (connects the receivers)

@@ -373,7 +373,8 @@ def _pending(ctx, kind_code, extra=None):
     today = ctx.today()
     params = {"due": w.due_day.isoformat(), **(extra or {})}
     if ctx.as_of >= w.due_at:
-        params["grace_ends"] = (w.missed_at - timedelta(days=1)).astimezone(ctx.tz).date().isoformat()
+        # The local day before the missed instant: subtracting 24 hours would land on the wrong day across DST.
+        params["grace_ends"] = (local_day(w.missed_at, ctx.tz) - timedelta(days=1)).isoformat()
         return _Outcome(
             S.DUE_SOON,
             Reason(f"{kind_code}.in_grace", params),
@@ -385,7 +386,9 @@ def _pending(ctx, kind_code, extra=None):
     if days_left <= ctx.due_soon_days:
         soon_from = day_start(w.due_day - timedelta(days=ctx.due_soon_days), ctx.tz)
         return _Outcome(S.DUE_SOON, Reason(f"{kind_code}.pending", params), since=soon_from, days_left=days_left)
-    return _Outcome(S.NOT_YET_DUE, Reason(f"{kind_code}.pending", params), since=w.opens_at, days_left=days_left)
+    # Before the window opens no status has begun yet (as for ceilings and prohibitions not open).
+    since = w.opens_at if ctx.as_of >= w.opens_at else None
+    return _Outcome(S.NOT_YET_DUE, Reason(f"{kind_code}.pending", params), since=since, days_left=days_left)
 
 
 def _judge_deadline(ctx, reports):
@@ -396,7 +399,10 @@ def _judge_deadline(ctx, reports):
     )
     if acts:
         first = acts[0]
-        denials = [e for e in reports if e.stance == "denies" and e.occurred_at >= first.occurred_at]
+        denials = sorted(
+            (e for e in reports if e.stance == "denies" and e.occurred_at >= first.occurred_at),
+            key=lambda e: (e.occurred_at, e.id),
+        )
         if denials:
             return _Outcome(
                 S.DISPUTED,
@@ -509,7 +515,7 @@ def _judge_target(ctx, reports):
             days_overdue=(ctx.today() - w.due_day).days,
             details=details,
         )
-    outcome = _pending(ctx, "target", {"target": rule.target, "unit": rule.unit})
+    outcome = _pending(ctx, "target" if latest else "target.unmeasured", {"target": rule.target, "unit": rule.unit})
     return _Outcome(**{**outcome.__dict__, "details": details})
 
 
@@ -517,6 +523,11 @@ def _window_end(ctx):
     """The last instant evidence can count: now, or the window's close if earlier."""
     w = ctx.window
     return ctx.as_of if w.closes_at is None else min(ctx.as_of, w.closes_at)
+
+
+def _in_window(w, e):
+    """Opened at or after the window opens and before it closes (evaluate() already dropped events after as_of)."""
+    return w.opens_at <= e.occurred_at and (w.closes_at is None or e.occurred_at < w.closes_at)
 
 
 def _not_open(ctx):
@@ -541,7 +552,7 @@ def _judge_ceiling(ctx, reports):
     events = {}
     imprecise = 0
     for e in sorted(reports, key=lambda e: (e.occurred_at, e.id)):
-        if e.stance != "affirms" or not (w.opens_at <= e.occurred_at < end):
+        if e.stance != "affirms" or not _in_window(w, e):
             continue
         if rule.period == "day" and e.precision not in ("minute", "day"):
             imprecise += 1
@@ -628,7 +639,7 @@ def _judge_prohibition(ctx, reports):
         return _not_open(ctx)
     end = _window_end(ctx)
     violations = sorted(
-        (e for e in reports if e.stance == "affirms" and w.opens_at <= e.occurred_at < end),
+        (e for e in reports if e.stance == "affirms" and _in_window(w, e)),
         key=lambda e: (e.occurred_at, e.id),
     )
     details = {"violations": [v.id for v in violations]}
@@ -650,7 +661,7 @@ def _judge_prohibition(ctx, reports):
         first = episode[0]
         params = {
             "date": local_day(first.occurred_at, tz).isoformat(),
-            "count": len(episode),
+            "count": len({v.event_key for v in episode}),  # violations are events, not reports
             **_source_params(first),
         }
         return _Outcome(

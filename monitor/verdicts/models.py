@@ -102,6 +102,9 @@ class StatusChange(models.Model):
     """
 
     commitment = models.ForeignKey("terms.Commitment", models.CASCADE, related_name="status_changes")
+    # Each change names the one it follows, and a change can be followed only once: two sweeps
+    # that both saw the same state cannot both record a transition from it (the loser's insert fails).
+    previous = models.OneToOneField("self", models.PROTECT, null=True, blank=True, related_name="following")
     kind = models.CharField(_("kind"), max_length=12, choices=CHANGE_KINDS, default=COMPUTED)
     old_status = models.CharField(_("from"), max_length=20, choices=STATUSES, blank=True)
     new_status = models.CharField(_("to"), max_length=20, choices=STATUSES)
@@ -118,6 +121,11 @@ class StatusChange(models.Model):
         verbose_name = _("status change")
         verbose_name_plural = _("status changes")
         indexes = [models.Index(fields=("commitment", "-detected_at"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("commitment",), condition=models.Q(previous__isnull=True), name="status_change_one_first"
+            )
+        ]
 
     def __str__(self):
         return f"{self.old_status or '—'} → {self.new_status} at {self.effective_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,239 @@
+"""The emails alerts send: each builder renders one outbox row (plain text and HTML).
+
+Builders are cheap to create and render only when `build()` is called, so a
+sweep renders just the alerts that do not exist yet.
+"""
+
+from django.conf import settings
+from django.core import signing
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from monitor.alerts import models as am
+from monitor.verdicts.statuses import LABELS
+
+UNSUBSCRIBE_SALT = "alerts.unsubscribe"
+CONFIRM_SALT = "alerts.confirm"
+
+
+def absolute(path):
+    return settings.SITE_ROOT + path
+
+
+def commitment_url(commitment):
+    try:
+        return absolute(
+            reverse("pages:commitment", kwargs={"agreement": commitment.agreement.slug, "key": commitment.key})
+        )
+    except NoReverseMatch:  # the public pages are optional to this module
+        return absolute("/")
+
+
+def unsubscribe_url(subscription):
+    return absolute(reverse("alerts:unsubscribe", args=[signing.dumps(subscription.pk, salt=UNSUBSCRIBE_SALT)]))
+
+
+def confirm_url(subscription):
+    return absolute(reverse("alerts:confirm", args=[signing.dumps(subscription.pk, salt=CONFIRM_SALT)]))
+
+
+def _label(status):
+    return str(LABELS.get(status, status))
+
+
+def _day(instant, commitment):
+    from zoneinfo import ZoneInfo
+
+    return date_format(instant.astimezone(ZoneInfo(commitment.agreement.time_zone)).date(), "j F Y")
+
+
+class _Builder:
+    event = None
+    historical = False
+
+    def __init__(self, key, subscription, to_email=None):
+        self.key = key
+        self.subscription = subscription
+        self.to_email = to_email or subscription.address
+
+    def content(self):
+        raise NotImplementedError
+
+    def extra(self):
+        return {}
+
+    def build(self):
+        subject, heading, paragraphs, link = self.content()
+        context = {
+            "heading": heading,
+            "paragraphs": paragraphs,
+            "link": link,
+            "unsubscribe_url": unsubscribe_url(self.subscription) if self.subscription else "",
+        }
+        return am.Alert(
+            key=self.key,
+            event=self.event,
+            subscription=self.subscription,
+            to_email=self.to_email,
+            subject=f"[{settings.MONITOR_EMAIL_SUBJECT_PREFIX}] {subject}"[:300],
+            body_text=render_to_string("emails/alert.txt", context),
+            body_html=render_to_string("emails/alert.html", context),
+            state=am.FOLDED if self.historical else am.PENDING,
+            **self.extra(),
+        )
+
+
+def _verdict_paragraphs(commitment, standing, status):
+    verdict = standing.computed
+    paragraphs = [
+        _("Agreement: %(agreement)s") % {"agreement": commitment.agreement.title},
+        _("Commitment: %(title)s") % {"title": commitment.title},
+    ]
+    if commitment.text:
+        paragraphs.append(_("What was agreed: “%(text)s”") % {"text": commitment.text})
+    if verdict.due_at:
+        paragraphs.append(_("Due by the end of %(day)s.") % {"day": _day(verdict.due_at - _tick(), commitment)})
+    paragraphs.append(_("What the evidence shows: %(sentence)s") % {"sentence": verdict.sentence})
+    if standing.assessed:
+        paragraphs.append(
+            _("Assessed by an analyst: %(status)s.") % {"status": _label(standing.status)}
+        )
+    else:
+        paragraphs.append(
+            _("Provisional: computed from the evidence, not yet assessed by an analyst (%(status)s).")
+            % {"status": _label(status)}
+        )
+    return paragraphs
+
+
+def _tick():
+    from datetime import timedelta
+
+    return timedelta(microseconds=1)
+
+
+class TransitionAlert(_Builder):
+    def __init__(self, key, event, subscription, commitment, change, standing, historical):
+        super().__init__(key, subscription)
+        self.event, self.commitment, self.change = event, commitment, change
+        self.standing, self.historical = standing, historical
+
+    def extra(self):
+        return {"commitment": self.commitment, "status_change": self.change}
+
+    def content(self):
+        c = self.commitment
+        status = _label(self.change.new_status)
+        subject = _("%(status)s: %(commitment)s") % {"status": status, "commitment": c.title}
+        heading = _("%(status)s on %(day)s") % {"status": status, "day": _day(self.change.effective_at, c)}
+        return subject, heading, _verdict_paragraphs(c, self.standing, self.change.new_status), commitment_url(c)
+
+    def summary_line(self):
+        return _("%(status)s on %(day)s: %(commitment)s (%(agreement)s)") % {
+            "status": _label(self.change.new_status),
+            "day": _day(self.change.effective_at, self.commitment),
+            "commitment": self.commitment.title,
+            "agreement": self.commitment.agreement.title,
+        }
+
+
+class Summary(_Builder):
+    event = am.SUMMARY
+
+    def __init__(self, key, subscription, folded):
+        super().__init__(key, subscription)
+        self.folded = folded
+
+    def content(self):
+        n = len(self.folded)
+        subject = _("%(n)s past status changes recorded") % {"n": n}
+        heading = _("Past status changes, recorded at once")
+        paragraphs = [
+            _(
+                "These took effect well before the monitor learned of them (an agreement signed earlier, or old "
+                "reports imported). They are recorded in each commitment's history; this is the only email about them."
+            )
+        ] + [builder.summary_line() for builder in self.folded]
+        return subject, heading, paragraphs, absolute("/")
+
+
+class Reminder(_Builder):
+    event = am.REMINDER
+
+    def __init__(self, key, subscription, commitment, standing, days):
+        super().__init__(key, subscription)
+        self.commitment, self.standing, self.days = commitment, standing, days
+
+    def extra(self):
+        return {"commitment": self.commitment}
+
+    def content(self):
+        c = self.commitment
+        due = _day(self.standing.computed.due_at - _tick(), c)
+        subject = _("Due %(day)s: %(commitment)s") % {"day": due, "commitment": c.title}
+        heading = _("Due in %(days)s days or less") % {"days": self.days}
+        return subject, heading, _verdict_paragraphs(c, self.standing, self.standing.computed.status), commitment_url(c)
+
+
+class Digest(_Builder):
+    event = am.DIGEST
+
+    def __init__(self, key, subscription, standings):
+        super().__init__(key, subscription)
+        self.standings = standings
+
+    def content(self):
+        subject = _("Daily digest: %(n)s open breaches and coming deadlines") % {"n": len(self.standings)}
+        paragraphs = []
+        for s in self.standings:
+            c = s.commitment
+            line = f"{_label(s.status)}: {c.title} ({c.agreement.title}). {s.computed.sentence}"
+            if s.provisional:
+                line += " " + _("(provisional)")
+            paragraphs.append(line)
+        return subject, _("Open breaches and deadlines in the coming week"), paragraphs, absolute("/")
+
+
+class Correction(_Builder):
+    event = am.CORRECTION
+
+    def __init__(self, key, original, standing):
+        # The correction goes where the original went, even if the subscription has changed since.
+        super().__init__(key, original.subscription, to_email=original.to_email)
+        self.original, self.standing = original, standing
+
+    def extra(self):
+        return {"commitment": self.original.commitment, "status_change": self.original.status_change,
+                "corrects": self.original}
+
+    def content(self):
+        c = self.original.commitment
+        withdrawn = _label(self.original.status_change.new_status)
+        subject = _("Correction: %(commitment)s is not %(status)s") % {"commitment": c.title, "status": withdrawn.lower()}
+        paragraphs = [
+            _("An earlier alert said “%(subject)s”. That verdict has been withdrawn: the evidence behind it was "
+              "rejected, or an analyst's assessment overrides it.") % {"subject": self.original.subject},
+        ]
+        if self.standing is not None:
+            paragraphs.append(
+                _("Current status: %(status)s. %(sentence)s")
+                % {"status": _label(self.standing.status), "sentence": self.standing.computed.sentence}
+            )
+        return subject, _("Correction"), paragraphs, commitment_url(c)
+
+
+class Confirmation(_Builder):
+    event = am.CONFIRM_SUBSCRIPTION
+
+    def content(self):
+        sub = self.subscription
+        what = sub.commitment.title if sub.commitment_id else sub.agreement.title
+        subject = _("Confirm your alerts for %(what)s") % {"what": what}
+        paragraphs = [
+            _("Someone, hopefully you, asked for email alerts about %(what)s. Open the link below to confirm; "
+              "if it was not you, ignore this email and nothing more will be sent.") % {"what": what},
+            confirm_url(sub),
+        ]
+        return subject, _("Confirm your subscription"), paragraphs, confirm_url(sub)

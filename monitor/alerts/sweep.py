@@ -1,0 +1,306 @@
+"""The sweep: evaluate every commitment in force, record transitions, queue the alerts they owe.
+
+One sweep is one transaction holding one lock (on PostgreSQL, a transaction-
+level advisory lock), so sweeps started at the same moment on several machines
+run one after another; each reads the state *after* taking the lock, so the
+second finds the first's transitions already recorded and records nothing.
+Two database constraints back this up should the lock ever be bypassed: a
+status change can follow a given change only once, and an alert's idempotency
+key is unique.
+
+The number of queries does not depend on the number of commitments: the
+inputs are read in a fixed number of queries (monitor.verdicts.inputs), and
+transitions, evidence links and alerts are written in bulk.
+"""
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from monitor.alerts import messages
+from monitor.alerts import models as am
+from monitor.verdicts import engine, inputs
+from monitor.verdicts import statuses as S
+from monitor.verdicts.models import COMPUTED, CORRECTION, StatusChange
+from terms.models import IN_FORCE, Agreement
+
+log = logging.getLogger(__name__)
+
+SWEEP_LOCK = 0x5EED  # advisory lock id: one sweep at a time across every worker
+
+# The alert a transition owes, by its new status (and, for recoveries, the old one).
+ADVERSE_EVENTS = {S.MISSED: am.MISSED, S.BREACHED: am.BREACHED, S.DISPUTED: am.DISPUTED}
+RECOVERY_EVENTS = {(S.MISSED, S.MET_LATE): am.MET_LATE, (S.BREACHED, S.IN_COMPLIANCE): am.BREACH_OVER}
+
+
+def _lock():
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Blocking, not try-lock: a sweep queued because a report just changed must see that
+            # report, so it waits for the running sweep rather than trusting it to have seen it.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SWEEP_LOCK])
+    # SQLite serialises writers itself; the quick start runs one worker (docs/operations.md).
+
+
+def latest_changes(commitment_ids):
+    """The most recent status change of each commitment, in one query."""
+    latest_ids = (
+        StatusChange.objects.filter(commitment__in=commitment_ids)
+        .values("commitment")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
+    return {c.commitment_id: c for c in StatusChange.objects.filter(id__in=latest_ids)}
+
+
+def run_sweep(*, now, trigger=am.BEAT):
+    """Evaluate, record transitions and queue alerts as of `now`. Returns the SweepRun."""
+    run = am.SweepRun.objects.create(trigger=trigger, as_of=now)
+    with transaction.atomic():
+        _lock()
+        result = _sweep(now, run)
+    am.SweepRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), **result)
+    run.refresh_from_db()
+    if result["alerts_queued"]:
+        from monitor.alerts.tasks import send_alerts
+
+        transaction.on_commit(lambda: _enqueue(send_alerts))
+    return run
+
+
+def _enqueue(task):
+    try:
+        task.delay()
+    except Exception:  # broker down: beat's periodic send picks the rows up
+        log.warning("Could not queue %s; the periodic task will.", task.name)
+
+
+def _sweep(now, run):
+    agreements = {a.id: a for a in Agreement.objects.filter(state=IN_FORCE)}
+    commitments = list(inputs.commitments_for(agreements.values()))
+    terms = [inputs.term_for(c) for c in commitments]
+    evidence = inputs.evidence_for(terms, now)
+    coverage = inputs.coverage_for(now)
+    terms_by_agreement = defaultdict(list)
+    for term in terms:
+        terms_by_agreement[term.agreement_id].append(term)
+
+    def evaluate(as_of, agreement_id=None):
+        chosen = terms if agreement_id is None else terms_by_agreement[agreement_id]
+        return engine.evaluate_agreement(
+            chosen, evidence, as_of=as_of, known_at=now, coverage=coverage,
+            due_soon_days=settings.MONITOR_DUE_SOON_DAYS,
+        )
+
+    verdicts = evaluate(now)
+    ids = [c.id for c in commitments]
+    assessments = inputs.latest_assessments(ids, now)
+    latest = latest_changes(ids)
+
+    new_changes = []
+    for c in commitments:
+        verdict, previous = verdicts[c.id], latest.get(c.id)
+        if previous is not None and previous.new_status == verdict.status:
+            continue
+        effective_at = verdict.since or now
+        if previous is not None and effective_at < previous.effective_at:
+            # New evidence can date a status before the one it replaces (a report of an act that
+            # preceded a recorded breach); history stays in order, the reason keeps the rule's date.
+            effective_at = previous.effective_at
+        kind = COMPUTED
+        if previous is not None and previous.new_status in S.ADVERSE:
+            # Withdrawn, or recovered from? Judged again as of the instant it took effect, with what
+            # we know now: if it would not have happened, the earlier verdict was wrong.
+            if evaluate(previous.effective_at, c.agreement_id)[c.id].status != previous.new_status:
+                kind = CORRECTION
+        new_changes.append(
+            StatusChange(
+                commitment=c, previous=previous, kind=kind, old_status=previous.new_status if previous else "",
+                new_status=verdict.status, effective_at=effective_at, detected_at=now,
+                reason_code=verdict.reason.code, reason_params=verdict.reason.params,
+            )
+        )
+    StatusChange.objects.bulk_create(new_changes)
+    through = StatusChange.evidence.through
+    through.objects.bulk_create(
+        [
+            through(statuschange_id=change.id, report_id=report_id)
+            for change in new_changes
+            for report_id in verdicts[change.commitment_id].evidence
+        ],
+        ignore_conflicts=True,
+    )
+    for change in new_changes:
+        latest[change.commitment_id] = change
+
+    standings = {
+        c.id: inputs.Standing(c, verdicts[c.id], assessments.get(c.id)) for c in commitments
+    }
+    withdrawn = {ch.previous_id for ch in latest.values() if ch.kind == CORRECTION}
+    # An analyst overriding an adverse verdict withdraws it too.
+    for c in commitments:
+        change, standing = latest[c.id], standings[c.id]
+        if change.new_status in S.ADVERSE and standing.assessed and standing.status not in S.ADVERSE:
+            withdrawn.add(change.id)
+
+    subscriptions = list(
+        am.Subscription.objects.filter(agreement__in=agreements.keys())
+        .filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True, suspended_at__isnull=True)
+        .select_related("user")
+    )
+    owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements)
+    owed += _corrections(now, withdrawn, latest, standings)
+    queued = _insert_missing(owed, run, now)
+    return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
+
+
+def _recipients(commitment, subscriptions_by_agreement):
+    """Active subscriptions covering a commitment, one per address (a commitment-level one wins)."""
+    chosen = {}
+    for sub in subscriptions_by_agreement.get(commitment.agreement_id, ()):
+        if sub.commitment_id not in (None, commitment.id) or not sub.address:
+            continue
+        if sub.address not in chosen or sub.commitment_id == commitment.id:
+            chosen[sub.address] = sub
+    return chosen.values()
+
+
+def _event_for(change):
+    if change.new_status in ADVERSE_EVENTS:
+        return ADVERSE_EVENTS[change.new_status]
+    return RECOVERY_EVENTS.get((change.old_status, change.new_status))
+
+
+def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements):
+    """Every alert owed now, as (key, builder) pairs; builders render only the missing ones."""
+    by_agreement = defaultdict(list)
+    for sub in subscriptions:
+        by_agreement[sub.agreement_id].append(sub)
+    history_cutoff = timedelta(days=settings.MONITOR_HISTORY_DAYS)
+    owed = []
+    for c in commitments:
+        standing, change = standings[c.id], latest[c.id]
+        agreement = agreements[c.agreement_id]
+        recipients = list(_recipients(c, by_agreement))
+        event = _event_for(change)
+        if change.kind == CORRECTION:
+            event = None  # the adverse verdict was withdrawn: its recipients get a correction instead
+        if event:
+            historical = change.detected_at - change.effective_at > history_cutoff
+            for sub in recipients:
+                if sub.confirmed_at > change.detected_at:
+                    continue  # subscribed after it happened: not news to them
+                # Outside subscribers hear only of verdicts an analyst assessed, unless the agreement
+                # publishes computed ones; staff hear of provisional ones at once.
+                public_ok = agreement.publish_computed_verdicts or (
+                    standing.assessed and standing.status == change.new_status
+                )
+                if not (sub.is_staff or public_ok):
+                    continue
+                key = f"c{c.id}:{event}:{change.effective_at.isoformat()}:{sub.address}"
+                owed.append((key, messages.TransitionAlert(key, event, sub, c, change, standing, historical)))
+        owed += _reminders(now, c, standing, recipients)
+    owed += _digests(now, commitments, standings, by_agreement, agreements)
+    return owed
+
+
+def _reminders(now, commitment, standing, recipients):
+    verdict = standing.computed
+    if verdict.status not in (S.NOT_YET_DUE, S.DUE_SOON) or verdict.due_at is None or now >= verdict.due_at:
+        return []
+    owed = []
+    for sub in recipients:
+        passed = [d for d in sub.reminder_days if verdict.due_at - timedelta(days=d) <= now]
+        if passed:
+            # Only the most urgent reminder that is due: someone subscribing two days before a
+            # deadline gets the one-day reminder later, not a stale seven-day one now.
+            days = min(passed)
+            key = f"c{commitment.id}:reminder:{verdict.due_at.isoformat()}:{days}:{sub.address}"
+            owed.append((key, messages.Reminder(key, sub, commitment, standing, days)))
+    return owed
+
+
+def _digests(now, commitments, standings, by_agreement, agreements):
+    if now.hour < settings.MONITOR_DIGEST_HOUR_UTC:
+        return []
+    week = now + timedelta(days=7)
+    by_address = {}
+    for subs in by_agreement.values():
+        for sub in subs:
+            if sub.wants_digest:
+                by_address.setdefault(sub.address, []).append(sub)
+    owed = []
+    for address, subs in by_address.items():
+        lines = []
+        for c in commitments:
+            if not any(sub.agreement_id == c.agreement_id and sub.commitment_id in (None, c.id) for sub in subs):
+                continue
+            standing = standings[c.id]
+            published = subs[0].is_staff or agreements[c.agreement_id].publish_computed_verdicts or standing.assessed
+            due = standing.computed.due_at
+            if published and standing.status == S.BREACHED:
+                lines.append(standing)
+            elif standing.computed.status in (S.NOT_YET_DUE, S.DUE_SOON) and due and now <= due <= week:
+                lines.append(standing)
+        if lines:
+            key = f"digest:{now.date().isoformat()}:{address}"
+            owed.append((key, messages.Digest(key, subs[0], lines)))
+    return owed
+
+
+def _corrections(now, withdrawn, latest, standings):
+    if not withdrawn:
+        return []
+    # Alerts not yet sent (nor being sent) are simply cancelled: a correction of an email nobody got
+    # would only confuse. The conditional update loses to a sender that claimed the row first.
+    am.Alert.objects.filter(status_change__in=withdrawn, state=am.PENDING).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    ).update(state=am.CANCELLED)
+    owed = []
+    originals = am.Alert.objects.filter(status_change__in=withdrawn, corrects__isnull=True).exclude(
+        state=am.CANCELLED
+    ).exclude(event__in=[am.SUMMARY, am.CORRECTION])
+    for original in originals.select_related("subscription__user", "commitment__agreement", "status_change"):
+        key = f"{original.key}:correction"
+        standing = standings.get(original.commitment_id)
+        owed.append((key, messages.Correction(key, original, standing)))
+    return owed
+
+
+def _insert_missing(owed, run, now):
+    """Render and insert the alerts whose keys do not exist yet; returns how many were queued.
+
+    Transitions detected long after they took effect are folded: recorded, never sent on their
+    own, and listed in one summary per recipient for this run.
+    """
+    if not owed:
+        return 0
+    keys = [key for key, _ in owed]
+    existing = set()
+    for start in range(0, len(keys), 5000):
+        existing.update(am.Alert.objects.filter(key__in=keys[start : start + 5000]).values_list("key", flat=True))
+    missing = [builder for key, builder in owed if key not in existing]
+    folded = defaultdict(list)
+    for builder in missing:
+        if getattr(builder, "historical", False):
+            folded[builder.subscription.address].append(builder)
+    missing += [
+        messages.Summary(f"summary:{run.id}:{address}", builders[0].subscription, builders)
+        for address, builders in folded.items()
+    ]
+    # ignore_conflicts: a concurrent sweep that got past the lock (there should be none) loses quietly.
+    alerts = [builder.build() for builder in missing]
+    for alert in alerts:
+        alert.next_attempt_at = now
+    seen, unique = set(), []
+    for alert in alerts:
+        if alert.key not in seen:
+            seen.add(alert.key)
+            unique.append(alert)
+    am.Alert.objects.bulk_create(unique, ignore_conflicts=True, batch_size=1000)
+    return sum(1 for a in unique if a.state == am.PENDING)
