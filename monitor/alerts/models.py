@@ -94,6 +94,10 @@ class SweepRun(models.Model):
         return f"Sweep at {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
+def default_reminder_days():
+    return list(settings.MONITOR_DEFAULT_REMINDER_DAYS)
+
+
 class Subscription(models.Model):
     """A staff user or an outside address following an agreement, or one commitment of it."""
 
@@ -106,7 +110,7 @@ class Subscription(models.Model):
         "terms.Commitment", models.CASCADE, null=True, blank=True, related_name="subscriptions",
         help_text=_("Empty: every commitment of the agreement."),
     )
-    reminder_days = models.JSONField(_("reminders, days before a due date"), default=list, blank=True)
+    reminder_days = models.JSONField(_("reminders, days before a due date"), default=default_reminder_days, blank=True)
     wants_digest = models.BooleanField(_("daily digest"), default=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
@@ -138,8 +142,6 @@ class Subscription(models.Model):
 
     def save(self, *args, **kwargs):
         self.email = self.email.strip().lower()
-        if not self.reminder_days and self._state.adding:
-            self.reminder_days = list(settings.MONITOR_DEFAULT_REMINDER_DAYS)
         super().save(*args, **kwargs)
 
     @property
