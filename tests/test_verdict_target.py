@@ -236,6 +236,7 @@ def test_off_target_at_the_due_date_is_missed_from_the_missed_instant():
         "target": 10,
         "unit": "checkpoints",
         "due": "2020-03-30",
+        "date": "2020-03-28",
         "source": "UNAMA",
         "grade": "B2",
         "report": 131,

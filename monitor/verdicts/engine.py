@@ -156,12 +156,26 @@ class CoveragePeriod:
     recorded_at: datetime
     admin1: str = ""
 
-    def covers(self, day, admin1s, known_at):
+    def in_force(self, day, known_at):
         if self.recorded_at > known_at or day < self.starts_on:
             return False
-        if self.ends_on is not None and day > self.ends_on:
-            return False
-        return not self.admin1 or (bool(admin1s) and normalize_name(self.admin1) in admin1s)
+        return self.ends_on is None or day <= self.ends_on
+
+
+def covered(day, admin1s, periods, known_at):
+    """Does some source declare it covered this day, everywhere the rule looks?
+
+    A countrywide period covers any rule. Province periods cover a rule that names provinces
+    only when, together, they cover every one of them; they never cover a rule that names
+    only places (we cannot tell which province a place is in).
+    """
+    provinces = set()
+    for p in periods:
+        if p.in_force(day, known_at):
+            if not p.admin1:
+                return True
+            provinces.add(normalize_name(p.admin1))
+    return bool(admin1s) and admin1s <= provinces
 
 
 @dataclass(frozen=True)
@@ -243,6 +257,8 @@ def evaluate(term, evidence, *, as_of, known_at=None, coverage=(), anchor_day=No
                 ),
                 since=max(filter(None, (strict.since, loose.since)), default=None),
                 evidence=tuple(dict.fromkeys(strict.evidence + loose.evidence)),
+                days_left=strict.days_left,
+                days_overdue=strict.days_overdue,
                 details=strict.details,
             )
     return Verdict(
@@ -395,7 +411,7 @@ def _judge_deadline(ctx, reports):
     w = ctx.window
     acts = sorted(
         (e for e in reports if e.stance == "affirms" and e.occurred_at >= w.opens_at),
-        key=lambda e: (e.ends_at(ctx.tz), e.id),
+        key=lambda e: (_done_by(e, ctx.tz), e.id),
     )
     if acts:
         first = acts[0]
@@ -412,11 +428,16 @@ def _judge_deadline(ctx, reports):
             )
         day = local_day(first.occurred_at, ctx.tz)
         params = {"date": day.isoformat(), "due": w.due_day.isoformat(), **_source_params(first)}
-        if first.ends_at(ctx.tz) <= w.due_at:
+        done_by = _done_by(first, ctx.tz)
+        if done_by <= w.due_at:
             params["days_early"] = (w.due_day - day).days
             return _Outcome(S.MET, Reason("deadline.met", params), since=first.occurred_at, evidence=(first.id,))
-        params["days_late"] = (day - w.due_day).days
-        return _Outcome(S.MET_LATE, Reason("deadline.met_late", params), since=first.occurred_at, evidence=(first.id,))
+        # An act known only to within a period that straddles the due date is late by the period's
+        # last possible day, and the status cannot have begun before the deadline passed.
+        last_possible = local_day(done_by - timedelta(microseconds=1), ctx.tz)
+        params["days_late"] = max(1, (last_possible - w.due_day).days)
+        since = max(first.occurred_at, w.due_at)
+        return _Outcome(S.MET_LATE, Reason("deadline.met_late", params), since=since, evidence=(first.id,))
     if ctx.as_of >= w.missed_at:
         return _Outcome(
             S.MISSED,
@@ -425,6 +446,16 @@ def _judge_deadline(ctx, reports):
             days_overdue=(ctx.today() - w.due_day).days,
         )
     return _pending(ctx, "deadline")
+
+
+def _done_by(e, tz):
+    """The latest instant by which the act surely happened.
+
+    The end of the period it is dated to, but never after the report was recorded: a report
+    cannot describe an act that had not happened yet. (Never before the act started, either,
+    whatever a mistyped recording date says.)
+    """
+    return max(e.occurred_at + _SPANS["minute"], min(e.ends_at(tz), e.recorded_at))
 
 
 def _judge_target(ctx, reports):
@@ -505,11 +536,14 @@ def _judge_target(ctx, reports):
             "target": rule.target,
             "unit": rule.unit,
             "due": w.due_day.isoformat(),
+            "date": local_day(deciding.occurred_at, ctx.tz).isoformat(),
             **_source_params(deciding),
         }
+        # Nothing measured before the due date: the figure shown is a later one, and says so.
+        code = "target.missed" if at_due else "target.missed_unmeasured_at_due"
         return _Outcome(
             S.MISSED,
-            Reason("target.missed", params),
+            Reason(code, params),
             since=w.missed_at,
             evidence=(deciding.id,),
             days_overdue=(ctx.today() - w.due_day).days,
@@ -549,18 +583,20 @@ def _judge_ceiling(ctx, reports):
     last_day = local_day(end - timedelta(microseconds=1), tz) if end > w.opens_at else first_day
 
     # One entry per event: a group of reports of the same event counts once, on its earliest report.
-    events = {}
-    imprecise = 0
+    events, imprecise = {}, set()
     for e in sorted(reports, key=lambda e: (e.occurred_at, e.id)):
         if e.stance != "affirms" or not _in_window(w, e):
             continue
         if rule.period == "day" and e.precision not in ("minute", "day"):
-            imprecise += 1
+            imprecise.add(e.event_key)
             continue
         events.setdefault(e.event_key, e)
+    imprecise = len(imprecise - events.keys())
     per_day = {}
     for e in events.values():
         per_day.setdefault(local_day(e.occurred_at, tz), []).append(e)
+    # as_of is inclusive: an event at exactly as_of (say, local midnight) counts, on its own day.
+    last_day = max([last_day, *per_day])
 
     admin1s = _norm_set(rule.admin1)
     days = []
@@ -568,9 +604,9 @@ def _judge_ceiling(ctx, reports):
     while day <= last_day:
         days.append(day)
         day += timedelta(days=1)
-    covered = {d for d in days if any(p.covers(d, admin1s, ctx.known_at) for p in ctx.coverage)}
-    with_data = [d for d in days if d in covered or d in per_day]
-    daily = [(d.isoformat(), len(per_day.get(d, ())) if d in covered or d in per_day else None) for d in days]
+    covered_days = {d for d in days if covered(d, admin1s, ctx.coverage, ctx.known_at)}
+    with_data = [d for d in days if d in covered_days or d in per_day]
+    daily = [(d.isoformat(), len(per_day.get(d, ())) if d in covered_days or d in per_day else None) for d in days]
     details = {"limit": rule.limit, "period": rule.period, "daily": daily, "imprecise": imprecise}
 
     if rule.period == "window":
@@ -608,7 +644,7 @@ def _judge_ceiling(ctx, reports):
             breached_days.append(day)
             episode_evidence += tuple(e.id for e in todays)
             clean = 0
-        elif breached and (day in covered or day in per_day) and day_start(day + timedelta(days=1), tz) <= end:
+        elif breached and (day in covered_days or day in per_day) and day_start(day + timedelta(days=1), tz) <= end:
             clean += 1
             if rule.recovery_days is not None and clean >= rule.recovery_days:
                 breached, since, clean = False, day_start(day + timedelta(days=1), tz), 0

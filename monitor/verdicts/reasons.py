@@ -44,6 +44,10 @@ SENTENCES = {
         "Missed: %(value)s%(unit_text)s at the due date %(due)s against a target of %(target)s%(unit_text)s, "
         "per %(source)s (%(grade)s)."
     ),
+    "target.missed_unmeasured_at_due": _(
+        "Missed: nothing was measured by the due date %(due)s; the first figure after it, %(value)s%(unit_text)s on "
+        "%(date)s per %(source)s (%(grade)s), is short of the target of %(target)s%(unit_text)s."
+    ),
     "target.no_data": _("No measurement of the quantity was reported by the due date %(due)s."),
     "ceiling.breached": _(
         "Breached: %(count)s events on %(date)s against a limit of %(limit)s a day "
