@@ -23,6 +23,7 @@ Day counting (documented in docs/agreement-format.md):
 
 import re
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,6 +45,7 @@ class RuleError(ValueError):
         self.message = message
 
 
+@lru_cache(maxsize=65536)
 def normalize_name(name):
     """Fold case, accents, punctuation and spacing so 'Taliban ' matches 'taliban'."""
     name = unicodedata.normalize("NFKD", name or "")

@@ -23,6 +23,7 @@ How evidence is weighed (docs/architecture.md, "Weighing evidence"):
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -285,6 +286,7 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     by_id = {t.id: t for t in terms}
     verdicts = {}
     visiting = set()
+    index = EvidenceIndex(evidence)
 
     def resolve(term):
         if term.id in verdicts:
@@ -299,7 +301,7 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
                 anchor_day = local_day(anchor.since, term.tz)
         verdicts[term.id] = evaluate(
             term,
-            evidence,
+            index.candidates(term),
             as_of=as_of,
             known_at=known_at,
             coverage=coverage,
@@ -311,6 +313,36 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     for term in terms:
         resolve(term)
     return verdicts
+
+
+class EvidenceIndex:
+    """Evidence by category and by hand-made link, so each commitment looks only at its candidates.
+
+    Without it a sweep would test every report against every commitment (10,000 x 1,000,000);
+    with it, each report is looked at by the commitments whose rule names its category. The
+    result is the same: a report outside a rule's categories never qualifies for it.
+    """
+
+    def __init__(self, evidence):
+        self.all = list(evidence)
+        self.by_category = {}
+        self.by_commitment = {}
+        for e in self.all:
+            for name in {normalize_name(e.category), normalize_name(e.sub_category)}:
+                self.by_category.setdefault(name, []).append(e)
+            if e.commitment_id is not None:
+                self.by_commitment.setdefault(e.commitment_id, []).append(e)
+
+    def candidates(self, term):
+        if not term.rule.categories:
+            return self.all
+        chosen = {}
+        for name in _norm_set(term.rule.categories):
+            for e in self.by_category.get(name, ()):
+                chosen[e.id] = e
+        for e in self.by_commitment.get(term.id, ()):
+            chosen[e.id] = e
+        return list(chosen.values())
 
 
 # --- internals -------------------------------------------------------------
@@ -345,6 +377,7 @@ class _Outcome:
     details: dict = field(default_factory=dict)
 
 
+@lru_cache(maxsize=4096)
 def _norm_set(values):
     return frozenset(normalize_name(v) for v in values)
 
