@@ -6,7 +6,8 @@ run one after another; each reads the state *after* taking the lock, so the
 second finds the first's transitions already recorded and records nothing.
 Two database constraints back this up should the lock ever be bypassed: a
 status change can follow a given change only once, and an alert's idempotency
-key is unique.
+key is unique. A sweep that lost such a race fails with an IntegrityError and
+rolls back whole (its SweepRun stays unfinished); the next one starts afresh.
 
 The number of queries does not depend on the number of commitments: the
 inputs are read in a fixed number of queries (monitor.verdicts.inputs), and
@@ -293,7 +294,8 @@ def _insert_missing(owed, run, now):
         messages.Summary(f"summary:{run.id}:{address}", builders[0].subscription, builders)
         for address, builders in folded.items()
     ]
-    # ignore_conflicts: a concurrent sweep that got past the lock (there should be none) loses quietly.
+    # ignore_conflicts: an alert inserted since we read the keys (by a sweep that got past the lock,
+    # which should not happen, or by a sign-up) stays as it is.
     alerts = [builder.build() for builder in missing]
     for alert in alerts:
         alert.next_attempt_at = now

@@ -1,0 +1,350 @@
+"""The real parts the alert tests run against: an SMTP server, Celery workers, Redis, manage.py processes.
+
+Used by tests/test_alerts_real.py. Every process started here is started in its
+own session (process group) and stopped by the fixture that started it, also when
+a test fails or times out; nothing is found or killed by name.
+"""
+
+import asyncio
+import email
+import email.message
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(settings.BASE_DIR)
+REDIS_PORT = 6379
+# The worker's broker: its own database number, flushed before each worker starts. Two runs of
+# these tests at once need different numbers (and different test databases): REALPARTS_REDIS_DB.
+BROKER_DB = int(os.environ.get("REALPARTS_REDIS_DB", "14"))
+BROKER_URL = f"redis://127.0.0.1:{REDIS_PORT}/{BROKER_DB}"
+REDIS_SERVER_COMMAND = [
+    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(REDIS_PORT),
+    "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout, what, every=0.05, tick=None, tick_every=1.0):
+    """Poll `predicate` until it returns something true; call `tick` every `tick_every` seconds meanwhile.
+
+    `tick` stands in for beat: the production schedule sends and sweeps periodically,
+    and some guarantees ("the next tick delivers") are only visible through it.
+    """
+    deadline = time.monotonic() + timeout
+    next_tick = time.monotonic()
+    while True:
+        value = predicate()
+        if value:
+            return value
+        now = time.monotonic()
+        if now > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+        if tick is not None and now >= next_tick:
+            tick()
+            next_tick = now + tick_every
+        time.sleep(every)
+
+
+# --- SMTP ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list
+    message: email.message.EmailMessage
+
+    @property
+    def subject(self):
+        return str(self.message["Subject"])
+
+    @property
+    def message_id(self):
+        return str(self.message["Message-ID"])
+
+    @property
+    def to(self):
+        return str(self.message["To"])
+
+    @property
+    def text(self):
+        return self.message.get_body(("plain",)).get_content()
+
+
+class _Handler:
+    def __init__(self, box):
+        self.box = box
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        box = self.box
+        with box.lock:
+            box.commands.append(("RCPT", address))
+            if box.fail_rcpt > 0:
+                box.fail_rcpt -= 1
+                box.refusals.append("RCPT")
+                return "451 4.3.0 Mailbox temporarily unavailable, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        box = self.box
+        with box.lock:
+            box.commands.append(("DATA", list(envelope.rcpt_tos)))
+            if box.fail_data > 0:
+                box.fail_data -= 1
+                box.refusals.append("DATA")
+                return "451 4.3.0 Local problem, try again later"
+            delay, accept_first = box.data_delay, box.accept_before_delay
+        if accept_first:
+            box._record(envelope)
+        with box.lock:
+            box.data_received += 1  # the whole message is here; the answer is not sent yet
+        if delay:
+            # If the client vanishes meanwhile, aiosmtpd cancels this coroutine: with
+            # accept_before_delay False the message is then never recorded, as with a
+            # server that commits a message only when it answers 250.
+            await asyncio.sleep(delay)
+        if not accept_first:
+            box._record(envelope)
+        return "250 2.0.0 OK: queued"
+
+
+class SMTPServer:
+    """An SMTP server on a free localhost port that records every message it accepts.
+
+    Knobs, settable at any time from the test:
+    - fail_rcpt / fail_data: answer `451` to that many of the next RCPT / DATA commands;
+    - data_delay: seconds to wait before answering the end of DATA;
+    - accept_before_delay: record the message as soon as it is received (a real MTA
+      commits it to its queue before answering), or only once the answer is sent.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.received = []
+        self.commands = []
+        self.refusals = []
+        self.fail_rcpt = 0
+        self.fail_data = 0
+        self.data_delay = 0.0
+        self.accept_before_delay = True
+        self.data_received = 0
+        self.port = free_port()
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def _record(self, envelope):
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self.lock:
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+
+    @property
+    def messages(self):
+        with self.lock:
+            return list(self.received)
+
+    def wait_for(self, count, *, timeout=30, **kwargs):
+        return wait_until(
+            lambda: len(self.messages) >= count and self.messages, timeout=timeout,
+            what=f"{count} messages in the SMTP server (have {len(self.messages)})", **kwargs,
+        )
+
+    def describe(self):
+        lines = [f"SMTP server on port {self.port}: {len(self.messages)} messages, refusals {self.refusals}"]
+        lines += [f"  {m.rcpt_tos} {m.subject!r} {m.message_id}" for m in self.messages]
+        return "\n".join(lines)
+
+
+# --- Environment of the processes under test -------------------------------------------------------
+
+
+def database_url():
+    """The database the test runs in (pytest-django's test database), as a URL for other processes."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def process_env(smtp_port, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "PYTEST_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="monitor.settings",
+        PYTHONUNBUFFERED="1",
+        DATABASE_URL=database_url(),
+        REDIS_URL=BROKER_URL,
+        CACHE_URL=BROKER_URL,
+        SECRET_KEY=os.environ.get("SECRET_KEY") or settings.SECRET_KEY,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_port),
+        EMAIL_USE_TLS="0",
+        EMAIL_USE_SSL="0",
+        EMAIL_TIMEOUT="20",
+        MONITOR_SEND_LEASE_SECONDS="3",
+        MONITOR_RETRY_BASE_SECONDS="0.2",
+    )
+    env.update(extra)
+    return env
+
+
+def _stop_group(proc, timeout):
+    """SIGTERM the process group, then SIGKILL it if it has not exited within `timeout`."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(10)
+
+
+class Worker:
+    """`celery -A monitor worker`, one process (solo pool), logging to a file."""
+
+    def __init__(self, env, log_path, name):
+        self.env, self.log_path, self.name = env, Path(log_path), name
+        self.proc = None
+
+    def start(self, timeout=60):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "celery", "-A", "monitor", "worker", "--pool=solo", "-Q", "celery",
+                    "--loglevel=INFO", "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        wait_until(
+            lambda: self.proc.poll() is not None or " ready." in self.log(), timeout=timeout,
+            what=f"worker {self.name} to be ready",
+        )
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"Worker {self.name} exited with {self.proc.returncode}:\n{self.log()}")
+        return self
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL the worker's whole process group: no warm shutdown, no acknowledgement, nothing."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.proc is not None:
+            _stop_group(self.proc, timeout=15)
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+def manage(args, env, log_path):
+    """Start `python manage.py ARGS` in its own process group; output goes to `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+
+def stop_processes(procs):
+    for proc in procs:
+        _stop_group(proc, timeout=5)
+
+
+# --- Celery in this process ---------------------------------------------------------------------------
+
+
+@contextmanager
+def broker(app, url):
+    """Point this process's Celery app at `url`: tasks it sends (and on_commit enqueues) reach the test's worker."""
+    old = app.conf.broker_url
+
+    def reset():
+        app._pool = None
+        if "amqp" in app.__dict__:  # the cached producer pool holds connections to the old URL
+            app.__dict__["amqp"]._producer_pool = None
+
+    app.conf.broker_url = url
+    reset()
+    try:
+        yield app
+    finally:
+        app.conf.broker_url = old
+        reset()
+
+
+# --- Redis ----------------------------------------------------------------------------------------------
+
+
+def redis_cli(*args, timeout=5):
+    return subprocess.run(
+        ["redis-cli", "-p", str(REDIS_PORT), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def redis_up():
+    try:
+        return redis_cli("ping", timeout=2).stdout.strip() == "PONG"
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def flush_broker(check=True):
+    result = redis_cli("-n", str(BROKER_DB), "flushdb")
+    assert result.stdout.strip() == "OK" or not check, result
+
+
+def start_redis(timeout=20):
+    if redis_up():
+        return
+    subprocess.run(REDIS_SERVER_COMMAND, check=True, capture_output=True, timeout=timeout)
+    wait_until(redis_up, timeout=timeout, what="Redis to answer PING", every=0.1)
+
+
+@contextmanager
+def redis_stopped():
+    """Redis is down inside the block; it is always started again afterwards."""
+    try:
+        redis_cli("shutdown", "nosave")
+        wait_until(lambda: not redis_up(), timeout=10, what="Redis to stop", every=0.1)
+        yield
+    finally:
+        start_redis()
