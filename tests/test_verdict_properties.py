@@ -342,3 +342,15 @@ def test_the_verdict_does_not_depend_on_evidence_order(kind, data):
     assert evaluate(t, shuffled, as_of=as_of, known_at=known_at, coverage=periods) == evaluate(
         t, evidence, as_of=as_of, known_at=known_at, coverage=periods
     )
+
+
+# --- 5. the sweep's index sifts evidence exactly as evaluate() does ---------------------------------
+
+
+@FAST
+@given(cases())
+def test_evaluating_through_the_index_gives_the_same_verdict_as_sifting_every_report(case):
+    t, evidence, periods, as_of, known_at = case
+    alone = evaluate(t, evidence, as_of=as_of, known_at=known_at, coverage=periods)
+    indexed = evaluate_agreement([t], evidence, as_of=as_of, known_at=known_at, coverage=periods)[t.id]
+    assert indexed == alone

@@ -3,7 +3,7 @@
 Everything the engine needs for a set of commitments is read here, once, so the
 engine itself stays pure and the number of queries does not grow with the
 number of commitments or reports: commitments (1), owing parties (1), their
-names (1), reports (1), verification changes (1), coverage (1), assessments (1).
+names (1), reports (1), verification changes (1), sources (1), coverage (1), assessments (1).
 """
 
 from collections import defaultdict
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Prefetch, Q
 
-from monitor.evidence.models import Coverage, Report, VerificationChange
+from monitor.evidence.models import Coverage, Report, Source, VerificationChange
 from monitor.verdicts import engine
 from monitor.verdicts.models import Assessment
 from terms.models import Commitment, Party
@@ -53,13 +53,21 @@ def term_for(commitment):
     )
 
 
+EVIDENCE_FIELDS = (
+    "id", "source_id", "occurred_at", "occurred_until", "precision", "recorded_at", "category", "sub_category",
+    "stance", "value", "admin1", "location", "actor1", "credibility", "event_id", "commitment_id",
+)
+
+
 def evidence_for(terms, known_at=None):
     """Reports that could count for these terms, with their verification histories.
 
     When every rule names its categories, only reports in those categories (or
     linked by hand) are read; a rule that takes any category means all reports.
+    Rows are read as tuples, not model instances: a sweep reads every report, and
+    building a million Report objects would cost more than evaluating them.
     """
-    reports = Report.objects.select_related("source")
+    reports = Report.objects.all()
     if known_at is not None:
         reports = reports.filter(recorded_at__lte=known_at)
     if terms and all(t.rule.categories for t in terms):
@@ -67,41 +75,23 @@ def evidence_for(terms, known_at=None):
         reports = reports.filter(
             Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment__in=[t.id for t in terms])
         )
-    reports = list(reports)
     changes = defaultdict(list)
-    history = VerificationChange.objects.filter(report__in=[r.id for r in reports]).order_by("changed_at", "id")
+    history = VerificationChange.objects.filter(report__in=reports.values("id")).order_by("changed_at", "id")
     if known_at is not None:
         history = history.filter(changed_at__lte=known_at)
     for report_id, changed_at, new_state in history.values_list("report_id", "changed_at", "new_state"):
         changes[report_id].append((changed_at, new_state))
-    sources = {}
+    sources = {
+        s.id: engine.SourceRef(id=s.id, name=s.name, reliability=s.reliability, kind=s.kind)
+        for s in Source.objects.all()
+    }
     out = []
-    for r in reports:
-        source = sources.get(r.source_id)
-        if source is None:
-            source = sources[r.source_id] = engine.SourceRef(
-                id=r.source_id, name=r.source.name, reliability=r.source.reliability, kind=r.source.kind
-            )
+    for row in reports.values_list(*EVIDENCE_FIELDS).iterator(chunk_size=10000):
+        values = dict(zip(EVIDENCE_FIELDS, row))
+        source_id = values.pop("source_id")
         out.append(
             engine.Evidence(
-                id=r.id,
-                source=source,
-                occurred_at=r.occurred_at,
-                occurred_until=r.occurred_until,
-                precision=r.precision,
-                recorded_at=r.recorded_at,
-                category=r.category,
-                sub_category=r.sub_category,
-                stance=r.stance,
-                value=r.value,
-                admin1=r.admin1,
-                location=r.location,
-                actor1=r.actor1,
-                credibility=r.credibility,
-                verification=tuple(changes.get(r.id, ())),
-                event_id=r.event_id,
-                commitment_id=r.commitment_id,
-                summary=r.summary,
+                source=sources[source_id], verification=tuple(changes.get(values["id"], ())), **values
             )
         )
     return out
