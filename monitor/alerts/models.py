@@ -127,13 +127,23 @@ class Subscription(models.Model):
                 | (models.Q(user__isnull=True) & ~models.Q(email="")),
                 name="subscription_user_or_email",
             ),
+            # One subscription per person and scope; spelled as four conditional constraints rather
+            # than nulls_distinct=False, which SQLite (the quick start) does not enforce.
             models.UniqueConstraint(
-                fields=("user", "agreement", "commitment"), name="subscription_unique_user", nulls_distinct=False,
-                condition=models.Q(user__isnull=False),
+                fields=("user", "agreement"), name="subscription_unique_user_agreement",
+                condition=models.Q(user__isnull=False, commitment__isnull=True),
             ),
             models.UniqueConstraint(
-                fields=("email", "agreement", "commitment"), name="subscription_unique_email", nulls_distinct=False,
-                condition=~models.Q(email=""),
+                fields=("user", "commitment"), name="subscription_unique_user_commitment",
+                condition=models.Q(user__isnull=False, commitment__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=("email", "agreement"), name="subscription_unique_email_agreement",
+                condition=~models.Q(email="") & models.Q(commitment__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=("email", "commitment"), name="subscription_unique_email_commitment",
+                condition=~models.Q(email="") & models.Q(commitment__isnull=False),
             ),
         ]
 
