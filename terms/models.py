@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from terms import rules
 
@@ -132,6 +133,9 @@ class Agreement(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
+    # Who changed what and when, the parties included (docs/architecture.md, "Audit trail").
+    history = HistoricalRecords(m2m_fields=[parties])
+
     class Meta:
         ordering = ("title",)
         verbose_name = _("agreement")
@@ -197,6 +201,8 @@ class Commitment(models.Model):
 
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(m2m_fields=[owed_by])
 
     class Meta:
         ordering = ("agreement", "position", "id")

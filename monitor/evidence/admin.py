@@ -1,48 +1,449 @@
-from django.contrib import admin
+"""Evidence in the admin: sources, reports (entry, review, bulk verification, export), imports.
 
-from monitor.evidence.models import Coverage, EventGroup, Report, Source, VerificationChange
+Every action checks the user's role through model permissions (monitor/accounts/roles.py):
+verifying, disputing and rejecting need evidence.verify_report, grouping needs
+change_report, exporting needs view_report; nobody verifies a report they
+entered themselves (Report.set_verification and ReportQuerySet.set_verification
+enforce it, so the API cannot get round it either).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db import models
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from simple_history.admin import SimpleHistoryAdmin
+
+from monitor.alerts import triggers
+from monitor.evidence import models as ev
+from monitor.evidence.importing import exports, jobs
+from monitor.evidence.importing.bulk import record_history
+from monitor.evidence.importing.uploads import SizeLimitHandler
+from monitor.evidence.importing.zones import default_time_zone
+from terms.models import Agreement, Commitment
+from terms.rules import RuleError, validate_time_zone
+
+
+# Web addresses typed without a scheme are taken as https (Django 6's default, chosen now).
+URLS_HTTPS = {models.URLField: {"assume_scheme": "https"}}
 
 
 class CoverageInline(admin.TabularInline):
-    model = Coverage
+    model = ev.Coverage
     extra = 0
 
 
-@admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "reliability", "may_republish")
+@admin.register(ev.Source)
+class SourceAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "kind", "reliability", "may_republish", "licence")
     list_filter = ("kind", "reliability", "may_republish")
     search_fields = ("name",)
     inlines = [CoverageInline]
+    formfield_overrides = URLS_HTTPS
+
+
+@admin.register(ev.PlaceName)
+class PlaceNameAdmin(admin.ModelAdmin):
+    list_display = ("name", "place", "note")
+    search_fields = ("name", "place")
+
+
+@admin.register(ev.EventGroup)
+class EventGroupAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "report_count", "created")
+    search_fields = ("label",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(report_count=Count("reports"))
+
+    @admin.display(description=gettext_lazy("reports"), ordering="report_count")
+    def report_count(self, obj):
+        return obj.report_count
+
+
+# --- reports -------------------------------------------------------------------
 
 
 class VerificationChangeInline(admin.TabularInline):
-    model = VerificationChange
+    model = ev.VerificationChange
     extra = 0
     can_delete = False
     readonly_fields = ("old_state", "new_state", "changed_at", "changed_by", "reason")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
 
-@admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
-    list_display = ("summary", "category", "occurred_at", "source", "credibility", "verification", "visibility")
-    list_filter = ("verification", "visibility", "category", "source")
+
+class AgreementFilter(admin.SimpleListFilter):
+    """Reports that can count for an agreement: in its commitments' categories, or linked to one of them.
+
+    Categories match exactly here (the engine also folds case and punctuation);
+    commitments whose rule names no category add only their linked reports.
+    """
+
+    title = gettext_lazy("agreement")
+    parameter_name = "agreement"
+
+    def lookups(self, request, model_admin):
+        return list(Agreement.objects.values_list("pk", "title"))
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        categories = {
+            c for rule in Commitment.objects.filter(agreement_id=self.value()).values_list("rule", flat=True)
+            for c in (rule or {}).get("categories", ())
+        }
+        return queryset.filter(
+            Q(commitment__agreement_id=self.value()) | Q(category__in=categories) | Q(sub_category__in=categories)
+        )
+
+
+class SourceGradeFilter(admin.ChoicesFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = gettext_lazy("source grade")
+
+
+class RejectionForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Why are these reports rejected?"), widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Kept with each report's verification history."),
+    )
+
+
+@admin.register(ev.Report)
+class ReportAdmin(SimpleHistoryAdmin):
+    list_display = ("summary_short", "category", "occurred_at", "source", "grade", "verification", "visibility",
+                    "arrived_via")
+    list_filter = (
+        "verification", "visibility", "category",
+        "source",
+        ("source__reliability", SourceGradeFilter),
+        "credibility", AgreementFilter, "arrived_via",
+    )
     list_select_related = ("source",)
-    search_fields = ("summary", "location", "admin1", "source__name", "source_ref")
+    search_fields = ("summary", "location", "admin1", "country", "source__name", "source_ref")
     date_hierarchy = "occurred_at"
     autocomplete_fields = ("source", "commitment", "event")
-    readonly_fields = ("verification",)
+    readonly_fields = ("verification", "entered_by", "arrived_via", "import_file", "import_line")
     inlines = [VerificationChangeInline]
+    actions = ["verify_reports", "dispute_reports", "reject_reports", "group_as_event", "export_csv", "export_json"]
+    # Counting a million rows on every page view is slow; the filtered count is enough.
+    show_full_result_count = False
+    formfield_overrides = URLS_HTTPS
+    fieldsets = (
+        (None, {"fields": ("summary", "category", "sub_category", "stance", "value")}),
+        (gettext_lazy("When"), {"fields": ("occurred_at", "occurred_until", "precision", "recorded_at")}),
+        (gettext_lazy("Where and who"), {"fields": ("country", "admin1", "location", "actor1", "actor2",
+                                                    "fatalities")}),
+        (gettext_lazy("Source"), {"fields": ("source", "source_ref", "url", "credibility")}),
+        (gettext_lazy("Review"), {"fields": ("verification", "visibility", "commitment", "event")}),
+        (gettext_lazy("How it arrived"), {"fields": ("arrived_via", "entered_by", "import_file", "import_line")}),
+    )
+
+    @admin.display(description=gettext_lazy("what happened"), ordering="summary")
+    def summary_short(self, obj):
+        return obj.summary if len(obj.summary) <= 90 else obj.summary[:89] + "…"
+
+    @admin.display(description=gettext_lazy("grade"))
+    def grade(self, obj):
+        return obj.grade
+
+    def get_queryset(self, request):
+        reports = super().get_queryset(request)
+        if request.user.has_perm("evidence.view_restricted_report"):
+            return reports
+        # Restricted reports are for analysts, and for whoever entered them.
+        return reports.filter(~Q(visibility=ev.RESTRICTED) | Q(entered_by=request.user))
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.entered_by = request.user
+            obj.arrived_via = ev.ARRIVED_ADMIN
         super().save_model(request, obj, form, change)
 
+    def has_verify_permission(self, request):
+        return request.user.has_perm("evidence.verify_report")
 
-@admin.register(EventGroup)
-class EventGroupAdmin(admin.ModelAdmin):
-    search_fields = ("label",)
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import": request.user.has_perm("evidence.add_importjob")}
+        return super().changelist_view(request, extra_context)
+
+    # --- verification -------------------------------------------------------------
+
+    def _set_verification(self, request, queryset, state, reason=""):
+        with transaction.atomic():
+            changed, own = ev.Report.objects.filter(pk__in=queryset.values("pk")).set_verification(
+                state, by=request.user, reason=reason
+            )
+            triggers.reports_changed(changed)
+        label = dict(ev.VERIFICATION_STATES)[state].lower()
+        if changed:
+            self.message_user(request, ngettext(
+                "%(n)d report marked %(state)s.", "%(n)d reports marked %(state)s.", len(changed)
+            ) % {"n": len(changed), "state": label}, messages.SUCCESS)
+        if own:
+            self.message_user(request, ngettext(
+                "%(n)d report was not verified: you entered it, so someone else must verify it.",
+                "%(n)d reports were not verified: you entered them, so someone else must verify them.", len(own),
+            ) % {"n": len(own)}, messages.WARNING)
+        if not changed and not own:
+            self.message_user(request, _("The selected reports were already %(state)s.") % {"state": label},
+                              messages.INFO)
+
+    @admin.action(description=gettext_lazy("Verify the selected reports"), permissions=["verify"])
+    def verify_reports(self, request, queryset):
+        self._set_verification(request, queryset, ev.VERIFIED)
+
+    @admin.action(description=gettext_lazy("Mark the selected reports disputed"), permissions=["verify"])
+    def dispute_reports(self, request, queryset):
+        self._set_verification(request, queryset, ev.DISPUTED)
+
+    @admin.action(description=gettext_lazy("Reject the selected reports…"), permissions=["verify"])
+    def reject_reports(self, request, queryset):
+        form = RejectionForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            self._set_verification(request, queryset, ev.REJECTED, form.cleaned_data["reason"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Reject reports"),
+            "opts": self.model._meta,
+            "reports": queryset.select_related("source")[:200],
+            "count": queryset.count(),
+            "form": form,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/evidence/report/reject.html", context)
+
+    # --- events -------------------------------------------------------------------
+
+    @admin.action(description=gettext_lazy("Group the selected reports as one event"), permissions=["change"])
+    def group_as_event(self, request, queryset):
+        """One event for the selected reports and everything already grouped with any of them."""
+        selected = list(queryset.values_list("pk", flat=True))
+        if len(selected) < 2:
+            self.message_user(request, _("Select at least two reports to group them as one event."), messages.WARNING)
+            return
+        with transaction.atomic():
+            groups = set(ev.Report.objects.filter(pk__in=selected, event__isnull=False).values_list("event_id",
+                                                                                                  flat=True))
+            members = ev.Report.objects.filter(Q(pk__in=selected) | Q(event_id__in=groups))
+            first = members.order_by("occurred_at", "id").values_list("summary", flat=True).first()
+            event = ev.EventGroup.objects.create(label=first[:300])
+            moved = list(members.values_list("pk", flat=True))
+            ev.Report.objects.filter(pk__in=moved).update(event=event)
+            record_history(ev.Report, moved, history_type="~", user=request.user, reason="Grouped as one event")
+            ev.EventGroup.objects.filter(pk__in=groups).delete()  # emptied: their reports moved to the new one
+            triggers.reports_changed(moved)
+        self.message_user(request, ngettext(
+            "%(n)d report grouped as one event.", "%(n)d reports grouped as one event.", len(moved)
+        ) % {"n": len(moved)}, messages.SUCCESS)
+
+    # --- export -------------------------------------------------------------------
+
+    def _export(self, request, queryset, as_json):
+        public, withheld = exports.exportable_reports(queryset)
+        if withheld["licence"] or withheld["visibility"]:
+            self.message_user(request, _(
+                "Exported as published: %(licence)d reports left out because their source's licence forbids "
+                "republishing rows, %(visibility)d because they are not public."
+            ) % withheld, messages.WARNING)
+        return exports.reports_json(public, withheld) if as_json else exports.reports_csv(public)
+
+    @admin.action(description=gettext_lazy("Export the selected reports as CSV (as published)"),
+                  permissions=["view"])
+    def export_csv(self, request, queryset):
+        return self._export(request, queryset, as_json=False)
+
+    @admin.action(description=gettext_lazy("Export the selected reports as JSON (as published)"),
+                  permissions=["view"])
+    def export_json(self, request, queryset):
+        return self._export(request, queryset, as_json=True)
+
+
+# --- imports -------------------------------------------------------------------
+
+
+class UploadForm(forms.Form):
+    format = forms.ChoiceField(label=gettext_lazy("Format"), choices=ev.IMPORT_FORMATS)
+    source = forms.ModelChoiceField(
+        label=gettext_lazy("Source"), queryset=ev.Source.objects.all(), required=False,
+        help_text=gettext_lazy("Required for ACLED; for the report format, the source of rows that name none."),
+    )
+    time_zone = forms.CharField(
+        label=gettext_lazy("Time zone of the dates"), max_length=64,
+        help_text=gettext_lazy("A date without a time is the start of that day in this zone."),
+    )
+    skip_invalid = forms.BooleanField(
+        label=gettext_lazy("Skip bad rows"), required=False,
+        help_text=gettext_lazy("Import the good rows even if some are bad. Off: one bad row and nothing is imported."),
+    )
+    # Last in the form, so the fields above are read before a file too large is skipped.
+    file = forms.FileField(label=gettext_lazy("File"))
+
+    def clean_time_zone(self):
+        try:
+            validate_time_zone(self.cleaned_data["time_zone"])
+        except RuleError as e:
+            raise forms.ValidationError(e.message) from None
+        return self.cleaned_data["time_zone"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("format") == ev.ACLED and not data.get("source"):
+            self.add_error("source", _("Choose the source these ACLED rows come from."))
+        upload = data.get("file")
+        if upload is not None and data.get("format") == ev.ACLED and not upload.name.lower().endswith(".csv"):
+            self.add_error("file", _("An ACLED export is a .csv file."))
+        if upload is not None and data.get("format") == ev.NATIVE and not upload.name.lower().endswith(
+            (".csv", ".json")
+        ):
+            self.add_error("file", _("The report format is a .csv or a .json file."))
+        return data
+
+
+@admin.register(ev.ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ("file_name", "format", "state", "rows", "rows_created", "rows_updated", "rows_unchanged",
+                    "rows_invalid", "created_by", "created_at")
+    list_filter = ("state", "format")
+    list_select_related = ("created_by",)
+    search_fields = ("file_name",)
+    date_hierarchy = "created_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a job is a record; its page shows it and offers the next step
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("upload/", wrap(csrf_exempt(self.upload_view)), name="evidence_importjob_upload"),
+            path("<int:job_id>/confirm/", wrap(self.confirm_view), name="evidence_importjob_confirm"),
+            path("<int:job_id>/problems.csv", wrap(self.problems_view), name="evidence_importjob_problems"),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:evidence_importjob_upload"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return self.job_view(request, object_id)
+
+    def delete_queryset(self, request, queryset):
+        for job in queryset:  # each takes its stored files with it
+            job.delete()
+
+    # Upload → check. The body is read through a size-limiting handler before the CSRF check
+    # (Django's documented way to change upload handlers), so a file far over the limit is never stored.
+    def upload_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        handler = None
+        if request.method == "POST":
+            handler = SizeLimitHandler(request, jobs.upload_limit())
+            request.upload_handlers.insert(0, handler)
+        return csrf_protect(self._upload)(request, handler)
+
+    def _upload(self, request, handler):
+        limit = jobs.upload_limit()
+        if request.method == "POST":
+            form = UploadForm(request.POST, request.FILES)
+            if handler is not None and handler.too_large:
+                form.is_valid()
+                form.add_error("file", _("This file is larger than the limit of %(limit)s MB; split it, or ask an "
+                                         "administrator to import it with manage.py import_reports.")
+                               % {"limit": _megabytes(limit)})
+            elif form.is_valid():
+                job = self._create_job(request, form.cleaned_data)
+                jobs.start_check(job)
+                return HttpResponseRedirect(reverse("admin:evidence_importjob_change", args=[job.pk]))
+        else:
+            form = UploadForm(initial={"time_zone": default_time_zone(),
+                                       "source": ev.Source.objects.filter(name__iexact="ACLED").first()})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import reports"),
+            "opts": self.model._meta,
+            "form": form,
+            "limit_mb": _megabytes(limit),
+            "inline_mb": _megabytes(jobs.inline_limit()),
+        }
+        return TemplateResponse(request, "admin/evidence/importjob/upload.html", context)
+
+    def _create_job(self, request, data):
+        upload = data["file"]
+        job = ev.ImportJob(
+            file_name=upload.name[:255], file_size=upload.size, format=data["format"], source=data["source"],
+            time_zone=data["time_zone"], skip_invalid=data["skip_invalid"], created_by=request.user,
+        )
+        job.file.save(upload.name, upload, save=False)
+        job.save()
+        return job
+
+    def job_view(self, request, object_id):
+        job = get_object_or_404(ev.ImportJob.objects.select_related("source", "created_by"), pk=object_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        progress = jobs.progress(job) if job.running else None
+        percent = None
+        if progress and job.file_size:
+            percent = min(99, int(100 * progress["bytes"] / job.file_size))
+        summary = job.summary or {}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(job),
+            "opts": self.model._meta,
+            "job": job,
+            "progress": progress,
+            "percent": percent,
+            "parties": sorted((summary.get("parties") or {}).items(), key=lambda kv: -kv[1]),
+            "summary": summary,
+            "can_confirm": job.state == ev.CHECKED and self.has_add_permission(request)
+            and job.rows > job.rows_invalid,
+            "needs_skip": job.rows_invalid > 0,
+            "background": jobs.runs_in_background(job),
+        }
+        return TemplateResponse(request, "admin/evidence/importjob/job.html", context)
+
+    def confirm_view(self, request, job_id):
+        job = get_object_or_404(ev.ImportJob, pk=job_id)
+        if request.method != "POST" or not self.has_add_permission(request):
+            raise PermissionDenied
+        skip = request.POST.get("skip_invalid") == "on" or job.skip_invalid
+        if job.rows_invalid and not skip:
+            self.message_user(request, _("Some rows have problems: fix the file, or choose to skip bad rows."),
+                              messages.ERROR)
+        elif not jobs.start_import(job, skip_invalid=skip):
+            self.message_user(request, _("This import is not waiting for confirmation."), messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:evidence_importjob_change", args=[job.pk]))
+
+    def problems_view(self, request, job_id):
+        job = get_object_or_404(ev.ImportJob, pk=job_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        if not job.problems_file:
+            raise Http404
+        return FileResponse(job.problems_file.open("rb"), as_attachment=True,
+                            filename=f"{job.file_name}.problems.csv")
+
+
+def _megabytes(n):
+    return f"{round(n / (1024 * 1024), 1):g}"

@@ -7,10 +7,14 @@ instant sees the verification state as it stood then.
 """
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from terms.rules import normalize_name
 
 # Source kinds
 MONITORING_MISSION = "monitoring_mission"
@@ -90,6 +94,19 @@ STANCES = (
 )
 
 
+# How a report arrived (the audit trail keeps who and when; this keeps the path).
+ARRIVED_ADMIN = "admin"
+ARRIVED_IMPORT = "import"
+ARRIVED_API = "api"
+ARRIVED_OTHER = "other"
+ARRIVALS = (
+    (ARRIVED_ADMIN, _("Entered in the admin")),
+    (ARRIVED_IMPORT, _("Imported from a file")),
+    (ARRIVED_API, _("Sent through the API")),
+    (ARRIVED_OTHER, _("Other (a script or a loader)")),
+)
+
+
 class Source(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     kind = models.CharField(_("kind"), max_length=30, choices=SOURCE_KINDS, default=OTHER)
@@ -104,6 +121,8 @@ class Source(models.Model):
         default=True,
         help_text=_("Off for sources such as ACLED: their counts may be shown, their rows may not."),
     )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("name",)
@@ -153,6 +172,36 @@ class EventGroup(models.Model):
         return self.label or f"Event {self.pk}"
 
 
+class SelfVerification(PermissionDenied):
+    """Four eyes: whoever entered a report may not be the one who verifies it."""
+
+
+class ReportQuerySet(models.QuerySet):
+    def set_verification(self, state, *, by=None, at=None, reason=""):
+        """Move every report in this set to `state`, in three queries whatever their number.
+
+        Locks the rows, records one VerificationChange per report that actually
+        changes, and returns (changed ids, ids skipped because `by` entered them
+        and may not verify them). Reports already in `state` are left alone.
+        """
+        at = at or timezone.now()
+        with transaction.atomic():
+            rows = list(self.select_for_update().order_by().values_list("id", "verification", "entered_by_id"))
+            own = [pk for pk, old, entered_by in rows if _own_verification(state, by, entered_by)]
+            moving = [(pk, old) for pk, old, entered_by in rows if old != state and pk not in own]
+            VerificationChange.objects.bulk_create(
+                VerificationChange(report_id=pk, old_state=old, new_state=state, changed_at=at, changed_by=by,
+                                   reason=reason)
+                for pk, old in moving
+            )
+            Report.objects.filter(pk__in=[pk for pk, _old in moving]).update(verification=state)
+        return [pk for pk, _old in moving], own
+
+
+def _own_verification(state, by, entered_by_id):
+    return state == VERIFIED and by is not None and entered_by_id is not None and by.pk == entered_by_id
+
+
 class Report(models.Model):
     summary = models.TextField(_("what happened"))
     category = models.CharField(_("category"), max_length=100, db_index=True)
@@ -200,11 +249,28 @@ class Report(models.Model):
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", editable=False
     )
+    arrived_via = models.CharField(
+        _("arrived via"), max_length=10, choices=ARRIVALS, default=ARRIVED_OTHER, editable=False
+    )
+    # The import that last wrote this row, and where in its file the row was (history keeps the earlier ones).
+    import_job = models.ForeignKey(
+        "ImportJob", models.SET_NULL, null=True, blank=True, related_name="reports", editable=False,
+        verbose_name=_("import"),
+    )
+    import_file = models.CharField(_("imported from file"), max_length=255, blank=True, editable=False)
+    import_line = models.PositiveIntegerField(_("line in that file"), null=True, blank=True, editable=False)
+
+    objects = ReportQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=["import_job"])
 
     class Meta:
         ordering = ("-occurred_at", "-id")
         verbose_name = _("report")
         verbose_name_plural = _("reports")
+        permissions = [
+            ("verify_report", _("Can verify, dispute or reject reports")),
+            ("view_restricted_report", _("Can see restricted reports")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("source", "source_ref"),
@@ -230,6 +296,8 @@ class Report(models.Model):
         Locks the report row so that two analysts acting at once each record a
         change against the state they actually saw.
         """
+        if _own_verification(state, by, self.entered_by_id):
+            raise SelfVerification("A report cannot be verified by the person who entered it.")
         at = at or timezone.now()
         with transaction.atomic():
             current = Report.objects.select_for_update().only("verification").get(pk=self.pk)
@@ -263,3 +331,113 @@ class VerificationChange(models.Model):
 
     def __str__(self):
         return f"{self.old_state} → {self.new_state} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class PlaceName(models.Model):
+    """A spelling of a place and the spelling the monitor uses for it ("Mazar-e Sharif" → "Mazar-i-Sharif").
+
+    Imports store the monitor's spelling, so rules that name places and counts
+    by place agree whatever spelling a source used. Matching folds case, accents,
+    punctuation and spacing, like party names.
+    """
+
+    name = models.CharField(_("spelling"), max_length=200)
+    normalized = models.CharField(max_length=200, unique=True, editable=False)
+    place = models.CharField(_("the monitor's spelling"), max_length=200)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("place", "name")
+        verbose_name = _("place name")
+        verbose_name_plural = _("place names")
+
+    def __str__(self):
+        return f"{self.name} → {self.place}"
+
+    def save(self, *args, **kwargs):
+        self.normalized = normalize_name(self.name)
+        super().save(*args, **kwargs)
+
+
+# Import formats
+ACLED = "acled"
+NATIVE = "native"
+IMPORT_FORMATS = (
+    (ACLED, _("ACLED export (CSV)")),
+    (NATIVE, _("The monitor's report format (CSV or JSON)")),
+)
+
+# Import states
+UPLOADED = "uploaded"
+CHECKING = "checking"
+CHECKED = "checked"
+IMPORTING = "importing"
+DONE = "done"
+FAILED = "failed"
+IMPORT_STATES = (
+    (UPLOADED, _("Uploaded")),
+    (CHECKING, _("Checking")),
+    (CHECKED, _("Checked: waiting for confirmation")),
+    (IMPORTING, _("Importing")),
+    (DONE, _("Imported")),
+    (FAILED, _("Failed: nothing imported")),
+)
+
+
+class ImportJob(models.Model):
+    """One file of reports on its way in: uploaded, checked (a dry run), confirmed, imported.
+
+    The counts and the first problems are kept so the preview and the result
+    can be shown again; every problem is in `problems_file` (uploads) or was
+    printed (the command).
+    """
+
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/", blank=True, max_length=300)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_size = models.BigIntegerField(_("size in bytes"), default=0)
+    format = models.CharField(_("format"), max_length=10, choices=IMPORT_FORMATS)
+    source = models.ForeignKey(
+        Source, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("source"),
+        help_text=_("Where the rows come from; for the report format, rows may name their own source."),
+    )
+    time_zone = models.CharField(
+        _("time zone of the dates"), max_length=64, default="UTC",
+        help_text=_("A date without a time is taken as the start of that day in this zone."),
+    )
+    skip_invalid = models.BooleanField(_("skip bad rows"), default=False)
+    state = models.CharField(_("state"), max_length=10, choices=IMPORT_STATES, default=UPLOADED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    rows_invalid = models.PositiveIntegerField(_("bad rows"), default=0)
+    rows_created = models.PositiveIntegerField(_("new"), default=0)
+    rows_updated = models.PositiveIntegerField(_("updated"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    problem_count = models.PositiveIntegerField(_("problems"), default=0)
+    problems = models.JSONField(_("first problems"), default=list, blank=True)
+    problems_file = models.FileField(_("all problems (CSV)"), upload_to="imports/%Y/%m/", blank=True, max_length=300)
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    message = models.TextField(_("message"), blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_format_display()}, {self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def running(self):
+        return self.state in (UPLOADED, CHECKING, IMPORTING)
+
+    def delete(self, *args, **kwargs):
+        # The stored upload and its problem list go with the job; the reports it wrote stay.
+        for f in (self.file, self.problems_file):
+            if f:
+                f.delete(save=False)
+        return super().delete(*args, **kwargs)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from monitor.verdicts.statuses import STATUSES
 
@@ -61,6 +62,8 @@ class Assessment(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, related_name="assessments", verbose_name=_("author")
     )
     assessed_at = models.DateTimeField(_("assessed at"), default=timezone.now, db_index=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("-assessed_at", "-id")

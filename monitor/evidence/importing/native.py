@@ -1,0 +1,195 @@
+"""The monitor's own report format, as CSV or as a JSON list (docs/report-format.md).
+
+A CSV file's columns and a JSON object's keys have the same names. In CSV every
+column in the header is the truth for every row, so an empty cell clears an
+optional field; in JSON a key that is absent leaves the field as it is, and
+null clears it. `source` + `source_ref` identify a report: importing a row with
+the same pair again updates that report.
+"""
+
+from django.utils import timezone
+
+from monitor.evidence import models as ev
+
+from . import fields
+from .exports import FORMULA_STARTS
+from .lookups import folded
+from .problems import FileProblem, Problem
+from .text import csv_header, csv_records, json_objects, parse_instant, require_columns, text_lines
+
+REQUIRED = ("source_ref", "category", "summary", "occurred_at")
+OPTIONAL = (
+    "source", "sub_category", "stance", "occurred_until", "precision", "recorded_at", "value",
+    "country", "admin1", "location", "actor1", "actor2", "fatalities", "url", "credibility", "visibility",
+    "commitment",
+)
+# Columns the export adds that describe the monitor's own state; an exported file imports without them.
+IGNORED = ("id", "verification", "grade")
+COLUMNS = REQUIRED + OPTIONAL
+# Set when a report is first recorded, never by a re-import: knowledge of the past does not change.
+CREATE_ONLY = ("recorded_at",)
+
+
+class NativeReader:
+    def __init__(self, *, lookups, source_id, tz, attribution, json=False):
+        self.lookups = lookups
+        self.source_id = source_id
+        self.tz = tz
+        self.attribution = attribution
+        self.json = json
+        self.create_defaults = {}
+        self.now = timezone.now()
+
+    def rows(self, lines):
+        text = text_lines(lines)
+        return self._json_rows(text) if self.json else self._csv_rows(text)
+
+    def _csv_rows(self, text):
+        records = csv_records(text)
+        header_line, header = csv_header(records, known=set(COLUMNS) | set(IGNORED))
+        require_columns(header, REQUIRED + (() if self.source_id else ("source",)), header_line)
+        width = len(header)
+        any_row = False
+        for line, record in records:
+            any_row = True
+            if len(record) != width:
+                yield line, None, [Problem(line, "", f"{len(record)} values, but the header has {width} columns")]
+                continue
+            yield self.row(line, {h: _unneutralised(v) for h, v in zip(header, record) if h not in IGNORED})
+        if not any_row:
+            raise FileProblem("the file has a header but no rows.", header_line)
+
+    def _json_rows(self, text):
+        any_row = False
+        for line, obj in json_objects(text):
+            any_row = True
+            if not isinstance(obj, dict):
+                yield line, None, [Problem(line, "", "each element of the list must be a report object")]
+                continue
+            unknown = [k for k in obj if k not in COLUMNS and k not in IGNORED]
+            if unknown:
+                yield line, None, [Problem(line, k, "unknown key") for k in unknown]
+                continue
+            missing = [k for k in REQUIRED if k not in obj]
+            if missing:
+                yield line, None, [Problem(line, k, "is required") for k in missing]
+                continue
+            cells = {}
+            for k, v in obj.items():
+                if k in IGNORED:
+                    continue
+                if v is not None and not isinstance(v, (str, int, float)):
+                    yield line, None, [Problem(line, k, "must be text or a number")]
+                    break
+                cells[k] = v
+            else:
+                yield self.row(line, cells)
+        if not any_row:
+            raise FileProblem("the list holds no reports.")
+
+    def row(self, line, cells):
+        problems = []
+        values = {}
+
+        def take(column, parse):
+            if column not in cells:
+                return None
+            raw = cells[column]
+            try:
+                values[column] = parse("" if raw is None else raw)
+            except ValueError as e:
+                problems.append(Problem(line, column, str(e)))
+            return values.get(column)
+
+        take("source_ref", lambda v: fields.text(str(v), 100, required=True))
+        take("category", lambda v: fields.text(str(v), 100, required=True))
+        take("summary", lambda v: fields.text(str(v), required=True))
+        take("sub_category", lambda v: fields.text(str(v), 100))
+        take("stance", lambda v: fields.choice(str(v), ev.STANCES, default=ev.AFFIRMS))
+        occurred = take("occurred_at", self._required_instant)
+        take("occurred_until", self._optional_instant)
+        take("recorded_at", self._recorded_at)
+        take("precision", lambda v: fields.choice(str(v), ev.PRECISIONS, default="-"))
+        take("value", fields.number)
+        take("country", lambda v: fields.text(str(v), 100))
+        take("admin1", lambda v: fields.text(str(v), 200))
+        take("location", lambda v: fields.text(str(v), 200))
+        take("actor1", lambda v: fields.text(str(v), 300))
+        take("actor2", lambda v: fields.text(str(v), 300))
+        take("fatalities", fields.whole_number)
+        take("url", lambda v: fields.url(str(v)))
+        take("credibility", lambda v: _credibility(v))
+        take("visibility", lambda v: fields.choice(str(v), ev.VISIBILITIES, default=ev.PUBLIC))
+        take("commitment", self._commitment)
+        source_id = take("source", self._source) or self.source_id
+        if source_id is None and "source" not in [p.column for p in problems]:
+            problems.append(Problem(line, "source", "is required (no source was chosen for the whole file)"))
+        values["source_id"] = source_id
+        values.pop("source", None)
+
+        if occurred is not None:
+            instant, date_only = occurred
+            values["occurred_at"] = instant
+            if values.get("precision") in (None, "-"):
+                values["precision"] = ev.PRECISION_DAY if date_only else ev.PRECISION_MINUTE
+        until, since = values.get("occurred_until"), values.get("occurred_at")
+        if until and since and until < since:
+            problems.append(Problem(line, "occurred_until", "is before occurred_at"))
+        if "commitment" in values:
+            values["commitment_id"] = values.pop("commitment")
+        if problems:
+            return line, None, problems
+        if "actor1" in values:
+            self.attribution.actor(values["actor1"])
+        for place in ("admin1", "location"):
+            if place in values:
+                values[place] = self.attribution.place(values[place])
+        return line, values, []
+
+    def _required_instant(self, value):
+        value = str(value).strip()
+        if not value:
+            raise ValueError("is required")
+        return parse_instant(value, self.tz)
+
+    def _optional_instant(self, value):
+        value = str(value).strip()
+        return parse_instant(value, self.tz)[0] if value else None
+
+    def _recorded_at(self, value):
+        instant = self._optional_instant(value)
+        if instant is None:
+            return self.now
+        if instant > self.now:
+            raise ValueError("is in the future: a report cannot be known before it is recorded")
+        return instant
+
+    def _source(self, value):
+        value = str(value).strip()
+        if not value:
+            return None
+        source_id = self.lookups.sources.get(folded(value))
+        if source_id is None:
+            raise ValueError(f"no source named “{value}”: add it in the admin first")
+        return source_id
+
+    def _commitment(self, value):
+        value = str(value).strip()
+        if not value:
+            return None
+        commitment_id = self.lookups.commitments.get(value)
+        if commitment_id is None:
+            raise ValueError(f"no commitment “{value}” (write agreement-slug/commitment-key)")
+        return commitment_id
+
+
+def _unneutralised(cell):
+    """Undo the apostrophe our CSV export puts before a would-be formula, so an export imports unchanged."""
+    if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_STARTS:
+        return cell[1:]
+    return cell
+
+
+def _credibility(value):
+    number = fields.whole_number(value, minimum=1, maximum=6)
+    return 6 if number is None else number

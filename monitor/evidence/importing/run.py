@@ -1,0 +1,96 @@
+"""One file through reading, checking and writing, in one transaction: all of it, or none of it.
+
+`import_file(job, binary, commit=...)` is used three ways: the admin's check (a
+dry run: everything is written, counted, then rolled back, so the preview's
+counts of new, updated and duplicate rows are exact), the admin's import and
+the command. Rows with problems are never written; if there is any and the job
+does not skip bad rows, the whole file is rolled back.
+"""
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from monitor.alerts import triggers
+from monitor.evidence import models as ev
+
+from . import acled, native
+from .lookups import Attribution, Lookups
+from .problems import FileProblem, Problem
+from .text import LineReader
+from .writer import BatchWriter, batch_size
+
+
+@dataclass
+class Outcome:
+    committed: bool = False
+    rows: int = 0
+    rows_invalid: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    fatal: Problem | None = None
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def importable(self):
+        """Whether confirming would import something (bad rows aside, if they are to be skipped)."""
+        return self.fatal is None and self.rows > self.rows_invalid
+
+
+def reader_for(job, lookups, attribution):
+    tz = ZoneInfo(job.time_zone)
+    if job.format == ev.ACLED:
+        return acled.AcledReader(source_id=job.source_id, tz=tz, attribution=attribution)
+    is_json = job.file_name.lower().endswith(".json")
+    return native.NativeReader(lookups=lookups, source_id=job.source_id, tz=tz, attribution=attribution, json=is_json)
+
+
+def import_file(job, binary, *, commit, log, user=None, progress=None):
+    """Read `binary` as `job` says and write its rows; commit only if `commit` and nothing stands in the way.
+
+    `log` (a ProblemLog) receives every problem; `progress(rows, bytes_read)` is called after each batch.
+    """
+    lookups = Lookups.load()
+    attribution = Attribution(lookups)
+    reader = reader_for(job, lookups, attribution)
+    lines = LineReader(binary)
+    outcome = Outcome()
+    every = batch_size()
+    with transaction.atomic():
+        writer = BatchWriter(
+            job,
+            user=user,
+            log=log,
+            create_defaults=reader.create_defaults,
+            create_only=native.CREATE_ONLY,
+            id_column="event_id_cnty" if job.format == ev.ACLED else "source_ref",
+        )
+        try:
+            for line, values, problems in reader.rows(lines):
+                outcome.rows += 1
+                if problems:
+                    outcome.rows_invalid += 1
+                    log.extend(problems)
+                else:
+                    writer.add(line, values)
+                if progress is not None and outcome.rows % every == 0:
+                    progress(outcome.rows, lines.bytes_read)
+            writer.close()
+        except FileProblem as e:
+            outcome.fatal = e.problem
+            log.add(e.problem)
+        outcome.rows_invalid += writer.duplicates
+        outcome.created, outcome.updated, outcome.unchanged = writer.created, writer.updated, writer.unchanged
+        outcome.summary = attribution.summary()
+        clean = outcome.fatal is None and (log.count == 0 or job.skip_invalid)
+        if commit and clean and outcome.importable:
+            # Queued once the transaction commits: the commitments these rows can affect are re-evaluated.
+            triggers.reports_changed(writer.written_ids)
+            outcome.committed = True
+        else:
+            transaction.set_rollback(True)
+    if progress is not None:
+        progress(outcome.rows, lines.bytes_read)
+    return outcome

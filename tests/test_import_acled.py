@@ -1,0 +1,161 @@
+"""Importing ACLED's standard export with `manage.py import_reports --format acled`."""
+
+import gc
+import importlib.util
+import io
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitor.alerts import triggers
+from monitor.evidence import models as ev
+from terms.models import PartyName
+from tests.factories import PartyFactory, SourceFactory
+
+pytestmark = pytest.mark.django_db
+
+DATA = Path(__file__).parent / "data" / "import"
+_spec = importlib.util.spec_from_file_location("make_acled", DATA / "make_acled.py")
+make_acled = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_acled)
+
+
+@pytest.fixture
+def acled():
+    return SourceFactory(name="ACLED", kind=ev.EVENT_DATASET, reliability="B", may_republish=False)
+
+
+@pytest.fixture
+def reevaluated(monkeypatch):
+    """The report ids handed to re-evaluation, and whether that happened inside the import's transaction."""
+    calls = []
+    monkeypatch.setattr(triggers, "reports_changed",
+                        lambda ids: calls.append((sorted(ids), connection.in_atomic_block)))
+    return calls
+
+
+def run(path, *args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_reports", str(path), "--format", "acled", "--time-zone", "Asia/Kabul", *args,
+                 stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def write(tmp_path, text, name="events.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_an_acled_export_with_a_bom_and_multiline_quoted_notes_imports_every_row(acled, reevaluated):
+    out, _err = run(DATA / "acled-6-rows-bom.csv")
+    assert "imported. 6 rows: 6 new, 0 updated, 0 unchanged, 0 with problems." in out
+    first = ev.Report.objects.get(source_ref="AFG0000001")
+    # "1 March 2020", time_precision 2, and notes with a comma, doubled quotes and a line break.
+    assert first.occurred_at == datetime(2020, 2, 29, 19, 30, tzinfo=UTC)  # midnight in Kabul
+    assert first.precision == ev.PRECISION_WEEK
+    assert first.summary.startswith('On 1 March 2020, an "incident" in Jalalabad, Nangarhar:')
+    assert first.summary.endswith("\nA second paragraph, with a comma, follows.")
+    assert (first.category, first.sub_category, first.fatalities) == (
+        "Explosions/Remote violence", "Remote explosive/landmine/IED", 5)
+    second = ev.Report.objects.get(source_ref="AFG0000002")  # written "2020-03-02"
+    assert second.occurred_at == datetime(2020, 3, 1, 19, 30, tzinfo=UTC)
+    assert (first.arrived_via, first.import_file, first.import_line) == (ev.ARRIVED_IMPORT, "acled-6-rows-bom.csv", 2)
+    assert second.import_line == 4  # the first row's notes took two lines
+    assert first.history.get().history_change_reason == "Imported from acled-6-rows-bom.csv"
+    # Re-evaluation of what these rows can affect is queued from inside the import's transaction.
+    assert reevaluated == [(sorted(ev.Report.objects.values_list("pk", flat=True)), True)]
+
+
+def test_rows_are_attributed_to_parties_through_their_known_names_and_places_through_their_variants(
+    acled, tmp_path
+):
+    taliban = PartyFactory(name="Taliban", slug="taliban")
+    PartyName.objects.create(party=taliban, name="Islamic Emirate of Afghanistan")
+    ev.PlaceName.objects.create(name="Mazar-e Sharif", place="Mazar-i-Sharif")
+    text = make_acled.csv_text(3, change={
+        0: {"actor1": "Taliban", "location": "Kabul"},
+        1: {"actor1": "ISLAMIC EMIRATE of Afghanistan", "location": "Mazar-e-Sharif"},
+        2: {"actor1": "Unidentified Armed Group (Afghanistan)", "location": "Herat"},
+    })
+    out, _err = run(write(tmp_path, text))
+    assert "Rows by party: taliban: 2; not attributed to a party: 1." in out
+    assert "Place names respelled through known variants: 1." in out
+    assert ev.Report.objects.get(source_ref="AFG0000002").location == "Mazar-i-Sharif"
+
+
+def test_reimporting_a_file_updates_rows_by_event_id_and_never_duplicates_them(acled, tmp_path, reevaluated):
+    run(write(tmp_path, make_acled.csv_text(4)))
+    original = ev.Report.objects.get(source_ref="AFG0000003")
+    original.set_verification(ev.VERIFIED, reason="Checked.")  # the analysts' work survives a re-import
+    revised = make_acled.csv_text(5, change={2: {"fatalities": "7", "notes": "Revised: seven killed."}})
+    out, _err = run(write(tmp_path, revised, name="events-revised.csv"))
+    assert "5 rows: 1 new, 1 updated, 3 unchanged, 0 with problems." in out
+    assert ev.Report.objects.count() == 5
+    report = ev.Report.objects.get(source_ref="AFG0000003")
+    assert (report.pk, report.fatalities, report.summary) == (original.pk, 7, "Revised: seven killed.")
+    assert report.verification == ev.VERIFIED
+    assert (report.import_file, report.recorded_at) == ("events-revised.csv", original.recorded_at)
+    assert [h.history_type for h in report.history.order_by("history_date")] == ["+", "~"]
+    # Only rows that are new or changed are handed to re-evaluation.
+    assert reevaluated[-1] == (sorted([report.pk, ev.Report.objects.get(source_ref="AFG0000005").pk]), True)
+
+
+def test_bad_rows_can_be_skipped_and_each_is_still_reported(acled, tmp_path):
+    text = make_acled.csv_text(4, change={1: {"event_date": "31 February 2020"}, 3: {"fatalities": "-2"}})
+    out, err = run(write(tmp_path, text), "--skip-invalid")
+    assert "4 rows: 2 new, 0 updated, 0 unchanged, 2 with problems." in out
+    assert "events.csv: Line 4, column event_date: there is no such day as “31 February 2020”" in err
+    assert "events.csv: Line 6, column fatalities: must be 0 or more, got -2" in err
+    assert sorted(ev.Report.objects.values_list("source_ref", flat=True)) == ["AFG0000001", "AFG0000003"]
+
+
+def test_a_dry_run_counts_what_it_would_do_and_writes_nothing(acled, tmp_path):
+    out, _err = run(write(tmp_path, make_acled.csv_text(3)), "--dry-run")
+    assert "checked, nothing written (dry run). 3 rows: 3 new" in out
+    assert not ev.Report.objects.exists() and not ev.ImportJob.objects.exists()
+
+
+def test_the_import_records_who_ran_it(acled, tmp_path, django_user_model):
+    user = django_user_model.objects.create(username="amina")
+    run(write(tmp_path, make_acled.csv_text(2)), "--user", "amina")
+    assert set(ev.Report.objects.values_list("entered_by__username", flat=True)) == {"amina"}
+    assert ev.ImportJob.objects.get().created_by == user
+    assert set(ev.Report.history.values_list("history_user__username", flat=True)) == {"amina"}
+
+
+def test_queries_grow_with_batches_not_with_rows(acled, tmp_path, settings):
+    settings.MONITOR_IMPORT_BATCH_SIZE = 50
+    few, many = write(tmp_path, make_acled.csv_text(5), "few.csv"), write(tmp_path, make_acled.csv_text(45), "many.csv")
+    with CaptureQueriesContext(connection) as small:
+        run(few)
+    ev.Report.objects.all().delete()
+    with CaptureQueriesContext(connection) as large:
+        run(many)
+    assert len(large) == len(small)
+
+
+def test_memory_stays_flat_whatever_the_number_of_rows(acled, tmp_path, settings):
+    # Small batches, so that both runs are past the one-time costs (caches, prepared statements).
+    settings.MONITOR_IMPORT_BATCH_SIZE = 10
+    peaks = []
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100, 1, 1)  # collect cyclic garbage often, so that the peak measures what is kept
+    try:
+        for n in (100, 1500):
+            path = write(tmp_path, make_acled.csv_text(n, seed=n), f"events-{n}.csv")
+            tracemalloc.start()
+            run(path)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+            ev.Report.objects.all().delete()
+    finally:
+        gc.set_threshold(*thresholds)
+    # Fifteen times the rows: the peak may grow by the ids kept for re-evaluation (tens of bytes a row
+    # here), and the garbage collector's timing moves it by some 100 KB; keeping the rows would add megabytes.
+    assert peaks[1] < peaks[0] + 384 * 1024, peaks
