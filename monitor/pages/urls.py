@@ -1,7 +1,30 @@
 from django.urls import path
 
-from monitor.pages import views
+from monitor.pages import feeds, views
+
+app_name = "pages"
+
+
+def _per_request(feed_class):
+    # A Feed is usually one instance shared by every thread; ours keep the request's audience
+    # (public or staff) on the instance, so each request gets its own and no staff view can leak.
+    def view(request, *args, **kwargs):
+        return feed_class()(request, *args, **kwargs)
+
+    return view
+
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("method/", views.method, name="method"),
+    path("agreements/<slug:agreement>/", views.agreement, name="agreement"),
+    path("agreements/<slug:agreement>/changes.atom", _per_request(feeds.AgreementChangesFeed), name="agreement-feed"),
+    path("agreements/<slug:agreement>/deadlines.ics", views.deadlines_ics, name="deadlines"),
+    path("agreements/<slug:agreement>/commitments/<slug:key>/", views.commitment, name="commitment"),
+    path(
+        "agreements/<slug:agreement>/commitments/<slug:key>/changes.atom",
+        _per_request(feeds.CommitmentChangesFeed),
+        name="commitment-feed",
+    ),
+    path("agreements/<slug:agreement>/commitments/<slug:key>/badge.svg", views.badge, name="badge"),
 ]

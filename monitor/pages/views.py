@@ -1,6 +1,277 @@
-from django.shortcuts import render
+"""Public status pages: the list of agreements, an agreement, a commitment, the method; the calendar and badges.
+
+Server-rendered and readable without JavaScript. What a reader may see is
+decided in `monitor.evidence.publication` (via its `Audience`), never here.
+Dates are shown in the agreement's own time zone, the one its deadlines are
+counted in.
+"""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import icalendar
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_STATES
+from monitor.evidence.publication import Audience
+from monitor.pages import charts, data, instants, plain
+from monitor.verdicts import statuses as S
+from terms import models as tm
+from terms.models import Agreement
+
+# Feeds, calendars and badges are fetched by machines over and over; a few minutes' staleness is fine.
+FEED_MAX_AGE = 300
+
+
+def _site_root(request):
+    return getattr(settings, "SITE_ROOT", "") or request.build_absolute_uri("/").rstrip("/")
+
+
+def _finish(request, response, audience):
+    if audience.staff:
+        # A staff view holds internal material: no shared cache may keep it.
+        patch_cache_control(response, private=True, no_store=True)
+    patch_vary_headers(response, ("Cookie",))
+    return response
+
+
+def _cutoffs(request, agreement):
+    """(cutoffs, error message); a bad value falls back to now and says what was wrong."""
+    tz = ZoneInfo(agreement.time_zone)
+    try:
+        return instants.cutoffs(request.GET, tz), None
+    except instants.BadInstant as e:
+        return instants.cutoffs({}, tz), e.message
+
+
+def _incomplete(request, cut, view, **kwargs):
+    """A view given one cutoff but not the other: redirect so that the address names both, and can be cited."""
+    given = [request.GET.get(name, "").strip() for name in (instants.AS_OF, instants.KNOWN_AT)]
+    if not cut.given or all(given):
+        return None
+    params = {k: v for k, v in request.GET.items() if k not in (instants.AS_OF, instants.KNOWN_AT)}
+    params.update(cut.query())
+    return redirect(reverse(view, kwargs=kwargs) + "?" + urlencode(params))
+
+
+def _cut_context(request, agreement, cut, error, view, url_kwargs):
+    tz = ZoneInfo(agreement.time_zone)
+    citation = request.build_absolute_uri(reverse(view, kwargs=url_kwargs) + "?" + urlencode(cut.query()))
+    return {
+        "cut": cut,
+        "cut_error": error,
+        "as_of_value": cut.as_of.astimezone(tz).date().isoformat(),
+        "known_at_value": cut.known_at.astimezone(tz).date().isoformat(),
+        "is_now": not cut.given,
+        "citation": citation,
+        # The present view's own address is canonical; a past view's is the one that cites it.
+        "canonical": request.build_absolute_uri(reverse(view, kwargs=url_kwargs)) if not cut.given else citation,
+        "time_zone": agreement.time_zone,
+        # Links to other pages keep the reader's cutoffs; the API link always names them.
+        "keep_qs": "?" + urlencode(cut.query()) if cut.given else "",
+        "cut_qs": urlencode(cut.query()),
+    }
 
 
 def home(request):
-    """A placeholder front page until the public status pages land: it points to the admin."""
-    return render(request, "home.html")
+    audience = Audience(request.user)
+    agreements = list(Agreement.objects.prefetch_related("parties").order_by("title"))
+    now = timezone.now()
+    headlines = data.agreements_overview(agreements, now, audience) if agreements else {}
+    items = [(a, headlines.get(a.id, [])) for a in agreements]
+    response = render(request, "pages/home.html", {"items": items, "audience": audience})
+    return _finish(request, response, audience)
+
+
+def agreement(request, agreement):
+    agreement = get_object_or_404(Agreement, slug=agreement)
+    cut, error = _cutoffs(request, agreement)
+    if not error and (response := _incomplete(request, cut, "pages:agreement", agreement=agreement.slug)):
+        return response
+    audience = Audience(request.user)
+    rows = data.agreement_overview(agreement, cut, audience)
+    context = {
+        "agreement": agreement,
+        "parties": list(agreement.parties.all()),
+        "rows": rows,
+        "headline": data.headline([r.verdict for r in rows]),
+        "audience": audience,
+        **_cut_context(request, agreement, cut, error, "pages:agreement", {"agreement": agreement.slug}),
+    }
+    with timezone.override(ZoneInfo(agreement.time_zone)):
+        response = render(request, "pages/agreement.html", context, status=400 if error else 200)
+    return _finish(request, response, audience)
+
+
+def commitment(request, agreement, key):
+    agreement = get_object_or_404(Agreement, slug=agreement)
+    cut, error = _cutoffs(request, agreement)
+    kwargs = {"agreement": agreement.slug, "key": key}
+    if not error and (response := _incomplete(request, cut, "pages:commitment", **kwargs)):
+        return response
+    audience = Audience(request.user)
+    detail = data.commitment_detail(agreement, key, cut, audience, request.GET.get("page") or 1)
+    if detail is None:
+        raise Http404(_("This agreement has no such commitment."))
+    tz = ZoneInfo(agreement.time_zone)
+    commitment = detail.standing.commitment
+    context = {
+        "agreement": agreement,
+        "commitment": commitment,
+        "detail": detail,
+        "verdict": detail.verdict,
+        "chart": _chart(commitment, detail, tz, cut),
+        "rule_sentences": plain.rule_sentences(
+            detail.term, list(commitment.owed_by.all()), agreement.signed_on, detail.anchor
+        ),
+        "competing_accounts": [a for a in commitment.competing_accounts or [] if isinstance(a, dict)],
+        "audience": audience,
+        "badge_code": format_html(
+            '<img src="{}" alt="{}">',
+            request.build_absolute_uri(reverse("pages:badge", kwargs=kwargs)),
+            commitment.title,
+        ),
+        **_cut_context(request, agreement, cut, error, "pages:commitment", kwargs),
+    }
+    with timezone.override(tz):
+        response = render(request, "pages/commitment.html", context, status=400 if error else 200)
+    return _finish(request, response, audience)
+
+
+def _chart(commitment, detail, tz, cut):
+    verdict = detail.verdict
+    if commitment.kind == tm.CEILING:
+        return charts.ceiling(verdict.details)
+    if commitment.kind == tm.TARGET:
+        if not verdict.details:
+            return None
+        return charts.target(verdict.details, detail.due_day, tz)
+    if verdict.opens_at is None and not detail.markers:
+        return None
+    return charts.timeline(
+        kind=commitment.kind,
+        opens_day=detail.opens_day,
+        due_day=detail.due_day,
+        last_day=detail.last_day,
+        as_of_day=cut.as_of.astimezone(tz).date(),
+        markers=detail.markers,
+    )
+
+
+def method(request):
+    context = {
+        "reliability": RELIABILITY,
+        "credibility": CREDIBILITY,
+        "verification_states": VERIFICATION_STATES,
+        "due_soon_days": getattr(settings, "MONITOR_DUE_SOON_DAYS", 7),
+    }
+    return render(request, "pages/method.html", context)
+
+
+def deadlines_ics(request, agreement):
+    """Every due date (and the day each ceiling or prohibition starts to apply) as an iCalendar feed."""
+    agreement = get_object_or_404(Agreement, slug=agreement)
+    audience = Audience(request.user)
+    now = timezone.now()
+    tz = ZoneInfo(agreement.time_zone)
+    cut = instants.Cutoffs(as_of=now, known_at=now)
+    rows = data.agreement_overview(agreement, cut, audience)
+    root = _site_root(request)
+    host = root.split("://", 1)[-1].split("/", 1)[0] or "monitor"
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//Agreement compliance monitor//deadlines//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", _("Deadlines: %(title)s") % {"title": agreement.title})
+    cal.add("x-wr-timezone", agreement.time_zone)
+    for row in rows:
+        verdict, commitment = row.verdict, row.commitment
+        if commitment.kind in (tm.DEADLINE, tm.TARGET):
+            day, kind, summary = row.due_day, "due", _("Due: %(title)s")
+        else:
+            day, kind, summary = data.local_day(verdict.opens_at, tz), "applies", _("Starts to apply: %(title)s")
+        if day is None or not commitment.tracked:
+            continue
+        url = root + reverse("pages:commitment", kwargs={"agreement": agreement.slug, "key": commitment.key})
+        owing = ", ".join(p.name for p in row.owed_by)
+        status = (
+            _("Status: %(status)s.") % {"status": verdict.label}
+            if verdict.shown
+            else _("Status: provisional, awaiting an analyst's assessment.")
+        )
+        event = icalendar.Event()
+        event.add("uid", f"{kind}.{commitment.key}.{agreement.slug}@{host}")
+        event.add("dtstamp", now)
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+        event.add("summary", summary % {"title": commitment.title})
+        event.add("description", f"{_('Owed by')}: {owing}. {status}\n{url}")
+        event.add("url", url)
+        event.add("transp", "TRANSPARENT")
+        cal.add_component(event)
+    response = HttpResponse(cal.to_ical(), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{agreement.slug}-deadlines.ics"'
+    patch_cache_control(response, max_age=FEED_MAX_AGE)
+    return _finish(request, response, audience)
+
+
+BADGE_COLOURS = {
+    # (background, text): every pair passes WCAG AA contrast; the word carries the meaning, not the colour.
+    "good": ("#1a7f37", "#ffffff"),
+    "bad": ("#b42318", "#ffffff"),
+    "disputed": ("#8a4b00", "#ffffff"),
+    "pending": ("#4b5563", "#ffffff"),
+}
+BADGE_TONE = {
+    S.MET: "good",
+    S.MET_LATE: "good",
+    S.IN_COMPLIANCE: "good",
+    S.MISSED: "bad",
+    S.BREACHED: "bad",
+    S.DISPUTED: "disputed",
+}
+
+
+def badge(request, agreement, key):
+    """An SVG badge of a commitment's published status, now, for other sites to embed."""
+    agreement = get_object_or_404(Agreement, slug=agreement)
+    audience = Audience(request.user)
+    now = timezone.now()
+    rows = data.agreement_overview(agreement, instants.Cutoffs(as_of=now, known_at=now), audience)
+    row = next((r for r in rows if r.commitment.key == key), None)
+    if row is None:
+        raise Http404(_("This agreement has no such commitment."))
+    verdict = row.verdict
+    if verdict.shown:
+        text = str(verdict.label)
+        if verdict.provisional:
+            text = _("%(status)s (provisional)") % {"status": text}
+        tone = BADGE_TONE.get(verdict.status, "pending")
+    else:
+        text, tone = _("provisional: awaiting an analyst"), "pending"
+    label = _("compliance")
+    # Widths from an average glyph width of Verdana 11px: good enough for a badge, and no font metrics needed.
+    label_w, text_w = 10 + 7 * len(label), 10 + 7 * len(text)
+    background, foreground = BADGE_COLOURS[tone]
+    context = {
+        "label": label,
+        "text": text,
+        "title": f"{row.commitment.title}: {text}",
+        "label_w": label_w,
+        "text_w": text_w,
+        "width": label_w + text_w,
+        "label_x": label_w / 2,
+        "text_x": label_w + text_w / 2,
+        "background": background,
+        "foreground": foreground,
+    }
+    response = render(request, "pages/badge.svg", context, content_type="image/svg+xml; charset=utf-8")
+    patch_cache_control(response, max_age=FEED_MAX_AGE)
+    return _finish(request, response, audience)

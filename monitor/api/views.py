@@ -1,0 +1,426 @@
+"""The read API (and one write: monitors posting reports). Documented in docs/api.md.
+
+Everything goes through `monitor.evidence.publication.Audience`, exactly as the
+pages do: a request with a staff user's token or session sees what staff see,
+any other sees what the public sees.
+"""
+
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.reverse import reverse as api_reverse
+from rest_framework.views import APIView
+
+from monitor.api import serializers as s
+from monitor.evidence import publication
+from monitor.evidence.models import ARRIVED_API, Report
+from monitor.pages import data, instants
+from monitor.verdicts.models import StatusChange
+from terms.models import Agreement
+
+CUTOFF_PARAMETERS = [
+    OpenApiParameter(
+        "as_of",
+        OpenApiTypes.STR,
+        description="The status on this date: YYYY-MM-DD (end of that day, the agreement's zone) or an ISO "
+        "date-time. Default: now.",
+    ),
+    OpenApiParameter(
+        "known_at",
+        OpenApiTypes.STR,
+        description="Using only what was known at this date (same forms). Default: the as_of value.",
+    ),
+]
+
+
+def _cutoffs(request, agreement):
+    try:
+        return instants.cutoffs(request.query_params, ZoneInfo(agreement.time_zone))
+    except instants.BadInstant as e:
+        raise ValidationError({e.field: [e.message]}) from None
+
+
+def _page_url(request, name, **kwargs):
+    return request.build_absolute_uri(reverse(name, kwargs=kwargs))
+
+
+def _assessment(verdict, audience):
+    assessment = verdict.assessment
+    if assessment is None:
+        return None
+    out = {
+        "action": assessment.action,
+        "status": assessment.status,
+        "computed_status": assessment.computed_status,
+        # Whether it covers the current computed verdict, i.e. whether that verdict is assessed.
+        "covers_computed": verdict.assessed,
+        "pam_grade": assessment.pam_grade,
+        "confidence": assessment.confidence,
+        "reason": assessment.reason,
+        "assessed_at": assessment.assessed_at,
+    }
+    if audience.shows_people():
+        out["author"] = assessment.author.get_username()
+    return out
+
+
+def commitment_dict(request, row, audience):
+    """One commitment and its verdict as the API sends it, from a pages.data.Row."""
+    v = row.verdict
+    c = row.commitment
+    verdict = {
+        "published": v.shown,
+        "status": v.status,
+        "provisional": v.provisional,
+        "assessed": v.assessed,
+        "computed_status": v.computed_status,
+        "reason": {"code": v.reason_code, "params": v.reason_params} if v.shown else None,
+        "sentence": v.sentence,
+        "withheld": v.withheld,
+        "since": v.since,
+        "opens_at": v.opens_at,
+        "due_at": v.due_at,
+        "closes_at": v.closes_at,
+        "due_day": row.due_day,
+        "days_left": v.days_left,
+        "days_overdue": v.days_overdue,
+        "days_to_due": row.days_to_due,
+        "evidence": list(v.evidence),
+        "details": v.details,
+    }
+    # An unpublished verdict's assessment is still shown: assessments are the analysts' public word.
+    return {
+        "key": c.key,
+        "title": c.title,
+        "kind": c.kind,
+        "owed_by": sorted(p.slug for p in row.owed_by),
+        "tracked": c.tracked,
+        "needs_review": c.needs_review,
+        "page": _page_url(request, "pages:commitment", agreement=c.agreement.slug, key=c.key),
+        "verdict": verdict,
+        "assessment": _assessment(v, audience),
+    }
+
+
+class ApiRoot(APIView):
+    """Where everything is."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        return Response(
+            {
+                "agreements": api_reverse("api:agreement-list", request=request),
+                "reports": api_reverse("api:report-list", request=request),
+                "status_changes": api_reverse("api:statuschange-list", request=request),
+                "schema": api_reverse("api:schema", request=request),
+                "documentation": "docs/api.md in the source repository (fields, meanings, examples)",
+            }
+        )
+
+
+def _agreement_dict(request, agreement):
+    return {
+        "slug": agreement.slug,
+        "title": agreement.title,
+        "summary": agreement.summary,
+        "state": agreement.state,
+        "signed_on": agreement.signed_on,
+        "time_zone": agreement.time_zone,
+        "source": agreement.source,
+        "publish_computed_verdicts": agreement.publish_computed_verdicts,
+        "parties": list(agreement.parties.all()),
+        "page": _page_url(request, "pages:agreement", agreement=agreement.slug),
+        "commitments": api_reverse("api:commitment-list", kwargs={"agreement": agreement.slug}, request=request),
+    }
+
+
+class AgreementList(generics.ListAPIView):
+    """Every agreement the monitor follows."""
+
+    serializer_class = s.AgreementSerializer
+    queryset = Agreement.objects.prefetch_related("parties").order_by("title")
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(
+            self.get_serializer([_agreement_dict(request, a) for a in page], many=True).data
+        )
+
+
+class AgreementDetail(generics.GenericAPIView):
+    serializer_class = s.AgreementSerializer
+
+    def get(self, request, agreement):
+        obj = get_object_or_404(Agreement.objects.prefetch_related("parties"), slug=agreement)
+        return Response(self.get_serializer(_agreement_dict(request, obj)).data)
+
+
+class CommitmentList(generics.GenericAPIView):
+    """Every commitment of an agreement with its verdict as of `as_of`, as known at `known_at`."""
+
+    serializer_class = s.CommitmentListSerializer
+    pagination_class = None
+
+    @extend_schema(parameters=CUTOFF_PARAMETERS, operation_id="agreements_commitments_list")
+    def get(self, request, agreement):
+        agreement = get_object_or_404(Agreement, slug=agreement)
+        cut = _cutoffs(request, agreement)
+        audience = publication.Audience(request.user)
+        rows = data.agreement_overview(agreement, cut, audience)
+        body = {
+            "agreement": agreement.slug,
+            "as_of": cut.as_of,
+            "known_at": cut.known_at,
+            "commitments": [commitment_dict(request, r, audience) for r in rows],
+        }
+        return Response(self.get_serializer(body).data)
+
+
+class CommitmentDetail(generics.GenericAPIView):
+    """One commitment: its words, basis, rule and verdict."""
+
+    serializer_class = s.CommitmentDetailSerializer
+
+    @extend_schema(parameters=CUTOFF_PARAMETERS)
+    def get(self, request, agreement, key):
+        agreement = get_object_or_404(Agreement, slug=agreement)
+        cut = _cutoffs(request, agreement)
+        audience = publication.Audience(request.user)
+        row = next((r for r in data.agreement_overview(agreement, cut, audience) if r.commitment.key == key), None)
+        if row is None:
+            raise Http404
+        c = row.commitment
+        body = commitment_dict(request, row, audience)
+        body.update(
+            text=c.text,
+            basis=c.basis,
+            basis_source=c.basis_source,
+            basis_note=c.basis_note,
+            competing_accounts=c.competing_accounts or [],
+            rule=c.rule or {},
+            window={
+                "anchor": c.anchor,
+                "anchor_commitment": c.anchor_commitment.key if c.anchor_commitment_id else None,
+                "unit": c.offset_unit,
+                "starts": c.starts_offset,
+                "due": c.due_offset,
+                "ends": c.ends_offset,
+                "grace_days": c.grace_days,
+            },
+            reports=api_reverse(
+                "api:commitment-reports", kwargs={"agreement": agreement.slug, "key": key}, request=request
+            ),
+        )
+        return Response(self.get_serializer(body).data)
+
+
+def report_dict(report, audience):
+    out = {
+        "id": report.id,
+        "summary": report.summary,
+        "category": report.category,
+        "sub_category": report.sub_category,
+        "stance": report.stance,
+        "occurred_at": report.occurred_at,
+        "occurred_until": report.occurred_until,
+        "precision": report.precision,
+        "recorded_at": report.recorded_at,
+        "value": report.value,
+        "country": report.country,
+        "admin1": report.admin1,
+        "location": report.location,
+        "actor1": report.actor1,
+        "actor2": report.actor2,
+        "fatalities": report.fatalities,
+        "source": report.source,
+        "source_ref": report.source_ref,
+        "url": report.url,
+        "credibility": report.credibility,
+        "grade": report.grade,
+        "verification": report.verification,
+        "commitment": f"{report.commitment.agreement.slug}/{report.commitment.key}" if report.commitment_id else None,
+        "event_id": report.event_id,
+    }
+    if audience.staff:
+        out["visibility"] = report.visibility
+    return out
+
+
+class CommitmentReports(generics.GenericAPIView):
+    """The reports that speak to one commitment (by its rule, or linked by hand), newest first."""
+
+    serializer_class = s.ReportSerializer
+
+    @extend_schema(parameters=CUTOFF_PARAMETERS + [OpenApiParameter("page", OpenApiTypes.INT)])
+    def get(self, request, agreement, key):
+        agreement = get_object_or_404(Agreement, slug=agreement)
+        cut = _cutoffs(request, agreement)
+        audience = publication.Audience(request.user)
+        per_page = self.paginator.page_size if self.paginator else 50
+        detail = data.commitment_detail(
+            agreement, key, cut, audience, request.query_params.get("page") or 1, per_page=per_page
+        )
+        if detail is None:
+            raise Http404
+        page = detail.evidence_page
+        return Response(
+            {
+                "count": page.paginator.count,
+                "page": page.number,
+                "pages": page.paginator.num_pages,
+                "not_listed_licence": detail.hidden_licensed,
+                "results": self.get_serializer(
+                    [report_dict(r.report, audience) for r in page.object_list], many=True
+                ).data,
+            }
+        )
+
+
+class MayPostReports(permissions.BasePermission):
+    """Anyone may read; only a user allowed to add reports (a monitor, with a token) may post one."""
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("evidence.add_report"))
+
+
+class ReportList(generics.ListCreateAPIView):
+    """Reports whose rows may be published, newest first; monitors with a token may post new ones."""
+
+    permission_classes = [MayPostReports]
+
+    def get_serializer_class(self):
+        return s.ReportCreateSerializer if self.request.method == "POST" else s.ReportSerializer
+
+    def get_queryset(self):
+        audience = publication.Audience(self.request.user)
+        reports = audience.reports(
+            Report.objects.select_related("source", "commitment__agreement").order_by("-occurred_at", "-id")
+        )
+        params = self.request.query_params
+        if params.get("category"):
+            reports = reports.filter(category=params["category"])
+        if params.get("source"):
+            reports = reports.filter(source__name=params["source"])
+        for name, lookup in (("occurred_after", "occurred_at__gte"), ("occurred_before", "occurred_at__lt"),
+                             ("recorded_after", "recorded_at__gte")):
+            if params.get(name):
+                instant = parse_datetime(params[name])
+                if instant is None:
+                    raise ValidationError({name: [_("An ISO date-time, e.g. 2020-03-01T00:00:00Z.")]})
+                reports = reports.filter(**{lookup: instant})
+        return reports
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("category", OpenApiTypes.STR),
+            OpenApiParameter("source", OpenApiTypes.STR, description="The source's name"),
+            OpenApiParameter("occurred_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("occurred_before", OpenApiTypes.DATETIME),
+            OpenApiParameter("recorded_after", OpenApiTypes.DATETIME),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        audience = publication.Audience(request.user)
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(
+            s.ReportSerializer([report_dict(r, audience) for r in page], many=True).data
+        )
+
+    @extend_schema(request=s.ReportCreateSerializer, responses={201: s.ReportCreateSerializer})
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        from monitor.alerts.triggers import reports_changed
+
+        with transaction.atomic():
+            report = serializer.save(entered_by=self.request.user, arrived_via=ARRIVED_API)
+            # Re-evaluate promptly once committed; the periodic sweep stays the guarantee.
+            reports_changed([report.id])
+
+
+class ReportDetail(generics.GenericAPIView):
+    serializer_class = s.ReportSerializer
+
+    def get(self, request, pk):
+        audience = publication.Audience(request.user)
+        report = get_object_or_404(
+            audience.reports(Report.objects.select_related("source", "commitment__agreement")), pk=pk
+        )
+        return Response(self.get_serializer(report_dict(report, audience)).data)
+
+
+class StatusChangeList(generics.ListAPIView):
+    """Status changes and corrections, newest first. Filter by ?agreement=slug and &commitment=key."""
+
+    serializer_class = s.StatusChangeSerializer
+
+    def get_queryset(self):
+        return StatusChange.objects.none()  # built per agreement in list(); this keeps the schema generator happy
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("agreement", OpenApiTypes.STR, description="An agreement's slug"),
+            OpenApiParameter("commitment", OpenApiTypes.STR, description="A commitment's key (with agreement)"),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        audience = publication.Audience(request.user)
+        params = request.query_params
+        changes = StatusChange.objects.select_related("commitment__agreement").prefetch_related(
+            Prefetch("evidence", queryset=Report.objects.only("id"))
+        )
+        if params.get("agreement"):
+            changes = changes.filter(commitment__agreement__slug=params["agreement"])
+            if params.get("commitment"):
+                changes = changes.filter(commitment__key=params["commitment"])
+        elif params.get("commitment"):
+            raise ValidationError({"commitment": [_("Give the agreement too: ?agreement=slug&commitment=key.")]})
+        changes = audience.status_changes(changes)
+        changes = changes.order_by("-detected_at", "-id")
+        page = self.paginate_queryset(changes)
+        ids = {r.id for c in page for r in c.evidence.all()}
+        ids |= {i for c in page for i in publication.ids_in_params(c.reason_params)}
+        ledger = publication.Ledger.load(ids)
+        out = []
+        for c in page:
+            params_out, sentence, _withheld = audience.reason(c.reason_code, c.reason_params, c.new_status, ledger)
+            out.append(
+                {
+                    "id": c.id,
+                    "agreement": c.commitment.agreement.slug,
+                    "commitment": c.commitment.key,
+                    "kind": c.kind,
+                    "old_status": c.old_status,
+                    "new_status": c.new_status,
+                    "effective_at": c.effective_at,
+                    "detected_at": c.detected_at,
+                    "reason": {"code": c.reason_code, "params": params_out},
+                    "sentence": sentence,
+                    "evidence": [r.id for r in c.evidence.all() if audience.shows_row(r.id, ledger)],
+                }
+            )
+        return self.get_paginated_response(self.get_serializer(out, many=True).data)
+

@@ -1,0 +1,461 @@
+"""Charts for a commitment, drawn on the server as SVG, each with the same data as a table.
+
+Why by hand and not a library: no page may load anything from a CDN (the
+machines that serve and test this reach no internet), so JavaScript charting
+libraries would have to be vendored and kept up to date, and pages must read
+without JavaScript anyway; a Python plotting library such as matplotlib would
+be a heavy dependency for three simple shapes (bars against a line, a line
+against a target, dots on a timeline). Here a chart is a list of shapes
+computed in Python and written out by one template (pages/includes/chart.html),
+so Django's auto-escaping covers every label.
+
+Every chart tells the same story three ways, so that status is never carried by
+colour alone: colour, a fill pattern or shape, and the table beside it.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+WIDTH, HEIGHT = 720, 260
+LEFT, RIGHT, TOP, BOTTOM = 48, 16, 20, 44
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+# Beyond this many days a ceiling chart shows weeks (each bar the worst day of its week): daily bars
+# narrower than a couple of pixels tell nobody anything.
+MAX_DAILY_BARS = 92
+
+
+@dataclass
+class Chart:
+    kind: str
+    title: str
+    description: str
+    caption: str
+    headers: list
+    rows: list
+    width: int = WIDTH
+    height: int = HEIGHT
+    rects: list = field(default_factory=list)
+    lines: list = field(default_factory=list)
+    texts: list = field(default_factory=list)
+    circles: list = field(default_factory=list)
+    paths: list = field(default_factory=list)
+    legend: list = field(default_factory=list)  # (css class, shape, text)
+    note: str = ""
+
+
+def _fmt(x):
+    """A coordinate for the SVG: short, no grouping."""
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _num(x):
+    """A value for a reader: grouped thousands, no needless decimals."""
+    if isinstance(x, float) and x.is_integer():
+        x = int(x)
+    return number_format(x, force_grouping=True)
+
+
+def _day_label(day):
+    return date_format(day, "j M Y")
+
+
+def _short(day):
+    return date_format(day, "j M")
+
+
+def _nice_max(value):
+    """A round upper bound for an axis, and its tick step."""
+    value = max(value, 1)
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000):
+        if value / step <= 5:
+            top = step * -(-value // step)
+            return top, step
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    top = magnitude * -(-value // magnitude)
+    return top, magnitude
+
+
+def _y_axis(chart, top, step, fmt=_fmt):
+    v = 0
+    while v <= top + 1e-9:
+        y = TOP + PLOT_H - PLOT_H * v / top
+        chart.lines.append(dict(x1=LEFT, y1=_fmt(y), x2=LEFT + PLOT_W, y2=_fmt(y), cls="grid"))
+        chart.texts.append(dict(x=LEFT - 6, y=_fmt(y + 4), text=fmt(v), cls="tick", anchor="end"))
+        v += step
+
+
+def _x_ticks(chart, first, last, x_of, count=6):
+    span = (last - first).days
+    step = max(1, -(-span // (count - 1))) if span else 1
+    seen = []
+    day = first
+    while day <= last:
+        seen.append(day)
+        day += timedelta(days=step)
+    if seen[-1] != last and (last - seen[-1]).days > step / 2:
+        seen.append(last)
+    for i, day in enumerate(seen):
+        x = x_of(day)
+        chart.lines.append(dict(x1=_fmt(x), y1=TOP + PLOT_H, x2=_fmt(x), y2=TOP + PLOT_H + 4, cls="axis"))
+        label = _short(day) if first.year == last.year else _day_label(day)
+        # The outermost labels lean inwards, so that neither is cut off at the chart's edge.
+        anchor = "start" if i == 0 else "end" if i == len(seen) - 1 else "middle"
+        chart.texts.append(dict(x=_fmt(x), y=TOP + PLOT_H + 18, text=label, cls="tick", anchor=anchor))
+
+
+def _frame(chart):
+    chart.lines.append(dict(x1=LEFT, y1=TOP + PLOT_H, x2=LEFT + PLOT_W, y2=TOP + PLOT_H, cls="axis"))
+    chart.lines.append(dict(x1=LEFT, y1=TOP, x2=LEFT, y2=TOP + PLOT_H, cls="axis"))
+
+
+# --- ceiling -----------------------------------------------------------------
+
+
+@dataclass
+class _Bin:
+    first: date
+    last: date
+    value: int | None  # events on the worst day with data; None: no day had data
+    over: int  # days over the limit
+    with_data: int
+    days: int
+
+
+def ceiling(details):
+    """Qualifying events per day against the limit; days over it marked; days without data shown as such."""
+    daily = [(date.fromisoformat(d), n) for d, n in details.get("daily") or ()]
+    limit = details.get("limit") or 0
+    per_window = details.get("period") == "window"
+    if not daily:
+        return None
+    if per_window:
+        # A limit for the whole window: what matters each day is the running total.
+        total, running = 0, []
+        for day, n in daily:
+            total += n or 0
+            running.append((day, total if n is not None or total else None))
+        daily = running
+
+    weekly = len(daily) > MAX_DAILY_BARS
+    bins = []
+    step = 7 if weekly else 1
+    for i in range(0, len(daily), step):
+        chunk = daily[i : i + step]
+        values = [n for _, n in chunk if n is not None]
+        bins.append(
+            _Bin(
+                first=chunk[0][0],
+                last=chunk[-1][0],
+                value=max(values) if values else None,
+                over=sum(1 for n in values if n > limit),
+                with_data=len(values),
+                days=len(chunk),
+            )
+        )
+
+    first, last = daily[0][0], daily[-1][0]
+    over_days = sum(1 for _, n in daily if n is not None and n > limit) if not per_window else 0
+    no_data_days = sum(1 for _, n in daily if n is None)
+    if per_window:
+        title = _("Running total of qualifying events against the window's limit of %(limit)s") % {"limit": limit}
+    elif weekly:
+        title = _("Qualifying events on the worst day of each week, against the limit of %(limit)s a day") % {
+            "limit": limit
+        }
+    else:
+        title = _("Qualifying events per day against the limit of %(limit)s a day") % {"limit": limit}
+    description = _(
+        "%(days)s from %(first)s to %(last)s: %(over)s over the limit, %(no_data)s without data."
+    ) % {
+        "days": ngettext("%(n)s day", "%(n)s days", len(daily)) % {"n": len(daily)},
+        "first": _day_label(first),
+        "last": _day_label(last),
+        "over": ngettext("%(n)s day", "%(n)s days", over_days) % {"n": over_days},
+        "no_data": ngettext("%(n)s day", "%(n)s days", no_data_days) % {"n": no_data_days},
+    }
+    if weekly:
+        headers = [_("Week from"), _("Worst day (events)"), _("Days over the limit"), _("Days with data")]
+        rows = [
+            [
+                _day_label(b.first),
+                _("no data") if b.value is None else b.value,
+                b.over,
+                f"{b.with_data} / {b.days}",
+            ]
+            for b in bins
+        ]
+        caption = _("Each week: events on its worst day, days over the limit, and days with data.")
+    else:
+        headers = [_("Day"), _("Running total") if per_window else _("Events"), _("Over the limit")]
+        rows = [
+            [
+                _day_label(b.first),
+                _("no data") if b.value is None else b.value,
+                _("yes") if b.value is not None and b.value > limit else "",
+            ]
+            for b in bins
+        ]
+        caption = _("Qualifying events by day; “no data” means no source covered that day.")
+    chart = Chart(kind="ceiling", title=title, description=description, caption=caption, headers=headers, rows=rows)
+
+    top, ystep = _nice_max(max([limit] + [b.value for b in bins if b.value is not None]) * 1.1)
+    _y_axis(chart, top, ystep)
+    slot = PLOT_W / len(bins)
+    gap = min(2, slot * 0.2)
+    for i, b in enumerate(bins):
+        x = LEFT + i * slot
+        when = _day_label(b.first) if b.first == b.last else f"{_day_label(b.first)} – {_day_label(b.last)}"
+        if b.value is None:
+            chart.rects.append(
+                dict(x=_fmt(x), y=TOP, w=_fmt(slot), h=PLOT_H, cls="nodata", title=f"{when}: {_('no data')}")
+            )
+            continue
+        # A day with data and no event gets a sliver at the baseline, so zero never looks like "no data".
+        h = max(PLOT_H * b.value / top, 1.5)
+        over = b.value > limit
+        label = f"{when}: {b.value}" + (f" ({_('over the limit')})" if over else "")
+        chart.rects.append(
+            dict(
+                x=_fmt(x + gap / 2),
+                y=_fmt(TOP + PLOT_H - h),
+                w=_fmt(max(slot - gap, 0.5)),
+                h=_fmt(h),
+                cls="bar over" if over else "bar",
+                title=label,
+            )
+        )
+        if over and slot >= 6:
+            # A mark above the bar: over-limit days stand out in print and for colour-blind readers too.
+            chart.texts.append(
+                dict(x=_fmt(x + slot / 2), y=_fmt(TOP + PLOT_H - h - 3), text="▲", cls="over-mark", anchor="middle")
+            )
+    y_limit = TOP + PLOT_H - PLOT_H * limit / top
+    chart.lines.append(dict(x1=LEFT, y1=_fmt(y_limit), x2=LEFT + PLOT_W, y2=_fmt(y_limit), cls="limit"))
+    chart.texts.append(
+        dict(
+            x=LEFT + PLOT_W - 4,
+            y=_fmt(y_limit - 5),
+            text=_("limit %(limit)s") % {"limit": limit},
+            cls="limit-label",
+            anchor="end",
+        )
+    )
+    _frame(chart)
+
+    def x_of(day):
+        return LEFT + ((day - first).days + 0.5) * PLOT_W / ((last - first).days + 1)
+
+    _x_ticks(chart, first, last, x_of)
+    chart.legend = [
+        ("bar", "rect", _("at or under the limit")),
+        ("bar over", "rect", _("over the limit (▲)")),
+        ("nodata", "rect", _("no data: no source covered the day")),
+        ("limit", "line", _("the limit")),
+    ]
+    if details.get("imprecise"):
+        chart.note = ngettext(
+            "%(n)s report dated only to a week or month is not counted per day.",
+            "%(n)s reports dated only to a week or month are not counted per day.",
+            details["imprecise"],
+        ) % {"n": details["imprecise"]}
+    return chart
+
+
+# --- target ------------------------------------------------------------------
+
+
+def target(details, due_day, tz):
+    """The measured value over time against the target line, the due date marked."""
+    points = [
+        (datetime.fromisoformat(at).astimezone(tz).date(), value) for at, value, *_rest in details.get("series", ())
+    ]
+    goal = details.get("target")
+    unit = details.get("unit") or ""
+    unit_text = f" {unit}" if unit else ""
+    days = [d for d, _v in points] + ([due_day] if due_day else [])
+    if not days:
+        return None
+    first, last = min(days), max(days)
+    if first == last:
+        first, last = first - timedelta(days=1), last + timedelta(days=1)
+    pad = max(1, (last - first).days // 20)
+    first, last = first - timedelta(days=pad), last + timedelta(days=pad)
+    title = _("Measured value over time against the target of %(target)s%(unit)s") % {
+        "target": _num(goal),
+        "unit": unit_text,
+    }
+    if points:
+        description = _("%(n)s measurements from %(first)s to %(last)s; latest %(value)s%(unit)s.") % {
+            "n": len(points),
+            "first": _day_label(points[0][0]),
+            "last": _day_label(points[-1][0]),
+            "value": _num(points[-1][1]),
+            "unit": unit_text,
+        }
+    else:
+        description = _("No measurement has been reported.")
+    if due_day:
+        description += " " + _("Due %(due)s.") % {"due": _day_label(due_day)}
+    chart = Chart(
+        kind="target",
+        title=title,
+        description=description,
+        caption=_("Measurements that count, by the day they describe."),
+        headers=[_("Day"), _("Measured") + (f" ({unit})" if unit else "")],
+        rows=[[_day_label(d), _num(v)] for d, v in points],
+    )
+    if details.get("withheld_points"):
+        chart.note = ngettext(
+            "%(n)s measurement from a report that is not public is left out.",
+            "%(n)s measurements from reports that are not public are left out.",
+            details["withheld_points"],
+        ) % {"n": details["withheld_points"]}
+    top, ystep = _nice_max(max([goal or 0] + [v for _d, v in points] + [details.get("baseline") or 0]) * 1.1)
+    _y_axis(chart, top, ystep, fmt=_num)
+    span = (last - first).days
+
+    def x_of(day):
+        return LEFT + PLOT_W * (day - first).days / span
+
+    def y_of(value):
+        return TOP + PLOT_H - PLOT_H * value / top
+
+    y_goal = y_of(goal)
+    chart.lines.append(dict(x1=LEFT, y1=_fmt(y_goal), x2=LEFT + PLOT_W, y2=_fmt(y_goal), cls="limit"))
+    chart.texts.append(
+        dict(
+            x=LEFT + PLOT_W - 4,
+            y=_fmt(y_goal - 5),
+            text=_("target %(target)s%(unit)s") % {"target": _num(goal), "unit": unit_text},
+            cls="limit-label",
+            anchor="end",
+        )
+    )
+    if due_day:
+        x_due = x_of(due_day)
+        due_text = _("due %(due)s") % {"due": (_short if first.year == last.year else _day_label)(due_day)}
+        chart.lines.append(dict(x1=_fmt(x_due), y1=TOP, x2=_fmt(x_due), y2=TOP + PLOT_H, cls="due"))
+        chart.texts.append(dict(x=_fmt(x_due + 4), y=TOP + 12, text=due_text, cls="due-label", anchor="start"))
+    if points:
+        coords = [(x_of(d), y_of(v)) for d, v in points]
+        chart.paths.append(dict(d="M" + " L".join(f"{_fmt(x)},{_fmt(y)}" for x, y in coords), cls="series"))
+        for (d, v), (x, y) in zip(points, coords, strict=True):
+            chart.circles.append(dict(cx=_fmt(x), cy=_fmt(y), r=4, cls="point", title=f"{_day_label(d)}: {_num(v)}"))
+    _frame(chart)
+    _x_ticks(chart, first, last, x_of, count=5)
+    chart.legend = [
+        ("series", "line", _("measured value")),
+        ("limit", "line", _("the target")),
+        ("due", "line", _("the due date")),
+    ]
+    return chart
+
+
+# --- deadline and prohibition: a timeline --------------------------------------
+
+
+def timeline(*, kind, opens_day, due_day, last_day, as_of_day, markers):
+    """The window's start, the due date and the evidence on one line.
+
+    `markers` is [(day, affirming, denying)], counts of reports the audience may count.
+    """
+    anchors = [d for d in (opens_day, due_day, last_day) if d]
+    if not anchors and not markers:
+        return None
+    days = anchors + [d for d, _a, _n in markers]
+    first, last = min(days), max(days)
+    beyond = as_of_day > last
+    if as_of_day < first:
+        first = as_of_day
+    elif not beyond:
+        last = max(last, as_of_day)
+    if (last - first).days < 10:
+        last = first + timedelta(days=10)
+    pad = max(1, (last - first).days // 25)
+    first, last = first - timedelta(days=pad), last + timedelta(days=pad)
+    span = (last - first).days
+    day_text = _short if first.year == last.year else _day_label
+
+    def x_of(day):
+        return LEFT + PLOT_W * (day - first).days / span
+
+    title = (
+        _("Timeline: the deadline and the reports of the act")
+        if kind == "deadline"
+        else _("Timeline: when the prohibition applies and the reports of violations")
+    )
+    affirm_total = sum(a for _d, a, _n in markers)
+    deny_total = sum(n for _d, _a, n in markers)
+    description = _("Opens %(opens)s.") % {"opens": _day_label(opens_day)} if opens_day else ""
+    if due_day:
+        description += " " + _("Due %(due)s.") % {"due": _day_label(due_day)}
+    description += " " + _("%(affirm)s reports that it happened and %(deny)s that it did not, on %(days)s.") % {
+        "affirm": affirm_total,
+        "deny": deny_total,
+        "days": ngettext("%(n)s day", "%(n)s days", len(markers)) % {"n": len(markers)},
+    }
+    rows = []
+    for label, day in ((_("Window opens"), opens_day), (_("Due date"), due_day), (_("Window closes"), last_day)):
+        if day:
+            rows.append((day, 0, [_day_label(day), label, "", ""]))
+    for day, affirming, denying in markers:
+        rows.append((day, 1, [_day_label(day), _("Reports"), affirming or "", denying or ""]))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    chart = Chart(
+        kind="timeline",
+        title=title,
+        description=description.strip(),
+        caption=_("The window and the reports, by day."),
+        headers=[_("Day"), _("What"), _("Reports that it happened"), _("Reports that it did not")],
+        rows=[r[2] for r in rows],
+        height=170,
+    )
+    # Rows, top to bottom: "as of", reports that it did not happen (crosses), reports that it did
+    # (dots), the axis with the window as a band, then the "opens" and "due" labels on rows of their own.
+    axis_y = 104
+    chart.lines.append(dict(x1=LEFT, y1=axis_y, x2=LEFT + PLOT_W, y2=axis_y, cls="axis"))
+    if opens_day:
+        x = x_of(opens_day)
+        band_end = last_day or (due_day if kind == "deadline" else None)
+        end_x = x_of(band_end + timedelta(days=1)) if band_end else LEFT + PLOT_W
+        chart.rects.append(dict(x=_fmt(x), y=axis_y - 5, w=_fmt(max(end_x - x, 2)), h=10, cls="window",
+                                title=_("the window")))
+        chart.lines.append(dict(x1=_fmt(x), y1=axis_y - 10, x2=_fmt(x), y2=axis_y + 12, cls="opens"))
+        chart.texts.append(dict(x=_fmt(x), y=axis_y + 26, text=_("opens %(day)s") % {"day": day_text(opens_day)},
+                                cls="tick", anchor="start"))
+    if due_day:
+        x = x_of(due_day + timedelta(days=1))  # a deadline ends at the end of its day
+        chart.lines.append(dict(x1=_fmt(x), y1=axis_y - 52, x2=_fmt(x), y2=axis_y + 8, cls="due"))
+        chart.texts.append(dict(x=_fmt(x), y=axis_y + 42, text=_("due %(day)s") % {"day": day_text(due_day)},
+                                cls="due-label", anchor="start"))
+    x_asof = LEFT + PLOT_W if beyond else x_of(as_of_day)
+    chart.lines.append(dict(x1=_fmt(x_asof), y1=axis_y - 66, x2=_fmt(x_asof), y2=axis_y + 8, cls="asof"))
+    chart.texts.append(dict(
+        x=_fmt(x_asof - 3 if beyond else x_asof), y=axis_y - 70,
+        text=(_("as of %(day)s →") if beyond else _("as of %(day)s")) % {"day": _day_label(as_of_day)},
+        cls="tick", anchor="end" if beyond or x_asof > LEFT + PLOT_W * 0.8 else "middle",
+    ))
+    for day, affirming, denying in markers:
+        x = x_of(day) + PLOT_W / span / 2  # the middle of its day
+        if affirming:
+            chart.circles.append(dict(cx=_fmt(x), cy=axis_y - 18, r=5, cls="point",
+                                      title=f"{_day_label(day)}: {affirming} {_('that it happened')}"))
+        if denying:
+            # A cross, not a dot: the stance is readable without colour.
+            chart.paths.append(dict(
+                d=f"M{_fmt(x - 5)},{axis_y - 45} L{_fmt(x + 5)},{axis_y - 35} M{_fmt(x + 5)},{axis_y - 45} "
+                  f"L{_fmt(x - 5)},{axis_y - 35}",
+                cls="deny", title=f"{_day_label(day)}: {denying} {_('that it did not happen')}",
+            ))
+    chart.legend = [
+        ("window", "rect", _("when it applies")),
+        ("point", "circle", _("a report that it happened")),
+        ("deny", "cross", _("a report that it did not")),
+    ]
+    if due_day:
+        chart.legend.append(("due", "line", _("the due date")))
+    return chart

@@ -1,0 +1,310 @@
+"""What the public pages show, read in a fixed number of queries whatever the amount of evidence.
+
+Verdicts come from `monitor.verdicts.inputs.standings`, the same function the
+sweep and `manage.py compliance` use, so a page never disagrees with them. The
+evidence list needs the reports themselves, which `standings` does not hand
+back, so they are read once more with `inputs.evidence_for` (two queries) and
+matched to each commitment by the engine's own test of what qualifies.
+
+Everything a reader sees of a report or a verdict passes through
+`monitor.evidence.publication`.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
+
+from monitor.evidence import publication
+from monitor.evidence.models import Report
+from monitor.verdicts import engine, inputs
+from monitor.verdicts import statuses as S
+from monitor.verdicts.models import Assessment, StatusChange
+from terms import models as tm
+from terms.rules import normalize_name
+
+# The engine's own test of whether a report speaks to a commitment. Using it, rather than a second
+# copy of the rule matching, keeps the evidence list and the verdict from ever disagreeing about which
+# reports count. It is private to the engine for now; this alias is the one place that reaches in.
+qualifies = engine._qualifies
+
+EVIDENCE_PER_PAGE = 25
+
+# The headline groups, in the order a reader scans them. The first five are always shown.
+HEADLINE = (
+    ("met", _("Met"), {S.MET, S.MET_LATE}),
+    ("missed", _("Missed"), {S.MISSED}),
+    ("breached", _("Breached"), {S.BREACHED}),
+    ("disputed", _("Disputed"), {S.DISPUTED}),
+    ("pending", _("Pending"), {S.NOT_YET_DUE, S.DUE_SOON, S.AWAITING_SIGNATURE, S.AWAITING_ANCHOR}),
+    ("in_compliance", _("In compliance"), {S.IN_COMPLIANCE}),
+    ("no_data", _("No data"), {S.NO_DATA}),
+)
+ALWAYS_SHOWN = {"met", "missed", "breached", "disputed", "pending"}
+AWAITING = "awaiting"
+
+STANDING_LABELS = {
+    engine.COUNTS: _("Counts"),
+    engine.CONTESTED: _("Disputed: decides nothing on its own"),
+    engine.WEAK: _("Weaker than B2 and unverified: shown, decides nothing"),
+    engine.EXCLUDED: _("Rejected: never counts"),
+}
+
+
+def local_day(instant, tz):
+    return instant.astimezone(tz).date() if instant else None
+
+
+def last_day(end_instant, tz):
+    """The local day an exclusive end instant (a due or closing instant) belongs to."""
+    return local_day(end_instant - timedelta(microseconds=1), tz) if end_instant else None
+
+
+@dataclass
+class Row:
+    """One commitment as the agreement page lists it."""
+
+    verdict: publication.PublishedVerdict
+    due_day: object
+    days_to_due: int | None
+    latest: Report | None
+    owed_by: list
+    licensed: int = 0  # reports that count here but whose source's licence forbids listing them
+
+    @property
+    def commitment(self):
+        return self.verdict.commitment
+
+
+@dataclass
+class Headline:
+    key: str
+    label: str
+    count: int
+
+
+def _qualifying(terms, evidence, as_of):
+    """Per commitment id, the reports that speak to it and had happened by `as_of`, newest first.
+
+    Every report is shown, weak and rejected ones too (the engine's own index keeps only those
+    that can decide). Reports are filed by category once, so each commitment tests only those in
+    its categories, plus those linked to it by hand: for a rule that names categories, nothing
+    else can qualify.
+    """
+    ordered = sorted((e for e in evidence if e.occurred_at <= as_of), key=lambda e: (e.occurred_at, e.id), reverse=True)
+    by_category, linked = {}, {}
+    for e in ordered:
+        for name in {normalize_name(e.category), normalize_name(e.sub_category)}:
+            by_category.setdefault(name, []).append(e)
+        if e.commitment_id is not None:
+            linked.setdefault(e.commitment_id, []).append(e)
+    out = {}
+    for term in terms:
+        if not term.tracked:
+            out[term.id] = []  # recorded, not judged: no evidence is weighed for it
+            continue
+        if term.rule.categories:
+            names = {normalize_name(c) for c in term.rule.categories}
+            ids = {e.id for name in names for e in by_category.get(name, ())}
+            ids |= {e.id for e in linked.get(term.id, ())}
+            candidates = [e for e in ordered if e.id in ids]
+        else:
+            candidates = ordered
+        out[term.id] = [e for e in candidates if qualifies(term, e)]
+    return out
+
+
+def headline(verdicts):
+    counts = Counter()
+    for v in verdicts:
+        if v.status == S.NOT_TRACKED:
+            continue
+        if not v.shown:
+            counts[AWAITING] += 1
+            continue
+        for key, _label, members in HEADLINE:
+            if v.status in members:
+                counts[key] += 1
+    items = [Headline(key, label, counts[key]) for key, label, _m in HEADLINE if key in ALWAYS_SHOWN or counts[key]]
+    if counts[AWAITING]:
+        items.append(Headline(AWAITING, _("Awaiting an analyst"), counts[AWAITING]))
+    return items
+
+
+def agreement_overview(agreement, cut, audience):
+    """The agreement page: every commitment's published verdict and latest visible evidence."""
+    tz = ZoneInfo(agreement.time_zone)
+    standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at)
+    terms = [inputs.term_for(s.commitment) for s in standings]
+    qualifying = _qualifying(terms, inputs.evidence_for(terms, cut.known_at), cut.as_of)
+    ledger = publication.Ledger.load(
+        audience.report_ids_in(standings) | {e.id for reports in qualifying.values() for e in reports}
+    )
+    latest_ids, licensed = {}, {}
+    for commitment_id, reports in qualifying.items():
+        latest = next((e for e in reports if audience.shows_row(e.id, ledger)), None)
+        if latest:
+            latest_ids[commitment_id] = latest.id
+        licensed[commitment_id] = sum(
+            1 for e in reports if audience.counts(e.id, ledger) and not audience.shows_row(e.id, ledger)
+        )
+    latest_rows = Report.objects.select_related("source").in_bulk(latest_ids.values()) if latest_ids else {}
+    rows = []
+    for standing in standings:
+        verdict = audience.verdict(standing, ledger)
+        rows.append(
+            Row(
+                verdict=verdict,
+                due_day=last_day(verdict.due_at, tz),
+                days_to_due=publication.days_to_due(verdict, cut.as_of, tz),
+                latest=latest_rows.get(latest_ids.get(standing.commitment.id)),
+                owed_by=list(standing.commitment.owed_by.all()),
+                licensed=licensed.get(standing.commitment.id, 0),
+            )
+        )
+    return rows
+
+
+def agreements_overview(agreements, now, audience):
+    """The front page: each agreement with its headline as of now. One `standings` call for all of them."""
+    standings = inputs.standings(agreements, as_of=now, known_at=now)
+    # No evidence rows are shown here, so only the ids verdicts name need checking.
+    ledger = publication.Ledger.load(audience.report_ids_in(standings))
+    by_agreement = {}
+    for standing in standings:
+        by_agreement.setdefault(standing.commitment.agreement_id, []).append(audience.verdict(standing, ledger))
+    return {a.id: headline(by_agreement.get(a.id, [])) for a in agreements}
+
+
+@dataclass
+class EvidenceRow:
+    evidence: engine.Evidence
+    report: Report
+    state: str
+    standing: str
+    visibility: str
+
+    @property
+    def standing_label(self):
+        return STANDING_LABELS.get(self.standing, self.standing)
+
+    @property
+    def grade(self):
+        return f"{self.report.source.reliability}{self.report.credibility}"
+
+
+@dataclass
+class ChangeRow:
+    change: StatusChange
+    sentence: str | None
+    evidence: list
+
+
+@dataclass
+class CommitmentDetail:
+    verdict: publication.PublishedVerdict
+    term: engine.Term
+    standing: inputs.Standing
+    commitments: list  # every commitment of the agreement, for the anchor's title and navigation
+    evidence_page: object  # a Paginator page of EvidenceRow
+    hidden_licensed: int  # reports that count here but whose source's licence forbids showing them
+    hidden_internal: int  # staff only: how many internal or restricted reports the public does not see
+    markers: list  # [(day, affirming, denying)] for the timeline chart
+    assessments: list
+    changes: list
+    due_day: object
+    last_day: object
+    opens_day: object
+    days_to_due: int | None
+    anchor: object  # the commitment this one is counted from, if any
+
+
+def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
+    """The commitment page, or None if the agreement has no commitment with this key."""
+    tz = ZoneInfo(agreement.time_zone)
+    standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at)
+    standing = next((s for s in standings if s.commitment.key == key), None)
+    if standing is None:
+        return None
+    commitment = standing.commitment
+    term = inputs.term_for(commitment)
+    qualifying = _qualifying([term], inputs.evidence_for([term], cut.known_at), cut.as_of)[term.id]
+
+    changes = StatusChange.objects.filter(
+        commitment=commitment, detected_at__lte=cut.known_at, effective_at__lte=cut.as_of
+    )
+    evidence_rows = Report.objects.select_related("source").order_by("occurred_at")
+    changes = list(
+        audience.status_changes(changes, known_at=cut.known_at).prefetch_related(
+            Prefetch("evidence", queryset=evidence_rows)
+        )
+    )
+    change_ids = {r.id for c in changes for r in c.evidence.all()}
+    change_ids |= {i for c in changes for i in publication.ids_in_params(c.reason_params)}
+    ledger = publication.Ledger.load(audience.report_ids_in([standing]) | {e.id for e in qualifying} | change_ids)
+    verdict = audience.verdict(standing, ledger)
+
+    visible = [e for e in qualifying if audience.shows_row(e.id, ledger)]
+    hidden_licensed = sum(
+        1 for e in qualifying if audience.counts(e.id, ledger) and not audience.shows_row(e.id, ledger)
+    )
+    # Staff are told how much of what they see the public does not.
+    hidden_internal = sum(1 for e in visible if not ledger.countable(e.id)) if audience.staff else 0
+    page = Paginator(visible, per_page).get_page(page_number)
+    rows_by_id = Report.objects.select_related("source").in_bulk([e.id for e in page.object_list])
+    page.object_list = [
+        EvidenceRow(
+            evidence=e,
+            report=rows_by_id[e.id],
+            state=e.state_at(cut.known_at),
+            standing=e.standing_at(cut.known_at),
+            visibility=ledger.visibility(e.id),
+        )
+        for e in page.object_list
+        if e.id in rows_by_id
+    ]
+
+    markers = Counter()
+    for e in qualifying:
+        if audience.counts(e.id, ledger):
+            markers[(local_day(e.occurred_at, tz), e.stance)] += 1
+    marker_days = sorted({day for day, _stance in markers})
+    marker_rows = [(day, markers[(day, "affirms")], markers[(day, "denies")]) for day in marker_days]
+
+    assessments = list(
+        Assessment.objects.filter(commitment=commitment, assessed_at__lte=cut.known_at)
+        .select_related("author")
+        .order_by("-assessed_at", "-id")
+    )
+    change_rows = []
+    for c in changes:
+        _params, sentence, _withheld = audience.reason(c.reason_code, c.reason_params, c.new_status, ledger)
+        shown = [r for r in c.evidence.all() if audience.shows_row(r.id, ledger)]
+        change_rows.append(ChangeRow(change=c, sentence=sentence, evidence=shown))
+    return CommitmentDetail(
+        verdict=verdict,
+        term=term,
+        standing=standing,
+        commitments=[s.commitment for s in standings],
+        evidence_page=page,
+        hidden_licensed=hidden_licensed,
+        hidden_internal=hidden_internal,
+        markers=marker_rows,
+        assessments=assessments,
+        changes=change_rows,
+        due_day=last_day(verdict.due_at, tz),
+        last_day=last_day(verdict.closes_at, tz),
+        opens_day=local_day(verdict.opens_at, tz),
+        days_to_due=publication.days_to_due(verdict, cut.as_of, tz),
+        anchor=_anchor(commitment, standings),
+    )
+
+
+def _anchor(commitment, standings):
+    if commitment.anchor != tm.ANCHOR_COMMITMENT:
+        return None
+    return next((s.commitment for s in standings if s.commitment.id == commitment.anchor_commitment_id), None)

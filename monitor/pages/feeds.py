@@ -1,0 +1,129 @@
+"""Atom feeds of status changes and corrections, per agreement and per commitment.
+
+Each entry links to the commitment page as of the change's effective date and as
+known when it was detected, so a feed entry is a stable citation of what the
+monitor said then. Which changes and what of their reasons the public sees is
+decided by `monitor.evidence.publication.Audience`.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib.syndication.views import Feed
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext as _
+
+from monitor.evidence import publication
+from monitor.verdicts.models import CORRECTION, StatusChange
+from monitor.verdicts.statuses import LABELS
+from terms.models import Agreement, Commitment
+
+FEED_ITEMS = 50
+
+
+def _label(status):
+    return str(LABELS.get(status, status)) if status else "—"
+
+
+class _ChangesFeed(Feed):
+    feed_type = Atom1Feed
+
+    def __call__(self, request, *args, **kwargs):
+        self.audience = publication.Audience(request.user)
+        response = super().__call__(request, *args, **kwargs)
+        if self.audience.staff:
+            patch_cache_control(response, private=True, no_store=True)
+        else:
+            patch_cache_control(response, max_age=300)
+        patch_vary_headers(response, ("Cookie",))
+        return response
+
+    def changes(self, obj):
+        raise NotImplementedError
+
+    def items(self, obj):
+        changes = self.audience.status_changes(self.changes(obj))
+        items = list(changes.select_related("commitment__agreement").order_by("-detected_at", "-id")[:FEED_ITEMS])
+        # Reasons may name reports: check them all in one query before any entry is written.
+        self.ledger = publication.Ledger.load({i for c in items for i in publication.ids_in_params(c.reason_params)})
+        return items
+
+    def item_title(self, item):
+        title = _("%(commitment)s: %(old)s → %(new)s") % {
+            "commitment": item.commitment.title,
+            "old": _label(item.old_status),
+            "new": _label(item.new_status),
+        }
+        return _("Correction: %(title)s") % {"title": title} if item.kind == CORRECTION else title
+
+    def item_description(self, item):
+        parts = [str(item.get_kind_display()) + "."]
+        _params, sentence, _withheld = self.audience.reason(
+            item.reason_code, item.reason_params, item.new_status, self.ledger
+        )
+        if sentence:
+            parts.append(sentence)
+        parts.append(
+            _("Effective %(effective)s; recorded %(detected)s.")
+            % {"effective": item.effective_at.isoformat(), "detected": item.detected_at.isoformat()}
+        )
+        return " ".join(parts)
+
+    def item_link(self, item):
+        url = reverse(
+            "pages:commitment", kwargs={"agreement": item.commitment.agreement.slug, "key": item.commitment.key}
+        )
+        return url + "?" + urlencode({"as_of": item.effective_at.isoformat(), "known_at": item.detected_at.isoformat()})
+
+    def item_guid(self, item):
+        return f"{self.link_base}#status-change-{item.pk}"
+
+    item_guid_is_permalink = False
+
+    def item_pubdate(self, item):
+        return item.detected_at
+
+    def item_updateddate(self, item):
+        return item.detected_at
+
+
+class AgreementChangesFeed(_ChangesFeed):
+    def get_object(self, request, agreement):
+        obj = get_object_or_404(Agreement, slug=agreement)
+        self.link_base = request.build_absolute_uri(reverse("pages:agreement", kwargs={"agreement": obj.slug}))
+        return obj
+
+    def title(self, obj):
+        return _("Status changes: %(title)s") % {"title": obj.title}
+
+    def subtitle(self, obj):
+        return _("Every published change of a commitment's status, and every correction.")
+
+    def link(self, obj):
+        return reverse("pages:agreement", kwargs={"agreement": obj.slug})
+
+    def changes(self, obj):
+        return StatusChange.objects.filter(commitment__agreement=obj)
+
+
+class CommitmentChangesFeed(_ChangesFeed):
+    def get_object(self, request, agreement, key):
+        obj = get_object_or_404(Commitment.objects.select_related("agreement"), agreement__slug=agreement, key=key)
+        self.link_base = request.build_absolute_uri(
+            reverse("pages:commitment", kwargs={"agreement": agreement, "key": key})
+        )
+        return obj
+
+    def title(self, obj):
+        return _("Status changes: %(title)s") % {"title": obj.title}
+
+    def subtitle(self, obj):
+        return obj.agreement.title
+
+    def link(self, obj):
+        return reverse("pages:commitment", kwargs={"agreement": obj.agreement.slug, "key": obj.key})
+
+    def changes(self, obj):
+        return StatusChange.objects.filter(commitment=obj)
