@@ -155,6 +155,17 @@ STORAGES = {
     },
 }
 
+# Uploaded import files and their problem lists. The worker that runs a large import reads the file
+# the web process saved: with several machines, MEDIA_ROOT must be storage they share (docs/operations.md).
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
+
+# Imports: uploads over MAX are refused; those over INLINE are checked and imported by a worker;
+# rows are written in batches of BATCH_SIZE.
+MONITOR_IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("MONITOR_IMPORT_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))
+MONITOR_IMPORT_INLINE_MAX_BYTES = int(os.environ.get("MONITOR_IMPORT_INLINE_MAX_BYTES", str(2 * 1024 * 1024)))
+MONITOR_IMPORT_BATCH_SIZE = int(os.environ.get("MONITOR_IMPORT_BATCH_SIZE", "1000"))
+
 # One cache shared by every process (rate limits, page caches): Redis, a separate database number.
 CACHE_URL = os.environ.get("CACHE_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
