@@ -29,8 +29,8 @@ from terms.rules import normalize_name
 
 # The engine's own test of whether a report speaks to a commitment. Using it, rather than a second
 # copy of the rule matching, keeps the evidence list and the verdict from ever disagreeing about which
-# reports count. It is private to the engine for now; this alias is the one place that reaches in.
-qualifies = engine._qualifies
+# reports count.
+qualifies = engine.qualifies
 
 EVIDENCE_PER_PAGE = 25
 

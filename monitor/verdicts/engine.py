@@ -238,7 +238,7 @@ def evaluate(
         qualified = [
             (e, standing)
             for e in evidence
-            if _qualifies(term, e) and (standing := e.standing_at(known_at)) in (COUNTS, CONTESTED)
+            if qualifies(term, e) and (standing := e.standing_at(known_at)) in (COUNTS, CONTESTED)
         ]
     tz = term.tz
     window = term.window.resolve(anchor_day, tz)
@@ -427,7 +427,7 @@ def _norm_set(values):
     return frozenset(normalize_name(v) for v in values)
 
 
-def _qualifies(term, e):
+def qualifies(term, e):
     """Does this report speak to this commitment, by its rule or a hand-made link?"""
     if e.commitment_id == term.id:
         return True
