@@ -54,6 +54,11 @@ def parse_instant(value, tz, field):
     return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
+def given(params):
+    """Whether the reader named either cutoff; if not, the view is "now" and follows the clock."""
+    return any((params.get(name) or "").strip() for name in (AS_OF, KNOWN_AT))
+
+
 def cutoffs(params, tz, now=None):
     """Cutoffs from query parameters; raises BadInstant naming the field at fault."""
     # "Now" is floored to the minute so that the citation link (to the minute) shows exactly this view.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitor.pages import feeds, views
+from monitor.pages import cache, feeds, views
 
 app_name = "pages"
 
@@ -8,8 +8,9 @@ app_name = "pages"
 def _per_request(feed_class):
     # A Feed is usually one instance shared by every thread; ours keep the request's audience
     # (public or staff) on the instance, so each request gets its own and no staff view can leak.
+    # A feed does not depend on the clock: only on the data, which the cache's key follows.
     def view(request, *args, **kwargs):
-        return feed_class()(request, *args, **kwargs)
+        return cache.serve(request, lambda now: feed_class()(request, *args, **kwargs), follows_clock=False)
 
     return view
 

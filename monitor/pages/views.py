@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_STATES
 from monitor.evidence.publication import Audience
-from monitor.pages import charts, data, instants, plain
+from monitor.pages import cache, charts, data, instants, plain
 from monitor.verdicts import statuses as S
 from terms import models as tm
 from terms.models import Agreement
@@ -43,13 +43,13 @@ def _finish(request, response, audience):
     return response
 
 
-def _cutoffs(request, agreement):
+def _cutoffs(request, agreement, now):
     """(cutoffs, error message); a bad value falls back to now and says what was wrong."""
     tz = ZoneInfo(agreement.time_zone)
     try:
-        return instants.cutoffs(request.GET, tz), None
+        return instants.cutoffs(request.GET, tz, now), None
     except instants.BadInstant as e:
-        return instants.cutoffs({}, tz), e.message
+        return instants.cutoffs({}, tz, now), e.message
 
 
 def _incomplete(request, cut, view, **kwargs):
@@ -81,10 +81,17 @@ def _cut_context(request, agreement, cut, error, view, url_kwargs):
     }
 
 
+# Each public view is served through `cache.serve`, which passes the render the minute it is shown
+# as of and keeps the page for anonymous readers until the data or that minute changes.
+
+
 def home(request):
+    return cache.serve(request, lambda now: _home(request, now), follows_clock=True)
+
+
+def _home(request, now):
     audience = Audience(request.user)
     agreements = list(Agreement.objects.prefetch_related("parties").order_by("title"))
-    now = timezone.now()
     headlines = data.agreements_overview(agreements, now, audience) if agreements else {}
     items = [(a, headlines.get(a.id, [])) for a in agreements]
     response = render(request, "pages/home.html", {"items": items, "audience": audience})
@@ -92,8 +99,14 @@ def home(request):
 
 
 def agreement(request, agreement):
+    return cache.serve(
+        request, lambda now: _agreement(request, agreement, now), follows_clock=not instants.given(request.GET)
+    )
+
+
+def _agreement(request, agreement, now):
     agreement = get_object_or_404(Agreement, slug=agreement)
-    cut, error = _cutoffs(request, agreement)
+    cut, error = _cutoffs(request, agreement, now)
     if not error and (response := _incomplete(request, cut, "pages:agreement", agreement=agreement.slug)):
         return response
     audience = Audience(request.user)
@@ -112,8 +125,14 @@ def agreement(request, agreement):
 
 
 def commitment(request, agreement, key):
+    return cache.serve(
+        request, lambda now: _commitment(request, agreement, key, now), follows_clock=not instants.given(request.GET)
+    )
+
+
+def _commitment(request, agreement, key, now):
     agreement = get_object_or_404(Agreement, slug=agreement)
-    cut, error = _cutoffs(request, agreement)
+    cut, error = _cutoffs(request, agreement, now)
     kwargs = {"agreement": agreement.slug, "key": key}
     if not error and (response := _incomplete(request, cut, "pages:commitment", **kwargs)):
         return response
@@ -178,9 +197,12 @@ def method(request):
 
 def deadlines_ics(request, agreement):
     """Every due date (and the day each ceiling or prohibition starts to apply) as an iCalendar feed."""
+    return cache.serve(request, lambda now: _deadlines_ics(request, agreement, now), follows_clock=True)
+
+
+def _deadlines_ics(request, agreement, now):
     agreement = get_object_or_404(Agreement, slug=agreement)
     audience = Audience(request.user)
-    now = timezone.now()
     tz = ZoneInfo(agreement.time_zone)
     cut = instants.Cutoffs(as_of=now, known_at=now)
     rows = data.agreement_overview(agreement, cut, audience)
@@ -241,9 +263,12 @@ BADGE_TONE = {
 
 def badge(request, agreement, key):
     """An SVG badge of a commitment's published status, now, for other sites to embed."""
+    return cache.serve(request, lambda now: _badge(request, agreement, key, now), follows_clock=True)
+
+
+def _badge(request, agreement, key, now):
     agreement = get_object_or_404(Agreement, slug=agreement)
     audience = Audience(request.user)
-    now = timezone.now()
     rows = data.agreement_overview(agreement, instants.Cutoffs(as_of=now, known_at=now), audience)
     row = next((r for r in rows if r.commitment.key == key), None)
     if row is None:

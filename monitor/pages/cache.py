@@ -1,0 +1,118 @@
+"""The public pages' cache: a rendered page is kept under everything it depends on, so it is never stale.
+
+A page is a function of four things, and the cache key names each of them:
+
+- the data: the version kept by a PostgreSQL trigger on every table a page reads
+  (monitor/pages/migrations/0001_data_version.py). Any committed write, however it
+  was made (the admin, its bulk actions, an import batch, the sweep, the API, raw
+  SQL), moves the version, so the next reader misses the cache and renders anew;
+- the clock, for a page shown "now": the instant such a page is shown as of is the
+  current minute (the page says so, to the minute), so "now" pages are kept per
+  minute and a deadline passing shows from the minute it passes. A page given its
+  own "as of" and "as known at" does not depend on the clock at all;
+- the address (scheme, host, path, every query parameter: the cutoffs, the page of
+  evidence) and the language;
+- the audience: only anonymous readers are served from, or stored in, the cache.
+  Anyone logged in (staff see internal material; see `monitor.evidence.publication`)
+  always gets a page rendered for them, and no page rendered for them is kept.
+
+The version is read before the page, and a page reads the data after it, so a page
+stored under a version shows that version's data or newer, never older.
+
+A page is not cached when the request's own transaction has written to the
+database (its version could be rolled back and reused), nor on SQLite, nor when
+the cache is down: it is rendered, as without a cache.
+"""
+
+import hashlib
+import logging
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse
+from django.utils import timezone, translation
+
+log = logging.getLogger(__name__)
+
+# "Now" pages are good for their minute; the rest until the data changes (a change makes their key
+# unreachable, and Redis drops them after this long).
+NOW_TIMEOUT = 120
+TIMEOUT = 24 * 3600
+
+VERSION_SQL = (
+    "SELECT (SELECT epoch FROM pages_data_epoch LIMIT 1), "
+    "(SELECT coalesce(sum(weight), 0) FROM pages_data_change), "
+    "pg_current_xact_id_if_assigned()"
+)
+
+
+def data_version():
+    """A string naming the current state of everything public pages read, or None when it cannot be known."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(VERSION_SQL)
+        epoch, version, own_transaction = cursor.fetchone()
+    if epoch is None or own_transaction is not None:
+        # No trigger installed, or this transaction has written: what it sees may never be committed.
+        return None
+    return f"{epoch}.{version}"
+
+
+def minute(now):
+    return now.replace(second=0, microsecond=0)
+
+
+def cacheable_request(request):
+    return request.method == "GET" and not request.user.is_authenticated
+
+
+def cacheable_response(request, response):
+    return (
+        response.status_code == 200
+        # A page that asked for a CSRF token holds one reader's token: not for anyone else.
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+        and not response.streaming
+        and not response.cookies
+        and "private" not in response.get("Cache-Control", "")
+        and "no-store" not in response.get("Cache-Control", "")
+    )
+
+
+def key_for(request, version, now):
+    """The cache key of this request's page; `now` is None for a page that does not depend on the clock."""
+    address = request.build_absolute_uri()
+    parts = [version, translation.get_language() or "", now.isoformat() if now else "-", address]
+    return "pages:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def serve(request, render, *, follows_clock, now=None):
+    """The page `render(now)` makes for this request, from the cache when it holds it.
+
+    `now` (floored to the minute) is passed to `render`, so the page is shown as of exactly the minute
+    it is kept under. `follows_clock` is False for a page whose content does not depend on the clock.
+    """
+    now = minute(now or timezone.now())
+    if not cacheable_request(request):
+        return render(now)
+    version = data_version()
+    if version is None:
+        return render(now)
+    key = key_for(request, version, now if follows_clock else None)
+    try:
+        kept = cache.get(key)
+    except Exception:
+        # The cache is there to save work, never to stand between a reader and a page.
+        log.warning("page cache unavailable; rendering", exc_info=True)
+        return render(now)
+    if kept is not None:
+        status, content, headers = kept
+        return HttpResponse(content, status=status, headers=headers)
+    response = render(now)
+    if cacheable_response(request, response):
+        kept = (response.status_code, response.content, list(response.items()))
+        try:
+            cache.set(key, kept, NOW_TIMEOUT if follows_clock else TIMEOUT)
+        except Exception:
+            log.warning("page cache unavailable; page not kept", exc_info=True)
+    return response
