@@ -1,0 +1,644 @@
+"""Alert latency (issue 6, point 5): from a saved report, and from a deadline passing, to the email.
+
+    .venv/bin/python -m bench.alerts [--scale small|full]
+
+Everything runs as in production, on one machine: a `celery worker` process and a
+`celery beat` process reading its schedule from the database (django-celery-beat,
+the sweep set to every SWEEP_INTERVAL seconds), PostgreSQL, Redis, and a real SMTP
+server (aiosmtpd, in this process) that stamps each message as it arrives. The
+worker and the SMTP server are the ones tests/test_alerts_real.py uses
+(tests/realparts.py).
+
+(a) Reports: N reports are saved one after the other, each breaching a different
+    ceiling or prohibition with a subscriber of its own; the next is saved (after a
+    random pause, so that saves fall anywhere in beat's cycle) once the previous
+    email has arrived. Measured: the commit of the save to the email's arrival.
+(b) Deadlines: M deadlines pass while the system runs, one second apart, a few
+    seconds after they are created. Measured: the deadline instant to the email's
+    arrival. Nothing but beat's sweep notices a deadline passing, so the wait for the
+    next sweep (at most one interval) is part of this latency by design.
+
+A deadline ends at local midnight in its agreement's time zone, so a deadline a few
+seconds from now needs a zone whose midnight is a few seconds from now: each deadline
+agreement gets a fixed-offset zone of its own (offset to the second), written as a
+TZif file into a directory the worker finds through PYTHONTZPATH. The system runs on
+the real clock; only the agreements' zones are made up.
+
+Every stage is timed from the rows the system writes: the transition's detected_at
+(the sweep's `now`), the SweepRun's finished_at (after its commit), the first
+DeliveryAttempt's started_at, and the SMTP server's arrival stamp. All processes run
+on this machine and share its clock.
+
+`run()` drops and recreates the data of the bench_alerts database; the smoke test
+(tests/test_bench_alerts.py) calls `measure()` against the test database instead.
+"""
+
+import argparse
+import logging
+import os
+import random
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zoneinfo
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import ROOT, machine, setup_django
+
+DB_NAME = "bench_alerts"
+# The broker for this benchmark's worker and beat: a Redis database number of its own, flushed
+# before the worker starts (other benchmarks and test runs use other numbers).
+REDIS_DB = int(os.environ.get("BENCH_ALERTS_REDIS_DB", "10"))
+BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+
+SWEEP_INTERVAL = 5  # seconds, set in django-celery-beat's schedule (production default: 60)
+SEND_INTERVAL = 15  # seconds, the project's default for the periodic monitor.send_alerts
+TARGET_P95 = 5.0
+# A deadline's email: the wait for the next sweep (at most SWEEP_INTERVAL) plus one sweep and one
+# send. The sender's periodic interval is not on this path: the sweep queues monitor.send_alerts
+# itself when it commits, so we allow one second for the sweep and the send, not SEND_INTERVAL.
+# SEND_INTERVAL bounds delivery only when that queueing fails (Redis down at that instant).
+PROCESSING_ALLOWANCE = 1.0
+
+
+@dataclass(frozen=True)
+class Scale:
+    reports: int  # (a) samples
+    deadlines: int  # (b) samples
+    background_commitments: int  # evaluated by every sweep, alerting no one
+    background_reports: int
+
+
+SCALES = {
+    "small": Scale(reports=5, deadlines=5, background_commitments=20, background_reports=2_000),
+    "full": Scale(reports=50, deadlines=50, background_commitments=200, background_reports=20_000),
+}
+
+EVENT_TYPES = ["Battles", "Explosions/Remote violence", "Violence against civilians", "Riots", "Strategic developments"]
+PROVINCES = ["Kabul", "Kandahar", "Herat", "Balkh", "Nangarhar", "Kunduz", "Ghazni", "Helmand", "Paktia", "Logar"]
+
+
+# --- What is measured -------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One email: when its cause happened and when each stage after it finished (epoch seconds)."""
+
+    address: str
+    cause_at: float  # the commit of the report's save, or the deadline instant
+    detected_at: float | None = None  # the `now` of the sweep that recorded the transition
+    found_by: str = ""  # that sweep's trigger: "reports" or "beat"
+    first_sweep_after: bool | None = None  # deadlines: found by the first sweep that started after it
+    swept_at: float | None = None  # that sweep's SweepRun.finished_at, after its commit
+    send_started_at: float | None = None  # the first delivery attempt
+    arrived_at: float | None = None  # the SMTP server has the whole message
+
+    @property
+    def latency(self):
+        return None if self.arrived_at is None else self.arrived_at - self.cause_at
+
+    def stages(self):
+        if None in (self.detected_at, self.swept_at, self.send_started_at, self.arrived_at):
+            return None
+        return (
+            self.detected_at - self.cause_at,
+            self.swept_at - self.detected_at,
+            self.send_started_at - self.swept_at,
+            self.arrived_at - self.send_started_at,
+        )
+
+
+@dataclass
+class Result:
+    scale: str
+    sizes: Scale
+    reports: list = field(default_factory=list)
+    deadlines: list = field(default_factory=list)
+    beat_gaps: list = field(default_factory=list)  # seconds between consecutive beat sweeps
+    sweep_seconds: list = field(default_factory=list)  # duration of every sweep in the run
+    emails: int = 0  # messages the SMTP server received in all
+    subjects: dict = field(default_factory=dict)  # recipient -> subjects of what they received
+    commitments: int = 0
+    report_rows: int = 0
+
+    @staticmethod
+    def missing(samples):
+        return [s.address for s in samples if s.arrived_at is None]
+
+
+def quantile(values, q):
+    """Linear interpolation between closest ranks (statistics.quantiles, inclusive method)."""
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+# --- The parts ---------------------------------------------------------------------------------------
+
+
+def _stamped_smtp_server(realparts):
+    class StampedSMTPServer(realparts.SMTPServer):
+        """The tests' SMTP server, stamping each message as its DATA completes."""
+
+        def __init__(self):
+            super().__init__()
+            self.arrivals = {}
+
+        def _record(self, envelope):
+            arrived = time.time()
+            super()._record(envelope)
+            with self.lock:
+                for address in envelope.rcpt_tos:
+                    self.arrivals.setdefault(address, arrived)
+
+    return StampedSMTPServer()
+
+
+def fixed_offset_zone(offset):
+    """A TZif file (RFC 8536, version 2) for a zone `offset` seconds east of UTC, with no transitions.
+
+    Written by hand because no library in our requirements writes TZif, and zic would need a source
+    file and a system binary for what is one record: a header, one offset, one abbreviation, and the
+    POSIX TZ string that zoneinfo uses for every instant.
+    """
+    abbreviation = b"BNCH\0"
+
+    def block():
+        counts = struct.pack(">6l", 0, 0, 0, 0, 1, len(abbreviation))  # no transitions, one local time type
+        return b"TZif2" + b"\0" * 15 + counts + struct.pack(">lBB", offset, 0, 0) + abbreviation
+
+    # POSIX counts west of Greenwich as positive: UTC+04:12:37 is "-4:12:37".
+    sign, seconds = ("-" if offset > 0 else "+"), abs(offset)
+    posix = f"BNCH{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return block() + block() + f"\n{posix}\n".encode()
+
+
+@contextmanager
+def zones_in(directory):
+    """This process finds the zones written into `directory` too, until the block ends."""
+    before = zoneinfo.TZPATH
+    zoneinfo.reset_tzpath(to=[str(directory), *before])
+    try:
+        yield
+    finally:
+        zoneinfo.reset_tzpath(to=before)
+
+
+@contextmanager
+def quiet_smtp_log():
+    """aiosmtpd logs every SMTP command at INFO; the figures are what we want to read."""
+    logger = logging.getLogger("mail.log")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _start_beat(env, workdir):
+    """`celery -A monitor beat` with the database scheduler, as on the production machine that runs it."""
+    from tests import realparts
+
+    log_path = workdir / "beat.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "monitor", "beat", "--loglevel=INFO",
+                f"--pidfile={workdir / 'beat.pid'}", f"--schedule={workdir / 'beat-schedule'}",
+            ],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        realparts.wait_until(
+            lambda: proc.poll() is not None or "beat: Starting" in log_path.read_text(errors="replace"),
+            timeout=60, what="celery beat to start",
+        )
+    except BaseException:
+        realparts.stop_processes([proc])
+        raise
+    if proc.poll() is not None:
+        raise RuntimeError(f"celery beat exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
+    return proc
+
+
+def set_schedule():
+    """The sweep every SWEEP_INTERVAL seconds, the sender every SEND_INTERVAL, in beat's database schedule."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
+
+    PeriodicTask.objects.exclude(task__in=["monitor.sweep", "monitor.send_alerts"]).update(enabled=False)
+    for task, seconds in (("monitor.sweep", SWEEP_INTERVAL), ("monitor.send_alerts", SEND_INTERVAL)):
+        interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+        updated = PeriodicTask.objects.filter(task=task).update(
+            interval=interval, enabled=True, last_run_at=None, total_run_count=0
+        )
+        if not updated:
+            PeriodicTask.objects.create(name=f"{task} (benchmark)", task=task, interval=interval)
+    PeriodicTasks.update_changed()
+
+
+# --- The data ----------------------------------------------------------------------------------------
+
+
+def populate_background(sizes, source, rng, today):
+    """Commitments and ACLED-shaped reports that every sweep evaluates and that alert no one."""
+    from monitor.evidence.models import Report
+    from terms.models import IN_FORCE, Agreement, Commitment
+
+    if not sizes.background_commitments:
+        return
+    agreement = Agreement.objects.create(
+        title="Background agreement", slug="background", time_zone="Asia/Kabul", state=IN_FORCE,
+        signed_on=today - timedelta(days=3 * 365),
+    )
+    kinds = ["deadline", "target", "ceiling", "prohibition"]
+    commitments = []
+    for i in range(sizes.background_commitments):
+        kind = kinds[i % 4]
+        rule = {"categories": [rng.choice(EVENT_TYPES)], "admin1": rng.sample(PROVINCES, 2), "attribution": "any"}
+        if kind == "ceiling":
+            rule["limit"] = rng.randint(1, 5)
+        if kind == "target":
+            rule = {"categories": ["troop_level"], "target": 5000, "attribution": "any"}
+        commitments.append(Commitment(
+            agreement=agreement, key=f"background-{i}", title=f"Background commitment {i}", kind=kind, rule=rule,
+            due_offset=rng.randint(5, 2000) if kind in ("deadline", "target") else None,
+        ))
+    Commitment.objects.bulk_create(commitments)
+    start = datetime.combine(today - timedelta(days=3 * 365), datetime.min.time(), tzinfo=UTC)
+    reports = []
+    for i in range(sizes.background_reports):
+        when = start + timedelta(minutes=rng.randrange(3 * 365 * 24 * 60 - 24 * 60))
+        troops = i % 500 == 0
+        reports.append(Report(
+            summary="Background event", category="troop_level" if troops else rng.choice(EVENT_TYPES),
+            occurred_at=when, recorded_at=when + timedelta(days=2), source=source, source_ref=f"BG{i}",
+            admin1=rng.choice(PROVINCES), actor1=rng.choice(["Taliban", "Unidentified Armed Group", "Police"]),
+            value=rng.randint(2000, 14000) if troops else None, credibility=2,
+        ))
+    Report.objects.bulk_create(reports, batch_size=5000)
+
+
+def create_breachable(n, today):
+    """N commitments, ceilings (limit 0 a day) and prohibitions alternately, each in a category of its
+    own and followed by a subscriber of its own, so that each report breaches exactly one."""
+    from monitor.alerts import models as am
+    from terms.models import CEILING, IN_FORCE, PROHIBITION, Agreement, Commitment
+
+    agreement = Agreement.objects.create(
+        title="Latency: reports", slug="latency-reports", time_zone="UTC", state=IN_FORCE,
+        signed_on=today - timedelta(days=30), publish_computed_verdicts=True,
+    )
+    commitments = []
+    for i in range(n):
+        kind = CEILING if i % 2 == 0 else PROHIBITION
+        rule = {"categories": [f"latency-{i}"], "attribution": "any"}
+        if kind == CEILING:
+            rule["limit"] = 0
+        commitments.append(Commitment.objects.create(
+            agreement=agreement, key=f"breach-{i}", title=f"No attacks of kind {i}", kind=kind, rule=rule,
+        ))
+    confirmed = datetime(2020, 1, 1, tzinfo=UTC)
+    for i, commitment in enumerate(commitments):
+        am.Subscription.objects.create(
+            email=f"report-{i}@example.org", agreement=agreement, commitment=commitment,
+            confirmed_at=confirmed, reminder_days=[],
+        )
+    return commitments
+
+
+def create_deadlines(due_instants, zones_dir):
+    """One agreement per deadline, in a zone of its own whose local midnight is that deadline."""
+    from monitor.alerts import models as am
+    from terms.models import DEADLINE, IN_FORCE, Agreement, Commitment
+
+    confirmed = datetime(2020, 1, 1, tzinfo=UTC)
+    commitments = []
+    for k, due in enumerate(due_instants):
+        due_second = int(due.timestamp())
+        offset = -(due_second % 86400)  # local time = UTC + offset is midnight at `due`
+        if offset < -43200:
+            offset += 86400
+        name = f"Bench/Deadline{k}"
+        path = zones_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(fixed_offset_zone(offset))
+        local_midnight = (due + timedelta(seconds=offset)).date()
+        due_day = local_midnight - timedelta(days=1)  # the deadline ends at the end of its last day
+        agreement = Agreement.objects.create(
+            title=f"Latency: deadline {k}", slug=f"latency-deadline-{k}", time_zone=name, state=IN_FORCE,
+            signed_on=due_day - timedelta(days=10), publish_computed_verdicts=True,
+        )
+        commitment = Commitment.objects.create(
+            agreement=agreement, key="talks", title=f"Talks begin ({k})", kind=DEADLINE, due_offset=10,
+            rule={"categories": [f"talks-{k}"], "attribution": "any"},
+        )
+        am.Subscription.objects.create(
+            email=f"deadline-{k}@example.org", agreement=agreement, commitment=commitment,
+            confirmed_at=confirmed, reminder_days=[],
+        )
+        commitments.append(commitment)
+    return commitments
+
+
+# --- The run -----------------------------------------------------------------------------------------
+
+
+def measure(scale="small", workdir=None, seed=6):
+    """Run both measurements against the database Django is connected to (expected empty)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from monitor.alerts import models as am
+    from monitor.alerts.sweep import run_sweep
+    from monitor.celery import app as celery_app
+    from monitor.evidence.models import Coverage, Report, Source
+    from terms.models import Commitment
+    from tests import realparts
+
+    sizes = SCALES[scale]
+    rng = random.Random(seed)
+    result = Result(scale=scale, sizes=sizes)
+    with ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-alerts-")))
+        workdir = Path(workdir)
+        zones_dir = workdir / "zones"
+        zones_dir.mkdir(exist_ok=True)
+        stack.enter_context(zones_in(zones_dir))
+        stack.enter_context(quiet_smtp_log())
+
+        today = timezone.now().date()
+        source = Source.objects.create(name="Monitoring mission", kind="monitoring_mission", reliability="B")
+        Coverage.objects.create(source=source, starts_on=today - timedelta(days=4 * 365),
+                                recorded_at=datetime(2019, 1, 1, tzinfo=UTC))
+        populate_background(sizes, source, rng, today)
+        breachable = create_breachable(sizes.reports, today)
+        run_sweep(now=timezone.now(), trigger=am.MANUAL)  # every commitment's status before the clock starts
+        set_schedule()
+
+        smtp = _stamped_smtp_server(realparts).start()
+        stack.callback(smtp.stop)
+        env = realparts.process_env(
+            smtp.port, REDIS_URL=BROKER_URL, CACHE_URL=BROKER_URL,
+            # The worker finds the deadlines' zones first, then the system's and the tzdata package's.
+            PYTHONTZPATH=os.pathsep.join([str(zones_dir), *zoneinfo.TZPATH]),
+            # Production's values, not the real-parts tests' (nothing here fails or retries).
+            MONITOR_SEND_LEASE_SECONDS="300", MONITOR_RETRY_BASE_SECONDS="30",
+        )
+        realparts.redis_cli("-n", str(REDIS_DB), "flushdb")
+        stack.enter_context(realparts.broker(celery_app, BROKER_URL))  # on_commit enqueues reach our worker
+        worker = realparts.Worker(env, workdir / "worker.log", "benchalerts")
+        stack.callback(worker.stop)
+        worker.start()
+        beat = _start_beat(env, workdir)
+        stack.callback(realparts.stop_processes, [beat])
+        run_started = timezone.now()
+
+        # (a) Reports saved one after the other, each breaching its own commitment.
+        for i, commitment in enumerate(breachable):
+            time.sleep(rng.uniform(0, 1.0))
+            sample = Sample(address=f"report-{i}@example.org", cause_at=0.0)
+            occurred = timezone.now() - timedelta(minutes=1)
+            with transaction.atomic():
+                # Registered before the save's own on_commit (which queues the re-evaluation), so it
+                # runs first: this is the instant the COMMIT returned.
+                transaction.on_commit(lambda s=sample: setattr(s, "cause_at", time.time()))
+                Report.objects.create(
+                    summary=f"Attack of kind {i}", category=f"latency-{i}", occurred_at=occurred,
+                    precision="minute", source=source, actor1="Unidentified Armed Group", credibility=2,
+                )
+            result.reports.append(sample)
+            _wait_for(smtp, sample.address, timeout=60)
+
+        # (b) Deadlines passing one second apart from a few seconds after they are created: time for
+        # the sweep just below to record each as due soon first, as it would be in production.
+        first = datetime.fromtimestamp(int(time.time()) + SWEEP_INTERVAL + 2, tz=UTC)
+        due_instants = [first + timedelta(seconds=k) for k in range(sizes.deadlines)]
+        deadlines = create_deadlines(due_instants, zones_dir)
+        run_sweep(now=timezone.now(), trigger=am.MANUAL)
+        for k, due in enumerate(due_instants):
+            result.deadlines.append(Sample(address=f"deadline-{k}@example.org", cause_at=due.timestamp()))
+        last_due = due_instants[-1].timestamp()
+        for sample in result.deadlines:
+            _wait_for(smtp, sample.address, timeout=max(0, last_due - time.time()) + 3 * SWEEP_INTERVAL + 30)
+
+        realparts.stop_processes([beat])
+        worker.stop()
+        for samples, commitments in ((result.reports, breachable), (result.deadlines, deadlines)):
+            _fill_stages(samples, commitments, smtp)
+        sweeps = list(am.SweepRun.objects.filter(started_at__gte=run_started, finished_at__isnull=False)
+                      .order_by("as_of").values_list("trigger", "as_of", "started_at", "finished_at"))
+        beat_times = [as_of.timestamp() for trigger, as_of, _, _ in sweeps if trigger == am.BEAT]
+        result.beat_gaps = [b - a for a, b in zip(beat_times, beat_times[1:])]
+        result.sweep_seconds = [(finished - started).total_seconds() for _, _, started, finished in sweeps]
+        _check_first_sweep(result.deadlines, sweeps)
+        result.emails = len(smtp.messages)
+        for message in smtp.messages:
+            for address in message.rcpt_tos:
+                result.subjects.setdefault(address, []).append(message.subject)
+        result.commitments = Commitment.objects.count()
+        result.report_rows = Report.objects.count()
+    return result
+
+
+def _wait_for(smtp, address, timeout):
+    from tests.realparts import wait_until
+
+    try:
+        wait_until(lambda: address in smtp.arrivals, timeout=timeout, what=f"the email to {address}")
+    except AssertionError:
+        pass  # reported as missing, with every other figure still taken
+
+
+def _fill_stages(samples, commitments, smtp):
+    """Each sample's stages, read from the rows the sweep and the sender wrote (a constant number of queries)."""
+    from monitor.alerts import models as am
+    from monitor.verdicts import statuses as S
+    from monitor.verdicts.models import StatusChange
+
+    by_address = {s.address: s for s in samples}
+    changes = {
+        c.commitment_id: c
+        for c in StatusChange.objects.filter(commitment__in=commitments, new_status__in=[S.BREACHED, S.MISSED])
+        .order_by("-id")
+    }
+    runs = {r.as_of: r for r in am.SweepRun.objects.filter(as_of__in=[c.detected_at for c in changes.values()])}
+    alerts = am.Alert.objects.filter(commitment__in=commitments, event__in=[am.BREACHED, am.MISSED])
+    attempts = {}
+    for attempt in am.DeliveryAttempt.objects.filter(alert__in=alerts).order_by("-started_at"):
+        attempts[attempt.alert_id] = attempt  # the first attempt wins
+    with smtp.lock:
+        arrivals = dict(smtp.arrivals)
+    for alert in alerts:
+        sample = by_address.get(alert.to_email)
+        if sample is None:
+            continue
+        change = changes.get(alert.commitment_id)
+        if change is not None:
+            sample.detected_at = change.detected_at.timestamp()
+            run = runs.get(change.detected_at)
+            if run is not None and run.finished_at is not None:
+                sample.found_by, sample.swept_at = run.trigger, run.finished_at.timestamp()
+        if alert.id in attempts:
+            sample.send_started_at = attempts[alert.id].started_at.timestamp()
+    for sample in samples:
+        sample.arrived_at = arrivals.get(sample.address)
+
+
+def _check_first_sweep(samples, sweeps):
+    """Was each deadline found by the first sweep whose `now` was at or after it? (Any later is a miss.)"""
+    instants = sorted(as_of.timestamp() for _, as_of, _, _ in sweeps)
+    for sample in samples:
+        if sample.detected_at is None:
+            continue
+        first = next((t for t in instants if t >= sample.cause_at), None)
+        sample.first_sweep_after = first is not None and abs(first - sample.detected_at) < 1e-3
+
+
+# --- The report --------------------------------------------------------------------------------------
+
+
+STAGES = (
+    ("queue: commit/deadline → sweep starts", "on_commit queues the task, Redis, the worker takes it "
+     "(behind whatever it is running); for deadlines, the wait for beat's next sweep"),
+    ("sweep: starts → committed", "the advisory lock, every commitment evaluated, transition and alert "
+     "written, commit"),
+    ("sender: sweep committed → first send", "monitor.send_alerts queued on commit, the worker takes it, claims the row"),
+    ("SMTP: send → arrival", "render, connect, MAIL/RCPT/DATA"),
+)
+
+
+def _seconds(value):
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _stage_rows(samples):
+    staged = [s.stages() for s in samples if s.stages() is not None]
+    rows = []
+    for i, (name, what) in enumerate(STAGES):
+        values = [st[i] for st in staged]
+        if values:
+            rows.append(f"| {name} | {_seconds(statistics.median(values))} | {_seconds(quantile(values, 0.95))} "
+                        f"| {_seconds(max(values))} | {what} |")
+    return rows
+
+
+def _summary(samples):
+    latencies = [s.latency for s in samples if s.latency is not None]
+    if not latencies:
+        return None, None, None
+    return statistics.median(latencies), quantile(latencies, 0.95), max(latencies)
+
+
+def report_figures(result):
+    """(p50, p95, max) of (a), and max of (b), for the smoke test and the section."""
+    return _summary(result.reports), _summary(result.deadlines)
+
+
+def section(result, command):
+    (p50, p95, worst), (d50, d95, dmax) = report_figures(result)
+    missing_reports, missing_deadlines = Result.missing(result.reports), Result.missing(result.deadlines)
+    sizes = result.sizes
+    p95_ok = p95 is not None and p95 < TARGET_P95 and not missing_reports
+    deadline_bound = SWEEP_INTERVAL + PROCESSING_ALLOWANCE
+    deadline_ok = dmax is not None and dmax <= deadline_bound and not missing_deadlines
+    found_by = {}
+    for s in result.reports:
+        found_by[s.found_by or "?"] = found_by.get(s.found_by or "?", 0) + 1
+    first_sweep = sum(1 for s in result.deadlines if s.first_sweep_after)
+    beat = (f"{statistics.median(result.beat_gaps):.2f} s apart (largest gap {max(result.beat_gaps):.2f} s)"
+            if result.beat_gaps else "no two beat sweeps observed")
+    sweep_p50 = statistics.median(result.sweep_seconds) if result.sweep_seconds else None
+    sweep_max = max(result.sweep_seconds) if result.sweep_seconds else None
+    lines = [
+        "## Alert latency",
+        "",
+        f"Command: `{command}` (scale `{result.scale}`). Machine: {machine()}.",
+        "",
+        "A `celery worker` process (solo pool, as in tests/test_alerts_real.py) and `celery beat` with "
+        f"django-celery-beat's database schedule (sweep every {SWEEP_INTERVAL} s, sender every {SEND_INTERVAL} s), "
+        "PostgreSQL, Redis and an aiosmtpd server that stamps each message when its DATA completes. "
+        f"The database holds {result.commitments} commitments and {result.report_rows} reports "
+        f"({sizes.background_commitments} commitments and {sizes.background_reports} ACLED-shaped reports of "
+        "background that every sweep evaluates).",
+        "",
+        f"- **(a) reports**: {sizes.reports} reports saved one after the other (each after the previous email "
+        "arrived and a random pause of up to 1 s), each breaching its own ceiling or prohibition that has a "
+        "subscriber; from the COMMIT of the save to the email's arrival.",
+        f"- **(b) deadlines**: {sizes.deadlines} deadlines passing one second apart while the system runs; from "
+        "the deadline instant to the email's arrival. Each agreement gets a fixed-offset time zone (to the "
+        "second) whose local midnight is its deadline; the clock is the real one.",
+        "",
+        "| measurement | emails | p50 (s) | p95 (s) | max (s) | target | met |",
+        "|---|---|---|---|---|---|---|",
+        f"| (a) report saved → email | {len(result.reports) - len(missing_reports)}/{len(result.reports)} | {_seconds(p50)} "
+        f"| {_seconds(p95)} | {_seconds(worst)} | p95 < {TARGET_P95:.0f} s | {'yes' if p95_ok else '**no**'} |",
+        f"| (b) deadline passed → email | {len(result.deadlines) - len(missing_deadlines)}/{len(result.deadlines)} "
+        f"| {_seconds(d50)} | {_seconds(d95)} | {_seconds(dmax)} | max ≤ {SWEEP_INTERVAL} s sweep interval "
+        f"+ {PROCESSING_ALLOWANCE:.0f} s sweep and send | {'yes' if deadline_ok else '**no**'} |",
+        "",
+        "Where the time goes, from the rows the system writes (transition `detected_at` = the sweep's `now`; "
+        "`SweepRun.finished_at`; the first `DeliveryAttempt.started_at`; the SMTP arrival stamp):",
+        "",
+        "| (a) reports: stage | p50 (s) | p95 (s) | max (s) | what it is |",
+        "|---|---|---|---|---|",
+        *_stage_rows(result.reports),
+        "",
+        "| (b) deadlines: stage | p50 (s) | p95 (s) | max (s) | what it is |",
+        "|---|---|---|---|---|",
+        *_stage_rows(result.deadlines),
+        "",
+        f"Breaches found by: " + ", ".join(f"{n} × a `{k}` sweep" for k, n in sorted(found_by.items()))
+        + f". Deadlines found by the first sweep that started after them: {first_sweep}/{len(result.deadlines)}. "
+        f"Beat's sweeps ran {beat}. Every sweep of the run took {_seconds(sweep_p50)} s at the median, "
+        f"{_seconds(sweep_max)} s at most. The SMTP server received {result.emails} messages in all.",
+        "",
+        "What bounds it:",
+        "",
+        "- **Reports**: the queueing is milliseconds when the worker is idle; a save that lands while beat's "
+        "sweep runs waits for it (one solo worker takes tasks in order, and the re-evaluation would wait for the "
+        "sweep's advisory lock anyway). The re-evaluation is then a sweep of its own, so the largest share "
+        "grows with what a sweep costs (see the sweep benchmark); the sender is queued by the sweep's commit "
+        "and the SMTP exchange on localhost takes milliseconds. With several worker processes (production runs "
+        "`celery worker` with one per core) the sender would not wait behind a running sweep either.",
+        f"- **Deadlines**: nothing notices a deadline passing except beat's sweep, so the wait for the next "
+        f"sweep, up to one interval ({SWEEP_INTERVAL} s here, 60 s by default), dominates by design; then one "
+        "sweep and one send as above. The periodic sender's interval "
+        f"({SEND_INTERVAL} s) is not on this path, because the sweep queues `monitor.send_alerts` when it commits; "
+        "it bounds delivery only when that queueing fails (Redis unreachable at that instant), making the worst "
+        f"case one sweep interval plus {SEND_INTERVAL} s.",
+    ]
+    if missing_reports or missing_deadlines:
+        lines += ["", f"Missing emails: {', '.join(missing_reports + missing_deadlines)}."]
+    return "\n".join(lines) + "\n"
+
+
+def run(scale="small"):
+    os.environ.setdefault("REDIS_URL", BROKER_URL)  # this process's cache too, not another benchmark's
+    setup_django(DB_NAME)
+    from django.core.management import call_command
+
+    call_command("flush", "--noinput", verbosity=0)
+    result = measure(scale)
+    return section(result, f".venv/bin/python -m bench.alerts --scale {scale}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    args = parser.parse_args()
+    print(run(args.scale))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The alert latency benchmark at its small scale (bench/alerts.py): real worker, beat, Redis and SMTP server.
+
+The full-size figures are in docs/performance.md; this checks that the benchmark still
+runs end to end and that the promise it measures holds at a small size.
+"""
+
+import pytest
+
+from bench import alerts
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(240, method="signal"),  # signal: the worker and beat are stopped even on a timeout
+    pytest.mark.django_db(transaction=True),  # the worker and beat are other processes: committed rows only
+]
+
+
+def test_every_breach_and_missed_deadline_emails_its_subscriber_promptly(tmp_path):
+    result = alerts.measure("small", workdir=tmp_path)
+
+    assert alerts.Result.missing(result.reports) == []
+    assert alerts.Result.missing(result.deadlines) == []
+    assert result.emails == len(result.reports) + len(result.deadlines)  # and nothing twice
+    assert result.subjects["report-0@example.org"] == ["[Compliance monitor] Breached: No attacks of kind 0"]
+    assert result.subjects["deadline-0@example.org"] == ["[Compliance monitor] Missed: Talks begin (0)"]
+    (p50, p95, worst), (d50, d95, dmax) = alerts.report_figures(result)
+    assert p95 < alerts.TARGET_P95, f"report saved → email p95 {p95:.2f} s"
+    # Within one sweep: each deadline is found by the first sweep after it, however slow the machine.
+    assert [s.first_sweep_after for s in result.deadlines] == [True] * len(result.deadlines)
+    assert all(s.found_by == "beat" for s in result.deadlines)
+
+
+def test_the_benchmark_section_states_figures_targets_and_what_bounds_them(tmp_path):
+    result = alerts.Result(scale="small", sizes=alerts.SCALES["small"])
+    result.reports = [
+        alerts.Sample(f"report-{i}@example.org", cause_at=100.0, detected_at=100.1, found_by="reports",
+                      swept_at=100.3, send_started_at=100.4, arrived_at=100.5 + i)
+        for i in range(5)
+    ]
+    result.deadlines = [alerts.Sample("deadline-0@example.org", cause_at=200.0)]  # never arrived
+
+    section = alerts.section(result, "python -m bench.alerts --scale small")
+
+    assert section.startswith("## Alert latency\n")
+    assert "| (a) report saved → email | 5/5 | 2.50 | 4.30 | 4.50 | p95 < 5 s | yes |" in section
+    assert "| (b) deadline passed → email | 0/1 |" in section and "| **no** |" in section
+    assert "Missing emails: deadline-0@example.org." in section
+    assert "What bounds it" in section
