@@ -15,8 +15,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Prefetch
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from monitor.accounts.history import AuditedAdmin
 from monitor.evidence.importing import exports
 from monitor.verdicts.admin import countdown_text, due_text, live_standings, public_url, verdict_html
 from monitor.verdicts.models import CONFIRM, OVERRIDE, Assessment
@@ -50,7 +50,7 @@ class CommitmentInline(admin.TabularInline):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(SimpleHistoryAdmin):
+class AgreementAdmin(AuditedAdmin):
     list_display = ("title", "state", "signed_on", "time_zone", "commitment_count")
     list_filter = ("state",)
     search_fields = ("title", "slug")
@@ -178,7 +178,7 @@ class NewAssessmentInline(admin.StackedInline):
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(SimpleHistoryAdmin):
+class CommitmentAdmin(AuditedAdmin):
     list_display = ("title", "agreement", "kind", "verdict", "due", "countdown", "evidence_count", "owing")
     list_filter = ("agreement", "kind", VerdictFilter, "owed_by", "tracked", "needs_review")
     list_select_related = ("agreement",)

@@ -36,10 +36,17 @@ def admin_form_data(response):
             key = form.add_prefix(name)
             if value is None or value is False:
                 continue
+            widget = form.fields[name].widget
+            if hasattr(widget, "decompress"):  # a split date and time: one key per part, as a browser sends
+                for i, part in enumerate(widget.decompress(value)):
+                    data[f"{key}_{i}"] = part.isoformat() if hasattr(part, "isoformat") else part
+                continue
             data[key] = "on" if value is True else [str(v) for v in value] if isinstance(value, list) else value
 
     put(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
+    # The history form has no inlines.
+    inlines = response.context["inline_admin_formsets"] if "inline_admin_formsets" in response.context else []
+    for inline in inlines:
         put(inline.formset.management_form)
         for form in inline.formset.forms:
             put(form)

@@ -21,8 +21,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from simple_history.admin import SimpleHistoryAdmin
 
+from monitor.accounts.history import AuditedAdmin
 from monitor.alerts import triggers
 from monitor.evidence import models as ev
 from monitor.evidence.importing import exports, jobs
@@ -43,7 +43,7 @@ class CoverageInline(admin.TabularInline):
 
 
 @admin.register(ev.Source)
-class SourceAdmin(SimpleHistoryAdmin):
+class SourceAdmin(AuditedAdmin):
     list_display = ("name", "kind", "reliability", "may_republish", "licence")
     list_filter = ("kind", "reliability", "may_republish")
     search_fields = ("name",)
@@ -127,8 +127,15 @@ class RejectionForm(forms.Form):
     )
 
 
+# What a verification vouches for: changing any of these makes a verified report claimed again.
+JUDGED_FIELDS = frozenset({
+    "summary", "category", "sub_category", "stance", "value", "occurred_at", "occurred_until", "precision",
+    "country", "admin1", "location", "actor1", "actor2", "fatalities", "source", "source_ref", "url", "credibility",
+})
+
+
 @admin.register(ev.Report)
-class ReportAdmin(SimpleHistoryAdmin):
+class ReportAdmin(AuditedAdmin):
     list_display = ("summary_short", "category", "occurred_at", "source", "grade", "verification", "visibility",
                     "arrived_via")
     list_filter = (
@@ -141,7 +148,9 @@ class ReportAdmin(SimpleHistoryAdmin):
     search_fields = ("summary", "location", "admin1", "country", "source__name", "source_ref")
     date_hierarchy = "occurred_at"
     autocomplete_fields = ("source", "commitment", "event")
-    readonly_fields = ("verification", "entered_by", "arrived_via", "import_file", "import_line")
+    # `recorded_at` is when the monitor learned of the report: set on entry, never back-dated, or every
+    # "as known at" view and citation of a past date would silently change.
+    readonly_fields = ("recorded_at", "verification", "entered_by", "arrived_via", "import_file", "import_line")
     inlines = [VerificationChangeInline]
     actions = ["verify_reports", "dispute_reports", "reject_reports", "group_as_event", "export_csv", "export_json"]
     # Counting a million rows on every page view is slow; the filtered count is enough.
@@ -177,6 +186,13 @@ class ReportAdmin(SimpleHistoryAdmin):
             obj.entered_by = request.user
             obj.arrived_via = ev.ARRIVED_ADMIN
         super().save_model(request, obj, form, change)
+        if change and obj.verification == ev.VERIFIED and JUDGED_FIELDS.intersection(form.changed_data):
+            # A verification vouches for what the report said. Edited afterwards, it says something no
+            # one else has checked, so it is claimed again (else: enter, get verified, then rewrite).
+            obj.set_verification(ev.CLAIMED, by=request.user, reason=_("Edited after verification: %(fields)s") % {
+                "fields": ", ".join(sorted(JUDGED_FIELDS.intersection(form.changed_data)))})
+            self.message_user(request, _("The report was verified; as you changed what it says, it is claimed again "
+                                         "until an analyst verifies it."), messages.WARNING)
 
     def has_verify_permission(self, request):
         return request.user.has_perm("evidence.verify_report")
@@ -247,8 +263,11 @@ class ReportAdmin(SimpleHistoryAdmin):
             groups = set(ev.Report.objects.filter(pk__in=selected, event__isnull=False).values_list("event_id",
                                                                                                   flat=True))
             members = ev.Report.objects.filter(Q(pk__in=selected) | Q(event_id__in=groups))
-            first = members.order_by("occurred_at", "id").values_list("summary", flat=True).first()
-            event = ev.EventGroup.objects.create(label=first[:300])
+            # Labelled after its first report that every staff role may read: a restricted report's
+            # words would reach Viewers through the label. All restricted: the label stays "Event N".
+            first = (members.exclude(visibility=ev.RESTRICTED).order_by("occurred_at", "id")
+                     .values_list("summary", flat=True).first())
+            event = ev.EventGroup.objects.create(label=(first or "")[:300])
             moved = list(members.values_list("pk", flat=True))
             ev.Report.objects.filter(pk__in=moved).update(event=event)
             record_history(ev.Report, moved, history_type="~", user=request.user, reason="Grouped as one event")

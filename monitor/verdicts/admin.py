@@ -9,14 +9,16 @@ page, its status filter and its rows share one computation.
 from datetime import timedelta
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from simple_history.admin import SimpleHistoryAdmin
 
+from monitor.accounts.history import AuditedAdmin
+from monitor.evidence.publication import VIEW_RESTRICTED, Audience
 from monitor.verdicts import inputs
 from monitor.verdicts.models import Assessment, StatusChange
 from monitor.verdicts.statuses import LABELS
@@ -81,7 +83,7 @@ def countdown_text(standing):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(SimpleHistoryAdmin):
+class AssessmentAdmin(AuditedAdmin):
     """Assessments are signed judgements: recorded on the commitment's page, never edited afterwards."""
 
     list_display = ("commitment", "action", "status", "computed_status", "pam_grade", "confidence", "author",
@@ -105,6 +107,21 @@ class StatusChangeAdmin(admin.ModelAdmin):
     list_display = ("commitment", "old_status", "new_status", "effective_at", "detected_at", "kind")
     list_filter = ("kind", "new_status")
     list_select_related = ("commitment",)
+    # The evidence and the reason's parameters (a source's name and grade) can name restricted reports:
+    # they are shown below the form, narrowed to what this user may see, not as plain fields.
+    exclude = ("evidence", "reason_params")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        change = self.get_object(request, unquote(object_id))
+        if change is not None:
+            audience = Audience(request.user)
+            extra_context = {
+                **(extra_context or {}),
+                "evidence": audience.reports(change.evidence.select_related("source")).order_by("occurred_at"),
+                "withheld": change.evidence.count() - audience.reports(change.evidence.all()).count(),
+                "reason_params": change.reason_params if request.user.has_perm(VIEW_RESTRICTED) else None,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False
