@@ -251,20 +251,23 @@ def test_reading_is_open_but_posting_needs_a_token_with_the_right_to_add_reports
     ("fields", "field", "message"),
     [
         ({"occurred_until": "2020-09-01T00:00:00Z"}, "occurred_until", "before occurred_at"),
-        ({"credibility": 7}, "credibility", "not a valid choice"),
-        ({"source": "Nobody"}, "source", "does not exist"),
+        ({"credibility": 7}, "credibility", "Must be 6 or less"),
+        ({"source": "Nobody"}, "source", "No source named"),
         ({"source_ref": "talks-open"}, "source_ref", "already recorded"),
-        ({"url": "javascript:alert(1)"}, "url", "valid URL"),
+        ({"url": "javascript:alert(1)"}, "url", "Is not a web address"),
         ({"occurred_at": "2999-01-01T00:00:00Z"}, "occurred_at", "in the future"),
         ({"value": "NaN"}, "value", ""),
-        ({"stance": "maybe"}, "stance", "not a valid choice"),
+        ({"stance": "maybe"}, "stance", "Must be one of affirms, denies"),
         ({"commitment": "us-taliban-2020/no-such"}, "commitment", "No commitment"),
-        ({"summary": ""}, "summary", "blank"),
+        ({"summary": ""}, "summary", "Is required"),
+        ({"source_ref": ""}, "source_ref", "Is required"),
+        ({"fatalities": -3}, "fatalities", ""),
+        ({"actors": "Taliban"}, "actors", "Unknown field"),
     ],
     ids=["period-backwards", "credibility", "unknown-source", "duplicate-id", "url", "future", "nan", "stance",
-         "commitment", "summary"],
+         "commitment", "summary", "no-id", "negative-fatalities", "unknown-key"],
 )
-def test_a_posted_report_is_held_to_the_models_rules(demo, monitor, fields, field, message):
+def test_a_posted_report_is_held_to_the_importers_rules(demo, monitor, fields, field, message):
     response = token_client(monitor).post(reverse("api:report-list"), report(**fields), format="json")
     assert response.status_code == 400
     errors = response.json()
@@ -272,3 +275,22 @@ def test_a_posted_report_is_held_to_the_models_rules(demo, monitor, fields, fiel
     assert field in errors, errors
     assert message in flat, errors
     assert not Report.objects.filter(summary="Talks open in Doha.").exists()
+
+
+def test_a_posted_date_means_what_it_means_in_a_file_the_start_of_that_day_in_kabul(demo, monitor):
+    response = token_client(monitor).post(
+        reverse("api:report-list"), report(occurred_at="12 September 2020", admin1="kabul"), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    saved = Report.objects.get(pk=response.json()["id"])
+    # Kabul is UTC+4:30: the local day starts at 19:30 UTC the evening before.
+    assert saved.occurred_at == datetime(2020, 9, 11, 19, 30, tzinfo=UTC)
+    assert saved.precision == "day"
+
+
+def test_posting_the_same_report_twice_records_it_once(demo, monitor):
+    client = token_client(monitor)
+    assert client.post(reverse("api:report-list"), report(), format="json").status_code == 201
+    again = client.post(reverse("api:report-list"), report(), format="json")
+    assert again.status_code == 400 and "already recorded" in json.dumps(again.json())
+    assert Report.objects.filter(source_ref="wire-2020-09-12").count() == 1

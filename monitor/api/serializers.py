@@ -6,7 +6,7 @@ field reaches the public by accident: what may be seen was already decided by
 `monitor.evidence.publication` before anything is serialized here.
 """
 
-import math
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -15,6 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from monitor.evidence.importing import native
+from monitor.evidence.importing.lookups import Attribution, Lookups
+from monitor.evidence.importing.zones import default_time_zone
 from monitor.evidence.models import Report, Source
 from terms.models import Commitment
 
@@ -182,6 +185,17 @@ class CommitmentRefField(serializers.Field):
         return f"{value.agreement.slug}/{value.key}"
 
 
+# Fields of a posted report the server decides and ignores if sent: what the report's resource shows.
+SERVER_DECIDES = ("id", "recorded_at", "verification", "grade")
+
+
+def _problems_by_field(problems):
+    out = {}
+    for problem in problems:
+        out.setdefault(problem.column or "non_field_errors", []).append(problem.reason[:1].upper() + problem.reason[1:])
+    return out
+
+
 class ReportCreateSerializer(serializers.ModelSerializer):
     """A monitor's report. Validated by the model's own rules (full_clean), as the importer validates.
 
@@ -221,33 +235,52 @@ class ReportCreateSerializer(serializers.ModelSerializer):
             "verification",
         )
         read_only_fields = ("id", "recorded_at", "verification")
-        # The model's conditional unique constraint (source, source_ref) is checked by full_clean below,
-        # with the model's own message, rather than by a DRF validator that ignores the condition.
+        # Validation is the importer's (to_internal_value), not DRF's field by field.
         validators = []
 
-    def validate_value(self, value):
-        # As the importer: NaN or infinity would pass the model's FloatField and poison every chart.
-        if value is not None and not math.isfinite(value):
-            raise serializers.ValidationError(_("Must be a finite number."))
-        return value
+    def to_internal_value(self, data):
+        """The importer's own validation of one row of the native format (docs/report-format.md).
 
-    def validate(self, attrs):
-        now = timezone.now()
-        # The two database constraints, checked first to answer in the importer's words rather than
-        # Django's "Constraint … is violated"; full_clean below still enforces them.
-        if attrs.get("occurred_until") and attrs["occurred_until"] < attrs["occurred_at"]:
-            raise serializers.ValidationError({"occurred_until": [_("Is before occurred_at.")]})
-        same_id = Report.objects.filter(source=attrs["source"], source_ref=attrs.get("source_ref"))
-        if attrs.get("source_ref") and same_id.exists():
+        One rule set for every way a report arrives: a date without a time is the start of that
+        day in the agreements' zone, "5 March 2020" is a date, `source_ref` is required (a client's
+        retry then finds its report already recorded instead of making a second one), places are
+        respelled as the monitor spells them. The fields declared above describe the body in the
+        OpenAPI schema and the response.
+        """
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": [_("The body must be one report object.")]})
+        cells = {k: v for k, v in data.items() if k not in SERVER_DECIDES}
+        errors = {}
+        for key in cells:
+            if key not in native.COLUMNS:
+                errors[key] = [_("Unknown field.")]
+            elif cells[key] is not None and (isinstance(cells[key], bool) or not isinstance(cells[key], (str, int, float))):
+                errors[key] = [_("Must be text or a number.")]
+        for key in native.REQUIRED + ("source",):
+            if key not in cells:
+                errors[key] = [_("This field is required.")]
+        if errors:
+            raise serializers.ValidationError(errors)
+
+        lookups = Lookups.load()
+        reader = native.NativeReader(
+            lookups=lookups, source_id=None, tz=ZoneInfo(default_time_zone()), attribution=Attribution(lookups),
+            json=True,
+        )
+        _line, values, problems = reader.row(None, cells)
+        if problems:
+            raise serializers.ValidationError(_problems_by_field(problems))
+
+        now = reader.now
+        values["recorded_at"] = now  # the server's to say: a back-dated one would rewrite what was known when
+        if values["occurred_at"] > now:
+            raise serializers.ValidationError({"occurred_at": [_("A report cannot describe an event in the future.")]})
+        if Report.objects.filter(source_id=values["source_id"], source_ref=values["source_ref"]).exists():
             raise serializers.ValidationError(
                 {"source_ref": [_("This source already gave a report with this id: it is already recorded.")]}
             )
-        report = Report(**attrs, recorded_at=now)
         try:
-            report.full_clean()
+            Report(**values).full_clean()
         except DjangoValidationError as e:
             raise serializers.ValidationError(e.message_dict) from None
-        if attrs["occurred_at"] > now:
-            raise serializers.ValidationError({"occurred_at": [_("A report cannot describe an event in the future.")]})
-        attrs["recorded_at"] = now
-        return attrs
+        return values
