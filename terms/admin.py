@@ -218,7 +218,9 @@ class CommitmentAdmin(AuditedAdmin):
     def countdown(self, obj):
         return countdown_text(getattr(obj, "standing", None))
 
-    @admin.display(description=_("evidence"))
+    # The reports the verdict rests on (the act that met a deadline, the days over a ceiling, the
+    # violations), not every report that mentions the commitment: those are on its public page.
+    @admin.display(description=_("evidence relied on"))
     def evidence_count(self, obj):
         standing = getattr(obj, "standing", None)
         return len(standing.computed.evidence) if standing else 0
