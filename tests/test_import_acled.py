@@ -115,6 +115,41 @@ def test_bad_rows_can_be_skipped_and_each_is_still_reported(acled, tmp_path):
     assert sorted(ev.Report.objects.values_list("source_ref", flat=True)) == ["AFG0000001", "AFG0000003"]
 
 
+def one_line_rows(n, change=None):
+    """An export whose row i is on line i + 2 (no notes over two lines), with `change` applied."""
+    change = change or {}
+    return make_acled.csv_text(n, change={i: {"notes": f"Event {i + 1}.", **change.get(i, {})} for i in range(n)})
+
+
+def test_an_id_repeated_batches_later_is_reported_with_its_first_line_and_not_written(acled, tmp_path, settings):
+    settings.MONITOR_IMPORT_BATCH_SIZE = 2
+    text = one_line_rows(5, change={4: {"event_id_cnty": "AFG0000001", "fatalities": "99"}})
+    out, err = run(write(tmp_path, text), "--skip-invalid")
+    assert "5 rows: 4 new, 0 updated, 0 unchanged, 1 with problems." in out
+    assert "Line 6, column event_id_cnty: the id “AFG0000001” appears twice in this file (first on line 2)" in err
+    assert ev.Report.objects.get(source_ref="AFG0000001").fatalities != 99
+
+
+def test_on_reimport_an_id_repeated_batches_later_is_a_duplicate_whether_its_report_changed_or_not(
+    acled, tmp_path, settings
+):
+    settings.MONITOR_IMPORT_BATCH_SIZE = 2
+    run(write(tmp_path, one_line_rows(3)))
+    # Rows: 1 unchanged, 2 changed, 3 unchanged, 4 new; then 1, 2 and 4 again, each in a later batch.
+    revised = one_line_rows(7, change={
+        1: {"notes": "Event 2, revised."},
+        4: {"event_id_cnty": "AFG0000001", "notes": "Again."},
+        5: {"event_id_cnty": "AFG0000002", "notes": "Again."},
+        6: {"event_id_cnty": "AFG0000004", "notes": "Again."},
+    })
+    out, err = run(write(tmp_path, revised, name="revised.csv"), "--skip-invalid")
+    assert "7 rows: 1 new, 1 updated, 2 unchanged, 3 with problems." in out
+    for line, ref, first in ((6, "AFG0000001", 2), (7, "AFG0000002", 3), (8, "AFG0000004", 5)):
+        assert f"Line {line}, column event_id_cnty: the id “{ref}” appears twice in this file (first on line {first})" in err
+    assert not ev.Report.objects.filter(summary="Again.").exists()
+    assert ev.Report.objects.get(source_ref="AFG0000002").summary == "Event 2, revised."
+
+
 def test_a_dry_run_counts_what_it_would_do_and_writes_nothing(acled, tmp_path):
     out, _err = run(write(tmp_path, make_acled.csv_text(3)), "--dry-run")
     assert "checked, nothing written (dry run). 3 rows: 3 new" in out

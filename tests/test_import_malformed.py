@@ -22,6 +22,18 @@ _spec = importlib.util.spec_from_file_location("make_acled", DATA / "make_acled.
 make_acled = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_acled)
 
+
+
+def far_into_the_file(bad, row=450):
+    """A 600-row export (some 200 KB, read in several chunks) with `bad` bytes in row `row`, and that row's line."""
+    text = make_acled.csv_text(600, change={row: {"event_id_cnty": "AFG-BAD-ID"}}).encode()
+    at = text.index(b"AFG-BAD-ID")
+    return text.replace(b"AFG-BAD-ID", b"AFG" + bad + b"1"), text.count(b"\n", 0, at) + 1
+
+
+DEEP_CP1252, DEEP_CP1252_LINE = far_into_the_file(b"\x97")
+DEEP_NUL, DEEP_NUL_LINE = far_into_the_file(b"\x00")
+
 # Row 0 of a generated export has notes on two lines (2-3); rows 1 and 2 are on lines 4 and 5.
 CASES = {
     "missing columns": (
@@ -57,6 +69,14 @@ CASES = {
     "another encoding": (
         (DATA / "acled-windows-1252.csv").read_bytes(),
         "Line 4: the file is not UTF-8 text (byte 0x97 cannot be read). Save it as UTF-8",
+    ),
+    "another encoding far into the file": (
+        DEEP_CP1252,
+        f"Line {DEEP_CP1252_LINE}: the file is not UTF-8 text (byte 0x97 cannot be read).",
+    ),
+    "a NUL byte far into the file": (
+        DEEP_NUL,
+        f"Line {DEEP_NUL_LINE}: the file contains NUL bytes: it is not a text file.",
     ),
     "UTF-16": (
         make_acled.csv_text(2).encode("utf-16"),

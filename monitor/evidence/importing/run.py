@@ -15,7 +15,7 @@ from django.db import transaction
 from monitor.alerts import triggers
 from monitor.evidence import models as ev
 
-from . import acled, native
+from . import acled, native, staging
 from .lookups import Attribution, Lookups
 from .problems import FileProblem, Problem
 from .text import LineReader
@@ -47,6 +47,20 @@ def reader_for(job, lookups, attribution):
     return native.NativeReader(lookups=lookups, source_id=job.source_id, tz=tz, attribution=attribution, json=is_json)
 
 
+def writer_for(job, reader, *, user, log, size):
+    """Through a staging table with COPY on PostgreSQL for readers that give tuples; portable batches otherwise."""
+    options = dict(
+        user=user,
+        log=log,
+        create_defaults=reader.create_defaults,
+        create_only=native.CREATE_ONLY,
+        id_column="event_id_cnty" if job.format == ev.ACLED else "source_ref",
+    )
+    if staging.supported(reader):
+        return staging.StagingWriter(job, fields=reader.fields, size=size, **options)
+    return BatchWriter(job, fields=getattr(reader, "fields", None), **options)
+
+
 def import_file(job, binary, *, commit, log, user=None, progress=None):
     """Read `binary` as `job` says and write its rows; commit only if `commit` and nothing stands in the way.
 
@@ -59,14 +73,7 @@ def import_file(job, binary, *, commit, log, user=None, progress=None):
     outcome = Outcome()
     every = batch_size()
     with transaction.atomic():
-        writer = BatchWriter(
-            job,
-            user=user,
-            log=log,
-            create_defaults=reader.create_defaults,
-            create_only=native.CREATE_ONLY,
-            id_column="event_id_cnty" if job.format == ev.ACLED else "source_ref",
-        )
+        writer = writer_for(job, reader, user=user, log=log, size=every)
         try:
             for line, values, problems in reader.rows(lines):
                 outcome.rows += 1

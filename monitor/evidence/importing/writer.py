@@ -101,8 +101,9 @@ class SeenIds:
 
 
 class BatchWriter:
-    def __init__(self, job, *, user, log, create_defaults=None, create_only=(), id_column="source_ref"):
+    def __init__(self, job, *, user, log, create_defaults=None, create_only=(), id_column="source_ref", fields=None):
         self.job = job
+        self.fields = fields  # the names of a row's values when the reader gives tuples; None when it gives dicts
         self.user = user
         self.log = log
         self.create_defaults = create_defaults or {}
@@ -116,6 +117,8 @@ class BatchWriter:
         self.written_ids = array("q")  # created or changed: what re-evaluation needs to know about
 
     def add(self, line, values):
+        if self.fields is not None:
+            values = dict(zip(self.fields, values))
         key = (values["source_id"], values["source_ref"])
         first = self.batch.get(key)
         if first is not None:

@@ -1,0 +1,209 @@
+"""Rows into reports on PostgreSQL: COPY a batch into a staging table, then write it with set-based statements.
+
+The checked rows of a batch travel with COPY (psycopg formats them in C) into a
+temporary table, and from there a batch costs at most five statements whatever
+its size:
+
+1. COPY the batch into `evidence_import_batch`;
+2. find the rows whose id was met earlier in the file (reported as
+   duplicates, and taken out of the batch in one more statement if any);
+3. INSERT … ON CONFLICT DO NOTHING the new reports, and their history rows from
+   what the INSERT returned, in the same statement;
+4. UPDATE the reports whose values differ (IS DISTINCT FROM), and their history
+   rows the same way: a report that matches its row is neither written nor
+   locked, so re-importing an unchanged export only reads. Skipped when the
+   INSERT created every row of the batch: there is nothing to compare;
+5. TRUNCATE the staging table for the next batch.
+
+Temporary tables are private to the connection and write no WAL. No model
+instance and no dict is made per row: a row is the reader's tuple from the
+CSV cell to the COPY buffer.
+
+Inserting with DO NOTHING and updating in a separate statement (rather than one
+INSERT … ON CONFLICT DO UPDATE) keeps "new" and "updated" exact without relying
+on system columns, and lets each statement see what a concurrent import of the
+same ids committed: if another transaction inserts an id first, the INSERT
+waits for it and skips the row, and the UPDATE (a new snapshot under READ
+COMMITTED) then finds that report and updates it instead of failing the file on
+the unique constraint.
+"""
+
+from array import array
+
+from django.db import connection
+from django.utils import timezone
+
+from monitor.evidence import models as ev
+
+from .problems import Problem
+
+BATCH = "evidence_import_batch"
+SEEN = "evidence_import_seen"
+NOW = object()  # stands for the batch's instant among a statement's parameters
+
+
+def supported(reader):
+    """Whether this writer can take `reader`'s rows: PostgreSQL, and rows as tuples of fixed fields."""
+    return connection.vendor == "postgresql" and getattr(reader, "fields", None) is not None
+
+
+class StagingWriter:
+    def __init__(self, job, *, user, log, fields, size, create_defaults=None, create_only=(), id_column="source_ref"):
+        self.job = job
+        self.user = user
+        self.log = log
+        self.fields = tuple(fields)  # what each of the reader's tuples holds, in order
+        self.size = size
+        self.id_column = id_column
+        self.reason = f"Imported from {job.file_name}"[:100]
+        self.at_source = self.fields.index("source_id")
+        self.at_ref = self.fields.index("source_ref")
+        self.rows = []  # (line, *values) of the batch being gathered
+        self.lines = {}  # (source_id, source_ref) → line, for the batch being gathered
+        self.created = self.updated = self.unchanged = self.duplicates = 0
+        # Created or changed: what re-evaluation needs to know about. 8 bytes a row (8 MB for a million rows)
+        # is the one thing that grows with the file; the reports themselves are never kept.
+        self.written_ids = array("q")
+        self._prepare_sql(create_defaults or {}, set(create_only))
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {BATCH}, {SEEN}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {BATCH} (line integer NOT NULL, {self._staged_columns})")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {SEEN} (source_id bigint NOT NULL, source_ref varchar(100) NOT NULL, "
+                "line integer NOT NULL, PRIMARY KEY (source_id, source_ref))"
+            )
+
+    def add(self, line, row):
+        key = (row[self.at_source], row[self.at_ref])
+        first = self.lines.get(key)
+        if first is not None:
+            self._duplicate(line, key[1], first)
+            return
+        self.lines[key] = line
+        self.rows.append((line, *row))
+        if len(self.rows) >= self.size:
+            self.flush()
+
+    def close(self):
+        self.flush()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {BATCH}, {SEEN}")
+
+    def flush(self):
+        if not self.rows:
+            return
+        rows, self.rows, self.lines = self.rows, [], {}
+        now = timezone.now()  # one instant for the batch: its recorded_at and its history date
+        with connection.cursor() as cursor:
+            with cursor.copy(self._copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(self._duplicates_sql, [self.job.pk])
+            duplicates = cursor.fetchall()
+            if duplicates:
+                cursor.execute(f"DELETE FROM {BATCH} WHERE line = ANY(%s)", [[line for line, _, _ in duplicates]])
+                for line, ref, first_line in sorted(duplicates):
+                    self._duplicate(line, ref, first_line)
+            insert_params = [now if p is NOW else p for p in self._insert_params]
+            cursor.execute(self._insert_sql, [*insert_params, now, *self._history_params("+")])
+            created = [pk for (pk,) in cursor.fetchall()]
+            updated = []
+            if len(created) < len(rows) - len(duplicates):  # some ids were there already: compare, update
+                cursor.execute(self._update_sql, [*self._update_params, now, *self._history_params("~"), self.job.pk])
+                updated = [pk for (pk,) in cursor.fetchall()]
+            cursor.execute(f"TRUNCATE {BATCH}")
+        self.written_ids.extend(created)
+        self.written_ids.extend(updated)
+        self.created += len(created)
+        self.updated += len(updated)
+        self.unchanged += len(rows) - len(duplicates) - len(created) - len(updated)
+
+    def _history_params(self, history_type):
+        return [history_type, getattr(self.user, "pk", None), self.reason or None]
+
+    def _duplicate(self, line, ref, first_line):
+        self.duplicates += 1
+        reason = f"the id “{ref}” appears twice in this file (first on line {first_line})"
+        self.log.add(Problem(line, self.id_column, reason))
+
+    def _prepare_sql(self, create_defaults, create_only):
+        report = ev.Report._meta
+        history = ev.Report.history.model._meta
+        qn = connection.ops.quote_name
+        table = qn(report.db_table)
+        by_name = {f.attname: f for f in report.concrete_fields}
+        staged = [by_name[name] for name in self.fields]
+        self._staged_columns = ", ".join(f"{qn(f.column)} {f.db_type(connection)}" for f in staged)
+        self._copy_sql = f"COPY {BATCH} (line, {', '.join(qn(f.column) for f in staged)}) FROM STDIN"
+
+        # An id met earlier in the file is one this import wrote (its report now names this job, and the
+        # line) or one whose report it left unchanged (recorded in SEEN). So SEEN holds only the ids of
+        # unchanged rows, and a first import, where every row is new, never writes to it. A job is imported
+        # at most once (jobs.start_import claims it), and a check's writes are rolled back.
+        key = "s.source_id = b.source_id AND s.source_ref = b.source_ref"
+        self._duplicates_sql = (
+            "SELECT line, source_ref, first_line FROM (SELECT b.line, b.source_ref, coalesce("
+            f"(SELECT s.line FROM {SEEN} s WHERE {key}), "
+            f"(SELECT s.import_line FROM {table} s WHERE {key} AND s.source_ref <> '' AND s.import_job_id = %s)"
+            f") AS first_line FROM {BATCH} b) d WHERE first_line IS NOT NULL"
+        )
+
+        # What a new report gets besides the row's values: the reader's defaults, how it arrived, field defaults.
+        marks = {
+            **create_defaults,
+            "arrived_via": ev.ARRIVED_IMPORT,
+            "entered_by_id": getattr(self.user, "pk", None),
+            "import_job_id": self.job.pk,
+            "import_file": self.job.file_name[:255],
+        }
+        columns, values, self._insert_params = [], [], []
+        for f in report.concrete_fields:
+            if f.primary_key:
+                continue
+            columns.append(qn(f.column))
+            if f.attname in self.fields:
+                values.append(f"b.{qn(f.column)}")
+            elif f.attname == "import_line":
+                values.append("b.line")
+            else:
+                values.append(f"%s::{f.db_type(connection)}")
+                if f.attname == "recorded_at":
+                    self._insert_params.append(NOW)  # the batch's instant
+                else:
+                    value = marks[f.attname] if f.attname in marks else f.get_default()
+                    self._insert_params.append(f.get_db_prep_save(value, connection))
+
+        tracked = [qn(f.column) for f in history.concrete_fields if not f.name.startswith("history_")]
+        history_columns = ", ".join(tracked)
+        record = (
+            f"INSERT INTO {qn(history.db_table)} ({history_columns}, history_date, history_type, history_user_id, "
+            f"history_change_reason) SELECT {history_columns}, %s, %s, %s, %s FROM written"
+        )
+
+        # ON CONFLICT names the partial unique index on (source, source_ref) by its columns and predicate.
+        self._insert_sql = (
+            f"WITH written AS (INSERT INTO {table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM {BATCH} b "
+            "ON CONFLICT (source_id, source_ref) WHERE source_ref <> '' DO NOTHING "
+            f"RETURNING {table}.*), "
+            f"history AS ({record}) SELECT id FROM written"
+        )
+        updatable = [by_name[n] for n in self.fields if n not in create_only and n not in ("source_id", "source_ref")]
+        sets = [f"{qn(f.column)} = m.{qn(f.column)}" for f in updatable]
+        sets += ["import_job_id = %s", "import_file = %s", "import_line = m.line"]
+        self._update_params = [self.job.pk, self.job.file_name[:255]]
+        mine = ", ".join(f"r.{qn(f.column)}" for f in updatable)
+        theirs = ", ".join(f"b.{qn(f.column)}" for f in updatable)
+        # Every row of the batch whose id has a report, and whether they differ. The ones that differ are
+        # updated; the ones that do not are recorded in SEEN, except the reports the INSERT just created.
+        self._update_sql = (
+            f"WITH matched AS (SELECT b.*, r.id AS report_id, r.import_job_id, "
+            f"({mine}) IS DISTINCT FROM ({theirs}) AS differs FROM {BATCH} b JOIN {table} r "
+            "ON r.source_id = b.source_id AND r.source_ref = b.source_ref AND r.source_ref <> ''), "
+            f"written AS (UPDATE {table} r SET {', '.join(sets)} FROM matched m "
+            "WHERE r.id = m.report_id AND m.differs RETURNING r.*), "
+            f"history AS ({record}), "
+            f"seen AS (INSERT INTO {SEEN} (source_id, source_ref, line) SELECT source_id, source_ref, line "
+            "FROM matched WHERE NOT differs AND import_job_id IS DISTINCT FROM %s) "
+            "SELECT id FROM written"
+        )
