@@ -2,12 +2,12 @@
 
     .venv/bin/python -m bench.alerts [--scale small|full]
 
-Everything runs as in production, on one machine: a `celery worker` process and a
-`celery beat` process reading its schedule from the database (django-celery-beat,
-the sweep set to every SWEEP_INTERVAL seconds), PostgreSQL, Redis, and a real SMTP
-server (aiosmtpd, in this process) that stamps each message as it arrives. The
-worker and the SMTP server are the ones tests/test_alerts_real.py uses
-(tests/realparts.py).
+Everything runs as in production, on one machine: worker processes (as many as
+`celery worker` starts on a two-core machine), a `celery beat` process reading its
+schedule from the database (django-celery-beat, the sweep set to every
+SWEEP_INTERVAL seconds), PostgreSQL, Redis, and a real SMTP server (aiosmtpd, in
+this process) that stamps each message as it arrives. The workers and the SMTP
+server are the ones tests/test_alerts_real.py uses (tests/realparts.py).
 
 (a) Reports: N reports are saved one after the other, each breaching a different
     ceiling or prohibition with a subscriber of its own; the next is saved (after a
@@ -57,6 +57,9 @@ DB_NAME = "bench_alerts"
 REDIS_DB = int(os.environ.get("BENCH_ALERTS_REDIS_DB", "10"))
 BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 
+# Two processes taking one task at a time, as `celery -A monitor worker` (docs/operations.md) runs on
+# two cores: a send queued by a sweep's commit need not wait for the next sweep to finish.
+WORKER_PROCESSES = 2
 SWEEP_INTERVAL = 5  # seconds, set in django-celery-beat's schedule (production default: 60)
 SEND_INTERVAL = 15  # seconds, the project's default for the periodic monitor.send_alerts
 TARGET_P95 = 5.0
@@ -93,6 +96,7 @@ class Sample:
 
     address: str
     cause_at: float  # the commit of the report's save, or the deadline instant
+    ticked_at: float | None = None  # deadlines: beat sent the sweep that found it
     detected_at: float | None = None  # the `now` of the sweep that recorded the transition
     found_by: str = ""  # that sweep's trigger: "reports" or "beat"
     first_sweep_after: bool | None = None  # deadlines: found by the first sweep that started after it
@@ -107,8 +111,11 @@ class Sample:
     def stages(self):
         if None in (self.detected_at, self.swept_at, self.send_started_at, self.arrived_at):
             return None
+        # A deadline waits for beat's next tick, then for a worker; a report only for a worker.
+        tick = self.cause_at if self.ticked_at is None else max(self.ticked_at, self.cause_at)
         return (
-            self.detected_at - self.cause_at,
+            tick - self.cause_at,
+            self.detected_at - tick,
             self.swept_at - self.detected_at,
             self.send_started_at - self.swept_at,
             self.arrived_at - self.send_started_at,
@@ -119,6 +126,7 @@ class Sample:
 class Result:
     scale: str
     sizes: Scale
+    workers: int = WORKER_PROCESSES
     reports: list = field(default_factory=list)
     deadlines: list = field(default_factory=list)
     beat_gaps: list = field(default_factory=list)  # seconds between consecutive beat sweeps
@@ -353,7 +361,7 @@ def create_deadlines(due_instants, zones_dir):
 # --- The run -----------------------------------------------------------------------------------------
 
 
-def measure(scale="small", workdir=None, seed=6):
+def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
     """Run both measurements against the database Django is connected to (expected empty)."""
     from django.db import transaction
     from django.utils import timezone
@@ -367,7 +375,7 @@ def measure(scale="small", workdir=None, seed=6):
 
     sizes = SCALES[scale]
     rng = random.Random(seed)
-    result = Result(scale=scale, sizes=sizes)
+    result = Result(scale=scale, sizes=sizes, workers=workers)
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-alerts-")))
@@ -397,9 +405,12 @@ def measure(scale="small", workdir=None, seed=6):
         )
         realparts.redis_cli("-n", str(REDIS_DB), "flushdb")
         stack.enter_context(realparts.broker(celery_app, BROKER_URL))  # on_commit enqueues reach our worker
-        worker = realparts.Worker(env, workdir / "worker.log", "benchalerts")
-        stack.callback(worker.stop)
-        worker.start()
+        started = []
+        for n in range(1, workers + 1):
+            worker = realparts.Worker(env, workdir / f"worker-{n}.log", f"benchalerts{n}")
+            started.append(worker)
+            stack.callback(worker.stop)
+            worker.start()
         beat = _start_beat(env, workdir)
         stack.callback(realparts.stop_processes, [beat])
         run_started = timezone.now()
@@ -433,7 +444,8 @@ def measure(scale="small", workdir=None, seed=6):
             _wait_for(smtp, sample.address, timeout=max(0, last_due - time.time()) + 3 * SWEEP_INTERVAL + 30)
 
         realparts.stop_processes([beat])
-        worker.stop()
+        for worker in started:
+            worker.stop()
         for samples, commitments in ((result.reports, breachable), (result.deadlines, deadlines)):
             _fill_stages(samples, commitments, smtp)
         sweeps = list(am.SweepRun.objects.filter(started_at__gte=run_started, finished_at__isnull=False)
@@ -442,6 +454,7 @@ def measure(scale="small", workdir=None, seed=6):
         result.beat_gaps = [b - a for a, b in zip(beat_times, beat_times[1:])]
         result.sweep_seconds = [(finished - started).total_seconds() for _, _, started, finished in sweeps]
         _check_first_sweep(result.deadlines, sweeps)
+        _match_ticks(result.deadlines, beat_ticks(workdir / "beat.log"))
         result.emails = len(smtp.messages)
         for message in smtp.messages:
             for address in message.rcpt_tos:
@@ -495,6 +508,24 @@ def _fill_stages(samples, commitments, smtp):
         sample.arrived_at = arrivals.get(sample.address)
 
 
+def beat_ticks(log_path):
+    """When beat sent monitor.sweep, from its log (Celery stamps each line to the millisecond, local time)."""
+    ticks = []
+    for line in Path(log_path).read_text(errors="replace").splitlines():
+        if "Sending due task" in line and "(monitor.sweep)" in line and line.startswith("["):
+            stamp = line[1:].split(": ", 1)[0]  # "2026-11-28 14:06:37,123"
+            whole, _, millis = stamp.partition(",")
+            ticks.append(time.mktime(time.strptime(whole, "%Y-%m-%d %H:%M:%S")) + int(millis or 0) / 1000)
+    return ticks
+
+
+def _match_ticks(samples, ticks):
+    """The tick behind the sweep that found each deadline: the last one sent before that sweep began."""
+    for sample in samples:
+        if sample.detected_at is not None and sample.found_by == "beat":
+            sample.ticked_at = max((t for t in ticks if t <= sample.detected_at), default=None)
+
+
 def _check_first_sweep(samples, sweeps):
     """Was each deadline found by the first sweep whose `now` was at or after it? (Any later is a miss.)"""
     instants = sorted(as_of.timestamp() for _, as_of, _, _ in sweeps)
@@ -509,8 +540,9 @@ def _check_first_sweep(samples, sweeps):
 
 
 STAGES = (
-    ("queue: commit/deadline → sweep starts", "on_commit queues the task, Redis, the worker takes it "
-     "(behind whatever it is running); for deadlines, the wait for beat's next sweep"),
+    ("beat: deadline → beat sends the sweep", "the wait for beat's next tick (deadlines only)"),
+    ("queue: commit/tick → sweep starts", "on_commit queues the task (reports), Redis, a worker takes it "
+     "when one is free"),
     ("sweep: starts → committed", "the advisory lock, every commitment evaluated, transition and alert "
      "written, commit"),
     ("sender: sweep committed → first send", "monitor.send_alerts queued on commit, the worker takes it, claims the row"),
@@ -522,10 +554,12 @@ def _seconds(value):
     return "–" if value is None else f"{value:.2f}"
 
 
-def _stage_rows(samples):
+def _stage_rows(samples, skip=()):
     staged = [s.stages() for s in samples if s.stages() is not None]
     rows = []
     for i, (name, what) in enumerate(STAGES):
+        if i in skip:
+            continue
         values = [st[i] for st in staged]
         if values:
             rows.append(f"| {name} | {_seconds(statistics.median(values))} | {_seconds(quantile(values, 0.95))} "
@@ -565,7 +599,8 @@ def section(result, command):
         "",
         f"Command: `{command}` (scale `{result.scale}`). Machine: {machine()}.",
         "",
-        "A `celery worker` process (solo pool, as in tests/test_alerts_real.py) and `celery beat` with "
+        f"{result.workers} Celery worker process{'es' if result.workers > 1 else ''} (solo pool each, as in "
+        "tests/test_alerts_real.py; together what `celery worker` starts on two cores) and `celery beat` with "
         f"django-celery-beat's database schedule (sweep every {SWEEP_INTERVAL} s, sender every {SEND_INTERVAL} s), "
         "PostgreSQL, Redis and an aiosmtpd server that stamps each message when its DATA completes. "
         f"The database holds {result.commitments} commitments and {result.report_rows} reports "
@@ -592,7 +627,7 @@ def section(result, command):
         "",
         "| (a) reports: stage | p50 (s) | p95 (s) | max (s) | what it is |",
         "|---|---|---|---|---|",
-        *_stage_rows(result.reports),
+        *_stage_rows(result.reports, skip=(0,)),  # no tick to wait for
         "",
         "| (b) deadlines: stage | p50 (s) | p95 (s) | max (s) | what it is |",
         "|---|---|---|---|---|",
@@ -605,12 +640,11 @@ def section(result, command):
         "",
         "What bounds it:",
         "",
-        "- **Reports**: the queueing is milliseconds when the worker is idle; a save that lands while beat's "
-        "sweep runs waits for it (one solo worker takes tasks in order, and the re-evaluation would wait for the "
-        "sweep's advisory lock anyway). The re-evaluation is then a sweep of its own, so the largest share "
-        "grows with what a sweep costs (see the sweep benchmark); the sender is queued by the sweep's commit "
-        "and the SMTP exchange on localhost takes milliseconds. With several worker processes (production runs "
-        "`celery worker` with one per core) the sender would not wait behind a running sweep either.",
+        "- **Reports**: the queueing is milliseconds when a worker is free; a save that lands while beat's "
+        "sweep runs waits for it (the re-evaluation waits for the sweep's advisory lock, and with every worker "
+        "busy, for a worker). The re-evaluation is then a sweep of its own, so the largest share grows with what "
+        "a sweep costs (see the sweep benchmark); the sender is queued by the sweep's commit and waits only "
+        "when every worker is busy; the SMTP exchange on localhost takes milliseconds.",
         f"- **Deadlines**: nothing notices a deadline passing except beat's sweep, so the wait for the next "
         f"sweep, up to one interval ({SWEEP_INTERVAL} s here, 60 s by default), dominates by design; then one "
         "sweep and one send as above. The periodic sender's interval "
@@ -623,21 +657,25 @@ def section(result, command):
     return "\n".join(lines) + "\n"
 
 
-def run(scale="small"):
+def run(scale="small", workers=WORKER_PROCESSES):
     os.environ.setdefault("REDIS_URL", BROKER_URL)  # this process's cache too, not another benchmark's
     setup_django(DB_NAME)
     from django.core.management import call_command
 
     call_command("flush", "--noinput", verbosity=0)
-    result = measure(scale)
-    return section(result, f".venv/bin/python -m bench.alerts --scale {scale}")
+    result = measure(scale, workers=workers)
+    command = f".venv/bin/python -m bench.alerts --scale {scale}"
+    if workers != WORKER_PROCESSES:
+        command += f" --workers {workers}"
+    return section(result, command)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--workers", type=int, default=WORKER_PROCESSES, help="worker processes (solo pool each)")
     args = parser.parse_args()
-    print(run(args.scale))
+    print(run(args.scale, workers=args.workers))
 
 
 if __name__ == "__main__":
