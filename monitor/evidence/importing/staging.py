@@ -5,15 +5,17 @@ temporary table, and from there a batch costs at most five statements whatever
 its size:
 
 1. COPY the batch into `evidence_import_batch`;
-2. find the rows whose id was met earlier in the file (reported as
-   duplicates, and taken out of the batch in one more statement if any);
-3. INSERT … ON CONFLICT DO NOTHING the new reports, and their history rows from
+2. INSERT … ON CONFLICT DO NOTHING the new reports, and their history rows from
    what the INSERT returned, in the same statement;
+3. find the rows whose id was met earlier in the file (reported as
+   duplicates, and taken out of the batch in one more statement if any);
 4. UPDATE the reports whose values differ (IS DISTINCT FROM), and their history
    rows the same way: a report that matches its row is neither written nor
-   locked, so re-importing an unchanged export only reads. Skipped when the
-   INSERT created every row of the batch: there is nothing to compare;
+   locked, so re-importing an unchanged export only reads;
 5. TRUNCATE the staging table for the next batch.
+
+Steps 3 and 4 are skipped when the INSERT created every row of the batch (a
+first import): a row whose id was met before would have found its report.
 
 Temporary tables are private to the connection and write no WAL. No model
 instance and no dict is made per row: a row is the reader's tuple from the
@@ -94,24 +96,27 @@ class StagingWriter:
             return
         rows, self.rows, self.lines = self.rows, [], {}
         now = timezone.now()  # one instant for the batch: its recorded_at and its history date
+        duplicates, updated = [], []
         with connection.cursor() as cursor:
             with cursor.copy(self._copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(self._duplicates_sql, [self.job.pk])
-            duplicates = cursor.fetchall()
-            if duplicates:
-                cursor.execute(f"DELETE FROM {BATCH} WHERE line = ANY(%s)", [[line for line, _, _ in duplicates]])
-                for line, ref, first_line in sorted(duplicates):
-                    self._duplicate(line, ref, first_line)
             insert_params = [now if p is NOW else p for p in self._insert_params]
             cursor.execute(self._insert_sql, [*insert_params, now, *self._history_params("+")])
             created = [pk for (pk,) in cursor.fetchall()]
-            updated = []
-            if len(created) < len(rows) - len(duplicates):  # some ids were there already: compare, update
+            # An id met earlier in the file has a report by now, so a row the INSERT created is not a
+            # duplicate: when it created them all (a first import), there is nothing more to do.
+            if len(created) < len(rows):
+                cursor.execute(self._duplicates_sql, [self.job.pk])
+                duplicates = cursor.fetchall()
+                if duplicates:
+                    lines = [line for line, _ref, _first in duplicates]
+                    cursor.execute(f"DELETE FROM {BATCH} WHERE line = ANY(%s)", [lines])
                 cursor.execute(self._update_sql, [*self._update_params, now, *self._history_params("~"), self.job.pk])
                 updated = [pk for (pk,) in cursor.fetchall()]
             cursor.execute(f"TRUNCATE {BATCH}")
+        for line, ref, first_line in sorted(duplicates):
+            self._duplicate(line, ref, first_line)
         self.written_ids.extend(created)
         self.written_ids.extend(updated)
         self.created += len(created)
@@ -136,15 +141,16 @@ class StagingWriter:
         self._staged_columns = ", ".join(f"{qn(f.column)} {f.db_type(connection)}" for f in staged)
         self._copy_sql = f"COPY {BATCH} (line, {', '.join(qn(f.column) for f in staged)}) FROM STDIN"
 
-        # An id met earlier in the file is one this import wrote (its report now names this job, and the
-        # line) or one whose report it left unchanged (recorded in SEEN). So SEEN holds only the ids of
-        # unchanged rows, and a first import, where every row is new, never writes to it. A job is imported
-        # at most once (jobs.start_import claims it), and a check's writes are rolled back.
+        # An id met earlier in the file is one this import wrote (its report now names this job and an
+        # earlier line) or one whose report it left unchanged (recorded in SEEN). So SEEN holds only the ids
+        # of unchanged rows, and a first import, where every row is new, never writes to it. A job is
+        # imported at most once (jobs.start_import claims it), and a check's writes are rolled back.
         key = "s.source_id = b.source_id AND s.source_ref = b.source_ref"
         self._duplicates_sql = (
             "SELECT line, source_ref, first_line FROM (SELECT b.line, b.source_ref, coalesce("
             f"(SELECT s.line FROM {SEEN} s WHERE {key}), "
-            f"(SELECT s.import_line FROM {table} s WHERE {key} AND s.source_ref <> '' AND s.import_job_id = %s)"
+            f"(SELECT s.import_line FROM {table} s WHERE {key} AND s.source_ref <> '' "
+            "AND s.import_job_id = %s AND s.import_line < b.line)"
             f") AS first_line FROM {BATCH} b) d WHERE first_line IS NOT NULL"
         )
 
