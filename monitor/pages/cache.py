@@ -41,24 +41,18 @@ log = logging.getLogger(__name__)
 NOW_TIMEOUT = 120
 TIMEOUT = 24 * 3600
 
-VERSION_SQL = (
-    "SELECT (SELECT epoch FROM pages_data_epoch LIMIT 1), "
-    "(SELECT coalesce(sum(weight), 0) FROM pages_data_change), "
-    "pg_current_xact_id_if_assigned()"
-)
-
 
 def data_version():
-    """A string naming the current state of everything public pages read, or None when it cannot be known."""
+    """A string naming the current state of everything public pages read, or None when it cannot be known.
+
+    None on SQLite, and in a transaction that has written: what it sees may be rolled back, and its
+    version then reused by other data (monitor/pages/migrations/0002_data_version_function.py).
+    """
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute(VERSION_SQL)
-        epoch, version, own_transaction = cursor.fetchone()
-    if epoch is None or own_transaction is not None:
-        # No trigger installed, or this transaction has written: what it sees may never be committed.
-        return None
-    return f"{epoch}.{version}"
+        cursor.execute("SELECT pages_data_version()")
+        return cursor.fetchone()[0]
 
 
 def minute(now):
