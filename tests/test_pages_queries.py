@@ -20,8 +20,9 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 # What matters is that the count does not grow with the evidence (the equalities below). The ceiling
-# catches a page that starts reading per row. Measured: agreement page 15, commitment page 16–17, API 14;
-# of these, monitor.verdicts.inputs reads 8 for `standings` and 3 for the evidence list.
+# catches a page that starts reading per row. Measured: agreement page 16, commitment page 17–18, API 14;
+# of these, monitor.verdicts.inputs reads 8 for `standings` and 3 for the evidence list, the page cache 1 (the
+# data version; a test writes in its own transaction, so the version is refused and the page rendered).
 MAX_QUERIES = 20
 KINDS = {
     "talks": dict(kind="deadline", rule={"categories": ["talks_started"], "attribution": "any"}, due_offset=10),
