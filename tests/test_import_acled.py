@@ -6,16 +6,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from monitor.alerts import triggers
 from monitor.evidence import models as ev
+from monitor.evidence.importing import staging
 from terms.models import PartyName
 from tests.factories import PartyFactory, SourceFactory
 
@@ -150,6 +152,36 @@ def test_on_reimport_an_id_repeated_batches_later_is_a_duplicate_whether_its_rep
         assert f"Line {line}, column event_id_cnty: the id “{ref}” appears twice in this file (first on line {first})" in err
     assert not ev.Report.objects.filter(summary="Again.").exists()
     assert ev.Report.objects.get(source_ref="AFG0000002").summary == "Event 2, revised."
+
+
+def test_a_file_that_breaks_after_batches_were_written_imports_nothing(acled, tmp_path, settings):
+    settings.MONITOR_IMPORT_BATCH_SIZE = 2
+    threads = threading.active_count()
+    text = one_line_rows(7) + 'AFG0000099,"2020-03-09,2020\n'  # an unclosed quote on line 9
+    with pytest.raises(CommandError, match="nothing imported"):
+        run(write(tmp_path, text))
+    assert not ev.Report.objects.exists() and not ev.Report.history.exists()
+    assert threading.active_count() == threads  # the writing thread is gone
+
+
+def test_an_error_while_writing_a_batch_stops_the_import_and_writes_nothing(acled, tmp_path, settings, monkeypatch):
+    settings.MONITOR_IMPORT_BATCH_SIZE = 2
+    threads = threading.active_count()
+    write_batch = staging.StagingWriter._write
+    batches = []
+
+    def failing_second_batch(writer, rows):
+        batches.append(rows)
+        if len(batches) == 2:
+            raise DatabaseError("could not extend file: No space left on device")
+        write_batch(writer, rows)
+
+    monkeypatch.setattr(staging.StagingWriter, "_write", failing_second_batch)
+    with pytest.raises(DatabaseError, match="No space left"):
+        run(write(tmp_path, one_line_rows(9)))
+    assert not ev.Report.objects.exists() and not ev.ImportJob.objects.exists()
+    assert threading.active_count() == threads
+    assert len(batches) == 2  # the batches after the failing one were not written
 
 
 def test_a_dry_run_counts_what_it_would_do_and_writes_nothing(acled, tmp_path):

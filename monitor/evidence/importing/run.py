@@ -65,6 +65,8 @@ def import_file(job, binary, *, commit, log, user=None, progress=None):
     """Read `binary` as `job` says and write its rows; commit only if `commit` and nothing stands in the way.
 
     `log` (a ProblemLog) receives every problem; `progress(rows, bytes_read)` is called after each batch.
+    Neither may use the database: on PostgreSQL, a thread may be writing a batch on this connection
+    meanwhile (see staging.StagingWriter).
     """
     lookups = Lookups.load()
     attribution = Attribution(lookups)
@@ -88,6 +90,8 @@ def import_file(job, binary, *, commit, log, user=None, progress=None):
         except FileProblem as e:
             outcome.fatal = e.problem
             log.add(e.problem)
+        finally:
+            writer.stop()
         outcome.rows_invalid += writer.duplicates
         outcome.created, outcome.updated, outcome.unchanged = writer.created, writer.updated, writer.unchanged
         outcome.summary = attribution.summary()

@@ -30,9 +30,12 @@ COMMITTED) then finds that report and updates it instead of failing the file on
 the unique constraint.
 """
 
+import threading
 from array import array
+from collections import deque
+from queue import Queue
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from monitor.evidence import models as ev
@@ -50,6 +53,26 @@ def supported(reader):
 
 
 class StagingWriter:
+    """Writes the rows it is given in batches, on a thread of its own, while the rows are read and checked.
+
+    Why a thread: most of an import's time is PostgreSQL's (writing the reports,
+    their history and their indexes), and reading and checking the next batch
+    in Python needs none of it, so the two overlap on two cores. psycopg releases
+    the GIL while it waits for the server.
+
+    The writing thread uses the importing thread's connection, inside the
+    import's transaction (Django's thread sharing allows it for as long as the
+    writer runs). Only one of them uses it at a time: the importing thread does
+    not touch the database between the first batch it hands over and `close()`
+    or `stop()`, which wait for the writer to finish. At most three batches are
+    in memory: one being written, one waiting, one being gathered.
+
+    Problems are logged by the importing thread only: duplicates the writer finds
+    wait in a queue until the next hand-over. If writing fails, the error is
+    raised in the importing thread at the next hand-over or at `close()`, and
+    the import's transaction is rolled back as for any other error.
+    """
+
     def __init__(self, job, *, user, log, fields, size, create_defaults=None, create_only=(), id_column="source_ref"):
         self.job = job
         self.user = user
@@ -66,8 +89,14 @@ class StagingWriter:
         # Created or changed: what re-evaluation needs to know about. 8 bytes a row (8 MB for a million rows)
         # is the one thing that grows with the file; the reports themselves are never kept.
         self.written_ids = array("q")
+        self.db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, in the import's transaction
+        self.batches = Queue(maxsize=1)
+        self.thread = None
+        self.failure = None  # what the writing thread raised
+        self.abandoned = False  # the import stopped early: batches still queued are not written
+        self.found = deque()  # (line, id, first line) of the duplicates the writing thread found
         self._prepare_sql(create_defaults or {}, set(create_only))
-        with connection.cursor() as cursor:
+        with self.db.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {BATCH}, {SEEN}")
             cursor.execute(f"CREATE TEMPORARY TABLE {BATCH} (line integer NOT NULL, {self._staged_columns})")
             cursor.execute(
@@ -84,20 +113,61 @@ class StagingWriter:
         self.lines[key] = line
         self.rows.append((line, *row))
         if len(self.rows) >= self.size:
-            self.flush()
+            self._hand_over()
 
     def close(self):
-        self.flush()
-        with connection.cursor() as cursor:
+        """Write what is left and wait until it is written; raise what the writing thread raised."""
+        self._hand_over()
+        self._join()
+        if self.failure is not None:
+            raise self.failure
+        with self.db.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {BATCH}, {SEEN}")
 
-    def flush(self):
+    def stop(self):
+        """After `close()`, or instead of it when the import stops early: the writing thread is gone on return."""
+        self.abandoned = self.thread is not None
+        self._join()
+
+    def _hand_over(self):
+        self._log_duplicates()
+        if self.failure is not None:
+            raise self.failure
         if not self.rows:
             return
         rows, self.rows, self.lines = self.rows, [], {}
+        if self.thread is None:
+            self.db.inc_thread_sharing()
+            self.thread = threading.Thread(target=self._write_batches, name=f"import {self.job.pk}", daemon=True)
+            self.thread.start()
+        self.batches.put(rows)  # waits while the writer is a batch behind
+
+    def _join(self):
+        if self.thread is not None:
+            self.batches.put(None)
+            self.thread.join()
+            self.thread = None
+            self.db.dec_thread_sharing()
+        self._log_duplicates()
+
+    def _write_batches(self):
+        while (rows := self.batches.get()) is not None:
+            # After a failure, or once the import is abandoned, batches are taken but not written, so that
+            # whoever hands one over never waits for a writer that has stopped writing.
+            if self.failure is None and not self.abandoned:
+                try:
+                    self._write(rows)
+                except BaseException as e:
+                    self.failure = e
+
+    def _log_duplicates(self):
+        while self.found:
+            self._duplicate(*self.found.popleft())
+
+    def _write(self, rows):
         now = timezone.now()  # one instant for the batch: its recorded_at and its history date
         duplicates, updated = [], []
-        with connection.cursor() as cursor:
+        with self.db.cursor() as cursor:
             with cursor.copy(self._copy_sql) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -115,13 +185,12 @@ class StagingWriter:
                 cursor.execute(self._update_sql, [*self._update_params, now, *self._history_params("~"), self.job.pk])
                 updated = [pk for (pk,) in cursor.fetchall()]
             cursor.execute(f"TRUNCATE {BATCH}")
-        for line, ref, first_line in sorted(duplicates):
-            self._duplicate(line, ref, first_line)
         self.written_ids.extend(created)
         self.written_ids.extend(updated)
         self.created += len(created)
         self.updated += len(updated)
         self.unchanged += len(rows) - len(duplicates) - len(created) - len(updated)
+        self.found.extend(sorted(duplicates))
 
     def _history_params(self, history_type):
         return [history_type, getattr(self.user, "pk", None), self.reason or None]

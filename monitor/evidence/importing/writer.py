@@ -1,4 +1,8 @@
-"""Rows into reports, a batch at a time, by (source, the source's own id).
+"""Rows into reports, a batch at a time, by (source, the source's own id): the portable way.
+
+Used on SQLite (the quick start) and for the monitor's own format, whose JSON
+rows leave out what they do not change; ACLED files on PostgreSQL go through
+`staging.StagingWriter` instead, which is many times faster.
 
 Each batch costs a fixed number of queries whatever its content: two for the
 ids seen earlier in the file (see SeenIds), one to read the reports that
@@ -131,6 +135,9 @@ class BatchWriter:
     def close(self):
         self.flush()
         self.seen.drop()
+
+    def stop(self):
+        """Nothing to wait for: this writer writes in the caller's thread."""
 
     def flush(self):
         if not self.batch:
