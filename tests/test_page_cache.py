@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from monitor.alerts.sweep import run_sweep
 from monitor.evidence.models import INTERNAL, REJECTED, VERIFIED, Report
+from monitor.pages import cache
 from tests.factories import (
     AgreementFactory,
     AssessmentFactory,
@@ -49,10 +50,11 @@ def clock():
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # Pages are cached under the database's own epoch, so no other test's pages can be served here;
-    # clearing the cache just keeps Redis small.
-    from django.core.cache import cache
+    # clearing the caches just keeps them small.
+    from django.core.cache import cache as redis
 
-    cache.clear()
+    redis.clear()
+    cache.recent.clear()
 
 
 @pytest.fixture
@@ -124,6 +126,18 @@ def test_the_other_public_pages_are_cached_too(client, talks, url):
     again, cached = fetch(client, url)
     assert (again, cached) == (first, 1)
     assert rendering > 1
+
+
+def test_other_processes_are_served_a_page_once_it_has_been_asked_for_twice(client, talks, wire):
+    report(wire)
+    url = page_url() + "?as_of=2020-03-11&known_at=2020-03-11"
+    first, rendering = fetch(client, url)
+    # Each gunicorn process keeps its own last pages; forgetting them is what another process sees.
+    cache.recent.clear()
+    # Asked for once, a page is not kept in Redis: a crawler asking for every date once fills no memory.
+    assert fetch(client, url)[1] == rendering
+    cache.recent.clear()
+    assert fetch(client, url) == (first, 1)
 
 
 def test_each_as_of_date_and_evidence_page_is_its_own_page(client, talks, wire):

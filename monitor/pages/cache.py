@@ -149,8 +149,12 @@ def serve(request, render, *, follows_clock, now=None):
     if cacheable_response(request, response):
         kept = (response.status_code, response.content, list(response.items()))
         recent.put(key, kept)
+        timeout = NOW_TIMEOUT if follows_clock else TIMEOUT
         try:
-            cache.set(key, kept, NOW_TIMEOUT if follows_clock else TIMEOUT)
+            # Into Redis from the second time a page is asked for: a crawler asking for every "as of"
+            # once leaves a marker of a few bytes per address there, not a page of tens of kilobytes.
+            if not cache.add(f"{key}:asked", True, timeout):
+                cache.set(key, kept, timeout)
         except Exception:
             log.warning("page cache unavailable; page not kept", exc_info=True)
     return response
