@@ -149,7 +149,8 @@ def test_on_reimport_an_id_repeated_batches_later_is_a_duplicate_whether_its_rep
     out, err = run(write(tmp_path, revised, name="revised.csv"), "--skip-invalid")
     assert "7 rows: 1 new, 1 updated, 2 unchanged, 3 with problems." in out
     for line, ref, first in ((6, "AFG0000001", 2), (7, "AFG0000002", 3), (8, "AFG0000004", 5)):
-        assert f"Line {line}, column event_id_cnty: the id “{ref}” appears twice in this file (first on line {first})" in err
+        assert f"Line {line}, column event_id_cnty: the id “{ref}” appears twice in this file (first on line {first})" \
+            in err
     assert not ev.Report.objects.filter(summary="Again.").exists()
     assert ev.Report.objects.get(source_ref="AFG0000002").summary == "Event 2, revised."
 

@@ -3,10 +3,11 @@
     DATABASE_URL=postgres://…/a_migrated_database python tests/data/import/import_memory.py N
 
 Prints {"small": bytes, "large": bytes}: the peak of Python's allocations (tracemalloc) during each
-import, up to the hand-over of the written ids to re-evaluation. Run in a process of its own so that nothing another test left behind (caches, garbage, a
-warm connection) counts in one measurement and not in the other; the warm-up import pays the
-one-time costs (imports, caches, prepared statements) before either is measured. Everything happens
-in one transaction that is rolled back: the database is left as it was.
+import, up to the hand-over of the written ids to re-evaluation. Run in a process of its own so that
+nothing another test left behind (caches, garbage, a warm connection) counts in one measurement and
+not in the other; the warm-up import pays the one-time costs (imports, caches, prepared statements)
+before either is measured. Everything happens in one transaction that is rolled back: the database
+is left as it was.
 """
 
 import gc
@@ -27,10 +28,10 @@ import django  # noqa: E402
 
 django.setup()
 
+import make_acled  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 
-import make_acled  # noqa: E402
 from monitor.alerts import triggers  # noqa: E402
 from monitor.evidence import models as ev  # noqa: E402
 
