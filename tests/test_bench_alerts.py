@@ -17,6 +17,7 @@ pytestmark = [
 
 def test_every_breach_and_missed_deadline_emails_its_subscriber_promptly(tmp_path):
     result = alerts.measure("small", workdir=tmp_path)
+    print(alerts.section(result, "tests/test_bench_alerts.py"))  # shown if an assertion fails
 
     assert alerts.Result.missing(result.reports) == []
     assert alerts.Result.missing(result.deadlines) == []
