@@ -59,6 +59,8 @@ class Attribution:
         self.by_party = Counter()
         self.unattributed = Counter()
         self.respelled = 0
+        # A file names the same few hundred places over and over: each is looked up once.
+        self.respelling = lru_cache(maxsize=1 << 14)(lookups.place)
 
     def actor(self, name):
         party = self.lookups.parties.get(folded(name)) if name else None
@@ -70,7 +72,7 @@ class Attribution:
             self.unattributed["…"] += 1
 
     def place(self, name):
-        canonical, changed = self.lookups.place(name)
+        canonical, changed = self.respelling(name)
         self.respelled += changed
         return canonical
 
