@@ -3,12 +3,14 @@
 - `text`: bytes → lines → CSV records or JSON objects, streamed, with line numbers;
 - `acled`, `native`: one row → the values of a Report, or the problems with it;
 - `lookups`: sources, commitments, party and place names, read once per file;
-- `writer`: upserts rows in batches by (source, source's id), with history;
+- `staging`: on PostgreSQL, upserts tuples of checked rows through COPY and a staging table, with
+  history, on a thread of its own;
+- `writer`: the same, portably (SQLite, and the report format's rows);
 - `run`: one file through all of that in one transaction, committed or rolled back;
 - `jobs`, `tasks`: the admin's upload → check → confirm → import, in the background when large;
 - `exports`: reports and verdicts as CSV or JSON, as the public may see them.
 
-Memory stays flat whatever the file's size: a file is read a line at a time and
-written a batch at a time; what grows is a counter or two and, for the
+Memory stays flat whatever the file's size: a file is read a chunk of lines at a
+time and written a batch at a time; what grows is a counter or two and, for the
 re-evaluation once the import commits, 8 bytes per written row.
 """
