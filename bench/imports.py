@@ -315,9 +315,19 @@ def child_import(db, *paths):
     from django.core.management import call_command
     from django.db import connection
 
+    from monitor.alerts import triggers
     from monitor.celery import app
     from monitor.evidence import models as ev
 
+    # The peak up to the moment the importer hands the written ids to re-evaluation, read there.
+    hand_over = triggers.reports_changed
+    peak_before_hand_over = []
+
+    def reports_changed(ids):
+        peak_before_hand_over.append(_peak_rss_kb())
+        hand_over(ids)
+
+    triggers.reports_changed = reports_changed
     results = []
     for path in paths:
         if results:
@@ -340,7 +350,8 @@ def child_import(db, *paths):
         results.append({
             "seconds": seconds, "rows": job.rows, "created": job.rows_created, "updated": job.rows_updated,
             "unchanged": job.rows_unchanged, "invalid": job.rows_invalid, "summary": job.summary,
-            "reports": ev.Report.objects.count(), "peak_kb": _peak_rss_kb(), "server_cpu": server,
+            "reports": ev.Report.objects.count(), "peak_kb": _peak_rss_kb(),
+            "importer_peak_kb": peak_before_hand_over[-1] if peak_before_hand_over else None, "server_cpu": server,
             "client_cpu": client,
         })
         # Nothing consumes the re-evaluation messages here.
@@ -375,13 +386,17 @@ def measure(scale, db=DB_NAME):
             n = sizes[0] // 10
             path = write_acled(Path(tmp) / f"acled-{n}.csv", n)
             (tenth,) = _child(db, "import", str(path))
-            results["memory_baseline"] = {"rows": n, "peak_kb": tenth["peak_kb"]}
+            results["memory_baseline"] = tenth
             empty_tables(db)
     return results
 
 
 def _rate(rows, seconds):
     return rows / seconds if seconds else 0.0
+
+
+def _mb(kb):
+    return "n/a" if kb is None else f"{kb / 1024:,.1f} MB"
 
 
 def _cpu(seconds):
@@ -481,28 +496,38 @@ def render(results):
         "for the eight indexes the history table copies from `evidence_report` (nothing queries history by",
         "them) cut the import's PostgreSQL time by a sixth in a trial.",
         "",
-        "Peak resident memory (VmHWM) of a process that imports the file, after the import:",
+        "Peak resident memory (VmHWM) of a process that imports the file: up to the moment the importer hands",
+        "the written reports' ids to re-evaluation (`monitor.alerts.triggers.reports_changed`), and after the",
+        "import has committed and the re-evaluation is queued:",
         "",
-        "| rows | peak |",
-        "| ---: | ---: |",
+        "| rows | peak, importer | peak, whole import |",
+        "| ---: | ---: | ---: |",
     ]
-    memory = [(s["rows"], s["fresh"]["peak_kb"]) for s in results["sizes"]]
+    memory = [(s["rows"], s["fresh"]) for s in results["sizes"]]
     if "memory_baseline" in results:
-        memory.insert(0, (results["memory_baseline"]["rows"], results["memory_baseline"]["peak_kb"]))
-    for n, kb in memory:
-        lines.append(f"| {n:,} | {kb / 1024:,.1f} MB |")
-    (small_n, small_kb), (large_n, large_kb) = memory[0], memory[-1]
-    growth_mb = (large_kb - small_kb) / 1024
+        memory.insert(0, (results["memory_baseline"]["rows"], results["memory_baseline"]))
+    for n, run in memory:
+        lines.append(f"| {n:,} | {_mb(run['importer_peak_kb'])} | {_mb(run['peak_kb'])} |")
+    (small_n, small), (large_n, large) = memory[0], memory[-1]
     allowed_mb = FLAT_MARGIN_MB + 8 * (large_n - small_n) / 2**20
-    results["memory_flat"] = flat = growth_mb <= allowed_mb
+    growth = {key: (large[key] - small[key]) / 1024 for key in ("importer_peak_kb", "peak_kb")}
+    flat = {key: mb <= allowed_mb for key, mb in growth.items()}
+    results["memory_flat"] = flat["peak_kb"]
     lines += [
         "",
-        f"**Memory: {'flat' if flat else 'not flat'}.** From {small_n:,} to {large_n:,} rows the peak grows by "
-        f"{growth_mb:,.1f} MB; flat means at most {allowed_mb:.0f} MB: the 8 bytes a written report's id takes",
-        f"until re-evaluation is queued, plus {FLAT_MARGIN_MB} MB. Rows are read a line at a time and written a",
-        "batch at a time; at most three batches are held at once.",
-        "",
+        f"**Memory: {'flat' if flat['peak_kb'] else 'not flat'}.** From {small_n:,} to {large_n:,} rows the peak "
+        f"of the whole import grows by {growth['peak_kb']:,.1f} MB, the importer's by "
+        f"{growth['importer_peak_kb']:,.1f} MB;",
+        f"flat means at most {allowed_mb:.0f} MB: the 8 bytes a written report's id takes until re-evaluation is",
+        f"queued, plus {FLAT_MARGIN_MB} MB. The importer reads a chunk of lines at a time and holds at most three",
+        "batches of rows.",
     ]
+    if flat["importer_peak_kb"] and not flat["peak_kb"]:
+        lines += [
+            "What grows is the hand-over: `reports_changed` builds a set and a sorted list of Python ints from",
+            "the ids before it queues its message.",
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 
