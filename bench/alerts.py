@@ -24,10 +24,11 @@ agreement gets a fixed-offset zone of its own (offset to the second), written as
 TZif file into a directory the worker finds through PYTHONTZPATH. The system runs on
 the real clock; only the agreements' zones are made up.
 
-Every stage is timed from the rows the system writes: the transition's detected_at
-(the sweep's `now`), the SweepRun's finished_at (after its commit), the first
-DeliveryAttempt's started_at, and the SMTP server's arrival stamp. All processes run
-on this machine and share its clock.
+Every stage is timed from what the system records: the transition's detected_at (the
+sweep's `now`), the SweepRun's finished_at (just after its commit; the previous
+sweep's tells when the lock was released), the first DeliveryAttempt's started_at,
+beat's log (when it sent each sweep) and the SMTP server's arrival stamp. All
+processes run on this machine and share its clock.
 
 `run()` drops and recreates the data of the bench_alerts database; the smoke test
 (tests/test_bench_alerts.py) calls `measure()` against the test database instead.
@@ -422,7 +423,7 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
         run_started = timezone.now()
 
         # (a) Reports saved one after the other, each breaching its own commitment.
-        for i, commitment in enumerate(breachable):
+        for i in range(len(breachable)):
             time.sleep(rng.uniform(0, 1.0))
             sample = Sample(address=f"report-{i}@example.org", cause_at=0.0)
             occurred = timezone.now() - timedelta(minutes=1)
