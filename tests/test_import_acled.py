@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from monitor.alerts import triggers
@@ -183,6 +183,15 @@ def test_an_error_while_writing_a_batch_stops_the_import_and_writes_nothing(acle
     assert not ev.Report.objects.exists() and not ev.ImportJob.objects.exists()
     assert threading.active_count() == threads
     assert len(batches) == 2  # the batches after the failing one were not written
+
+
+def test_after_an_import_foreign_keys_are_checked_at_commit_again(acled, tmp_path):
+    # The importer checks them batch by batch while it writes; the rest of the transaction is as before.
+    run(write(tmp_path, one_line_rows(2)))
+    report = ev.Report.objects.first()
+    with transaction.atomic():
+        ev.Report.objects.filter(pk=report.pk).update(source_id=report.source_id + 1000)  # no such source, yet
+        ev.Source.objects.create(pk=report.source_id + 1000, name="Added later in the transaction")
 
 
 def test_a_dry_run_counts_what_it_would_do_and_writes_nothing(acled, tmp_path):
