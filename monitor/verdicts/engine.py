@@ -22,9 +22,11 @@ How evidence is weighed (docs/architecture.md, "Weighing evidence"):
 - Counts count events: reports grouped as one event count once.
 """
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -179,6 +181,81 @@ def covered(day, admin1s, periods, known_at):
     return bool(admin1s) and admin1s <= provinces
 
 
+class CoverageIndex:
+    """The covered days of many rules, as known at one cutoff: `covered` for every day, worked out once.
+
+    A sweep asks, for every ceiling, whether each day of its window is covered: thousands of
+    ceilings times thousands of days times every coverage period. Here the periods in force at
+    the cutoff are merged once into intervals of days, countrywide and per province, and a rule's
+    covered days are worked out once per set of provinces it names. It answers as `covered` does
+    (a test holds the two equal).
+    """
+
+    def __init__(self, periods, known_at):
+        self.countrywide = []
+        self.provinces = {}
+        for p in periods:
+            if p.recorded_at > known_at:
+                continue
+            span = (p.starts_on, p.ends_on or date.max)
+            if p.admin1:
+                self.provinces.setdefault(normalize_name(p.admin1), []).append(span)
+            else:
+                self.countrywide.append(span)
+        self.countrywide = _union(self.countrywide)
+        self._spans = {}
+
+    def spans(self, admin1s):
+        """Sorted, disjoint (first, last) days covered for a rule naming these provinces."""
+        if admin1s not in self._spans:
+            spans = self.countrywide
+            if admin1s:
+                everywhere = None
+                for name in admin1s:
+                    province = _union(self.provinces.get(name, ()))
+                    everywhere = province if everywhere is None else _intersection(everywhere, province)
+                spans = _union(spans + everywhere)
+            self._spans[admin1s] = spans
+        return self._spans[admin1s]
+
+    def days(self, admin1s, first, last):
+        """The covered days from `first` to `last`, in order."""
+        out = []
+        for start, end in self.spans(admin1s):
+            start, end = max(start, first), min(end, last)
+            day = start
+            while day <= end:
+                out.append(day)
+                day += _ONE_DAY
+        return out
+
+
+_ONE_DAY = timedelta(days=1)
+
+
+def _union(spans):
+    merged = []
+    for start, end in sorted(spans):
+        if merged and (merged[-1][1] == date.max or start <= merged[-1][1] + _ONE_DAY):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _intersection(a, b):
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if start <= end:
+            out.append((start, end))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
 @dataclass(frozen=True)
 class Reason:
     """Why a verdict is what it is: a stable code and its parameters, for translation."""
@@ -220,8 +297,9 @@ def evaluate(
 
     `anchor_day` is the local date of the anchor commitment's being met, for a
     commitment counted from another (see `evaluate_agreement`, which resolves it).
-    `qualified`, given by `evaluate_agreement`, is the evidence already sorted into
-    (report, standing) pairs for this commitment; without it `evidence` is sifted here.
+    `qualified`, given by `evaluate_agreement`, is the evidence already sifted for this
+    commitment as of `as_of`: (counting reports, disputed reports), from
+    `EvidenceIndex.qualified`; without it `evidence` is sifted here.
     """
     known_at = as_of if known_at is None else known_at
     base = {"commitment_id": term.id, "as_of": as_of, "known_at": known_at}
@@ -235,23 +313,26 @@ def evaluate(
         return Verdict(status=S.AWAITING_ANCHOR, reason=Reason("awaiting.anchor"), **base)
 
     if qualified is None:
-        qualified = [
-            (e, standing)
-            for e in evidence
-            if qualifies(term, e) and (standing := e.standing_at(known_at)) in (COUNTS, CONTESTED)
-        ]
+        counting, contested = [], []
+        for e in evidence:
+            if e.occurred_at <= as_of and qualifies(term, e):
+                standing = e.standing_at(known_at)
+                if standing == COUNTS:
+                    counting.append(e)
+                elif standing == CONTESTED:
+                    contested.append(e)
+    else:
+        counting, contested = qualified
     tz = term.tz
     window = term.window.resolve(anchor_day, tz)
+    if not isinstance(coverage, CoverageIndex):
+        coverage = CoverageIndex(coverage, known_at)
     ctx = _Context(term, window, tz, as_of, known_at, coverage, due_soon_days)
-    by_standing = {COUNTS: [], CONTESTED: []}
-    for e, standing in qualified:
-        if e.occurred_at <= as_of:
-            by_standing[standing].append(e)
 
     judge = _JUDGES[term.kind]
-    strict = judge(ctx, by_standing[COUNTS])
-    if by_standing[CONTESTED]:
-        loose = judge(ctx, by_standing[COUNTS] + by_standing[CONTESTED])
+    strict = judge(ctx, counting)
+    if contested:
+        loose = judge(ctx, counting + contested)
         if loose.status != strict.status:
             strict = _Outcome(
                 S.DISPUTED,
@@ -260,7 +341,7 @@ def evaluate(
                     {
                         "without": strict.status,
                         "with": loose.status,
-                        "disputed": len(by_standing[CONTESTED]),
+                        "disputed": len(contested),
                     },
                 ),
                 since=max(filter(None, (strict.since, loose.since)), default=None),
@@ -289,11 +370,15 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
 
     A commitment counted from another starts on the local day the other was met
     (or met late), as known at `known_at`; until then it is awaiting its anchor.
+    `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff.
     """
     by_id = {t.id: t for t in terms}
     verdicts = {}
     visiting = set()
-    index = EvidenceIndex(evidence, as_of if known_at is None else known_at)
+    cutoff = as_of if known_at is None else known_at
+    index = evidence if isinstance(evidence, EvidenceIndex) else EvidenceIndex(evidence, cutoff)
+    if not isinstance(coverage, CoverageIndex):
+        coverage = CoverageIndex(coverage, cutoff)
 
     def resolve(term):
         if term.id in verdicts:
@@ -309,7 +394,7 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
         verdicts[term.id] = evaluate(
             term,
             (),
-            qualified=index.qualified(term),
+            qualified=_candidates(index, term, anchor_day, as_of),
             as_of=as_of,
             known_at=known_at,
             coverage=coverage,
@@ -323,71 +408,334 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     return verdicts
 
 
+def _candidates(index, term, anchor_day, as_of):
+    """The qualifying reports that can decide this commitment's verdict as of `as_of`."""
+    span = _span(term, anchor_day)
+    if span is None:
+        return [], []
+    opens, closes = span
+    return index.qualified(term, opens=opens, closes=closes, until=as_of)
+
+
+def _span(term, anchor_day):
+    """(opens, closes): when a report must have happened to decide this commitment; None: none can.
+
+    Mirrors what the judges look at: a target weighs every measurement (None, None); a
+    deadline only acts from the window's opening, and denials after them (opens, None); a
+    ceiling or a prohibition only events inside the window (opens, closes). Nothing decides
+    a commitment not tracked, not signed, or whose anchor is not met.
+    """
+    if not term.tracked:
+        return None
+    if term.window.anchor == "signing":
+        anchor_day = term.signed_on
+    if anchor_day is None:
+        return None
+    if term.kind == "target":
+        return None, None
+    window = term.window.resolve(anchor_day, term.tz)
+    return window.opens_at, window.closes_at if term.kind in ("ceiling", "prohibition") else None
+
+
+@dataclass(frozen=True)
+class Change:
+    """Changed reports of one shape: what a re-evaluation needs to know about them, and nothing else.
+
+    The reports given to a re-evaluation and their earlier versions, grouped by everything a
+    rule can select on; `first` and `last` are the earliest and latest instants any of them
+    says it happened.
+    """
+
+    category: str
+    sub_category: str
+    admin1: str
+    location: str
+    actor1: str
+    commitment_id: int | None
+    first: datetime
+    last: datetime
+
+
+def affected(terms, changes, *, as_of):
+    """Ids of the commitments among `terms` whose verdict as of `as_of` these changes may move.
+
+    A commitment is affected when a changed report is linked to it by hand, or its rule would
+    count one (categories, places, attribution: the very lists `EvidenceIndex.qualified` reads)
+    that happened when a report can decide it (`_span`; a commitment counted from another is
+    judged whenever it happened, since its window is not known before its anchor is judged);
+    and, transitively, when it is counted from an affected one.
+    """
+    shelf, every, linked = _Shelf(), [], set()
+    for change in sorted(changes, key=attrgetter("first")):
+        row = _Row(
+            change.first, change, COUNTS, normalize_name(change.admin1), normalize_name(change.location),
+            normalize_name(change.actor1),
+        )
+        every.append(row)
+        category, sub_category = normalize_name(change.category), normalize_name(change.sub_category)
+        shelf.file(category, row)
+        if sub_category != category:
+            shelf.file(sub_category, row)
+        if change.commitment_id is not None:
+            linked.add(change.commitment_id)
+
+    def touched(term):
+        span = _span(term, None) if term.window.anchor == "signing" else ((None, None) if term.tracked else None)
+        if span is None:
+            return False
+        opens, closes = span
+        if term.rule.categories:
+            lists = [rows.rows for rows in shelf.lists(term)]
+        else:
+            owing = frozenset().union(*(p.names for p in term.owing))
+            lists = [[row for row in every if _counts_without_category(term.rule, owing, row)]]
+        for rows in lists:
+            for row in rows:  # in order of `first`
+                if row.e.first > as_of or (closes is not None and row.e.first >= closes):
+                    break
+                if opens is None or row.e.last >= opens:
+                    return True
+        return False
+
+    hit = {t.id for t in terms if t.id in linked or touched(t)}
+    dependents = {}
+    for t in terms:
+        if t.window.anchor == "commitment" and t.window.anchor_commitment_id is not None:
+            dependents.setdefault(t.window.anchor_commitment_id, []).append(t.id)
+    pending = list(hit)
+    while pending:
+        for dependent in dependents.get(pending.pop(), ()):
+            if dependent not in hit:
+                hit.add(dependent)
+                pending.append(dependent)
+    return hit
+
+
+def anchors_of(terms, ids):
+    """`ids` and every commitment among `terms` they are counted from, transitively: what judging them needs."""
+    by_id = {t.id: t for t in terms}
+    needed, pending = set(), list(ids)
+    while pending:
+        term_id = pending.pop()
+        if term_id in needed or term_id not in by_id:
+            continue
+        needed.add(term_id)
+        term = by_id[term_id]
+        if term.window.anchor == "commitment" and term.window.anchor_commitment_id is not None:
+            pending.append(term.window.anchor_commitment_id)
+    return needed
+
+
 class EvidenceIndex:
     """The evidence sorted once for many commitments, as known at one cutoff.
 
     Without it a sweep would weigh and normalise every report once per commitment
     (10,000 x 1,000,000). Here each report is weighed once, its names folded once, and
-    filed by category, so a commitment looks only at the reports in its categories. The
+    filed by category in time order; the first commitment to ask for a province, a place
+    or a party within a category splits that category's reports by it, once, for every
+    commitment after it. A commitment then reads only the reports its rule can count,
+    and of those only the ones in the span of time it asks for, as slices of lists. The
     result is the same as `evaluate` sifting the whole list (a test holds the two equal).
+
+    Disputed reports are filed apart and returned whatever the span: they are few, and
+    the verdict says how many there were.
     """
 
     def __init__(self, evidence, known_at):
         self.all = []
-        self.by_category = {}
-        self.by_place = {}  # (category, "admin1"|"location", name): rows, for rules that name places
+        self.counting = _Shelf()
+        self.contested = _Shelf()
         self.by_commitment = {}
-        for e in evidence:
+        for e in sorted(evidence, key=_TIME_ORDER):
             standing = e.standing_at(known_at)
             if standing not in (COUNTS, CONTESTED):
                 continue  # not yet known, rejected, or too weak to decide anything
-            row = _Row(e, standing, normalize_name(e.admin1), normalize_name(e.location), normalize_name(e.actor1))
+            row = _Row(
+                e.occurred_at, e, standing, normalize_name(e.admin1), normalize_name(e.location),
+                normalize_name(e.actor1),
+            )
             self.all.append(row)
-            for name in {normalize_name(e.category), normalize_name(e.sub_category)}:
-                self.by_category.setdefault(name, []).append(row)
-                self.by_place.setdefault((name, "admin1", row.admin1), []).append(row)
-                self.by_place.setdefault((name, "location", row.location), []).append(row)
+            shelf = self.counting if standing == COUNTS else self.contested
+            category, sub_category = normalize_name(e.category), normalize_name(e.sub_category)
+            shelf.file(category, row)
+            if sub_category != category:
+                shelf.file(sub_category, row)
             if e.commitment_id is not None:
                 self.by_commitment.setdefault(e.commitment_id, []).append(row)
 
-    def qualified(self, term):
+    def qualified(self, term, *, opens=None, closes=None, until=None):
+        """(counting reports, disputed reports) that qualify for `term` and happened by `until`.
+
+        Counting reports only from `opens` (inclusive) to `closes` (exclusive), when given;
+        disputed ones, and those linked to it by hand, whenever they happened.
+        """
         rule = term.rule
-        admin1s, locations = _norm_set(rule.admin1), _norm_set(rule.locations)
-        if rule.categories:
-            rows = {}
-            for name in _norm_set(rule.categories):
-                if admin1s or locations:
-                    buckets = [self.by_place.get((name, "admin1", a), ()) for a in admin1s]
-                    buckets += [self.by_place.get((name, "location", loc), ()) for loc in locations]
-                else:
-                    buckets = [self.by_category.get(name, ())]
-                for bucket in buckets:
-                    for row in bucket:
-                        rows[row.e.id] = row
-            candidates = rows.values()
+        linked = self.by_commitment.get(term.id, ())
+        if not rule.categories:
+            owing = frozenset().union(*(p.names for p in term.owing))
+            rows = [*linked, *(row for row in self.all if _counts_without_category(rule, owing, row))]
+            return _by_standing(rows, until)
+        counting, contested = self.counting.lists(term), self.contested.lists(term)
+        # A report can sit in two lists when the rule names its category and its sub-category, its
+        # province and its place, or counts unidentified actors besides the owing parties; and a
+        # report linked by hand can sit in one too. Then each is taken once.
+        overlap = bool(linked) or len(rule.categories) > 1 or (rule.admin1 and rule.locations) or (
+            rule.attribution == "owing_or_unidentified"
+        )
+        if not overlap and len(counting) == 1:
+            out = counting[0].between(opens, closes, until)
         else:
-            candidates = [row for row in self.all if row.e.commitment_id in (None, term.id)]
-        linked = {row.e.id for row in self.by_commitment.get(term.id, ())}
-        owing = frozenset().union(*(p.names for p in term.owing))
-        out = [(row.e, row.standing) for row in self.by_commitment.get(term.id, ())]
-        for row in candidates:
-            if row.e.id in linked:
+            out = []
+            for rows in counting:
+                out += rows.between(opens, closes, until)
+        disputed = []
+        for rows in contested:
+            disputed += rows.between(None, None, until)
+        if not overlap:
+            return out, disputed
+        first, second = _by_standing(linked, until)
+        seen = set()
+        return [e for e in first + out if not (e.id in seen or seen.add(e.id))], [
+            e for e in second + disputed if not (e.id in seen or seen.add(e.id))
+        ]
+
+
+def _by_standing(rows, until):
+    counting, contested = [], []
+    for row in rows:
+        if until is None or row.occurred_at <= until:
+            (counting if row.standing == COUNTS else contested).append(row.e)
+    return counting, contested
+
+
+class _Rows:
+    """Rows in time order, with their instants and their reports alongside: bisected and sliced, not walked."""
+
+    __slots__ = ("rows", "times", "reports")
+
+    def __init__(self):
+        self.rows, self.times, self.reports = [], [], []
+
+    def append(self, row):
+        self.rows.append(row)
+        self.times.append(row.occurred_at)
+        self.reports.append(row.e)
+
+    def __bool__(self):
+        return bool(self.rows)
+
+    def between(self, opens, closes, until):
+        """The reports from `opens` (inclusive) to `closes` (exclusive) and up to `until` (inclusive)."""
+        times = self.times
+        low = 0 if opens is None else bisect_left(times, opens)
+        high = len(times)
+        if closes is not None:
+            high = bisect_left(times, closes, low, high)
+        if until is not None:
+            high = bisect_right(times, until, low, high)
+        return self.reports[low:high]
+
+
+class _Shelf:
+    """Rows of one standing by folded category, split further by place and actor on first use."""
+
+    def __init__(self):
+        self.by_category = {}
+        self._by_place = {}  # (category, "admin1"|"location") -> {place: _Rows}
+        self._by_actor = {}  # (category, field, place) -> {actor: _Rows}
+        self._unidentified = {}  # (category, field, place) -> _Rows
+
+    def file(self, category, row):
+        rows = self.by_category.get(category)
+        if rows is None:
+            rows = self.by_category[category] = _Rows()
+        rows.append(row)
+
+    def lists(self, term):
+        """The lists of rows (each a _Rows, in time order) whose union is what the rule can count."""
+        rule = term.rule
+        places = [("admin1", a) for a in _norm_set(rule.admin1)]
+        places += [("location", loc) for loc in _norm_set(rule.locations)]
+        owing = frozenset().union(*(p.names for p in term.owing)) if rule.attribution != "any" else ()
+        out = []
+        for category in _norm_set(rule.categories):
+            if category not in self.by_category:
                 continue
-            if (admin1s or locations) and row.admin1 not in admin1s and row.location not in locations:
-                continue
-            if not _attributed_name(rule.attribution, owing, row.actor):
-                continue
-            out.append((row.e, row.standing))
+            for field_, place in places or [(None, None)]:
+                if rule.attribution == "any":
+                    rows = self._rows(category, field_, place)
+                    if rows:
+                        out.append(rows)
+                    continue
+                actors = self._actors(category, field_, place)
+                out += [actors[name] for name in owing if name in actors]
+                if rule.attribution == "owing_or_unidentified":
+                    rows = self._unidentified_rows(category, field_, place)
+                    if rows:
+                        out.append(rows)
         return out
+
+    def _rows(self, category, field_, place):
+        if field_ is None:
+            return self.by_category.get(category, _EMPTY)
+        key = (category, field_)
+        if key not in self._by_place:
+            self._by_place[key] = _split(self.by_category.get(category, _EMPTY).rows, attrgetter(field_))
+        return self._by_place[key].get(place, _EMPTY)
+
+    def _actors(self, category, field_, place):
+        key = (category, field_, place)
+        if key not in self._by_actor:
+            self._by_actor[key] = _split(self._rows(category, field_, place).rows, _ACTOR)
+        return self._by_actor[key]
+
+    def _unidentified_rows(self, category, field_, place):
+        key = (category, field_, place)
+        if key not in self._unidentified:
+            rows = self._unidentified[key] = _Rows()
+            for row in self._rows(category, field_, place).rows:
+                if _attributed_name("owing_or_unidentified", (), row.actor):
+                    rows.append(row)
+        return self._unidentified[key]
+
+
+_EMPTY = _Rows()
+
+
+def _counts_without_category(rule, owing, row):
+    """For a rule naming no category: a report not linked by hand, in its places, by whom it says."""
+    if row.e.commitment_id is not None:
+        return False  # linked to this commitment (counted already) or to another: not evidence here
+    admin1s, locations = _norm_set(rule.admin1), _norm_set(rule.locations)
+    if (admin1s or locations) and row.admin1 not in admin1s and row.location not in locations:
+        return False
+    return _attributed_name(rule.attribution, owing, row.actor)
+
+
+def _split(rows, key):
+    out = {}
+    for row in rows:
+        part = out.get(key(row))
+        if part is None:
+            part = out[key(row)] = _Rows()
+        part.append(row)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class _Row:
+    occurred_at: datetime
     e: Evidence
     standing: str
     admin1: str
     location: str
     actor: str
+
+
+_TIME_ORDER = attrgetter("occurred_at", "id")
+_DAY_PRECISE = frozenset(("minute", "day"))
+_OCCURRED = attrgetter("occurred_at")
+_ACTOR = attrgetter("actor")
 
 
 # --- internals -------------------------------------------------------------
@@ -400,7 +748,7 @@ class _Context:
     tz: ZoneInfo
     as_of: datetime
     known_at: datetime
-    coverage: tuple
+    coverage: CoverageIndex
     due_soon_days: int
 
     @property
@@ -489,22 +837,27 @@ def _pending(ctx, kind_code, extra=None):
 
 def _judge_deadline(ctx, reports):
     w = ctx.window
-    acts = sorted(
-        (e for e in reports if e.stance == "affirms" and e.occurred_at >= w.opens_at),
-        key=lambda e: (_done_by(e, ctx.tz), e.id),
-    )
-    if acts:
-        first = acts[0]
-        denials = sorted(
+    # The first act is the one surely done first (by `_done_by`, then id). An act is never done
+    # before a minute after it started, so once acts start later than that, none can come first.
+    first, first_key = None, None
+    for e in sorted((e for e in reports if e.stance == "affirms" and e.occurred_at >= w.opens_at), key=_TIME_ORDER):
+        if first is not None and e.occurred_at + _SPANS["minute"] > first_key[0]:
+            break
+        key = (_done_by(e, ctx.tz), e.id)
+        if first is None or key < first_key:
+            first, first_key = e, key
+    if first is not None:
+        denial = min(
             (e for e in reports if e.stance == "denies" and e.occurred_at >= first.occurred_at),
-            key=lambda e: (e.occurred_at, e.id),
+            key=_TIME_ORDER,
+            default=None,
         )
-        if denials:
+        if denial is not None:
             return _Outcome(
                 S.DISPUTED,
-                Reason("disputed.denied", {"act": first.id, "denial": denials[0].id, **_source_params(denials[0])}),
-                since=max(first.occurred_at, denials[0].occurred_at),
-                evidence=(first.id, denials[0].id),
+                Reason("disputed.denied", {"act": first.id, "denial": denial.id, **_source_params(denial)}),
+                since=max(first.occurred_at, denial.occurred_at),
+                evidence=(first.id, denial.id),
             )
         day = local_day(first.occurred_at, ctx.tz)
         params = {"date": day.isoformat(), "due": w.due_day.isoformat(), **_source_params(first)}
@@ -664,34 +1017,44 @@ def _judge_ceiling(ctx, reports):
 
     # One entry per event: a group of reports of the same event counts once, on its earliest report.
     events, imprecise = {}, set()
-    for e in sorted(reports, key=lambda e: (e.occurred_at, e.id)):
+    per_day_only = rule.period == "day"
+    for e in sorted(reports, key=_TIME_ORDER):
         if e.stance != "affirms" or not _in_window(w, e):
             continue
-        if rule.period == "day" and e.precision not in ("minute", "day"):
-            imprecise.add(e.event_key)
+        key = e.id if e.event_id is None else ("event", e.event_id)  # e.event_key, without a tuple per report
+        if per_day_only and e.precision not in _DAY_PRECISE:
+            imprecise.add(key)
             continue
-        events.setdefault(e.event_key, e)
+        if key not in events:
+            events[key] = e
     imprecise = len(imprecise - events.keys())
-    per_day = {}
+    per_day = {}  # each day's events, in time order (the order they were found in)
     for e in events.values():
-        per_day.setdefault(local_day(e.occurred_at, tz), []).append(e)
+        day = e.occurred_at.astimezone(tz).date()
+        if day in per_day:
+            per_day[day].append(e)
+        else:
+            per_day[day] = [e]
     # as_of is inclusive: an event at exactly as_of (say, local midnight) counts, on its own day.
     last_day = max([last_day, *per_day])
 
-    admin1s = _norm_set(rule.admin1)
-    days = []
+    days = (last_day - first_day).days + 1
+    # Covered days, and the days with data: covered, or with an event (a source reported it).
+    covered = ctx.coverage.days(_norm_set(rule.admin1), first_day, last_day)
+    covered_set = set(covered)
+    uncovered_event_days = sorted(d for d in per_day if d not in covered_set)
+    days_with_data = len(covered) + len(uncovered_event_days)
+    daily = []
     day = first_day
     while day <= last_day:
-        days.append(day)
-        day += timedelta(days=1)
-    covered_days = {d for d in days if covered(d, admin1s, ctx.coverage, ctx.known_at)}
-    with_data = [d for d in days if d in covered_days or d in per_day]
-    daily = [(d.isoformat(), len(per_day.get(d, ())) if d in covered_days or d in per_day else None) for d in days]
+        n = per_day.get(day)
+        daily.append((day.isoformat(), len(n) if n else (0 if day in covered_set else None)))
+        day += _ONE_DAY
     details = {"limit": rule.limit, "period": rule.period, "daily": daily, "imprecise": imprecise}
 
     if rule.period == "window":
         ordered = sorted(events.values(), key=lambda e: (e.occurred_at, e.id))
-        params = {"count": len(ordered), "limit": rule.limit, "days_with_data": len(with_data), "days": len(days)}
+        params = {"count": len(ordered), "limit": rule.limit, "days_with_data": days_with_data, "days": days}
         details["count"] = len(ordered)
         if len(ordered) > rule.limit:
             crossing = ordered[rule.limit]
@@ -703,7 +1066,7 @@ def _judge_ceiling(ctx, reports):
                 evidence=tuple(e.id for e in ordered),
                 details=details,
             )
-        if not with_data:
+        if not days_with_data:
             return _Outcome(S.NO_DATA, Reason("ceiling.no_data", params), since=w.opens_at, details=details)
         return _Outcome(
             S.IN_COMPLIANCE,
@@ -713,10 +1076,33 @@ def _judge_ceiling(ctx, reports):
             details=details,
         )
 
+    # Day by day, but only the days with events are visited: between two of them every day with
+    # data is a covered day without events, so the clean days in a gap are counted from the
+    # covered days, not walked one by one (a window can be years long, and a sweep has thousands).
+    # A day counts as clean only once it is complete: it starts before `end` ends it.
+    last_complete = local_day(end, tz) - _ONE_DAY
     breached, since, clean = False, w.opens_at, 0
     breached_days, episode_evidence = [], ()
-    for day in days:
-        todays = sorted(per_day.get(day, ()), key=lambda e: (e.occurred_at, e.id))
+
+    def recover_in_gap(after, until):
+        """Count the complete covered days in (after, until] as clean; the breach may end on one."""
+        nonlocal breached, since, clean
+        until = min(until, last_complete)
+        if until <= after:
+            return
+        start = bisect_right(covered, after)
+        k = bisect_right(covered, until) - start
+        if k and rule.recovery_days is not None and clean + k >= rule.recovery_days:
+            recovered_on = covered[start + max(rule.recovery_days - clean, 1) - 1]
+            breached, since, clean = False, day_start(recovered_on + _ONE_DAY, tz), 0
+        else:
+            clean += k
+
+    previous = None
+    for day in sorted(per_day):
+        if breached:
+            recover_in_gap(previous, day - _ONE_DAY)
+        todays = per_day[day]
         if len(todays) > rule.limit:
             if not breached:
                 breached, since = True, todays[rule.limit].occurred_at
@@ -724,15 +1110,18 @@ def _judge_ceiling(ctx, reports):
             breached_days.append(day)
             episode_evidence += tuple(e.id for e in todays)
             clean = 0
-        elif breached and (day in covered_days or day in per_day) and day_start(day + timedelta(days=1), tz) <= end:
+        elif breached and day <= last_complete:
             clean += 1
             if rule.recovery_days is not None and clean >= rule.recovery_days:
-                breached, since, clean = False, day_start(day + timedelta(days=1), tz), 0
+                breached, since, clean = False, day_start(day + _ONE_DAY, tz), 0
+        previous = day
+    if breached:
+        recover_in_gap(previous, last_day)
     details["breached_days"] = [d.isoformat() for d in breached_days]
     params = {
         "limit": rule.limit,
-        "days_with_data": len(with_data),
-        "days": len(days),
+        "days_with_data": days_with_data,
+        "days": days,
         "breached_days": len(breached_days),
     }
     if breached:
@@ -741,7 +1130,7 @@ def _judge_ceiling(ctx, reports):
             date=breached_days[-1].isoformat(), count=len(per_day[breached_days[-1]]), worst=len(per_day[worst])
         )
         return _Outcome(S.BREACHED, Reason("ceiling.breached", params), since, episode_evidence, details=details)
-    if not with_data:
+    if not days_with_data:
         return _Outcome(S.NO_DATA, Reason("ceiling.no_data", params), since=w.opens_at, details=details)
     code = "ceiling.recovered" if breached_days else "ceiling.ok"
     if breached_days:
@@ -754,20 +1143,23 @@ def _judge_prohibition(ctx, reports):
     if ctx.as_of < w.opens_at:
         return _not_open(ctx)
     end = _window_end(ctx)
-    violations = sorted(
-        (e for e in reports if e.stance == "affirms" and _in_window(w, e)),
-        key=lambda e: (e.occurred_at, e.id),
-    )
+    violations = sorted((e for e in reports if e.stance == "affirms" and _in_window(w, e)), key=_TIME_ORDER)
     details = {"violations": [v.id for v in violations]}
-    since, episode = w.opens_at, []
-    for v in violations:
-        if episode and rule.recovery_days is not None:
-            over_at = day_start(local_day(episode[-1].occurred_at, tz) + timedelta(days=1 + rule.recovery_days), tz)
-            if v.occurred_at >= over_at:
-                episode = []
-        if not episode:
-            since = v.occurred_at
-        episode.append(v)
+    since, start = w.opens_at, 0
+    if rule.recovery_days is not None and violations:
+        # A violation on or after local day (last one's + 1 + recovery_days) starts a new episode:
+        # an instant is at or after a local day's first instant exactly when its local day is that
+        # day or later, so days are compared, not instants.
+        gap = timedelta(days=1 + rule.recovery_days)
+        over_on = None
+        for i, v in enumerate(violations):
+            day = v.occurred_at.astimezone(tz).date()
+            if over_on is not None and day >= over_on:
+                start = i
+            over_on = day + gap
+    episode = violations[start:]
+    if episode:
+        since = episode[0].occurred_at
     if episode and rule.recovery_days is not None:
         over_at = day_start(local_day(episode[-1].occurred_at, tz) + timedelta(days=1 + rule.recovery_days), tz)
         if end >= over_at:

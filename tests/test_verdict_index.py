@@ -1,0 +1,160 @@
+"""The sweep's shortcuts answer as the plain engine does: the evidence index, covered days, and what changes affect.
+
+A sweep judges 10,000 commitments against a million reports through `EvidenceIndex` (reports
+filed by category, split by province, place and party, read by time), `CoverageIndex` (covered
+days worked out once per set of provinces) and, for a targeted sweep, `affected`. Each must agree
+with the definitions they shortcut: `evaluate` sifting every report, `covered` day by day, and
+re-judging every commitment.
+"""
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.verdicts.engine import (
+    Change,
+    CoverageIndex,
+    covered,
+    evaluate,
+    evaluate_agreement,
+    affected,
+)
+from terms.rules import normalize_name
+from tests.engine_factories import ACLED, GOVERNMENT, LOCAL_PRESS, TALIBAN, UNAMA, coverage, midnight, report, term, utc
+
+FAST = settings(max_examples=300, deadline=None)
+
+# A small world, so that rules and reports often meet: categories that are event and sub-event
+# types, provinces and places spelled two ways, and actors from both parties, unidentified and other.
+CATEGORIES = [("Battles", "Armed clash"), ("battles", "Government regains territory"),
+              ("Violence against civilians", "Attack"), ("Protests", "Peaceful protest"), ("talks_began", "")]
+RULE_CATEGORIES = [("Battles",), ("Armed clash",), ("Attack",), ("Battles", "Armed clash"), ("talks_began",),
+                   ("Attack", "Peaceful protest")]
+PROVINCES = ["Kabul", "kabul ", "Kandahar", "Herat"]
+PLACES = ["Kabul city", "Spin Boldak", "Herat"]
+ACTORS = ["Taliban", "ISLAMIC EMIRATE of Afghanistan", "Government of Afghanistan", "Unidentified Armed Group",
+          "", "Civilians", "Police"]
+DAYS = st.integers(0, 40)
+
+
+@st.composite
+def terms(draw, id, kinds=("deadline", "target", "ceiling", "prohibition")):
+    kind = draw(st.sampled_from(kinds))
+    rule = {
+        "categories": list(draw(st.sampled_from(RULE_CATEGORIES))),
+        "attribution": draw(st.sampled_from(["owing", "owing_or_unidentified", "any"])),
+    }
+    where = draw(st.sampled_from(["", "admin1", "locations", "both"]))
+    if where in ("admin1", "both"):
+        rule["admin1"] = draw(st.lists(st.sampled_from(["Kabul", "Kandahar", "Herat"]), min_size=1, max_size=2))
+    if where in ("locations", "both"):
+        rule["locations"] = draw(st.lists(st.sampled_from(PLACES), min_size=1, max_size=2))
+    if kind == "ceiling":
+        rule.update(limit=draw(st.sampled_from([0, 0, 1, 4])), period=draw(st.sampled_from(["day", "day", "window"])),
+                    recovery_days=draw(st.sampled_from([0, 1, 2, 5])))
+    if kind == "prohibition":
+        rule["recovery_days"] = draw(st.sampled_from([None, None, 0, 3, 10]))
+    if kind == "target":
+        rule.update(target=20, direction=draw(st.sampled_from(["at_most", "at_least"])))
+    starts = draw(st.integers(-3, 5))
+    window = {"starts": starts}
+    if kind in ("deadline", "target"):
+        window.update(due=starts + draw(st.integers(0, 20)), grace_days=draw(st.integers(0, 3)))
+    else:
+        window["ends"] = draw(st.none() | st.integers(starts, starts + 30))
+    owing = draw(st.sampled_from([(TALIBAN,), (GOVERNMENT,), (TALIBAN, GOVERNMENT)]))
+    return term(kind, rule=rule, window=window, id=id, owing=owing)
+
+
+@st.composite
+def reports(draw, id):
+    category, sub_category = draw(st.sampled_from(CATEGORIES))
+    day = date(2020, 2, 26) + timedelta(days=draw(DAYS))
+    when = midnight(day) + timedelta(hours=draw(st.sampled_from([0, 0, 5, 23])))
+    state = draw(st.sampled_from([(), (), (), ((0, "verified"),), ((2, "disputed"),), ((1, "rejected"),)]))
+    recorded = when + timedelta(hours=draw(st.sampled_from([0, 3, 48])))
+    return report(
+        when, id=id, recorded_at=recorded,
+        precision=draw(st.sampled_from(["minute", "day", "day", "week"])),
+        source=draw(st.sampled_from([UNAMA, ACLED, ACLED, LOCAL_PRESS])),
+        credibility=draw(st.sampled_from([1, 2, 2, 3])),
+        category=category, sub_category=sub_category,
+        admin1=draw(st.sampled_from(PROVINCES + [""])), location=draw(st.sampled_from(PLACES + [""])),
+        actor1=draw(st.sampled_from(ACTORS)), stance=draw(st.sampled_from(["affirms", "affirms", "denies"])),
+        value=draw(st.sampled_from([None, 10.0, 30.0])), event_id=draw(st.sampled_from([None, None, None, 1, 2])),
+        commitment_id=draw(st.sampled_from([None] * 8 + [1, 2, 99])),
+        verification=tuple((recorded + timedelta(hours=h), s) for h, s in state),
+    )
+
+
+@st.composite
+def worlds(draw):
+    ts = [draw(terms(id=1, kinds=("deadline", "deadline", "target"))), draw(terms(id=2)), draw(terms(id=3))]
+    # The third is counted from the first, which may never be met.
+    ts[2] = replace(ts[2], window=replace(ts[2].window, anchor="commitment", anchor_commitment_id=1))
+    evidence = [draw(reports(id=i)) for i in range(1, draw(st.integers(0, 40)) + 1)]
+    periods = [
+        coverage(date(2020, 2, 20) + timedelta(days=start), date(2020, 2, 20) + timedelta(days=start + length),
+                 admin1=draw(st.sampled_from(["", "Kabul", "kabul", "Kandahar", "Herat"])),
+                 recorded_at=utc(2020, 1, 1) + timedelta(days=draw(st.sampled_from([0, 0, 60]))))
+        for start, length in draw(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 20)), max_size=4))
+    ]
+    as_of = utc(2020, 3, 1) + timedelta(hours=draw(st.integers(0, 24 * 45)))
+    known_at = as_of + timedelta(hours=draw(st.sampled_from([0, 0, -30, 200])))
+    return ts, evidence, periods, as_of, known_at
+
+
+@FAST
+@given(worlds())
+def test_the_index_judges_every_commitment_as_sifting_every_report_does(world):
+    ts, evidence, periods, as_of, known_at = world
+    verdicts = evaluate_agreement(ts, evidence, as_of=as_of, known_at=known_at, coverage=periods)
+    first = verdicts[1]
+    for t in ts[:2]:
+        assert verdicts[t.id] == evaluate(t, evidence, as_of=as_of, known_at=known_at, coverage=periods)
+    anchor_day = first.since.astimezone(ts[2].tz).date() if first.status in ("met", "met_late") else None
+    assert verdicts[3] == evaluate(ts[2], evidence, as_of=as_of, known_at=known_at, coverage=periods,
+                                   anchor_day=anchor_day)
+
+
+@FAST
+@given(worlds(), st.sets(st.sampled_from(["Kabul", "Kandahar", "Herat"])))
+def test_covered_days_worked_out_once_are_the_days_covered_answers_for(world, provinces):
+    _ts, _evidence, periods, _as_of, known_at = world
+    admin1s = frozenset(normalize_name(p) for p in provinces)
+    first, last = date(2020, 2, 15), date(2020, 4, 30)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    expected = [d for d in days if covered(d, admin1s, periods, known_at)]
+    assert CoverageIndex(periods, known_at).days(admin1s, first, last) == expected
+
+
+def as_changes(evidence):
+    """Changed reports grouped by shape, as `inputs.changes_for` reads them: one time span per shape."""
+    spans = {}
+    for e in evidence:
+        shape = (e.category, e.sub_category, e.admin1, e.location, e.actor1, e.commitment_id)
+        first, last = spans.get(shape, (e.occurred_at, e.occurred_at))
+        spans[shape] = (min(first, e.occurred_at), max(last, e.occurred_at))
+    return [
+        Change(category=c, sub_category=sc, admin1=a, location=loc, actor1=actor, commitment_id=linked, first=first,
+               last=last)
+        for (c, sc, a, loc, actor, linked), (first, last) in spans.items()
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(worlds(), st.data())
+def test_a_commitment_left_out_by_affected_is_judged_the_same_without_the_changed_reports(world, data):
+    ts, evidence, periods, as_of, _known_at = world
+    # The commitment counted from the first counts nothing reported here: only its anchor can move it.
+    ts[2] = replace(ts[2], rule=replace(ts[2].rule, categories=("Chemical weapon",)))
+    changed = data.draw(st.sets(st.sampled_from([e.id for e in evidence]))) if evidence else set()
+    before = [e for e in evidence if e.id not in changed]
+    hit = affected(ts, as_changes([e for e in evidence if e.id in changed]), as_of=as_of)
+    with_them = evaluate_agreement(ts, evidence, as_of=as_of, coverage=periods)
+    without_them = evaluate_agreement(ts, before, as_of=as_of, coverage=periods)
+    for t in ts:
+        if t.id not in hit:
+            assert with_them[t.id] == without_them[t.id]
