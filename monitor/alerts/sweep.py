@@ -12,6 +12,14 @@ rolls back whole (its SweepRun stays unfinished); the next one starts afresh.
 The number of queries does not depend on the number of commitments: the
 inputs are read in a fixed number of queries (monitor.verdicts.inputs), and
 transitions, evidence links and alerts are written in bulk.
+
+A targeted sweep (`changes`, from `monitor.alerts.triggers`) is the same sweep,
+under the same lock, narrowed to the commitments some changed reports can
+affect (`engine.affected`: by rule, link, event group, and anchored on an
+affected one). It judges those, and the commitments they are counted from, with
+the evidence those need, and records transitions and alerts for those alone,
+exactly as a full sweep would. It leaves every other commitment to the
+periodic sweep, and sends no digest (a digest covers every commitment).
 """
 
 import logging
@@ -59,12 +67,16 @@ def latest_changes(commitment_ids):
     return {c.commitment_id: c for c in StatusChange.objects.filter(id__in=latest_ids)}
 
 
-def run_sweep(*, now, trigger=am.BEAT):
-    """Evaluate, record transitions and queue alerts as of `now`. Returns the SweepRun."""
+def run_sweep(*, now, trigger=am.BEAT, changes=None):
+    """Evaluate, record transitions and queue alerts as of `now`. Returns the SweepRun.
+
+    `changes`: a description of changed reports (`triggers.describe`); only the commitments
+    they can affect are evaluated and recorded.
+    """
     run = am.SweepRun.objects.create(trigger=trigger, as_of=now)
     with transaction.atomic():
         _lock()
-        result = _sweep(now, run)
+        result = _sweep(now, run, changes)
     am.SweepRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), **result)
     run.refresh_from_db()
     if result["alerts_queued"]:
@@ -81,18 +93,22 @@ def _enqueue(task):
         log.warning("Could not queue %s; the periodic task will.", task.name)
 
 
-def _sweep(now, run):
+def _sweep(now, run, changes=None):
     agreements = {a.id: a for a in Agreement.objects.filter(state=IN_FORCE)}
     commitments = list(inputs.commitments_for(agreements.values()))
     terms = [inputs.term_for(c) for c in commitments]
-    evidence = inputs.evidence_for(terms, now)
-    coverage = inputs.coverage_for(now)
-    terms_by_agreement = defaultdict(list)
-    for term in terms:
-        terms_by_agreement[term.agreement_id].append(term)
+    if changes is not None:
+        # Read after taking the lock, like everything else: the reports as they are now.
+        chosen = engine.affected(terms, inputs.changes_for(changes), as_of=now)
+        needed = engine.anchors_of(terms, chosen)  # an anchored commitment is judged from its anchor's verdict
+        commitments = [c for c in commitments if c.id in chosen]
+        terms = [t for t in terms if t.id in needed]
+    # Weighed and filed once for this cutoff, whatever the number of instants judged below.
+    evidence = engine.EvidenceIndex(inputs.evidence_for(terms, now), now)
+    coverage = engine.CoverageIndex(inputs.coverage_for(now), now)
 
-    def evaluate(as_of, agreement_id=None):
-        chosen = terms if agreement_id is None else terms_by_agreement[agreement_id]
+    def evaluate(as_of, commitment_id=None):
+        chosen = terms if commitment_id is None else [t for t in terms if t.id in engine.anchors_of(terms, [commitment_id])]
         return engine.evaluate_agreement(
             chosen, evidence, as_of=as_of, known_at=now, coverage=coverage,
             due_soon_days=settings.MONITOR_DUE_SOON_DAYS,
@@ -117,7 +133,7 @@ def _sweep(now, run):
         if previous is not None and previous.new_status in S.ADVERSE:
             # Withdrawn, or recovered from? Judged again as of the instant it took effect, with what
             # we know now: if it would not have happened, the earlier verdict was wrong.
-            if evaluate(previous.effective_at, c.agreement_id)[c.id].status != previous.new_status:
+            if evaluate(previous.effective_at, c.id)[c.id].status != previous.new_status:
                 kind = CORRECTION
         new_changes.append(
             StatusChange(
@@ -154,7 +170,8 @@ def _sweep(now, run):
         .filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True, suspended_at__isnull=True)
         .select_related("user")
     )
-    owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements)
+    owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements,
+                        digests=changes is None)
     owed += _corrections(now, withdrawn, latest, standings)
     queued = _insert_missing(owed, run, now)
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
@@ -177,7 +194,7 @@ def _event_for(change):
     return RECOVERY_EVENTS.get((change.old_status, change.new_status))
 
 
-def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements):
+def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements, digests=True):
     """Every alert owed now, as (key, builder) pairs; builders render only the missing ones."""
     by_agreement = defaultdict(list)
     for sub in subscriptions:
@@ -206,7 +223,8 @@ def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, 
                 key = f"c{c.id}:{event}:{change.effective_at.isoformat()}:{sub.address}"
                 owed.append((key, messages.TransitionAlert(key, event, sub, c, change, standing, historical)))
         owed += _reminders(now, c, standing, recipients)
-    owed += _digests(now, commitments, standings, by_agreement, agreements)
+    if digests:
+        owed += _digests(now, commitments, standings, by_agreement, agreements)
     return owed
 
 

@@ -18,10 +18,12 @@ def sweep():
 
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
-def reevaluate_reports(report_ids):
-    # The sweep is cheap and set-based, so re-evaluating "what these reports affect" is a full
-    # sweep: it can never miss a commitment the reports touch through an anchor or a group.
-    run_sweep(now=timezone.now(), trigger=am.REPORTS)
+def reevaluate_reports(changes):
+    """A targeted sweep of what these reports can affect (`triggers.describe`; a list of ids too).
+
+    Messages queued before descriptions existed carry a bare list of ids, read as such.
+    """
+    run_sweep(now=timezone.now(), trigger=am.REPORTS, changes=changes)
 
 
 @shared_task(name="monitor.send_alerts", ignore_result=True)

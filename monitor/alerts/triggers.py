@@ -2,9 +2,10 @@
 
 Call `reports_changed(report_ids)` inside the transaction that saved, imported
 or re-verified reports: once (and only if) it commits, a re-evaluation of the
-commitments those reports can affect is queued. If the broker is down the
-message is lost, and that is fine: the next periodic sweep finds the same
-transitions, because they are computed from the database, not from messages.
+commitments those reports can affect is queued (a targeted sweep: see
+monitor.alerts.sweep). If the broker is down the message is lost, and that is
+fine: the next periodic sweep finds the same transitions, because they are
+computed from the database, not from messages.
 """
 
 import logging
@@ -13,18 +14,50 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+# Up to this many ids travel as they are; more (an import) travel as ranges of ids.
+MAX_IDS = 1000
+# At most this many ranges: past it, the closest ones are merged (a few unchanged reports between
+# them are read too, which costs a little reading and never misses a change).
+MAX_RANGES = 100
+
+
+def describe(report_ids):
+    """A small description of a set of report ids: {"ids": [...]} or {"ranges": [[first, last], ...]}.
+
+    An import of a million rows would otherwise queue a message of a million ids; new rows get
+    consecutive ids, so their ranges are few. Read back by `monitor.verdicts.inputs.changes_for`.
+    """
+    ids = sorted({int(i) for i in report_ids})
+    if len(ids) <= MAX_IDS:
+        return {"ids": ids}
+    ranges = [[ids[0], ids[0]]]
+    for i in ids[1:]:
+        if i == ranges[-1][1] + 1:
+            ranges[-1][1] = i
+        else:
+            ranges.append([i, i])
+    if len(ranges) > MAX_RANGES:
+        # Keep the widest gaps as the boundaries between ranges; close the others.
+        gaps = sorted(range(1, len(ranges)), key=lambda k: ranges[k][0] - ranges[k - 1][1], reverse=True)
+        cuts = sorted(gaps[: MAX_RANGES - 1])
+        starts = [0, *cuts]
+        ends = [*(k - 1 for k in cuts), len(ranges) - 1]
+        ranges = [[ranges[a][0], ranges[b][1]] for a, b in zip(starts, ends)]
+    return {"ranges": ranges, "count": len(ids)}
+
 
 def reports_changed(report_ids):
-    report_ids = sorted({int(i) for i in report_ids})
-    if not report_ids:
+    changes = describe(report_ids)
+    if not changes.get("ids") and not changes.get("ranges"):
         return
 
     def enqueue():
         from monitor.alerts.tasks import reevaluate_reports
 
         try:
-            reevaluate_reports.delay(report_ids)
+            reevaluate_reports.delay(changes)
         except Exception:  # the broker is unreachable: the periodic sweep will catch up
-            log.warning("Could not queue re-evaluation of %d reports; the next sweep will.", len(report_ids))
+            log.warning("Could not queue re-evaluation of %d reports; the next sweep will.",
+                        changes.get("count", len(changes.get("ids", ()))))
 
     transaction.on_commit(enqueue)
