@@ -111,6 +111,9 @@ def worlds(draw):
 def test_the_index_judges_every_commitment_as_sifting_every_report_does(world):
     ts, evidence, periods, as_of, known_at = world
     verdicts = evaluate_agreement(ts, evidence, as_of=as_of, known_at=known_at, coverage=periods)
+    # Without the details (as the sweep asks), everything else is the same.
+    lean = evaluate_agreement(ts, evidence, as_of=as_of, known_at=known_at, coverage=periods, details=False)
+    assert {k: replace(v, details={}) for k, v in verdicts.items()} == lean
     first = verdicts[1]
     for t in ts[:2]:
         assert verdicts[t.id] == evaluate(t, evidence, as_of=as_of, known_at=known_at, coverage=periods)
@@ -127,7 +130,11 @@ def test_covered_days_worked_out_once_are_the_days_covered_answers_for(world, pr
     first, last = date(2020, 2, 15), date(2020, 4, 30)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     expected = [d for d in days if covered(d, admin1s, periods, known_at)]
-    assert CoverageIndex(periods, known_at).days(admin1s, first, last) == expected
+    index = CoverageIndex(periods, known_at)
+    assert index.days(admin1s, first, last) == expected
+    assert index.count(admin1s, first, last) == len(expected)
+    assert [d for d in days if index.covers(admin1s, d)] == expected
+    assert [index.nth_after(admin1s, first - timedelta(days=1), n) for n in range(1, len(expected) + 1)] == expected
 
 
 def as_changes(evidence):

@@ -95,8 +95,8 @@ def _enqueue(task):
 
 def _sweep(now, run, changes=None):
     agreements = {a.id: a for a in Agreement.objects.filter(state=IN_FORCE)}
-    commitments = list(inputs.commitments_for(agreements.values()))
-    terms = [inputs.term_for(c) for c in commitments]
+    commitments = list(inputs.commitments_for(agreements.values(), parties=False))
+    terms = inputs.terms_for(commitments)
     if changes is not None:
         # Read after taking the lock, like everything else: the reports as they are now.
         chosen = engine.affected(terms, inputs.changes_for(changes), as_of=now)
@@ -109,9 +109,10 @@ def _sweep(now, run, changes=None):
 
     def evaluate(as_of, commitment_id=None):
         chosen = terms if commitment_id is None else [t for t in terms if t.id in engine.anchors_of(terms, [commitment_id])]
+        # No details: transitions and alerts carry the status, its reason and evidence, not the charts' series.
         return engine.evaluate_agreement(
             chosen, evidence, as_of=as_of, known_at=now, coverage=coverage,
-            due_soon_days=settings.MONITOR_DUE_SOON_DAYS,
+            due_soon_days=settings.MONITOR_DUE_SOON_DAYS, details=False,
         )
 
     verdicts = evaluate(now)
@@ -143,14 +144,8 @@ def _sweep(now, run, changes=None):
             )
         )
     StatusChange.objects.bulk_create(new_changes)
-    through = StatusChange.evidence.through
-    through.objects.bulk_create(
-        [
-            through(statuschange_id=change.id, report_id=report_id)
-            for change in new_changes
-            for report_id in verdicts[change.commitment_id].evidence
-        ],
-        ignore_conflicts=True,
+    _link_evidence(
+        [(change.id, report_id) for change in new_changes for report_id in verdicts[change.commitment_id].evidence]
     )
     for change in new_changes:
         latest[change.commitment_id] = change
@@ -175,6 +170,29 @@ def _sweep(now, run, changes=None):
     owed += _corrections(now, withdrawn, latest, standings)
     queued = _insert_missing(owed, run, now)
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
+
+
+def _link_evidence(links):
+    """The reports each new status change relied on: (status change id, report id) pairs.
+
+    On PostgreSQL one INSERT of two arrays: a first sweep links hundreds of thousands of reports
+    (every violation of a breach), and Django's bulk_create builds a model instance and a row of
+    placeholders for each.
+    """
+    if not links:
+        return
+    through = StatusChange.evidence.through
+    if connection.vendor != "postgresql":
+        through.objects.bulk_create(
+            [through(statuschange_id=change, report_id=report) for change, report in links], ignore_conflicts=True
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(through._meta.db_table)} (statuschange_id, report_id) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+            [[change for change, _ in links], [report for _, report in links]],
+        )
 
 
 def _recipients(commitment, subscriptions_by_agreement):

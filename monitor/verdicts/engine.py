@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date, datetime, timedelta
 from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -229,6 +230,32 @@ class CoverageIndex:
                 day += _ONE_DAY
         return out
 
+    def count(self, admin1s, first, last):
+        """How many days from `first` to `last` are covered."""
+        n = 0
+        for start, end in self.spans(admin1s):
+            start, end = max(start, first), min(end, last)
+            if start <= end:
+                n += (end - start).days + 1
+        return n
+
+    def covers(self, admin1s, day):
+        spans = self.spans(admin1s)
+        i = bisect_right(spans, (day, date.max)) - 1
+        return i >= 0 and spans[i][0] <= day <= spans[i][1]
+
+    def nth_after(self, admin1s, day, n):
+        """The n-th covered day (1 is the first) after `day`; None if there is no such day."""
+        for start, end in self.spans(admin1s):
+            start = max(start, day + _ONE_DAY)
+            if start > end:
+                continue
+            length = (end - start).days + 1 if end < date.max else n
+            if n <= length:
+                return start + timedelta(days=n - 1)
+            n -= length
+        return None
+
 
 _ONE_DAY = timedelta(days=1)
 
@@ -291,15 +318,18 @@ class Verdict:
 
 
 def evaluate(
-    term, evidence, *, as_of, known_at=None, coverage=(), anchor_day=None, due_soon_days=7, qualified=None
+    term, evidence, *, as_of, known_at=None, coverage=(), anchor_day=None, due_soon_days=7, qualified=None,
+    details=True, local_days=None,
 ):
     """The verdict on one commitment.
 
     `anchor_day` is the local date of the anchor commitment's being met, for a
     commitment counted from another (see `evaluate_agreement`, which resolves it).
     `qualified`, given by `evaluate_agreement`, is the evidence already sifted for this
-    commitment as of `as_of`: (counting reports, disputed reports), from
-    `EvidenceIndex.qualified`; without it `evidence` is sifted here.
+    commitment as of `as_of`: (counting reports, disputed reports), each in time order,
+    from `EvidenceIndex.qualified`; without it `evidence` is sifted here.
+    `details=False` leaves `Verdict.details` empty (the sweep never reads them), and
+    `local_days` is a {report id: local day} cache shared by commitments in one zone.
     """
     known_at = as_of if known_at is None else known_at
     base = {"commitment_id": term.id, "as_of": as_of, "known_at": known_at}
@@ -321,18 +351,22 @@ def evaluate(
                     counting.append(e)
                 elif standing == CONTESTED:
                     contested.append(e)
+        counting.sort(key=_TIME_ORDER)
+        contested.sort(key=_TIME_ORDER)
     else:
         counting, contested = qualified
     tz = term.tz
     window = term.window.resolve(anchor_day, tz)
     if not isinstance(coverage, CoverageIndex):
         coverage = CoverageIndex(coverage, known_at)
-    ctx = _Context(term, window, tz, as_of, known_at, coverage, due_soon_days)
+    ctx = _Context(term, window, tz, as_of, known_at, coverage, due_soon_days, details,
+                   {} if local_days is None else local_days)
 
+    # Judges read reports in time order (occurred_at, then id), so they slice windows and never sort.
     judge = _JUDGES[term.kind]
     strict = judge(ctx, counting)
     if contested:
-        loose = judge(ctx, counting + contested)
+        loose = judge(ctx, sorted(counting + contested, key=_TIME_ORDER))  # two sorted runs: merged, not sorted
         if loose.status != strict.status:
             strict = _Outcome(
                 S.DISPUTED,
@@ -360,19 +394,21 @@ def evaluate(
         days_left=strict.days_left,
         days_overdue=strict.days_overdue,
         evidence=strict.evidence,
-        details=strict.details,
+        details=strict.details if details else {},
         **base,
     )
 
 
-def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), due_soon_days=7):
+def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), due_soon_days=7, details=True):
     """Verdicts for commitments that may be counted from one another, keyed by commitment id.
 
     A commitment counted from another starts on the local day the other was met
     (or met late), as known at `known_at`; until then it is awaiting its anchor.
-    `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff.
+    `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff;
+    `details=False` leaves every verdict's details empty.
     """
     by_id = {t.id: t for t in terms}
+    local_days = {}  # time zone -> {report id: local day}
     verdicts = {}
     visiting = set()
     cutoff = as_of if known_at is None else known_at
@@ -400,6 +436,8 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
             coverage=coverage,
             anchor_day=anchor_day,
             due_soon_days=due_soon_days,
+            details=details,
+            local_days=local_days.setdefault(term.time_zone, {}),
         )
         return verdicts[term.id]
 
@@ -582,7 +620,7 @@ class EvidenceIndex:
         overlap = bool(linked) or len(rule.categories) > 1 or (rule.admin1 and rule.locations) or (
             rule.attribution == "owing_or_unidentified"
         )
-        if not overlap and len(counting) == 1:
+        if len(counting) == 1:
             out = counting[0].between(opens, closes, until)
         else:
             out = []
@@ -591,13 +629,16 @@ class EvidenceIndex:
         disputed = []
         for rows in contested:
             disputed += rows.between(None, None, until)
-        if not overlap:
-            return out, disputed
-        first, second = _by_standing(linked, until)
-        seen = set()
-        return [e for e in first + out if not (e.id in seen or seen.add(e.id))], [
-            e for e in second + disputed if not (e.id in seen or seen.add(e.id))
-        ]
+        if overlap:
+            first, second = _by_standing(linked, until)
+            seen = set()
+            out = [e for e in first + out if not (e.id in seen or seen.add(e.id))]
+            disputed = [e for e in second + disputed if not (e.id in seen or seen.add(e.id))]
+        if len(counting) > 1 or overlap:
+            out.sort(key=_TIME_ORDER)
+        if len(contested) > 1 or overlap:
+            disputed.sort(key=_TIME_ORDER)
+        return out, disputed
 
 
 def _by_standing(rows, until):
@@ -605,6 +646,8 @@ def _by_standing(rows, until):
     for row in rows:
         if until is None or row.occurred_at <= until:
             (counting if row.standing == COUNTS else contested).append(row.e)
+    counting.sort(key=_TIME_ORDER)
+    contested.sort(key=_TIME_ORDER)
     return counting, contested
 
 
@@ -613,13 +656,10 @@ class _Rows:
 
     __slots__ = ("rows", "times", "reports")
 
-    def __init__(self):
-        self.rows, self.times, self.reports = [], [], []
-
-    def append(self, row):
-        self.rows.append(row)
-        self.times.append(row.occurred_at)
-        self.reports.append(row.e)
+    def __init__(self, rows=()):
+        self.rows = rows if isinstance(rows, list) else list(rows)
+        self.times = [row.occurred_at for row in self.rows]
+        self.reports = [row.e for row in self.rows]
 
     def __bool__(self):
         return bool(self.rows)
@@ -640,7 +680,8 @@ class _Shelf:
     """Rows of one standing by folded category, split further by place and actor on first use."""
 
     def __init__(self):
-        self.by_category = {}
+        self.by_category = {}  # category -> rows, as filed
+        self._categories = {}  # category -> _Rows, made on first use
         self._by_place = {}  # (category, "admin1"|"location") -> {place: _Rows}
         self._by_actor = {}  # (category, field, place) -> {actor: _Rows}
         self._unidentified = {}  # (category, field, place) -> _Rows
@@ -648,8 +689,9 @@ class _Shelf:
     def file(self, category, row):
         rows = self.by_category.get(category)
         if rows is None:
-            rows = self.by_category[category] = _Rows()
-        rows.append(row)
+            self.by_category[category] = [row]
+        else:
+            rows.append(row)
 
     def lists(self, term):
         """The lists of rows (each a _Rows, in time order) whose union is what the rule can count."""
@@ -677,10 +719,12 @@ class _Shelf:
 
     def _rows(self, category, field_, place):
         if field_ is None:
-            return self.by_category.get(category, _EMPTY)
+            if category not in self._categories:
+                self._categories[category] = _Rows(self.by_category.get(category, []))
+            return self._categories[category]
         key = (category, field_)
         if key not in self._by_place:
-            self._by_place[key] = _split(self.by_category.get(category, _EMPTY).rows, attrgetter(field_))
+            self._by_place[key] = _split(self.by_category.get(category, ()), attrgetter(field_))
         return self._by_place[key].get(place, _EMPTY)
 
     def _actors(self, category, field_, place):
@@ -692,10 +736,10 @@ class _Shelf:
     def _unidentified_rows(self, category, field_, place):
         key = (category, field_, place)
         if key not in self._unidentified:
-            rows = self._unidentified[key] = _Rows()
-            for row in self._rows(category, field_, place).rows:
-                if _attributed_name("owing_or_unidentified", (), row.actor):
-                    rows.append(row)
+            self._unidentified[key] = _Rows(
+                row for row in self._rows(category, field_, place).rows
+                if _attributed_name("owing_or_unidentified", (), row.actor)
+            )
         return self._unidentified[key]
 
 
@@ -715,15 +759,18 @@ def _counts_without_category(rule, owing, row):
 def _split(rows, key):
     out = {}
     for row in rows:
-        part = out.get(key(row))
+        k = key(row)
+        part = out.get(k)
         if part is None:
-            part = out[key(row)] = _Rows()
-        part.append(row)
-    return out
+            out[k] = [row]
+        else:
+            part.append(row)
+    return {k: _Rows(part) for k, part in out.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
+class _Row(NamedTuple):
+    """A report as filed: its standing and folded names beside it (a tuple: a million are made per sweep)."""
+
     occurred_at: datetime
     e: Evidence
     standing: str
@@ -750,10 +797,19 @@ class _Context:
     known_at: datetime
     coverage: CoverageIndex
     due_soon_days: int
+    details: bool = True  # the sweep records statuses, reasons and evidence, never the charts' series
+    days: dict = field(default_factory=dict)  # report id -> local day, in this commitment's zone
 
     @property
     def rule(self):
         return self.term.rule
+
+    def day_of(self, e):
+        """The local day a report happened on (the judges ask for the same reports again and again)."""
+        day = self.days.get(e.id)
+        if day is None:
+            day = self.days[e.id] = e.occurred_at.astimezone(self.tz).date()
+        return day
 
     def today(self):
         return local_day(self.as_of, self.tz)
@@ -840,18 +896,18 @@ def _judge_deadline(ctx, reports):
     # The first act is the one surely done first (by `_done_by`, then id). An act is never done
     # before a minute after it started, so once acts start later than that, none can come first.
     first, first_key = None, None
-    for e in sorted((e for e in reports if e.stance == "affirms" and e.occurred_at >= w.opens_at), key=_TIME_ORDER):
+    for i in range(bisect_left(reports, w.opens_at, key=_OCCURRED), len(reports)):
+        e = reports[i]
         if first is not None and e.occurred_at + _SPANS["minute"] > first_key[0]:
             break
+        if e.stance != "affirms":
+            continue
         key = (_done_by(e, ctx.tz), e.id)
         if first is None or key < first_key:
             first, first_key = e, key
     if first is not None:
-        denial = min(
-            (e for e in reports if e.stance == "denies" and e.occurred_at >= first.occurred_at),
-            key=_TIME_ORDER,
-            default=None,
-        )
+        start = bisect_left(reports, first.occurred_at, key=_OCCURRED)
+        denial = next((e for e in reports[start:] if e.stance == "denies"), None)
         if denial is not None:
             return _Outcome(
                 S.DISPUTED,
@@ -893,9 +949,7 @@ def _done_by(e, tz):
 
 def _judge_target(ctx, reports):
     w, rule = ctx.window, ctx.rule
-    measurements = sorted(
-        (e for e in reports if e.stance == "affirms" and e.value is not None), key=lambda e: (e.occurred_at, e.id)
-    )
+    measurements = [e for e in reports if e.stance == "affirms" and e.value is not None]
 
     def reached(value):
         return value <= rule.target if rule.direction == "at_most" else value >= rule.target
@@ -992,9 +1046,11 @@ def _window_end(ctx):
     return ctx.as_of if w.closes_at is None else min(ctx.as_of, w.closes_at)
 
 
-def _in_window(w, e):
-    """Opened at or after the window opens and before it closes (evaluate() already dropped events after as_of)."""
-    return w.opens_at <= e.occurred_at and (w.closes_at is None or e.occurred_at < w.closes_at)
+def _window_slice(w, reports):
+    """The reports (in time order) that happened in the window: from its opening, before it closes."""
+    low = bisect_left(reports, w.opens_at, key=_OCCURRED)
+    high = len(reports) if w.closes_at is None else bisect_left(reports, w.closes_at, low, key=_OCCURRED)
+    return reports[low:high]
 
 
 def _not_open(ctx):
@@ -1018,8 +1074,8 @@ def _judge_ceiling(ctx, reports):
     # One entry per event: a group of reports of the same event counts once, on its earliest report.
     events, imprecise = {}, set()
     per_day_only = rule.period == "day"
-    for e in sorted(reports, key=_TIME_ORDER):
-        if e.stance != "affirms" or not _in_window(w, e):
+    for e in _window_slice(w, reports):
+        if e.stance != "affirms":
             continue
         key = e.id if e.event_id is None else ("event", e.event_id)  # e.event_key, without a tuple per report
         if per_day_only and e.precision not in _DAY_PRECISE:
@@ -1030,7 +1086,7 @@ def _judge_ceiling(ctx, reports):
     imprecise = len(imprecise - events.keys())
     per_day = {}  # each day's events, in time order (the order they were found in)
     for e in events.values():
-        day = e.occurred_at.astimezone(tz).date()
+        day = ctx.day_of(e)
         if day in per_day:
             per_day[day].append(e)
         else:
@@ -1039,23 +1095,27 @@ def _judge_ceiling(ctx, reports):
     last_day = max([last_day, *per_day])
 
     days = (last_day - first_day).days + 1
-    # Covered days, and the days with data: covered, or with an event (a source reported it).
-    covered = ctx.coverage.days(_norm_set(rule.admin1), first_day, last_day)
-    covered_set = set(covered)
-    uncovered_event_days = sorted(d for d in per_day if d not in covered_set)
-    days_with_data = len(covered) + len(uncovered_event_days)
-    daily = []
-    day = first_day
-    while day <= last_day:
-        n = per_day.get(day)
-        daily.append((day.isoformat(), len(n) if n else (0 if day in covered_set else None)))
-        day += _ONE_DAY
-    details = {"limit": rule.limit, "period": rule.period, "daily": daily, "imprecise": imprecise}
+    # The days with data: covered ones, and uncovered ones with an event (a source reported it).
+    admin1s = _norm_set(rule.admin1)
+    coverage = ctx.coverage
+    uncovered_event_days = sorted(d for d in per_day if not coverage.covers(admin1s, d))
+    days_with_data = coverage.count(admin1s, first_day, last_day) + len(uncovered_event_days)
+    details = {}
+    if ctx.details:
+        covered_set = set(coverage.days(admin1s, first_day, last_day))
+        daily = []
+        day = first_day
+        while day <= last_day:
+            n = per_day.get(day)
+            daily.append((day.isoformat(), len(n) if n else (0 if day in covered_set else None)))
+            day += _ONE_DAY
+        details = {"limit": rule.limit, "period": rule.period, "daily": daily, "imprecise": imprecise}
 
     if rule.period == "window":
-        ordered = sorted(events.values(), key=lambda e: (e.occurred_at, e.id))
+        ordered = list(events.values())  # found in time order
         params = {"count": len(ordered), "limit": rule.limit, "days_with_data": days_with_data, "days": days}
-        details["count"] = len(ordered)
+        if ctx.details:
+            details["count"] = len(ordered)
         if len(ordered) > rule.limit:
             crossing = ordered[rule.limit]
             params["date"] = local_day(crossing.occurred_at, tz).isoformat()
@@ -1090,10 +1150,9 @@ def _judge_ceiling(ctx, reports):
         until = min(until, last_complete)
         if until <= after:
             return
-        start = bisect_right(covered, after)
-        k = bisect_right(covered, until) - start
+        k = coverage.count(admin1s, after + _ONE_DAY, until)
         if k and rule.recovery_days is not None and clean + k >= rule.recovery_days:
-            recovered_on = covered[start + max(rule.recovery_days - clean, 1) - 1]
+            recovered_on = coverage.nth_after(admin1s, after, max(rule.recovery_days - clean, 1))
             breached, since, clean = False, day_start(recovered_on + _ONE_DAY, tz), 0
         else:
             clean += k
@@ -1117,7 +1176,8 @@ def _judge_ceiling(ctx, reports):
         previous = day
     if breached:
         recover_in_gap(previous, last_day)
-    details["breached_days"] = [d.isoformat() for d in breached_days]
+    if ctx.details:
+        details["breached_days"] = [d.isoformat() for d in breached_days]
     params = {
         "limit": rule.limit,
         "days_with_data": days_with_data,
@@ -1143,8 +1203,8 @@ def _judge_prohibition(ctx, reports):
     if ctx.as_of < w.opens_at:
         return _not_open(ctx)
     end = _window_end(ctx)
-    violations = sorted((e for e in reports if e.stance == "affirms" and _in_window(w, e)), key=_TIME_ORDER)
-    details = {"violations": [v.id for v in violations]}
+    violations = [e for e in _window_slice(w, reports) if e.stance == "affirms"]
+    details = {"violations": [v.id for v in violations]} if ctx.details else {}
     since, start = w.opens_at, 0
     if rule.recovery_days is not None and violations:
         # A violation on or after local day (last one's + 1 + recovery_days) starts a new episode:
@@ -1153,7 +1213,7 @@ def _judge_prohibition(ctx, reports):
         gap = timedelta(days=1 + rule.recovery_days)
         over_on = None
         for i, v in enumerate(violations):
-            day = v.occurred_at.astimezone(tz).date()
+            day = ctx.day_of(v)
             if over_on is not None and day >= over_on:
                 start = i
             over_on = day + gap
@@ -1169,7 +1229,8 @@ def _judge_prohibition(ctx, reports):
         first = episode[0]
         params = {
             "date": local_day(first.occurred_at, tz).isoformat(),
-            "count": len({v.event_key for v in episode}),  # violations are events, not reports
+            # Violations are events, not reports (e.event_key, without a tuple per report).
+            "count": len({v.id if v.event_id is None else ("event", v.event_id) for v in episode}),
             **_source_params(first),
         }
         return _Outcome(
