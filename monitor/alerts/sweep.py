@@ -108,7 +108,12 @@ def _sweep(now, run, changes=None):
     coverage = engine.CoverageIndex(inputs.coverage_for(now), now)
 
     def evaluate(as_of, commitment_id=None):
-        chosen = terms if commitment_id is None else [t for t in terms if t.id in engine.anchors_of(terms, [commitment_id])]
+        """Every commitment in scope, or one with what it is counted from."""
+        if commitment_id is None:
+            chosen = terms
+        else:
+            needed = engine.anchors_of(terms, [commitment_id])
+            chosen = [t for t in terms if t.id in needed]
         # No details: transitions and alerts carry the status, its reason and evidence, not the charts' series.
         return engine.evaluate_agreement(
             chosen, evidence, as_of=as_of, known_at=now, coverage=coverage,

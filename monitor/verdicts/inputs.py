@@ -28,7 +28,8 @@ def commitments_for(agreements, parties=True):
         .order_by("agreement__title", "position", "id")
     )
     if parties:
-        commitments = commitments.prefetch_related(Prefetch("owed_by", queryset=Party.objects.prefetch_related("names")))
+        parties = Party.objects.prefetch_related("names")
+        commitments = commitments.prefetch_related(Prefetch("owed_by", queryset=parties))
     return commitments
 
 
