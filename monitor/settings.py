@@ -168,7 +168,14 @@ MONITOR_IMPORT_BATCH_SIZE = int(os.environ.get("MONITOR_IMPORT_BATCH_SIZE", "100
 
 # One cache shared by every process (rate limits, page caches): Redis, a separate database number.
 CACHE_URL = os.environ.get("CACHE_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        # A Redis that hangs, rather than refusing, must not stall pages: they render without the cache.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
