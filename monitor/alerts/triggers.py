@@ -26,16 +26,38 @@ def describe(report_ids):
 
     An import of a million rows would otherwise queue a message of a million ids; new rows get
     consecutive ids, so their ranges are few. Read back by `monitor.verdicts.inputs.changes_for`.
+    The ids are walked once, never sorted or copied whole: an importer hands over its compact
+    array of a million ids, and a set of Python ints of it would cost some 70 MB.
     """
-    ids = sorted({int(i) for i in report_ids})
-    if len(ids) <= MAX_IDS:
-        return {"ids": ids}
-    ranges = [[ids[0], ids[0]]]
-    for i in ids[1:]:
-        if i == ranges[-1][1] + 1:
-            ranges[-1][1] = i
+    first = []
+    runs, start, prev, count = [], None, None, 0
+    for i in report_ids:
+        i = int(i)
+        count += 1
+        if len(first) <= MAX_IDS:
+            first.append(i)
+        if prev is not None and i == prev + 1:
+            prev = i
+            continue
+        if prev is not None:
+            runs.append([start, prev])
+            if len(runs) > 10 * MAX_RANGES:
+                runs = _fewer(runs)
+        start = prev = i
+    if count <= MAX_IDS:
+        return {"ids": sorted(set(first))}
+    runs.append([start, prev])
+    return {"ranges": _fewer(runs), "count": count}
+
+
+def _fewer(runs):
+    """Sorted, overlapping runs joined, and at most MAX_RANGES of them: the widest gaps stay boundaries."""
+    ranges = []
+    for a, b in sorted(runs):
+        if ranges and a <= ranges[-1][1] + 1:
+            ranges[-1][1] = max(ranges[-1][1], b)
         else:
-            ranges.append([i, i])
+            ranges.append([a, b])
     if len(ranges) > MAX_RANGES:
         # Keep the widest gaps as the boundaries between ranges; close the others.
         gaps = sorted(range(1, len(ranges)), key=lambda k: ranges[k][0] - ranges[k - 1][1], reverse=True)
@@ -43,7 +65,7 @@ def describe(report_ids):
         starts = [0, *cuts]
         ends = [*(k - 1 for k in cuts), len(ranges) - 1]
         ranges = [[ranges[a][0], ranges[b][1]] for a, b in zip(starts, ends)]
-    return {"ranges": ranges, "count": len(ids)}
+    return ranges
 
 
 def reports_changed(report_ids):
