@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_STATES
 from monitor.evidence.publication import Audience
 from monitor.pages import cache, charts, data, instants, plain
-from monitor.verdicts import statuses as S
+from monitor.pages.templatetags.pages_tags import TONES
 from terms import models as tm
 from terms.models import Agreement
 
@@ -251,14 +251,6 @@ BADGE_COLOURS = {
     "disputed": ("#8a4b00", "#ffffff"),
     "pending": ("#4b5563", "#ffffff"),
 }
-BADGE_TONE = {
-    S.MET: "good",
-    S.MET_LATE: "good",
-    S.IN_COMPLIANCE: "good",
-    S.MISSED: "bad",
-    S.BREACHED: "bad",
-    S.DISPUTED: "disputed",
-}
 
 
 def badge(request, agreement, key):
@@ -278,7 +270,7 @@ def _badge(request, agreement, key, now):
         text = str(verdict.label)
         if verdict.provisional:
             text = _("%(status)s (provisional)") % {"status": text}
-        tone = BADGE_TONE.get(verdict.status, "pending")
+        tone = TONES.get(verdict.status, "pending")  # the pages' own tones; the rest grey
     else:
         text, tone = _("provisional: awaiting an analyst"), "pending"
     label = _("compliance")
