@@ -13,8 +13,8 @@ from monitor.evidence import models as ev
 from terms.rules import day_start
 
 from . import fields
-from .problems import FileProblem, Problem
-from .text import csv_header, csv_records, parse_date, require_columns, text_lines
+from .problems import Problem
+from .text import csv_header, csv_records, csv_rows, parse_date, require_columns, text_lines
 
 ALL_COLUMNS = (
     "event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type",
@@ -80,16 +80,7 @@ class AcledReader:
             at[c] for c in ("event_id_cnty", "event_date", "time_precision", "event_type", "notes", "fatalities")
         )
         self.at_texts = tuple((column, at[column], longest) for column, longest in TEXTS)
-        width = len(header)
-        any_row = False
-        for line, record in records:
-            any_row = True
-            if len(record) != width:
-                yield line, None, [Problem(line, "", f"{len(record)} values, but the header has {width} columns")]
-                continue
-            yield self.row(line, record)
-        if not any_row:
-            raise FileProblem("the file has a header but no rows.", header_line)
+        yield from csv_rows(records, header, header_line, self.row)
 
     def row(self, line, record):
         """Every check of every cell, with a fast path for the usual values and the full parsers for the rest."""

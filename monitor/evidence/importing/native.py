@@ -15,7 +15,7 @@ from . import fields
 from .exports import FORMULA_STARTS
 from .lookups import folded
 from .problems import FileProblem, Problem
-from .text import csv_header, csv_records, json_objects, parse_instant, require_columns, text_lines
+from .text import csv_header, csv_records, csv_rows, json_objects, parse_instant, require_columns, text_lines
 
 REQUIRED = ("source_ref", "category", "summary", "occurred_at")
 OPTIONAL = (
@@ -48,16 +48,12 @@ class NativeReader:
         records = csv_records(text)
         header_line, header = csv_header(records, known=set(COLUMNS) | set(IGNORED))
         require_columns(header, REQUIRED + (() if self.source_id else ("source",)), header_line)
-        width = len(header)
-        any_row = False
-        for line, record in records:
-            any_row = True
-            if len(record) != width:
-                yield line, None, [Problem(line, "", f"{len(record)} values, but the header has {width} columns")]
-                continue
-            yield self.row(line, {h: _unneutralised(v) for h, v in zip(header, record) if h not in IGNORED})
-        if not any_row:
-            raise FileProblem("the file has a header but no rows.", header_line)
+        yield from csv_rows(
+            records, header, header_line,
+            lambda line, record: self.row(
+                line, {h: _unneutralised(v) for h, v in zip(header, record) if h not in IGNORED}
+            ),
+        )
 
     def _json_rows(self, text):
         any_row = False

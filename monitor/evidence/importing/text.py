@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from terms.rules import day_start
 
-from .problems import FileProblem
+from .problems import FileProblem, Problem
 
 CHUNK = 1 << 16
 MAX_JSON_OBJECT = 1 << 20  # a report object larger than this is a broken file, not a report
@@ -134,6 +134,23 @@ def require_columns(header, required, line):
     if missing:
         names = ", ".join(missing)
         raise FileProblem(f"the header lacks the column{'s' if len(missing) > 1 else ''} {names}.", line, missing[0])
+
+
+def csv_rows(records, header, header_line, row):
+    """`row(line, record)` for each record as wide as the header; a problem for any other; an error for none.
+
+    Both formats' readers yield what this yields: (line, values or None, problems).
+    """
+    width = len(header)
+    any_row = False
+    for line, record in records:
+        any_row = True
+        if len(record) != width:
+            yield line, None, [Problem(line, "", f"{len(record)} values, but the header has {width} columns")]
+            continue
+        yield row(line, record)
+    if not any_row:
+        raise FileProblem("the file has a header but no rows.", header_line)
 
 
 def json_objects(lines, list_key="reports"):
