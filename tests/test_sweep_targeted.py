@@ -1,6 +1,8 @@
 """Re-evaluating what changed reports affect: the same transitions and alerts as a full sweep, for those alone."""
 
 import json
+import random
+from array import array
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -231,3 +233,22 @@ def test_a_described_import_re_evaluates_what_its_rows_affect(deal):
     run = run_sweep(now=NOW, trigger=am.REPORTS, changes=description)
     assert run.commitments_evaluated == 1
     assert Report.objects.filter(id__range=(first.id, others[-1].id)).count() == 4
+
+
+def test_an_imports_ids_in_any_order_are_all_covered_by_the_ranges_sent():
+    # An import hands over its written ids as a compact array: new rows ascending batch by batch,
+    # updated rows in file order. Every one must fall in a range, in at most MAX_RANGES ranges.
+    rng = random.Random(7)
+    written = array("q", range(500_000, 600_000))
+    written.extend(rng.randrange(1, 500_000) for _ in range(20_000))
+    written.extend(range(600_000, 650_000))
+    message = triggers.describe(written)
+    ranges = message["ranges"]
+    assert message["count"] == len(written)
+    assert len(ranges) <= triggers.MAX_RANGES
+    assert ranges == sorted(ranges) and all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(any(first <= i <= last for first, last in ranges) for i in written)
+
+
+def test_a_few_ids_travel_as_they_are_once_each():
+    assert triggers.describe([9, 3, 3, 5]) == {"ids": [3, 5, 9]}
