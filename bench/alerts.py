@@ -53,10 +53,9 @@ from pathlib import Path
 from bench.common import ROOT, machine, setup_django
 
 DB_NAME = "bench_alerts"
-# The broker for this benchmark's worker and beat: a Redis database number of its own, flushed
-# before the worker starts (other benchmarks and test runs use other numbers).
-REDIS_DB = int(os.environ.get("BENCH_ALERTS_REDIS_DB", "10"))
-BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+# The broker for this benchmark's worker and beat: a Redis database of its own, flushed before the
+# worker starts (other benchmarks use other numbers; its smoke test, the test run's own Redis).
+BROKER_URL = os.environ.get("BENCH_ALERTS_REDIS_URL", "redis://127.0.0.1:6379/10")
 
 # Two processes taking one task at a time, as `celery -A monitor worker` (docs/operations.md) runs on
 # two cores: a send queued by a sweep's commit need not wait for the next sweep to finish.
@@ -367,6 +366,13 @@ def create_deadlines(due_instants, zones_dir):
 # --- The run -----------------------------------------------------------------------------------------
 
 
+def _flush(url):
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+
+
 def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
     """Run both measurements against the database Django is connected to (expected empty)."""
     from django.db import transaction
@@ -410,7 +416,7 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
             # Production's values, not the real-parts tests' (nothing here fails or retries).
             MONITOR_SEND_LEASE_SECONDS="300", MONITOR_RETRY_BASE_SECONDS="30",
         )
-        realparts.redis_cli("-n", str(REDIS_DB), "flushdb")
+        _flush(BROKER_URL)
         stack.enter_context(realparts.broker(celery_app, BROKER_URL))  # on_commit enqueues reach our worker
         started = []
         for n in range(1, workers + 1):

@@ -11,7 +11,6 @@ import email.message
 import email.policy
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,22 +23,18 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
 
+from tests.isolation import current as current_run
+from tests.isolation import free_port
+
 BASE_DIR = Path(settings.BASE_DIR)
-REDIS_PORT = 6379
-# The worker's broker: its own database number, flushed before each worker starts. Two runs of
-# these tests at once need different numbers (and different test databases): REALPARTS_REDIS_DB.
-BROKER_DB = int(os.environ.get("REALPARTS_REDIS_DB", "14"))
-BROKER_URL = f"redis://127.0.0.1:{REDIS_PORT}/{BROKER_DB}"
-REDIS_SERVER_COMMAND = [
-    "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(REDIS_PORT),
-    "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log",
-]
+# The worker's broker: a database number of its own on the Redis this test run started
+# (tests/isolation.py), flushed before each worker starts. Never the Redis at the REDIS_URL the
+# run was given: another run, a developer or a deployment may be using that one.
+BROKER_DB = 14
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def broker_url():
+    return current_run().redis.url(BROKER_DB)
 
 
 def wait_until(predicate, *, timeout, what, every=0.05, tick=None, tick_every=1.0):
@@ -190,13 +185,14 @@ def database_url():
 
 
 def process_env(smtp_port, **extra):
+    broker = extra.get("REDIS_URL") or broker_url()  # the benchmarks, run outside the suite, bring their own
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "PYTEST_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="monitor.settings",
         PYTHONUNBUFFERED="1",
         DATABASE_URL=database_url(),
-        REDIS_URL=BROKER_URL,
-        CACHE_URL=BROKER_URL,
+        REDIS_URL=broker,
+        CACHE_URL=broker,
         SECRET_KEY=os.environ.get("SECRET_KEY") or settings.SECRET_KEY,
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         EMAIL_HOST="127.0.0.1",
@@ -312,39 +308,30 @@ def broker(app, url):
 
 
 # --- Redis ----------------------------------------------------------------------------------------------
+# Always this run's own server (tests/isolation.py): stopping, restarting and flushing it touches
+# nothing anyone else uses.
 
 
 def redis_cli(*args, timeout=5):
-    return subprocess.run(
-        ["redis-cli", "-p", str(REDIS_PORT), *args], capture_output=True, text=True, timeout=timeout
-    )
+    return current_run().redis.cli(*args, timeout=timeout)
 
 
 def redis_up():
-    try:
-        return redis_cli("ping", timeout=2).stdout.strip() == "PONG"
-    except subprocess.TimeoutExpired:
-        return False
+    return current_run().redis.answers()
 
 
 def flush_broker(check=True):
-    result = redis_cli("-n", str(BROKER_DB), "flushdb")
+    result = current_run().redis.cli("flushdb", db=BROKER_DB)
     assert result.stdout.strip() == "OK" or not check, result
-
-
-def start_redis(timeout=20):
-    if redis_up():
-        return
-    subprocess.run(REDIS_SERVER_COMMAND, check=True, capture_output=True, timeout=timeout)
-    wait_until(redis_up, timeout=timeout, what="Redis to answer PING", every=0.1)
 
 
 @contextmanager
 def redis_stopped():
-    """Redis is down inside the block; it is always started again afterwards."""
+    """This run's Redis is down inside the block; it is always started again afterwards, on the same port."""
+    redis = current_run().redis
     try:
-        redis_cli("shutdown", "nosave")
+        redis.stop()
         wait_until(lambda: not redis_up(), timeout=10, what="Redis to stop", every=0.1)
         yield
     finally:
-        start_redis()
+        redis.start()

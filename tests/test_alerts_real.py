@@ -59,7 +59,7 @@ def _empty_broker_afterwards():
 @pytest.fixture(autouse=True)
 def celery_app():
     """This process's Celery app publishes to the workers' broker (on_commit enqueues included)."""
-    with realparts.broker(monitor_celery_app, realparts.BROKER_URL) as app:
+    with realparts.broker(monitor_celery_app, realparts.broker_url()) as app:
         yield app
 
 

@@ -2,18 +2,21 @@
 
 The full-size figures are in docs/performance.md; this checks that the benchmark still runs end to
 end and that both ways of loading the file land every row, so that its ratio compares like with like.
-It works in a database of its own (bench_import_smoke), through psycopg and child processes.
+It works in a database of its own (bench_import_smoke_<run id>, dropped afterwards), through psycopg and
+child processes, which use the test run's own Redis.
 """
 
 import pytest
 
 from bench import imports
+from tests import isolation
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_copy_and_the_importer_load_every_row_of_the_same_file():
-    results = imports.measure("small", db="bench_import_smoke")
+def test_copy_and_the_importer_load_every_row_of_the_same_file(own_database, monkeypatch):
+    monkeypatch.setattr(imports, "REDIS_URL", isolation.current().redis.url(13))
+    results = imports.measure("small", db=own_database("bench_import_smoke"))
     section = imports.render(results)
     print(section)  # shown if an assertion fails
 

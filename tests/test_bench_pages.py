@@ -1,7 +1,9 @@
-"""The page benchmark at its small scale, briefly: gunicorn serves 200s under load, and the cache pays.
+"""The page benchmark at its small scale, briefly: it runs and gives every figure.
 
 It runs `python -m bench.pages` as a reader of docs/performance.md would, against a database of its
-own, with the asyncio load generator (always) and with wrk (where it is installed).
+own (dropped afterwards) and the test run's own Redis, with the asyncio load generator (always) and
+with wrk (where it is installed). How fast the pages are is the benchmark's to say, not this test's:
+it asserts that every scenario was measured and served only 200s.
 """
 
 import os
@@ -31,7 +33,7 @@ def figures(markdown):
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("loader", LOADERS)
-def test_the_page_benchmark_serves_200s_and_the_cached_page_is_faster(loader):
+def test_the_page_benchmark_serves_only_200s_and_reports_every_scenario(loader, own_database):
     database = settings.DATABASES["default"]
     env = {
         **os.environ,
@@ -40,7 +42,7 @@ def test_the_page_benchmark_serves_200s_and_the_cached_page_is_faster(loader):
             database["HOST"], database["PORT"],
         ),
         # Not the test database (the benchmark replaces its data), and not the benchmark's own.
-        "BENCH_PAGES_DB": f"{database['NAME'].removeprefix('test_')}_bench_pages_smoke",
+        "BENCH_PAGES_DB": own_database("bench_pages_smoke"),
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     done = subprocess.run(
@@ -53,9 +55,7 @@ def test_the_page_benchmark_serves_200s_and_the_cached_page_is_faster(loader):
     assert report.startswith("## Status pages under load")
     rows = figures(report)
     assert len(rows) == 3, report
-    bare, cached, crawl = rows.values()
-    for name, row in zip(("bare", "cached", "crawl"), (bare, cached, crawl)):
-        requests, bad = row[4], row[5]
+    for name, row in rows.items():
+        throughput, ratio, p50, p99, requests, bad = row
         assert requests > 0 and bad == 0, (name, row)
-    # The cached page serves more readers than rendering every request does.
-    assert cached[0] > 2 * crawl[0], (cached, crawl)
+        assert throughput > 0 and ratio > 0 and 0 < p50 <= p99, (name, row)

@@ -1,7 +1,7 @@
 """The public pages in a real headless Chromium: what a reader sees, on a desktop and on a phone.
 
-Each test saves screenshots under artifacts/screenshots/; docs/screenshot-agreement.png
-in the README is one of them.
+Each test saves screenshots (kept in $MONITOR_SCREENSHOTS when set: tests/browser/__init__.py);
+docs/screenshot-agreement.png in the README is one of them.
 """
 
 import os

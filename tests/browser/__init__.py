@@ -5,11 +5,11 @@ has; Debian's chromium package is installed instead (.ci/run does it) and
 launched by path.
 """
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -35,10 +35,17 @@ def chromium_path():
     return path
 
 
+def screenshots_dir():
+    """Where screenshots go: $MONITOR_SCREENSHOTS when it is set (to keep them), else the run's
+    temporary folder, removed with it at the end of the run (the suite leaves nothing behind)."""
+    return Path(os.environ.get("MONITOR_SCREENSHOTS") or Path(tempfile.gettempdir()) / "screenshots")
+
+
 def screenshot(page, name, *, full_page=True):
-    """Save a screenshot under artifacts/screenshots/ (kept by CI as an artifact) and return its path."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """Save a screenshot of the page and return its path (see `screenshots_dir`)."""
+    directory = screenshots_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
 
