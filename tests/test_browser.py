@@ -64,10 +64,14 @@ def site(plain_http, live_server):
 
 @pytest.fixture
 def page(browser):
+    """A desktop-sized page; the test fails if the Content-Security-Policy blocked anything on it."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    blocked = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     yield page
     context.close()
+    assert blocked == [], "the page broke its own Content-Security-Policy:\n" + "\n".join(blocked)
 
 
 def status_of(page, key):
