@@ -713,17 +713,18 @@ class _Fields:
 # --- writing ----------------------------------------------------------------
 
 
-def load_agreement_file(path):
+def load_agreement_file(path, *, rename_parties=False):
     """Load an agreement file into the database, all or nothing.
 
     Raises AgreementFileError listing every problem, having written nothing.
     Loading the same file again changes nothing; loading an edited file
-    updates in place.
+    updates in place. A party shared with another agreement keeps its name
+    unless `rename_parties` says the file may rename it for all of them.
     """
     spec = read_agreement_file(path)
     try:
         with transaction.atomic():
-            result = _Writer(spec).write()
+            result = _Writer(spec, rename_parties=rename_parties).write()
     except IntegrityError as e:
         # The checks cover every constraint, so only a concurrent edit gets here.
         raise AgreementFileError(
@@ -735,8 +736,9 @@ def load_agreement_file(path):
 class _Writer:
     """Writes a checked AgreementSpec, matching what exists by slug, key and normalized name."""
 
-    def __init__(self, spec):
+    def __init__(self, spec, *, rename_parties=False):
         self.spec = spec
+        self.rename_parties = rename_parties
         self.result = LoadResult(spec.path)
 
     def write(self):
@@ -760,6 +762,7 @@ class _Writer:
         problems = []
         spec = self.spec
         taken = dict(Party.objects.filter(name__in=[p.name for p in spec.parties]).values_list("name", "slug"))
+        problems += self.renamed_shared_parties()
         for p in spec.parties:
             other = taken.get(p.name, p.slug)
             if other != p.slug:
@@ -785,6 +788,40 @@ class _Writer:
                     )
         if problems:
             raise AgreementFileError(problems)
+
+    def renamed_shared_parties(self):
+        """A file that would rename a party other agreements share, unless the loader was told it may.
+
+        Parties are shared by slug, and the last file loaded sets a party's name: a second agreement's
+        file spelling "United States of America" would silently rename the party on the first
+        agreement's pages, history and emails.
+        """
+        if self.rename_parties:
+            return []
+        spec, problems = self.spec, []
+        current = {p.slug: p for p in Party.objects.filter(slug__in=[p.slug for p in spec.parties])}
+        renamed = [p for p in spec.parties if p.slug in current and current[p.slug].name != p.name]
+        if not renamed:
+            return []
+        sharing = {}
+        through = Agreement.parties.through.objects.filter(party__slug__in=[p.slug for p in renamed])
+        for party_slug, agreement_slug in through.exclude(agreement__slug=spec.values["slug"]).values_list(
+            "party__slug", "agreement__slug"
+        ):
+            sharing.setdefault(party_slug, []).append(agreement_slug)
+        for p in renamed:
+            if p.slug in sharing:
+                problems.append(
+                    Problem(
+                        spec.path,
+                        _line(_find(p.node, "name")),
+                        f"{p.path}.name",
+                        f"party '{p.slug}' is named '{current[p.slug].name}' in the database and shared with "
+                        f"{', '.join(sorted(sharing[p.slug]))}: this file would rename it to '{p.name}' there too. "
+                        "Use the name in the database, or load with --rename-parties to rename it everywhere",
+                    )
+                )
+        return problems
 
     def save(self, obj, values, what, label, also_changed=()):
         """Create or update `obj` with `values`; save nothing when nothing differs."""

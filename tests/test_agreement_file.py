@@ -623,3 +623,44 @@ def test_the_command_raises_command_error_for_a_missing_file(tmp_path):
         call_command("load_agreement", str(tmp_path / "nowhere.yaml"), stderr=err)
 
     assert "nowhere.yaml, cannot be read" in err.getvalue()
+
+
+# --- parties shared between agreements ---------------------------------------------------------
+
+SECOND = MINIMAL.replace("slug: test-accord", "slug: second-accord").replace(
+    "  - slug: north\n    name: Northern Front\n    names: [North, Northern Front Fighters]",
+    "  - slug: north\n    name: Northern Front\n  - slug: united-states\n    name: United States of America",
+)
+
+
+@pytest.mark.django_db
+def test_a_file_that_would_rename_a_party_another_agreement_shares_is_refused_naming_the_line(tmp_path):
+    load_agreement_file(SEED)
+    path = write(tmp_path, SECOND)
+
+    with pytest.raises(AgreementFileError) as refused:
+        load_agreement_file(path)
+
+    [problem] = refused.value.errors
+    assert problem.line == line_of(SECOND, "name: United States of America")
+    assert problem.field == "parties[1].name"
+    assert "shared with us-taliban-2020" in problem.message and "--rename-parties" in problem.message
+    assert Party.objects.get(slug="united-states").name == "United States"
+    assert not Agreement.objects.filter(slug="second-accord").exists()
+
+
+@pytest.mark.django_db
+def test_rename_parties_renames_a_shared_party_for_every_agreement(tmp_path):
+    load_agreement_file(SEED)
+    out = StringIO()
+    call_command("load_agreement", str(write(tmp_path, SECOND)), "--rename-parties", stdout=out)
+
+    assert Party.objects.get(slug="united-states").name == "United States of America"
+    assert Agreement.objects.get(slug="us-taliban-2020").parties.filter(name="United States of America").exists()
+
+
+@pytest.mark.django_db
+def test_a_file_may_rename_a_party_no_other_agreement_shares(tmp_path):
+    load_agreement_file(write(tmp_path, MINIMAL))
+    load_agreement_file(write(tmp_path, MINIMAL.replace("name: Southern Army", "name: Southern Armed Forces")))
+    assert Party.objects.get(slug="south").name == "Southern Armed Forces"

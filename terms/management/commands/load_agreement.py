@@ -23,15 +23,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="check the files and report what would change, writing nothing"
         )
+        parser.add_argument(
+            "--rename-parties", action="store_true",
+            help="let the files rename parties that other agreements share (renamed there too)",
+        )
 
-    def handle(self, *args, files, dry_run, verbosity, **options):
+    def handle(self, *args, files, dry_run, rename_parties, verbosity, **options):
         problems, results = [], []
         # One transaction for all files, so that a problem in any of them writes
         # none; every file is still checked, so one run reports every problem.
         with transaction.atomic():
             for path in files:
                 try:
-                    results.append(load_agreement_file(path))
+                    results.append(load_agreement_file(path, rename_parties=rename_parties))
                 except AgreementFileError as e:
                     problems.extend(e.errors)
             if problems or dry_run:
