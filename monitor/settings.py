@@ -115,14 +115,28 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Behind a reverse proxy: trust its X-Forwarded-Proto, and take the client's address from the
+# X-Forwarded-For entry our own TRUSTED_PROXY_HOPS proxies added (monitor/accounts/client.py).
+# Every per-address limit (logins, sign-ups, page renders) keys on that address.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", "1"))
+RATELIMIT_IP_META_KEY = "monitor.accounts.client.client_address"
+
 AUTHENTICATION_BACKENDS = [
-    # Throttles failed logins (per username and address) before the password is even checked.
+    # A user name under a flood of failures waits between attempts (monitor/accounts/throttle.py).
+    "monitor.accounts.throttle.NameThrottleBackend",
+    # Locks out an address after AXES_FAILURE_LIMIT failures, before the password is even checked.
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_HOURS", "1"))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Per address, not per user name: a flood from many addresses must not lock the real user out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "monitor.accounts.client.client_address"
+MONITOR_LOGIN_NAME_FREE_FAILURES = int(os.environ.get("MONITOR_LOGIN_NAME_FREE_FAILURES", "5"))
+MONITOR_LOGIN_NAME_MAX_DELAY_SECONDS = int(os.environ.get("MONITOR_LOGIN_NAME_MAX_DELAY_SECONDS", "60"))
+MONITOR_LOGIN_NAME_WINDOW_SECONDS = int(os.environ.get("MONITOR_LOGIN_NAME_WINDOW_SECONDS", "900"))
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
@@ -237,7 +251,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-if env_bool("BEHIND_PROXY", False):
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Content-Security-Policy (django-csp) on every answer: scripts, styles and images from this site
@@ -297,6 +311,21 @@ MONITOR_MAX_ATTEMPTS = int(os.environ.get("MONITOR_MAX_ATTEMPTS", "12"))
 MONITOR_MESSAGE_ID_DOMAIN = os.environ.get("MONITOR_MESSAGE_ID_DOMAIN", "monitor.invalid")
 MONITOR_EMAIL_SUBJECT_PREFIX = os.environ.get("MONITOR_EMAIL_SUBJECT_PREFIX", "Compliance monitor")
 MONITOR_SIGNUPS_PER_HOUR = os.environ.get("MONITOR_SIGNUPS_PER_HOUR", "10")
+
+# --- Public pages and the API: bounded work per request (issue 11) ----------------------------------
+# "As of" and "as known at" outside the accepted range, or that overflow date arithmetic, are a 400 on
+# every public URL before any work (monitor/pages/instants.py; the ranges: docs/public-pages.md).
+# Pages and API endpoints that read them check them against their agreement; this checks the rest.
+MIDDLEWARE.insert(MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "monitor.pages.middleware.CutoffsInRange")
+# Renders of public pages the cache cannot serve (and the API's verdicts, never cached), per client
+# address, as django-ratelimit reads a rate ("60/m"); a page served from the cache never counts.
+# Empty turns the limit off (the benchmarks, which ask for a new "as of" every request, do).
+MONITOR_RENDER_RATE = os.environ.get("MONITOR_RENDER_RATE", "60/m")
+# Addresses and networks never held back: by default this machine (a health check, a benchmark, or a
+# proxy on this host that does not forward the client's address).
+MONITOR_RENDER_RATE_EXEMPT = env_list("MONITOR_RENDER_RATE_EXEMPT", ["127.0.0.0/8", "::1"])
+# Behind a proxy, the client is the last address in X-Forwarded-For (the one the proxy added).
+MONITOR_RENDER_RATE_FORWARDED = env_bool("BEHIND_PROXY", False)
 
 LOGGING = {
     "version": 1,

@@ -20,3 +20,4 @@ class AccountsConfig(AppConfig):
     def ready(self):
         # sender=self: once per migrate, after auth has created the permissions of the apps listed before this one.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="accounts.sync_roles")
+        from monitor.accounts import throttle  # noqa: F401 - connects the per-name failure count
