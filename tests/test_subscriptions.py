@@ -73,19 +73,48 @@ def test_signups_are_rate_limited_per_address(client, agreement, settings):
     cache.clear()
 
 
-def test_one_click_unsubscribe_stops_alerts_but_a_link_scanner_opening_it_does_not(client, agreement):
+# Talks are due by 10 March (Kabul midnight, 19:30 UTC): missed by 12 March, reminded of on 9 March.
+BEFORE_THE_DEADLINE = datetime(2020, 3, 9, 12, tzinfo=UTC)
+AFTER_THE_MISS = datetime(2020, 3, 12, tzinfo=UTC)
+
+
+def watcher_before_the_deadline(client, agreement):
+    """A subscriber confirmed long before the deadline, whose mail system's link scanner opens the unsubscribe link."""
     user = UserFactory(email="watcher@example.org")
-    sub = am.Subscription.objects.create(user=user, agreement=agreement, confirmed_at=timezone.now())
+    sub = am.Subscription.objects.create(user=user, agreement=agreement, confirmed_at=datetime(2020, 1, 1, tzinfo=UTC))
     path = path_of(unsubscribe_url(sub))
     assert client.get(path).status_code == 200
     sub.refresh_from_db()
     assert sub.unsubscribed_at is None
+    # Still subscribed after the scanner's visit: the reminder before the deadline arrives.
+    run_sweep(now=BEFORE_THE_DEADLINE)
+    send_due(BEFORE_THE_DEADLINE)
+    assert [m.subject for m in mail.outbox] == ["[Compliance monitor] Due 10 March 2020: Talks begin"]
+    mail.outbox.clear()
+    return sub, path
+
+
+def test_one_click_unsubscribe_stops_alerts_but_a_link_scanner_opening_it_does_not(client, agreement):
+    sub, path = watcher_before_the_deadline(client, agreement)
     response = client.post(path, {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200 and b"Unsubscribed" in response.content
     sub.refresh_from_db()
     assert sub.unsubscribed_at is not None
-    run_sweep(now=datetime(2020, 3, 12, tzinfo=UTC))
-    assert not am.Alert.objects.exists()
+
+    run_sweep(now=AFTER_THE_MISS)
+    send_due(AFTER_THE_MISS)
+    assert mail.outbox == []
+    assert not am.Alert.objects.filter(event=am.MISSED).exists()
+
+
+def test_a_subscriber_who_does_not_unsubscribe_is_told_of_the_missed_deadline(client, agreement):
+    # The control for the test above: the same subscriber, the same sweep, no one-click POST.
+    watcher_before_the_deadline(client, agreement)
+    run_sweep(now=AFTER_THE_MISS)
+    send_due(AFTER_THE_MISS)
+    assert [(m.to, m.subject) for m in mail.outbox] == [
+        (["watcher@example.org"], "[Compliance monitor] Missed: Talks begin")
+    ]
 
 
 def test_health_is_stale_before_any_sweep_and_ok_right_after_one(client, agreement):
@@ -117,9 +146,31 @@ def test_daily_digest_lists_coming_deadlines_once_a_day(agreement, settings):
     am.Subscription.objects.create(user=user, agreement=agreement, confirmed_at=datetime(2020, 1, 1, tzinfo=UTC),
                                    reminder_days=[], wants_digest=True)
     run_sweep(now=datetime(2020, 3, 5, 5, tzinfo=UTC))  # before the digest hour
+    send_due(datetime(2020, 3, 5, 5, tzinfo=UTC))
+    assert mail.outbox == []
     run_sweep(now=datetime(2020, 3, 5, 7, tzinfo=UTC))
     run_sweep(now=datetime(2020, 3, 5, 8, tzinfo=UTC))
     send_due(datetime(2020, 3, 5, 8, tzinfo=UTC))
     [digest] = mail.outbox
     assert digest.subject == "[Compliance monitor] Daily digest: 1 open breaches and coming deadlines"
     assert "Talks begin" in digest.body and "(provisional)" in digest.body
+
+
+def test_the_daily_digest_goes_out_at_the_digest_hour_and_not_a_second_before(agreement, settings):
+    settings.MONITOR_DIGEST_HOUR_UTC = 14
+    user = UserFactory(email="editor@example.org")
+    am.Subscription.objects.create(user=user, agreement=agreement, confirmed_at=datetime(2020, 1, 1, tzinfo=UTC),
+                                   reminder_days=[], wants_digest=True)
+
+    def digests_after_a_sweep_at(now):
+        run_sweep(now=now)
+        send_due(now)
+        return [m.subject for m in mail.outbox if "Daily digest" in m.subject]
+
+    assert digests_after_a_sweep_at(datetime(2020, 3, 4, 13, 59, 59, 999999, tzinfo=UTC)) == []
+    assert not am.Alert.objects.filter(event=am.DIGEST).exists()
+    assert len(digests_after_a_sweep_at(datetime(2020, 3, 4, 14, tzinfo=UTC))) == 1
+    assert len(digests_after_a_sweep_at(datetime(2020, 3, 4, 23, 59, tzinfo=UTC))) == 1  # once a day
+    # The next day's digest waits for the hour too.
+    assert len(digests_after_a_sweep_at(datetime(2020, 3, 5, 13, 59, 59, 999999, tzinfo=UTC))) == 1
+    assert len(digests_after_a_sweep_at(datetime(2020, 3, 5, 14, tzinfo=UTC))) == 2

@@ -156,6 +156,31 @@ def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recip
     assert prohibition.status_changes.latest("id").new_status == "in_compliance"
 
 
+def test_a_late_report_of_an_act_before_a_recorded_miss_is_recorded_after_the_miss_in_history(talks):
+    staff_subscription(talks.agreement, reminder_days=[])
+    sweep_and_send(datetime(2020, 3, 9, tzinfo=UTC))
+    sweep_and_send(MISSED_AT + timedelta(minutes=1))
+    # A report that talks began on 5 March reaches the monitor on 11 March, after the miss was recorded and sent.
+    began = datetime(2020, 3, 5, 8, tzinfo=UTC)
+    ReportFactory(occurred_at=began, recorded_at=datetime(2020, 3, 11, 10, tzinfo=UTC))
+    sweep_and_send(datetime(2020, 3, 11, 12, tzinfo=UTC))
+
+    # The history, in the order of the instants the changes took effect (as the commitment page lists it),
+    # still reads as it happened: the miss, then its correction. The correction takes effect when the miss
+    # did, never before the change it replaces; its reason keeps the day the talks began.
+    history = [(c.old_status, c.new_status, c.kind, c.effective_at) for c in talks.status_changes.all()]
+    assert history == [
+        ("", "due_soon", "computed", history[0][3]),
+        ("due_soon", "missed", "computed", MISSED_AT),
+        ("missed", "met", "correction", MISSED_AT),
+    ]
+    assert list(talks.status_changes.order_by("effective_at", "id")) == list(talks.status_changes.order_by("id"))
+    assert talks.status_changes.latest("id").reason_params["date"] == "2020-03-05"
+    assert [m.subject for m in mail.outbox if "Correction" in m.subject] == [
+        "[Compliance monitor] Correction: Talks begin is not missed"
+    ]
+
+
 def test_loading_an_agreement_signed_two_years_ago_sends_one_summary(talks):
     for i in range(3):
         CommitmentFactory(agreement=talks.agreement, key=f"more-{i}", due_offset=20 + i)

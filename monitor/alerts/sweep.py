@@ -231,6 +231,10 @@ def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, 
         event = _event_for(change)
         if change.kind == CORRECTION:
             event = None  # the adverse verdict was withdrawn: its recipients get a correction instead
+        elif change.id in withdrawn:
+            # An analyst overrode it before its alert was owed (often in this very sweep, which
+            # records the change): an alert queued now would only be cancelled, or corrected, later.
+            event = None
         if event:
             historical = change.detected_at - change.effective_at > history_cutoff
             for sub in recipients:
