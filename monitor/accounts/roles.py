@@ -15,7 +15,8 @@ reset to their definitions.
 - Analyst: also verifies, disputes and rejects reports (never one they entered
   themselves: see Report.set_verification), sees restricted reports, records
   assessments, edits commitments, and keeps the names sources use for parties
-  and places.
+  and places. May back-date: an imported file may give their new reports a
+  `recorded_at` (evidence.backdate_report).
 - Administrator: every permission (users and groups included). Not a
   superuser: the four-eyes rule applies to everyone anyway.
 """
@@ -39,6 +40,8 @@ MONITOR_EXTRA = (
 ANALYST_EXTRA = (
     "evidence.verify_report",
     "evidence.view_restricted_report",
+    # A file's `recorded_at` for a new report: rewrites what was "known at" a past date.
+    "evidence.backdate_report",
     "verdicts.add_assessment",
     "terms.change_commitment",
     # Party names are edited inline on the party's page, which needs change_party.

@@ -270,10 +270,9 @@ class ReportCreateSerializer(serializers.ModelSerializer):
         if problems:
             raise serializers.ValidationError(_problems_by_field(problems))
 
-        now = reader.now
-        values["recorded_at"] = now  # the server's to say: a back-dated one would rewrite what was known when
-        if values["occurred_at"] > now:
-            raise serializers.ValidationError({"occurred_at": [_("A report cannot describe an event in the future.")]})
+        # The server's to say: a back-dated one would rewrite what was known when. The reader has already held
+        # the dates to a report's bounds (monitor.evidence.models.report_date_problems), as for a file.
+        values["recorded_at"] = reader.now
         if Report.objects.filter(source_id=values["source_id"], source_ref=values["source_ref"]).exists():
             raise serializers.ValidationError(
                 {"source_ref": [_("This source already gave a report with this id: it is already recorded.")]}

@@ -29,6 +29,7 @@ from monitor.evidence.importing import exports, jobs
 from monitor.evidence.importing.bulk import record_history
 from monitor.evidence.importing.uploads import SizeLimitHandler
 from monitor.evidence.importing.zones import default_time_zone
+from monitor.evidence.judged import JUDGED_FIELDS  # changing any of these makes a verified report claimed again
 from terms.models import Agreement, Commitment
 from terms.rules import RuleError, validate_time_zone
 
@@ -127,11 +128,6 @@ class RejectionForm(forms.Form):
     )
 
 
-# What a verification vouches for: changing any of these makes a verified report claimed again.
-JUDGED_FIELDS = frozenset({
-    "summary", "category", "sub_category", "stance", "value", "occurred_at", "occurred_until", "precision",
-    "country", "admin1", "location", "actor1", "actor2", "fatalities", "source", "source_ref", "url", "credibility",
-})
 
 
 @admin.register(ev.Report)
@@ -268,14 +264,29 @@ class ReportAdmin(AuditedAdmin):
             first = (members.exclude(visibility=ev.RESTRICTED).order_by("occurred_at", "id")
                      .values_list("summary", flat=True).first())
             event = ev.EventGroup.objects.create(label=(first or "")[:300])
-            moved = list(members.values_list("pk", flat=True))
+            before = list(members.values_list("pk", "event_id"))
+            moved = [pk for pk, _event in before]
             ev.Report.objects.filter(pk__in=moved).update(event=event)
+            # Counts count events: a verified report grouped with others anew may count otherwise, which no one
+            # has checked (event is a judged field). Unless they were all in one event already: nothing changed.
+            reclaimed = []
+            if len(groups) != 1 or any(event_id is None for _pk, event_id in before):
+                reclaimed, _own = ev.Report.objects.filter(pk__in=moved, verification=ev.VERIFIED).set_verification(
+                    ev.CLAIMED, by=request.user,
+                    reason=_("Edited after verification: %(fields)s") % {"fields": "event"},
+                )
             record_history(ev.Report, moved, history_type="~", user=request.user, reason="Grouped as one event")
             ev.EventGroup.objects.filter(pk__in=groups).delete()  # emptied: their reports moved to the new one
             triggers.reports_changed(moved)
         self.message_user(request, ngettext(
             "%(n)d report grouped as one event.", "%(n)d reports grouped as one event.", len(moved)
         ) % {"n": len(moved)}, messages.SUCCESS)
+        if reclaimed:
+            self.message_user(request, ngettext(
+                "%(n)d of them was verified; grouped anew, it is claimed again until an analyst verifies it.",
+                "%(n)d of them were verified; grouped anew, they are claimed again until an analyst verifies them.",
+                len(reclaimed),
+            ) % {"n": len(reclaimed)}, messages.WARNING)
 
     # --- export -------------------------------------------------------------------
 

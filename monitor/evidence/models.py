@@ -6,8 +6,11 @@ history, not a field: each change is a row, so a verdict "as known at" any past
 instant sees the verification state as it stood then.
 """
 
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as fixed_offset
+
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.utils import timezone
@@ -105,6 +108,46 @@ ARRIVALS = (
     (ARRIVED_API, _("Sent through the API")),
     (ARRIVED_OTHER, _("Other (a script or a loader)")),
 )
+
+
+# The bounds of a report's dates: one rule for the importers, the API and the admin (report_date_problems).
+# Earliest: the first instant of 1 January 1900 anywhere on Earth (UTC+14), so that the day written
+# "1900-01-01" in any zone is in. Long before any agreement this monitor tracks or any event dataset
+# (ACLED starts in 1997), and it keeps every chart and count spanning a report's dates to a few tens of
+# thousands of days: a date such as 0001-01-01 is a typing error, and it overflowed a public page's chart.
+REPORTS_FROM = datetime(1900, 1, 1, tzinfo=fixed_offset(timedelta(hours=14)))
+# Latest for when something happened (or a period ended): now plus a day. A report cannot describe what has
+# not happened yet, but a source's day may begin before ours (a date in a zone east of the import's starts up
+# to a day early in ours) and a source's clock may run ahead; a day allows for both, and no more.
+# When the monitor learned of a report (`recorded_at`) is never in the future: no allowance.
+OCCURRED_ALLOWANCE = timedelta(days=1)
+OCCURRED_FIELDS = ("occurred_at", "occurred_until")
+DATE_FIELDS = (*OCCURRED_FIELDS, "recorded_at")
+
+
+def report_date_problems(*, now=None, **dates):
+    """{field: reason} for each of a report's dates (occurred_at, occurred_until, recorded_at) out of bounds.
+
+    Dates are aware datetimes in any zone (None is skipped). Reasons start lower-case, to follow a
+    field's name: "occurred_at is before 1 January 1900: …"; the admin and the API capitalise them.
+    """
+    now = now or timezone.now()
+    problems = {}
+    for field, value in dates.items():
+        if field not in DATE_FIELDS:
+            raise TypeError(f"not a date of a report: {field}")
+        if value is None:
+            continue
+        latest = now + OCCURRED_ALLOWANCE if field in OCCURRED_FIELDS else now
+        if value < REPORTS_FROM:
+            problems[field] = "is before 1 January 1900: no report may be dated earlier"
+        elif value > latest:
+            problems[field] = (
+                f"is in the future (after {latest.astimezone(UTC):%Y-%m-%d %H:%M} UTC): a report cannot describe "
+                "what has not happened yet" if field in OCCURRED_FIELDS
+                else "is in the future: a report cannot be known before it is recorded"
+            )
+    return problems
 
 
 class Source(models.Model):
@@ -275,6 +318,8 @@ class Report(models.Model):
         permissions = [
             ("verify_report", _("Can verify, dispute or reject reports")),
             ("view_restricted_report", _("Can see restricted reports")),
+            # Setting `recorded_at` (in an imported file) rewrites what was "known at" a past date.
+            ("backdate_report", _("Can set when a report was recorded (back-date it)")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -294,6 +339,20 @@ class Report(models.Model):
     @property
     def grade(self):
         return f"{self.source.reliability}{self.credibility}"
+
+    def clean_fields(self, exclude=None):
+        """The fields' own checks, then the bounds of the dates (report_date_problems) the form or caller holds."""
+        errors = {}
+        try:
+            super().clean_fields(exclude)
+        except ValidationError as e:
+            errors = e.update_error_dict(errors)
+        skip = set(exclude or ()) | set(errors)
+        problems = report_date_problems(**{f: getattr(self, f) for f in DATE_FIELDS if f not in skip})
+        for field, reason in problems.items():
+            errors[field] = [ValidationError(reason[:1].upper() + reason[1:] + ".", code="out_of_bounds")]
+        if errors:
+            raise ValidationError(errors)
 
     def set_verification(self, state, *, by=None, at=None, reason=""):
         """Change the verification state and record who changed it, when and why.

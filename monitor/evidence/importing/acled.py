@@ -9,12 +9,13 @@ file updates the rows with the same id from the same source.
 
 from functools import lru_cache
 
+from django.utils import timezone
+
 from monitor.evidence import models as ev
-from terms.rules import day_start
 
 from . import fields
 from .problems import Problem
-from .text import csv_header, csv_records, csv_rows, parse_date, require_columns, text_lines
+from .text import csv_header, csv_records, csv_rows, parse_date, require_columns, start_of_day, text_lines
 
 ALL_COLUMNS = (
     "event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type",
@@ -65,7 +66,16 @@ class AcledReader:
         self.tz = tz
         self.attribution = attribution
         self.create_defaults = CREATE_DEFAULTS
-        self.start_of_day = lru_cache(maxsize=DISTINCT_DATES)(lambda text: day_start(parse_date(text), tz))
+        self.now = timezone.now()
+        self.start_of_day = lru_cache(maxsize=DISTINCT_DATES)(self._start_of_day)
+
+    def _start_of_day(self, text):
+        """An event_date cell as the start of that day in the import's zone, within a report's bounds."""
+        instant = start_of_day(parse_date(text), self.tz)
+        problem = ev.report_date_problems(occurred_at=instant, now=self.now).get("occurred_at")
+        if problem:
+            raise ValueError(problem)
+        return instant
 
     def rows(self, lines):
         """(line, values or None, problems) for each row of a file's raw lines (a text.LineReader).

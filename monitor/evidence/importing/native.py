@@ -26,7 +26,8 @@ OPTIONAL = (
 # Columns the export adds that describe the monitor's own state; an exported file imports without them.
 IGNORED = ("id", "verification", "grade")
 COLUMNS = REQUIRED + OPTIONAL
-# Set when a report is first recorded, never by a re-import: knowledge of the past does not change.
+# Set when a report is first recorded, never by a re-import: knowledge of the past does not change. Only
+# those who may back-date set it (a new report's row with it is refused otherwise: importing.writer).
 CREATE_ONLY = ("recorded_at",)
 
 
@@ -104,7 +105,7 @@ class NativeReader:
         take("stance", lambda v: fields.choice(str(v), ev.STANCES, default=ev.AFFIRMS))
         occurred = take("occurred_at", self._required_instant)
         take("occurred_until", self._optional_instant)
-        take("recorded_at", self._recorded_at)
+        take("recorded_at", self._optional_instant)
         take("precision", lambda v: fields.choice(str(v), ev.PRECISIONS, default="-"))
         take("value", fields.number)
         take("country", lambda v: fields.text(str(v), 100))
@@ -128,9 +129,15 @@ class NativeReader:
             values["occurred_at"] = instant
             if values.get("precision") in (None, "-"):
                 values["precision"] = ev.PRECISION_DAY if date_only else ev.PRECISION_MINUTE
+        # One rule for a report's dates, whichever way it arrives (the admin and the API apply it too).
+        dated = {f: values[f] for f in ev.DATE_FIELDS if values.get(f) is not None}
+        for column, reason in ev.report_date_problems(now=self.now, **dated).items():
+            problems.append(Problem(line, column, reason))
         until, since = values.get("occurred_until"), values.get("occurred_at")
         if until and since and until < since:
             problems.append(Problem(line, "occurred_until", "is before occurred_at"))
+        if values.get("recorded_at", False) is None:
+            del values["recorded_at"]  # empty: recorded when it is written, as without the column
         if "commitment" in values:
             values["commitment_id"] = values.pop("commitment")
         if problems:
@@ -151,14 +158,6 @@ class NativeReader:
     def _optional_instant(self, value):
         value = str(value).strip()
         return parse_instant(value, self.tz)[0] if value else None
-
-    def _recorded_at(self, value):
-        instant = self._optional_instant(value)
-        if instant is None:
-            return self.now
-        if instant > self.now:
-            raise ValueError("is in the future: a report cannot be known before it is recorded")
-        return instant
 
     def _source(self, value):
         value = str(value).strip()

@@ -47,7 +47,7 @@ def reader_for(job, lookups, attribution):
     return native.NativeReader(lookups=lookups, source_id=job.source_id, tz=tz, attribution=attribution, json=is_json)
 
 
-def writer_for(job, reader, *, user, log, size):
+def writer_for(job, reader, *, user, log, size, backdater=None):
     """Through a staging table with COPY on PostgreSQL for readers that give tuples; portable batches otherwise."""
     options = dict(
         user=user,
@@ -57,17 +57,32 @@ def writer_for(job, reader, *, user, log, size):
         id_column="event_id_cnty" if job.format == ev.ACLED else "source_ref",
     )
     if staging.supported(reader):
+        # Tuples of fixed fields (ACLED's), which never hold recorded_at: nothing to back-date.
         return staging.StagingWriter(job, fields=reader.fields, size=size, **options)
-    return BatchWriter(job, fields=getattr(reader, "fields", None), **options)
+    return BatchWriter(job, fields=getattr(reader, "fields", None), backdater=backdater, **options)
 
 
-def import_file(job, binary, *, commit, log, user=None, progress=None):
+def backdater_for(user):
+    """The name the history gives whoever back-dates reports in this import, or None if `user` may not.
+
+    Setting `recorded_at` rewrites what was "known at" a past date, so a file may set it only for a user
+    with evidence.backdate_report (Analysts and Administrators, monitor/accounts/roles.py).
+    """
+    if user is not None and user.has_perm("evidence.backdate_report"):
+        return user.get_username()
+    return None
+
+
+def import_file(job, binary, *, commit, log, user=None, progress=None, backdater=None):
     """Read `binary` as `job` says and write its rows; commit only if `commit` and nothing stands in the way.
 
     `log` (a ProblemLog) receives every problem; `progress(rows, bytes_read)` is called after each batch.
     Neither may use the database: on PostgreSQL, a thread may be writing a batch on this connection
-    meanwhile (see staging.StagingWriter).
+    meanwhile (see staging.StagingWriter). `backdater` names who may give new reports a `recorded_at` from
+    the file (the history records it); by default `user`, if they may back-date (backdater_for). A row
+    that sets it without one is refused.
     """
+    backdater = backdater or backdater_for(user)
     lookups = Lookups.load()
     attribution = Attribution(lookups)
     reader = reader_for(job, lookups, attribution)
@@ -75,7 +90,7 @@ def import_file(job, binary, *, commit, log, user=None, progress=None):
     outcome = Outcome()
     every = batch_size()
     with transaction.atomic():
-        writer = writer_for(job, reader, user=user, log=log, size=every)
+        writer = writer_for(job, reader, user=user, log=log, size=every, backdater=backdater)
         try:
             for line, values, problems in reader.rows(lines):
                 outcome.rows += 1
@@ -92,7 +107,7 @@ def import_file(job, binary, *, commit, log, user=None, progress=None):
             log.add(e.problem)
         finally:
             writer.stop()
-        outcome.rows_invalid += writer.duplicates
+        outcome.rows_invalid += writer.duplicates + writer.refused
         outcome.created, outcome.updated, outcome.unchanged = writer.created, writer.updated, writer.unchanged
         outcome.summary = attribution.summary()
         clean = outcome.fatal is None and (log.count == 0 or job.skip_invalid)

@@ -39,8 +39,10 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from monitor.evidence import models as ev
+from monitor.evidence.judged import JUDGED_COLUMNS
 
 from .problems import Problem
+from .writer import reclaimed_reason_around_line
 
 BATCH = "evidence_import_batch"
 SEEN = "evidence_import_seen"
@@ -85,7 +87,8 @@ class StagingWriter:
         self.at_ref = self.fields.index("source_ref")
         self.rows = []  # (line, *values) of the batch being gathered
         self.lines = {}  # (source_id, source_ref) → line, for the batch being gathered
-        self.created = self.updated = self.unchanged = self.duplicates = 0
+        # refused: rows refused while writing (a back-dated new report: never here, ACLED rows have no recorded_at).
+        self.created = self.updated = self.unchanged = self.duplicates = self.refused = 0
         # Created or changed: what re-evaluation needs to know about. 8 bytes a row (8 MB for a million rows)
         # is the one thing that grows with the file; the reports themselves are never kept.
         self.written_ids = array("q")
@@ -197,7 +200,8 @@ class StagingWriter:
                 if duplicates:
                     lines = [line for line, _ref, _first in duplicates]
                     cursor.execute(f"DELETE FROM {BATCH} WHERE line = ANY(%s)", [lines])
-                cursor.execute(self._update_sql, [*self._update_params, now, *self._history_params("~"), self.job.pk])
+                cursor.execute(self._update_sql, [*self._update_params, now, *self._history_params("~"),
+                                                  *self._reclaim_params(now), self.job.pk])
                 updated = [pk for (pk,) in cursor.fetchall()]
             cursor.execute(f"TRUNCATE {BATCH}")
         self.written_ids.extend(created)
@@ -206,6 +210,10 @@ class StagingWriter:
         self.updated += len(updated)
         self.unchanged += len(rows) - len(duplicates) - len(created) - len(updated)
         self.found.extend(sorted(duplicates))
+
+    def _reclaim_params(self, now):
+        """The parameters of the verification changes the update records (see _prepare_sql)."""
+        return [now, getattr(self.user, "pk", None), *reclaimed_reason_around_line(self.job.file_name)]
 
     def _history_params(self, history_type):
         return [history_type, getattr(self.user, "pk", None), self.reason or None]
@@ -284,15 +292,29 @@ class StagingWriter:
         self._update_params = [self.job.pk, self.job.file_name[:255]]
         mine = ", ".join(f"r.{qn(f.column)}" for f in updatable)
         theirs = ", ".join(f"b.{qn(f.column)}" for f in updatable)
+        # Four eyes: a verified report whose judged fields (monitor/evidence/judged.py) the row changes is claimed
+        # again, and a verification change says which, from which line. `judged` names them ('' for none).
+        judged = [f for f in updatable if f.attname in JUDGED_COLUMNS]
+        names = ", ".join(
+            f"CASE WHEN r.{qn(f.column)} IS DISTINCT FROM b.{qn(f.column)} THEN '{f.name}' END" for f in judged
+        )
+        judged_sql = f"concat_ws(', ', {names})" if judged else "''"
+        sets.append(f"verification = CASE WHEN m.judged <> '' AND r.verification = '{ev.VERIFIED}' "
+                    f"THEN '{ev.CLAIMED}' ELSE r.verification END")
+        changes = connection.ops.quote_name(ev.VerificationChange._meta.db_table)
         # Every row of the batch whose id has a report, and whether they differ. The ones that differ are
         # updated; the ones that do not are recorded in SEEN, except the reports the INSERT just created.
         self._update_sql = (
-            f"WITH matched AS (SELECT b.*, r.id AS report_id, r.import_job_id, "
+            f"WITH matched AS (SELECT b.*, r.id AS report_id, r.import_job_id, r.verification AS was, "
+            f"{judged_sql} AS judged, "
             f"({mine}) IS DISTINCT FROM ({theirs}) AS differs FROM {BATCH} b JOIN {table} r "
             "ON r.source_id = b.source_id AND r.source_ref = b.source_ref AND r.source_ref <> ''), "
             f"written AS (UPDATE {table} r SET {', '.join(sets)} FROM matched m "
-            "WHERE r.id = m.report_id AND m.differs RETURNING r.*), "
+            "WHERE r.id = m.report_id AND m.differs RETURNING r.*, m.was, m.judged), "
             f"history AS ({record}), "
+            f"reclaimed AS (INSERT INTO {changes} (report_id, old_state, new_state, changed_at, changed_by_id, reason) "
+            f"SELECT id, was, verification, %s, %s, %s::text || import_line::text || %s::text || judged FROM written "
+            f"WHERE was = '{ev.VERIFIED}' AND verification = '{ev.CLAIMED}'), "
             f"seen AS (INSERT INTO {SEEN} (source_id, source_ref, line) SELECT source_id, source_ref, line "
             "FROM matched WHERE NOT differs AND import_job_id IS DISTINCT FROM %s) "
             "SELECT id FROM written"

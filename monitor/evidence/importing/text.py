@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from terms.rules import day_start
 
@@ -289,11 +289,21 @@ def parse_date(text):
         raise ValueError(f"there is no such day as “{text}”") from None
 
 
+def start_of_day(day, tz):
+    """The first instant of a local day, in UTC; in `tz` itself if UTC cannot hold it (1 January of year 1, east
+    of Greenwich), so that the reader's bounds on dates (monitor.evidence.models.report_date_problems) refuse it
+    rather than the import failing on an OverflowError."""
+    try:
+        return day_start(day, tz)
+    except OverflowError:
+        return datetime.combine(day, time.min, tzinfo=tz)
+
+
 def parse_instant(text, tz):
     """(instant, is_date_only): a date is the start of that day in `tz`; a time without offset is in `tz`."""
     text = text.strip()
     try:
-        return day_start(parse_date(text), tz), True
+        return start_of_day(parse_date(text), tz), True
     except ValueError as e:
         date_error = e
     try:

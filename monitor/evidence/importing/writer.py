@@ -16,13 +16,26 @@ from array import array
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from monitor.evidence import models as ev
+from monitor.evidence.judged import JUDGED_COLUMNS, judged_names
 
 from .bulk import insert_rows, record_history, update_rows
 from .problems import Problem
 
 IMPORT_MARKS = ("import_job", "import_file", "import_line")
+
+
+def reclaimed_reason(file_name, line, names):
+    """Why an import made a verified report claimed again: the file, the line and what changed."""
+    before, after = reclaimed_reason_around_line(file_name)
+    return f"{before}{line}{after}{', '.join(names)}"
+
+
+def reclaimed_reason_around_line(file_name):
+    """The words of `reclaimed_reason` before the line number and between it and the fields (staging's SQL)."""
+    return f"Changed by the import of {file_name}, line ", ", after verification: "
 
 
 def batch_size():
@@ -104,8 +117,23 @@ class SeenIds:
             cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
 
 
+# Why a row that gives a new report its `recorded_at` is refused, when its importer may not back-date.
+NOT_A_BACKDATER = (
+    "may be set only by those allowed to back-date reports (analysts and administrators): it rewrites what "
+    "was known at a past date. Leave it empty, and the report is recorded now"
+)
+
+
+def backdating_reason(backdater, file_name):
+    """The history's note on reports whose `recorded_at` a file set: who did (history_change_reason: 100 chars)."""
+    return f"Back-dated by {backdater}: recorded_at from {file_name}"[:100]
+
+
 class BatchWriter:
-    def __init__(self, job, *, user, log, create_defaults=None, create_only=(), id_column="source_ref", fields=None):
+    """`backdater`: who may give new reports the file's `recorded_at` (named in their history), or None."""
+
+    def __init__(self, job, *, user, log, create_defaults=None, create_only=(), id_column="source_ref", fields=None,
+                 backdater=None):
         self.job = job
         self.fields = fields  # the names of a row's values when the reader gives tuples; None when it gives dicts
         self.user = user
@@ -114,10 +142,12 @@ class BatchWriter:
         self.create_only = set(create_only)
         self.id_column = id_column
         self.reason = f"Imported from {job.file_name}"[:100]
+        self.backdater = backdater
         self.size = batch_size()
         self.seen = SeenIds()
         self.batch = {}  # (source_id, source_ref) → (line, values)
-        self.created = self.updated = self.unchanged = self.duplicates = 0
+        # duplicates: an id met earlier in the file; refused: a new report back-dated by someone who may not.
+        self.created = self.updated = self.unchanged = self.duplicates = self.refused = 0
         self.written_ids = array("q")  # created or changed: what re-evaluation needs to know about
 
     def add(self, line, values):
@@ -149,11 +179,19 @@ class BatchWriter:
             return
         self.seen.add({key: line for key, (line, _values) in batch.items()})
         existing = {(r.source_id, r.source_ref): r for r in existing_reports(list(batch))}
-        new, changed, changed_fields = [], [], set()
+        new, backdated, changed, changed_fields, reclaimed = [], [], [], set(), []
         for key, (line, values) in batch.items():
             report = existing.get(key)
             if report is None:
-                new.append(self._new(line, values))
+                # A re-import never changes `recorded_at` (create_only); a new report takes the file's only
+                # from someone who may back-date, else the row is refused.
+                if values.get("recorded_at") is None:
+                    new.append(self._new(line, values))
+                elif self.backdater is None:
+                    self.refused += 1
+                    self.log.add(Problem(line, "recorded_at", NOT_A_BACKDATER))
+                else:
+                    backdated.append(self._new(line, values))
                 continue
             diff = [f for f, v in values.items() if f not in self.create_only and getattr(report, f) != v]
             if not diff:
@@ -162,6 +200,10 @@ class BatchWriter:
             for f in diff:
                 setattr(report, f, values[f])
             report.import_job, report.import_file, report.import_line = self.job, self.job.file_name[:255], line
+            judged = judged_names(set(diff) & JUDGED_COLUMNS)
+            if judged and report.verification == ev.VERIFIED:
+                # Four eyes: what the analyst verified is not what the report says or decides any more.
+                reclaimed.append((report.pk, line, judged))
             changed_fields.update(diff)
             changed.append(report)
 
@@ -169,12 +211,29 @@ class BatchWriter:
             ids = insert_rows(ev.Report, new)
             record_history(ev.Report, ids, history_type="+", user=self.user, reason=self.reason)
             self.written_ids.extend(ids)
+        if backdated:
+            ids = insert_rows(ev.Report, backdated)
+            record_history(ev.Report, ids, history_type="+", user=self.user,
+                           reason=backdating_reason(self.backdater, self.job.file_name))
+            self.written_ids.extend(ids)
         if changed:
             update_rows(ev.Report, changed, sorted(changed_fields) + list(IMPORT_MARKS))
+            if reclaimed:  # only these: another report's state is left as it is now, not as it was read
+                ev.Report.objects.filter(pk__in=[pk for pk, _line, _judged in reclaimed]).update(
+                    verification=ev.CLAIMED)
             ids = [r.pk for r in changed]
             record_history(ev.Report, ids, history_type="~", user=self.user, reason=self.reason)
             self.written_ids.extend(ids)
-        self.created += len(new)
+        if reclaimed:
+            now = timezone.now()
+            ev.VerificationChange.objects.bulk_create(
+                ev.VerificationChange(
+                    report_id=pk, old_state=ev.VERIFIED, new_state=ev.CLAIMED, changed_at=now, changed_by=self.user,
+                    reason=reclaimed_reason(self.job.file_name, line, judged),
+                )
+                for pk, line, judged in reclaimed
+            )
+        self.created += len(new) + len(backdated)
         self.updated += len(changed)
 
     def _new(self, line, values):

@@ -5,6 +5,11 @@
 
 All or nothing: if any row has a problem, every problem is printed (line,
 column, reason) and nothing is written, unless --skip-invalid is given.
+
+Who imports: with --user, that user, with that user's permissions (a Monitor's file may not
+give new reports a `recorded_at`: only those who may back-date can). Without it, the command
+is an administrator's tool (whoever runs it has the server): it may back-date, and the
+reports' history names "manage.py import_reports" as who did.
 """
 
 import os
@@ -19,6 +24,9 @@ from monitor.evidence.importing.problems import ProblemLog
 from monitor.evidence.importing.run import import_file
 from monitor.evidence.importing.zones import default_time_zone
 from terms.rules import RuleError, validate_time_zone
+
+# Who back-dated, in the history of reports this command imports without --user.
+COMMAND = "manage.py import_reports"
 
 
 class Command(BaseCommand):
@@ -37,7 +45,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--skip-invalid", action="store_true", help="Import the good rows, skip the bad ones.")
         parser.add_argument("--dry-run", action="store_true", help="Check and count, write nothing.")
-        parser.add_argument("--user", metavar="USERNAME", help="Record the reports as entered by this user.")
+        parser.add_argument(
+            "--user", metavar="USERNAME",
+            help="Import as this user: recorded as entering the reports, and held to their permissions (only "
+                 "Analysts and Administrators may back-date with recorded_at). Without it: as an administrator.",
+        )
 
     def handle(self, *args, **options):
         path = options["file"]
@@ -65,7 +77,8 @@ class Command(BaseCommand):
             )
             with open(path, "rb") as binary:
                 outcome = import_file(job, binary, commit=not options["dry_run"], log=problems, user=user,
-                                      progress=self.progress if options["verbosity"] > 1 else None)
+                                      progress=self.progress if options["verbosity"] > 1 else None,
+                                      backdater=COMMAND if user is None else None)
             if not outcome.committed:
                 transaction.set_rollback(True)
             else:
