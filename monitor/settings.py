@@ -311,6 +311,19 @@ MONITOR_MAX_ATTEMPTS = int(os.environ.get("MONITOR_MAX_ATTEMPTS", "12"))
 MONITOR_MESSAGE_ID_DOMAIN = os.environ.get("MONITOR_MESSAGE_ID_DOMAIN", "monitor.invalid")
 MONITOR_EMAIL_SUBJECT_PREFIX = os.environ.get("MONITOR_EMAIL_SUBJECT_PREFIX", "Compliance monitor")
 MONITOR_SIGNUPS_PER_HOUR = os.environ.get("MONITOR_SIGNUPS_PER_HOUR", "10")
+# --- Public pages and the API: bounded work per request (issue 11) ----------------------------------
+# "As of" and "as known at" outside the accepted range, or that overflow date arithmetic, are a 400 on
+# every public URL before any work (monitor/pages/instants.py; the ranges: docs/public-pages.md).
+# Pages and API endpoints that read them check them against their agreement; this checks the rest.
+MIDDLEWARE.insert(MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "monitor.pages.middleware.CutoffsInRange")
+# Renders of public pages the cache cannot serve (and the API's verdicts, never cached), per client
+# address, as django-ratelimit reads a rate ("60/m"); a page served from the cache never counts.
+# Empty turns the limit off (the benchmarks, which ask for a new "as of" every request, do).
+MONITOR_RENDER_RATE = os.environ.get("MONITOR_RENDER_RATE", "60/m")
+# Addresses and networks never held back: by default this machine (a health check, a benchmark, or a
+# proxy on this host that does not forward the client's address).
+# Behind a proxy (BEHIND_PROXY), the client is the address our outermost proxy saw, as for logins.
+MONITOR_RENDER_RATE_EXEMPT = env_list("MONITOR_RENDER_RATE_EXEMPT", ["127.0.0.0/8", "::1"])
 
 
 LOGGING = {

@@ -130,7 +130,7 @@ def test_the_other_public_pages_are_cached_too(client, talks, url):
 
 def test_other_processes_are_served_a_page_once_it_has_been_asked_for_twice(client, talks, wire):
     report(wire)
-    url = page_url() + "?as_of=2020-03-11&known_at=2020-03-11"
+    url = page_url() + "?as_of=2020-03-11&known_at=2020-03-08T12:00Z"
     first, rendering = fetch(client, url)
     # Each gunicorn process keeps its own last pages; forgetting them is what another process sees.
     cache.recent.clear()
@@ -142,10 +142,10 @@ def test_other_processes_are_served_a_page_once_it_has_been_asked_for_twice(clie
 
 def test_each_as_of_date_and_evidence_page_is_its_own_page(client, talks, wire):
     report(wire)
-    before, _ = fetch(client, as_of="2020-03-05", known_at="2020-03-09")
-    after, _ = fetch(client, as_of="2020-03-11", known_at="2020-03-11")
+    before, _ = fetch(client, as_of="2020-03-05", known_at="2020-03-08T12:00Z")
+    after, _ = fetch(client, as_of="2020-03-11", known_at="2020-03-08T12:00Z")
     assert (status(before), status(after)) == ("due_soon", "met")
-    assert fetch(client, as_of="2020-03-05", known_at="2020-03-09") == (before, 1)
+    assert fetch(client, as_of="2020-03-05", known_at="2020-03-08T12:00Z") == (before, 1)
 
 
 # --- never stale -------------------------------------------------------------------------------------

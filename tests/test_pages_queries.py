@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitor.evidence.models import INTERNAL, VERIFIED, Coverage, Report, VerificationChange
+from monitor.verdicts import inputs
 from monitor.verdicts.models import StatusChange
 from tests.factories import (
     AgreementFactory,
@@ -33,27 +34,38 @@ KINDS = {
 }
 
 
+def own(slug, category):
+    return f"{slug}.{category}"
+
+
 def build(slug, reports):
-    """An agreement with one commitment of each kind and `reports` reports spread over them."""
+    """An agreement with one commitment of each kind and `reports` reports of its own spread over them.
+
+    A report belongs to no agreement: a commitment counts every report in the categories its rule names. So
+    each agreement's rules name categories of its own ("small.attack", "large.attack"): with shared ones,
+    the small agreement's pages would read the large one's 500 reports too, and "5 reports or 500" would be
+    the same 505 on both sides.
+    """
     party = PartyFactory(name="Taliban", slug="taliban")
     agreement = AgreementFactory(slug=slug, publish_computed_verdicts=True)
     agreement.parties.set([party])
-    commitments = {
-        key: CommitmentFactory(agreement=agreement, key=key, owed_by=[party], **fields) for key, fields in KINDS.items()
-    }
+    commitments = {}
+    for key, fields in KINDS.items():
+        rule = {**fields["rule"], "categories": [own(slug, c) for c in fields["rule"]["categories"]]}
+        commitments[key] = CommitmentFactory(agreement=agreement, key=key, owed_by=[party], **{**fields, "rule": rule})
     wire = SourceFactory(name="Wire", reliability="B")
     dataset = SourceFactory(name="Dataset", reliability="B", may_republish=False)
     Coverage.objects.get_or_create(source=dataset, starts_on=date(2020, 2, 1), defaults={
         "ends_on": date(2020, 6, 30), "recorded_at": datetime(2020, 2, 1, tzinfo=UTC)})
-    categories = ["talks_started", "troop_level", "attack", "ties"]
+    categories = [own(slug, c) for c in ("talks_started", "troop_level", "attack", "ties")]
     rows = []
     for i in range(reports):
         category = categories[i % 4]
         day = datetime(2020, 3, 1, 8, tzinfo=UTC) + timedelta(days=i % 90)
         rows.append(Report(
             summary=f"{slug} report {i}", category=category, actor1="Taliban", occurred_at=day,
-            recorded_at=day + timedelta(hours=2), source=dataset if category == "attack" else wire,
-            source_ref=f"{slug}-{i}", credibility=2, value=1000 - i if category == "troop_level" else None,
+            recorded_at=day + timedelta(hours=2), source=dataset if category == own(slug, "attack") else wire,
+            source_ref=f"{slug}-{i}", credibility=2, value=1000 - i if category == own(slug, "troop_level") else None,
             visibility=INTERNAL if i % 7 == 0 else "public",
         ))
     Report.objects.bulk_create(rows)
@@ -84,10 +96,16 @@ def count(client, url):
     return len(queries)
 
 
+def evidence_read(agreement):
+    """How many reports the pages of this agreement read: what `inputs.standings` hands the engine."""
+    return len(inputs.evidence_for([inputs.term_for(c) for c in inputs.commitments_for([agreement])]))
+
+
 @pytest.fixture
 def small_and_large():
     small, large = build("small", 5), build("large", 500)
-    assert Report.objects.filter(summary__startswith="large").count() == 500
+    # What makes the comparisons below mean something: each agreement's pages read its own reports only.
+    assert (evidence_read(small), evidence_read(large)) == (5, 500)
     return small, large
 
 

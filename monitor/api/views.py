@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 from rest_framework.views import APIView
@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from monitor.api import serializers as s
 from monitor.evidence import publication
 from monitor.evidence.models import ARRIVED_API, Report
+from monitor.pages import cache as page_cache
 from monitor.pages import data, instants
 from monitor.verdicts.models import StatusChange
 from terms.models import Agreement
@@ -34,21 +35,32 @@ CUTOFF_PARAMETERS = [
         "as_of",
         OpenApiTypes.STR,
         description="The status on this date: YYYY-MM-DD (end of that day, the agreement's zone) or an ISO "
-        "date-time. Default: now.",
+        "date-time. Default: now. Accepted from the agreement's signing, less its longest window, to five years "
+        "from today; outside that, a 400 naming the range.",
     ),
     OpenApiParameter(
         "known_at",
         OpenApiTypes.STR,
-        description="Using only what was known at this date (same forms). Default: the as_of value.",
+        description="Using only what was known at this date (same forms). Default: the as_of value (now, if "
+        "that is still to come). Accepted from the same first day up to now: a known_at in the future is a 400.",
     ),
 ]
 
 
 def _cutoffs(request, agreement):
+    """The cutoffs, checked against the agreement's accepted range before any work (a 400 naming the
+    field and the range otherwise), then the client's rate of uncached renders (a 429 past it).
+    `agreement` comes from `data.agreement_or_404`."""
     try:
-        return instants.cutoffs(request.query_params, ZoneInfo(agreement.time_zone))
+        cut = instants.cutoffs(
+            request.query_params, ZoneInfo(agreement.time_zone), earliest=data.earliest_day(agreement)
+        )
     except instants.BadInstant as e:
         raise ValidationError({e.field: [e.message]}) from None
+    wait = page_cache.render_limited(request)
+    if wait:
+        raise Throttled(wait=wait)
+    return cut
 
 
 def _page_url(request, name, **kwargs):
@@ -171,12 +183,14 @@ class AgreementDetail(generics.GenericAPIView):
 class CommitmentList(generics.GenericAPIView):
     """Every commitment of an agreement with its verdict as of `as_of`, as known at `known_at`."""
 
+    reads_cutoffs = True  # checked against the agreement in _cutoffs, not by CutoffsInRange
+
     serializer_class = s.CommitmentListSerializer
     pagination_class = None
 
     @extend_schema(parameters=CUTOFF_PARAMETERS, operation_id="agreements_commitments_list")
     def get(self, request, agreement):
-        agreement = get_object_or_404(Agreement, slug=agreement)
+        agreement = data.agreement_or_404(agreement)
         cut = _cutoffs(request, agreement)
         audience = publication.Audience(request.user)
         rows = data.agreement_overview(agreement, cut, audience)
@@ -192,11 +206,13 @@ class CommitmentList(generics.GenericAPIView):
 class CommitmentDetail(generics.GenericAPIView):
     """One commitment: its words, basis, rule and verdict."""
 
+    reads_cutoffs = True  # checked against the agreement in _cutoffs, not by CutoffsInRange
+
     serializer_class = s.CommitmentDetailSerializer
 
     @extend_schema(parameters=CUTOFF_PARAMETERS)
     def get(self, request, agreement, key):
-        agreement = get_object_or_404(Agreement, slug=agreement)
+        agreement = data.agreement_or_404(agreement)
         cut = _cutoffs(request, agreement)
         audience = publication.Audience(request.user)
         row = next((r for r in data.agreement_overview(agreement, cut, audience) if r.commitment.key == key), None)
@@ -262,11 +278,13 @@ def report_dict(report, audience):
 class CommitmentReports(generics.GenericAPIView):
     """The reports that speak to one commitment (by its rule, or linked by hand), newest first."""
 
+    reads_cutoffs = True  # checked against the agreement in _cutoffs, not by CutoffsInRange
+
     serializer_class = s.ReportSerializer
 
     @extend_schema(parameters=CUTOFF_PARAMETERS + [OpenApiParameter("page", OpenApiTypes.INT)])
     def get(self, request, agreement, key):
-        agreement = get_object_or_404(Agreement, slug=agreement)
+        agreement = data.agreement_or_404(agreement)
         cut = _cutoffs(request, agreement)
         audience = publication.Audience(request.user)
         per_page = self.paginator.page_size if self.paginator else 50

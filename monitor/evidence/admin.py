@@ -398,6 +398,8 @@ class ImportJobAdmin(admin.ModelAdmin):
             form = UploadForm(request.POST, request.FILES)
             if handler is not None and handler.too_large:
                 form.is_valid()
+                # The file was chosen, then refused: only the reason belongs under it, not "required".
+                form.errors.pop("file", None)
                 form.add_error("file", _("This file is larger than the limit of %(limit)s MB; split it, or ask an "
                                          "administrator to import it with manage.py import_reports.")
                                % {"limit": _megabytes(limit)})

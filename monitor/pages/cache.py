@@ -22,17 +22,28 @@ stored under a version shows that version's data or newer, never older.
 A page is not cached when the request's own transaction has written to the
 database (its version could be rolled back and reused), nor on SQLite, nor when
 the cache is down: it is rendered, as without a cache.
+
+What the cache cannot serve costs a render, and each new "as of" misses it: renders
+for anonymous readers are counted per client (`MONITOR_RENDER_RATE`, see
+`render_limited`), and a client past its rate gets a 429 for anything not already
+cached, while what is cached is still served to it.
 """
 
 import hashlib
+import ipaddress
 import logging
 import threading
 from collections import OrderedDict
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_ratelimit.core import get_usage
+
+from monitor.accounts.client import client_address
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +81,10 @@ def cacheable_response(request, response):
         and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
         and not response.streaming
         and not response.cookies
+        # Cookies the middleware sets only after this decision: a session the render wrote to, and
+        # messages it queued (the cookie storage), belong to this reader as much as the page does.
+        and not getattr(getattr(request, "session", None), "modified", False)
+        and not getattr(getattr(request, "_messages", None), "added_new", False)
         and "private" not in response.get("Cache-Control", "")
         and "no-store" not in response.get("Cache-Control", "")
     )
@@ -119,18 +134,93 @@ class Recent:
 recent = Recent(size=32)
 
 
+# --- uncached renders, per client ----------------------------------------------------------------
+
+RENDER_GROUP = "pages:render"
+
+
+def _client(request):
+    """The client's address as an ipaddress object (None if there is none), as every per-address limit
+    reads it: behind our proxies, the address the outermost one saw (monitor.accounts.client)."""
+    try:
+        ip = ipaddress.ip_address(client_address(request))
+    except ValueError:
+        return None
+    return (ip.ipv4_mapped or ip) if ip.version == 6 else ip
+
+
+def _exempt(ip):
+    for network in getattr(settings, "MONITOR_RENDER_RATE_EXEMPT", ()):
+        try:
+            if ip in ipaddress.ip_network(network, strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
+def _client_key(ip):
+    # One IPv6 client usually holds a whole /64, as django-ratelimit assumes too.
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address) if ip.version == 6 else str(ip)
+
+
+def render_limited(request):
+    """Seconds this client must wait before another uncached render, or None if it may have one now.
+
+    Counts one render. Staff (logged in) are never held back, nor the addresses in
+    `MONITOR_RENDER_RATE_EXEMPT` (by default this machine: a health check, a benchmark, a proxy that
+    does not say who its client is). An empty `MONITOR_RENDER_RATE` turns the limit off. When the
+    cache that keeps the counts is down, nobody is held back: it is there to share the work fairly,
+    never to stand between a reader and a page.
+    """
+    rate = getattr(settings, "MONITOR_RENDER_RATE", "")
+    if not rate or request.user.is_authenticated:
+        return None
+    ip = _client(request)
+    if ip is None or _exempt(ip):
+        return None
+    key = _client_key(ip)
+    try:
+        usage = get_usage(request, group=RENDER_GROUP, key=lambda _group, _request: key, rate=rate, increment=True)
+    except Exception:
+        log.warning("render rate limit unavailable; rendering", exc_info=True)
+        return None
+    if usage is None or usage["limit"] == 0 and usage["time_left"] == -1:  # off, or the counts not kept
+        return None
+    return max(1, usage["time_left"]) if usage["should_limit"] else None
+
+
+def too_many_renders(wait):
+    response = HttpResponse(
+        _("Too many pages asked for from your address that were not ready: please try again in %(n)s seconds.")
+        % {"n": wait},
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _render_if_allowed(request, render, now):
+    wait = render_limited(request)
+    return too_many_renders(wait) if wait else render(now)
+
+
 def serve(request, render, *, follows_clock, now=None):
     """The page `render(now)` makes for this request, from the cache when it holds it.
 
     `now` (floored to the minute) is passed to `render`, so the page is shown as of exactly the minute
     it is kept under. `follows_clock` is False for a page whose content does not depend on the clock.
+    A render the cache cannot spare counts against the client's rate (`render_limited`).
     """
     now = minute(now or timezone.now())
-    if not cacheable_request(request):
+    if request.user.is_authenticated:
         return render(now)
+    if not cacheable_request(request):
+        return _render_if_allowed(request, render, now)
     version = data_version()
     if version is None:
-        return render(now)
+        return _render_if_allowed(request, render, now)
     key = key_for(request, version, now if follows_clock else None)
     kept = recent.get(key)
     if kept is None:
@@ -145,6 +235,9 @@ def serve(request, render, *, follows_clock, now=None):
     if kept is not None:
         status, content, headers = kept
         return HttpResponse(content, status=status, headers=headers)
+    wait = render_limited(request)
+    if wait:
+        return too_many_renders(wait)
     response = render(now)
     if cacheable_response(request, response):
         kept = (response.status_code, response.content, list(response.items()))

@@ -11,10 +11,17 @@ so Django's auto-escaping covers every label.
 
 Every chart tells the same story three ways, so that status is never carried by
 colour alone: colour, a fill pattern or shape, and the table beside it.
+
+A chart never raises on what it is given, whatever the database holds (a report
+dated 0001-01-01 or 9999-12-31, a measurement of NaN or infinity, stored past any
+validation): dates are moved only within the calendar Python can hold, and what no
+axis can hold is left out of the drawing but kept in the table. And it draws a
+bounded number of shapes, whatever the span: at most `MAX_BARS` bars.
 """
 
+import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
@@ -26,6 +33,12 @@ PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 # Beyond this many days a ceiling chart shows weeks (each bar the worst day of its week): daily bars
 # narrower than a couple of pixels tell nobody anything.
 MAX_DAILY_BARS = 92
+# At most this many bars (and table rows) in any ceiling chart: beyond about three years of weeks, each
+# bar is the worst day of several weeks. Bars stay four pixels wide or more, and the work and the page
+# stay the same size however long the window has run.
+MAX_BARS = 160
+# The largest value an axis is drawn to; anything larger is drawn at the top of the chart.
+MAX_AXIS = 1e300
 
 
 @dataclass
@@ -52,6 +65,43 @@ def _fmt(x):
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
 
+def _finite(x):
+    """Whether a value can be drawn: a number an axis can hold (not NaN, not infinite, not None)."""
+    try:
+        return not isinstance(x, bool) and math.isfinite(x)
+    except (TypeError, OverflowError):
+        return False
+
+
+def _shift(day, n):
+    """`day` moved by `n` days, but never past the first or last day Python can hold."""
+    try:
+        return day + timedelta(days=n)
+    except OverflowError:
+        return date.max if n > 0 else date.min
+
+
+def _local_day(text, tz):
+    """The local day of an ISO instant; one with no local day Python can hold is the first or last day."""
+    instant = datetime.fromisoformat(text)
+    instant = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    try:
+        return instant.astimezone(tz).date()
+    except OverflowError:
+        return date.min if instant.year < 5000 else date.max
+
+
+def _top(values):
+    """The largest drawable value among `values`, with a tenth of headroom (0 when there is none)."""
+    drawable = [float(v) for v in values if _finite(v) and abs(v) <= MAX_AXIS]
+    return min(max(drawable, default=0) * 1.1, MAX_AXIS)
+
+
+def _clamp_y(y):
+    """A y coordinate held within the plot: a value beyond the axis is drawn at its edge."""
+    return min(max(y, TOP), TOP + PLOT_H)
+
+
 def _num(x):
     """A value for a reader: grouped thousands, no needless decimals."""
     if isinstance(x, float) and x.is_integer():
@@ -69,7 +119,7 @@ def _short(day):
 
 def _nice_max(value):
     """A round upper bound for an axis, and its tick step."""
-    value = max(value, 1)
+    value = min(max(value, 1), MAX_AXIS) if _finite(value) else 1
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000):
         if value / step <= 5:
             top = step * -(-value // step)
@@ -91,11 +141,8 @@ def _y_axis(chart, top, step, fmt=_fmt):
 def _x_ticks(chart, first, last, x_of, count=6):
     span = (last - first).days
     step = max(1, -(-span // (count - 1))) if span else 1
-    seen = []
-    day = first
-    while day <= last:
-        seen.append(day)
-        day += timedelta(days=step)
+    # Counted in days from `first`, so that no tick is ever asked for past the last day Python can hold.
+    seen = [first + timedelta(days=offset) for offset in range(0, span + 1, step)]
     if seen[-1] != last and (last - seen[-1]).days > step / 2:
         seen.append(last)
     for i, day in enumerate(seen):
@@ -141,8 +188,11 @@ def ceiling(details):
         daily = running
 
     weekly = len(daily) > MAX_DAILY_BARS
+    # Days per bar: one, a week, or as many whole weeks as keep the bars to MAX_BARS.
+    week_count = -(-len(daily) // 7)  # rounded up, as are the weeks per bar
+    weeks = -(-week_count // MAX_BARS) if weekly else 0
+    step = 7 * weeks if weekly else 1
     bins = []
-    step = 7 if weekly else 1
     for i in range(0, len(daily), step):
         chunk = daily[i : i + step]
         values = [n for _, n in chunk if n is not None]
@@ -162,6 +212,10 @@ def ceiling(details):
     no_data_days = sum(1 for _, n in daily if n is None)
     if per_window:
         title = _("Running total of qualifying events against the window's limit of %(limit)s") % {"limit": limit}
+    elif weeks > 1:
+        title = _(
+            "Qualifying events on the worst day of each %(weeks)s weeks, against the limit of %(limit)s a day"
+        ) % {"weeks": weeks, "limit": limit}
     elif weekly:
         title = _("Qualifying events on the worst day of each week, against the limit of %(limit)s a day") % {
             "limit": limit
@@ -178,7 +232,8 @@ def ceiling(details):
         "no_data": ngettext("%(n)s day", "%(n)s days", no_data_days) % {"n": no_data_days},
     }
     if weekly:
-        headers = [_("Week from"), _("Worst day (events)"), _("Days over the limit"), _("Days with data")]
+        first_header = _("%(weeks)s weeks from") % {"weeks": weeks} if weeks > 1 else _("Week from")
+        headers = [first_header, _("Worst day (events)"), _("Days over the limit"), _("Days with data")]
         rows = [
             [
                 _day_label(b.first),
@@ -188,7 +243,12 @@ def ceiling(details):
             ]
             for b in bins
         ]
-        caption = _("Each week: events on its worst day, days over the limit, and days with data.")
+        caption = (
+            _("Each %(weeks)s weeks: events on their worst day, days over the limit, and days with data.")
+            % {"weeks": weeks}
+            if weeks > 1
+            else _("Each week: events on its worst day, days over the limit, and days with data.")
+        )
     else:
         headers = [_("Day"), _("Running total") if per_window else _("Events"), _("Over the limit")]
         rows = [
@@ -202,7 +262,7 @@ def ceiling(details):
         caption = _("Qualifying events by day; “no data” means no source covered that day.")
     chart = Chart(kind="ceiling", title=title, description=description, caption=caption, headers=headers, rows=rows)
 
-    top, ystep = _nice_max(max([limit] + [b.value for b in bins if b.value is not None]) * 1.1)
+    top, ystep = _nice_max(_top([limit] + [b.value for b in bins if b.value is not None]))
     _y_axis(chart, top, ystep)
     slot = PLOT_W / len(bins)
     gap = min(2, slot * 0.2)
@@ -215,7 +275,7 @@ def ceiling(details):
             )
             continue
         # A day with data and no event gets a sliver at the baseline, so zero never looks like "no data".
-        h = max(PLOT_H * b.value / top, 1.5)
+        h = min(max(PLOT_H * b.value / top, 1.5), PLOT_H) if _finite(b.value) else PLOT_H
         over = b.value > limit
         label = f"{when}: {b.value}" + (f" ({_('over the limit')})" if over else "")
         chart.rects.append(
@@ -233,7 +293,7 @@ def ceiling(details):
             chart.texts.append(
                 dict(x=_fmt(x + slot / 2), y=_fmt(TOP + PLOT_H - h - 3), text="▲", cls="over-mark", anchor="middle")
             )
-    y_limit = TOP + PLOT_H - PLOT_H * limit / top
+    y_limit = _clamp_y(TOP + PLOT_H - PLOT_H * limit / top) if _finite(limit) else TOP
     chart.lines.append(dict(x1=LEFT, y1=_fmt(y_limit), x2=LEFT + PLOT_W, y2=_fmt(y_limit), cls="limit"))
     chart.texts.append(
         dict(
@@ -270,9 +330,7 @@ def ceiling(details):
 
 def target(details, due_day, tz):
     """The measured value over time against the target line, the due date marked."""
-    points = [
-        (datetime.fromisoformat(at).astimezone(tz).date(), value) for at, value, *_rest in details.get("series", ())
-    ]
+    points = [(_local_day(at, tz), value) for at, value, *_rest in details.get("series", ())]
     goal = details.get("target")
     unit = details.get("unit") or ""
     unit_text = f" {unit}" if unit else ""
@@ -281,9 +339,9 @@ def target(details, due_day, tz):
         return None
     first, last = min(days), max(days)
     if first == last:
-        first, last = first - timedelta(days=1), last + timedelta(days=1)
+        first, last = _shift(first, -1), _shift(last, 1)
     pad = max(1, (last - first).days // 20)
-    first, last = first - timedelta(days=pad), last + timedelta(days=pad)
+    first, last = _shift(first, -pad), _shift(last, pad)
     title = _("Measured value over time against the target of %(target)s%(unit)s") % {
         "target": _num(goal),
         "unit": unit_text,
@@ -314,36 +372,39 @@ def target(details, due_day, tz):
             "%(n)s measurements from reports that are not public are left out.",
             details["withheld_points"],
         ) % {"n": details["withheld_points"]}
-    top, ystep = _nice_max(max([goal or 0] + [v for _d, v in points] + [details.get("baseline") or 0]) * 1.1)
+    top, ystep = _nice_max(_top([goal] + [v for _d, v in points] + [details.get("baseline")]))
     _y_axis(chart, top, ystep, fmt=_num)
-    span = (last - first).days
+    span = max((last - first).days, 1)
 
     def x_of(day):
         return LEFT + PLOT_W * (day - first).days / span
 
     def y_of(value):
-        return TOP + PLOT_H - PLOT_H * value / top
+        return _clamp_y(TOP + PLOT_H - PLOT_H * max(min(value, MAX_AXIS), -MAX_AXIS) / top)
 
-    y_goal = y_of(goal)
-    chart.lines.append(dict(x1=LEFT, y1=_fmt(y_goal), x2=LEFT + PLOT_W, y2=_fmt(y_goal), cls="limit"))
-    chart.texts.append(
-        dict(
-            x=LEFT + PLOT_W - 4,
-            y=_fmt(y_goal - 5),
-            text=_("target %(target)s%(unit)s") % {"target": _num(goal), "unit": unit_text},
-            cls="limit-label",
-            anchor="end",
+    if _finite(goal):
+        y_goal = y_of(goal)
+        chart.lines.append(dict(x1=LEFT, y1=_fmt(y_goal), x2=LEFT + PLOT_W, y2=_fmt(y_goal), cls="limit"))
+        chart.texts.append(
+            dict(
+                x=LEFT + PLOT_W - 4,
+                y=_fmt(y_goal - 5),
+                text=_("target %(target)s%(unit)s") % {"target": _num(goal), "unit": unit_text},
+                cls="limit-label",
+                anchor="end",
+            )
         )
-    )
     if due_day:
         x_due = x_of(due_day)
         due_text = _("due %(due)s") % {"due": (_short if first.year == last.year else _day_label)(due_day)}
         chart.lines.append(dict(x1=_fmt(x_due), y1=TOP, x2=_fmt(x_due), y2=TOP + PLOT_H, cls="due"))
         chart.texts.append(dict(x=_fmt(x_due + 4), y=TOP + 12, text=due_text, cls="due-label", anchor="start"))
-    if points:
-        coords = [(x_of(d), y_of(v)) for d, v in points]
+    # A value no axis can hold (NaN, infinite) stays in the table but is not drawn.
+    drawn = [(d, v) for d, v in points if _finite(v)]
+    if drawn:
+        coords = [(x_of(d), y_of(v)) for d, v in drawn]
         chart.paths.append(dict(d="M" + " L".join(f"{_fmt(x)},{_fmt(y)}" for x, y in coords), cls="series"))
-        for (d, v), (x, y) in zip(points, coords, strict=True):
+        for (d, v), (x, y) in zip(drawn, coords, strict=True):
             chart.circles.append(dict(cx=_fmt(x), cy=_fmt(y), r=4, cls="point", title=f"{_day_label(d)}: {_num(v)}"))
     _frame(chart)
     _x_ticks(chart, first, last, x_of, count=5)
@@ -374,10 +435,11 @@ def timeline(*, kind, opens_day, due_day, last_day, as_of_day, markers):
     elif not beyond:
         last = max(last, as_of_day)
     if (last - first).days < 10:
-        last = first + timedelta(days=10)
+        last = _shift(first, 10)
+        first = _shift(last, -10)  # at the calendar's end, the ten days run back from it
     pad = max(1, (last - first).days // 25)
-    first, last = first - timedelta(days=pad), last + timedelta(days=pad)
-    span = (last - first).days
+    first, last = _shift(first, -pad), _shift(last, pad)
+    span = max((last - first).days, 1)
     day_text = _short if first.year == last.year else _day_label
 
     def x_of(day):
@@ -421,14 +483,14 @@ def timeline(*, kind, opens_day, due_day, last_day, as_of_day, markers):
     if opens_day:
         x = x_of(opens_day)
         band_end = last_day or (due_day if kind == "deadline" else None)
-        end_x = x_of(band_end + timedelta(days=1)) if band_end else LEFT + PLOT_W
+        end_x = x_of(_shift(band_end, 1)) if band_end else LEFT + PLOT_W
         chart.rects.append(dict(x=_fmt(x), y=axis_y - 5, w=_fmt(max(end_x - x, 2)), h=10, cls="window",
                                 title=_("the window")))
         chart.lines.append(dict(x1=_fmt(x), y1=axis_y - 10, x2=_fmt(x), y2=axis_y + 12, cls="opens"))
         chart.texts.append(dict(x=_fmt(x), y=axis_y + 26, text=_("opens %(day)s") % {"day": day_text(opens_day)},
                                 cls="tick", anchor="start"))
     if due_day:
-        x = x_of(due_day + timedelta(days=1))  # a deadline ends at the end of its day
+        x = x_of(_shift(due_day, 1))  # a deadline ends at the end of its day
         chart.lines.append(dict(x1=_fmt(x), y1=axis_y - 52, x2=_fmt(x), y2=axis_y + 8, cls="due"))
         chart.texts.append(dict(x=_fmt(x), y=axis_y + 42, text=_("due %(day)s") % {"day": day_text(due_day)},
                                 cls="due-label", anchor="start"))

@@ -12,11 +12,13 @@ Everything a reader sees of a report or a verdict passes through
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import BigIntegerField, Max, Prefetch, Q
+from django.db.models.functions import Abs, Cast, Coalesce, Greatest
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
 from monitor.evidence import publication
@@ -25,6 +27,7 @@ from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
 from monitor.verdicts.models import Assessment, StatusChange
 from terms import models as tm
+from terms.models import Agreement
 from terms.rules import normalize_name
 
 # The engine's own test of whether a report speaks to a commitment. Using it, rather than a second
@@ -56,7 +59,51 @@ STANDING_LABELS = {
 
 
 def local_day(instant, tz):
-    return instant.astimezone(tz).date() if instant else None
+    """The local day of an instant; one at the very ends of time (stored as such, past any validation)
+    that has no local day Python can hold is the first or last day there is, never an error."""
+    if not instant:
+        return None
+    try:
+        return instant.astimezone(tz).date()
+    except OverflowError:
+        return date.min if instant.year < 5000 else date.max
+
+
+# --- the first day a reader may ask about ---------------------------------------------------------
+
+
+def _offset(name):
+    # In bigint: a window of two billion months, stored, must not overflow the query that reads it.
+    return Abs(Coalesce(Cast(f"commitments__{name}", BigIntegerField()), 0))
+
+
+def agreement_or_404(slug):
+    """The agreement, with the extent of its longest window (`longest_days`, `longest_months`) in the
+    same query, so that the cutoffs can be checked before any work without a query more."""
+    extent = Greatest(_offset("starts_offset"), _offset("due_offset") + _offset("grace_days"), _offset("ends_offset"))
+    agreements = Agreement.objects.annotate(
+        longest_days=Max(extent, filter=~Q(commitments__offset_unit=tm.MONTHS)),
+        longest_months=Max(extent, filter=Q(commitments__offset_unit=tm.MONTHS)),
+    )
+    return get_object_or_404(agreements, slug=slug)
+
+
+def earliest_day(agreement):
+    """The first day "as of" and "as known at" may name: the signing, less the agreement's longest window.
+
+    A window can open before the signing (a negative offset) and a commitment can be counted from
+    another; the longest window, counted back from the signing, covers every day its verdicts can
+    turn on. None before the agreement is signed (`instants.FLOOR` then applies). `agreement` comes
+    from `agreement_or_404`.
+    """
+    if agreement.signed_on is None:
+        return None
+    # A calendar month is at most 31 days.
+    days = max(getattr(agreement, "longest_days", 0) or 0, 31 * (getattr(agreement, "longest_months", 0) or 0))
+    try:
+        return agreement.signed_on - timedelta(days=days)
+    except OverflowError:
+        return date.min
 
 
 def last_day(end_instant, tz):

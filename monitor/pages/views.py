@@ -44,12 +44,23 @@ def _finish(request, response, audience):
 
 
 def _cutoffs(request, agreement, now):
-    """(cutoffs, error message); a bad value falls back to now and says what was wrong."""
+    """(cutoffs, error message); a bad value falls back to now and says what was wrong.
+
+    A value outside the accepted range (monitor.pages.instants) is refused here, before any verdict
+    is worked out: the page then shows now, the work of any page.
+    """
     tz = ZoneInfo(agreement.time_zone)
     try:
-        return instants.cutoffs(request.GET, tz, now), None
+        return instants.cutoffs(request.GET, tz, now, earliest=data.earliest_day(agreement)), None
     except instants.BadInstant as e:
         return instants.cutoffs({}, tz, now), e.message
+
+
+def reads_cutoffs(view):
+    """Marks a view that checks "as of" and "as known at" against its agreement's own range itself;
+    every other public view has them checked by `monitor.pages.middleware.CutoffsInRange`."""
+    view.reads_cutoffs = True
+    return view
 
 
 def _incomplete(request, cut, view, **kwargs):
@@ -65,7 +76,11 @@ def _incomplete(request, cut, view, **kwargs):
 def _cut_context(request, agreement, cut, error, view, url_kwargs):
     tz = ZoneInfo(agreement.time_zone)
     citation = request.build_absolute_uri(reverse(view, kwargs=url_kwargs) + "?" + urlencode(cut.query()))
+    accepted = instants.accepted(tz, earliest=data.earliest_day(agreement))
     return {
+        # The form's date fields start on the first day the page accepts. (Not the last: a page given its
+        # cutoffs is kept for a day, and the last day moves with the clock.)
+        "first_day": accepted.first_day.isoformat(),
         "cut": cut,
         "cut_error": error,
         "as_of_value": cut.as_of.astimezone(tz).date().isoformat(),
@@ -98,6 +113,7 @@ def _home(request, now):
     return _finish(request, response, audience)
 
 
+@reads_cutoffs
 def agreement(request, agreement):
     return cache.serve(
         request, lambda now: _agreement(request, agreement, now), follows_clock=not instants.given(request.GET)
@@ -105,7 +121,7 @@ def agreement(request, agreement):
 
 
 def _agreement(request, agreement, now):
-    agreement = get_object_or_404(Agreement, slug=agreement)
+    agreement = data.agreement_or_404(agreement)
     cut, error = _cutoffs(request, agreement, now)
     if not error and (response := _incomplete(request, cut, "pages:agreement", agreement=agreement.slug)):
         return response
@@ -124,6 +140,7 @@ def _agreement(request, agreement, now):
     return _finish(request, response, audience)
 
 
+@reads_cutoffs
 def commitment(request, agreement, key):
     return cache.serve(
         request, lambda now: _commitment(request, agreement, key, now), follows_clock=not instants.given(request.GET)
@@ -131,7 +148,7 @@ def commitment(request, agreement, key):
 
 
 def _commitment(request, agreement, key, now):
-    agreement = get_object_or_404(Agreement, slug=agreement)
+    agreement = data.agreement_or_404(agreement)
     cut, error = _cutoffs(request, agreement, now)
     kwargs = {"agreement": agreement.slug, "key": key}
     if not error and (response := _incomplete(request, cut, "pages:commitment", **kwargs)):

@@ -1,6 +1,10 @@
 """Small helpers for the public templates: status marks, safe links, grades."""
 
+from datetime import UTC, datetime
+
 from django import template
+from django.template.defaultfilters import date as date_filter
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -32,6 +36,22 @@ TONES = {
     S.BREACHED: "bad",
     S.DISPUTED: "disputed",
 }
+
+
+@register.filter(expects_localtime=False)
+def when(value, arg=None):
+    """Django's `date` filter, for an instant that may sit at the very ends of time.
+
+    A stored instant (a report dated 0001-01-01 or 9999-12-31, past any validation) can have no local
+    time Python can hold in the page's zone: `date` would raise and the page answer 500 for everyone.
+    Such an instant is shown as it is in UTC.
+    """
+    if isinstance(value, datetime) and timezone.is_aware(value):
+        try:
+            value = timezone.localtime(value)
+        except OverflowError:
+            value = value.astimezone(UTC)
+    return date_filter(value, arg)
 
 
 @register.filter
