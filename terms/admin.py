@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from monitor.accounts.history import AuditedAdmin
 from monitor.evidence.importing import exports
-from monitor.verdicts.admin import countdown_text, due_text, live_standings, public_url, verdict_html
-from monitor.verdicts.models import CONFIRM, OVERRIDE, Assessment
+from monitor.verdicts.admin import KeepsRecords, countdown_text, due_text, live_standings, public_url, verdict_html
+from monitor.verdicts.models import CONFIRM, OVERRIDE, WITHDRAW, Assessment
 from monitor.verdicts.statuses import LABELS, STATUSES
 from terms.models import Agreement, Commitment, Party, PartyName
 
@@ -50,7 +50,7 @@ class CommitmentInline(admin.TabularInline):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(AuditedAdmin):
+class AgreementAdmin(KeepsRecords, AuditedAdmin):
     list_display = ("title", "state", "signed_on", "time_zone", "commitment_count")
     list_filter = ("state",)
     search_fields = ("title", "slug")
@@ -92,7 +92,7 @@ class LiveVerdictChangeList(ChangeList):
 
 
 class AssessmentHistoryInline(admin.TabularInline):
-    """Every assessment of the commitment, newest first; read-only, as signed judgements are."""
+    """Every assessment of the commitment (withdrawals too), newest first; read-only, as signed judgements are."""
 
     model = Assessment
     extra = 0
@@ -110,11 +110,19 @@ class AssessmentHistoryInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 class NewAssessmentForm(forms.ModelForm):
-    """An analyst's assessment of the verdict computed now (`computed_status`, set per request)."""
+    """An analyst's assessment of the verdict computed now (`computed_status`, set per request).
+
+    A withdrawal is recorded like the others: it names the status of the assessment that stood (the
+    one it withdraws) and, afterwards, no assessment stands until the next one.
+    """
 
     computed_status = None  # set on the subclass made for the request
+    standing = None  # the assessment covering the verdict now, if one does (set likewise)
     seen_status = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
@@ -126,6 +134,11 @@ class NewAssessmentForm(forms.ModelForm):
         self.fields["status"].required = False
         self.fields["status"].help_text = _("Only for an override: the status you assert instead.")
         self.fields["action"].initial = CONFIRM
+        self.fields["action"].help_text = _(
+            "To withdraw: the assessment covering the verdict stops standing, and the computed verdict is "
+            "provisional again. Nothing is deleted: the withdrawal is listed with the assessments, and a view "
+            "as known at an earlier date still shows the assessment it withdrew."
+        )
         self.fields["seen_status"].initial = self.computed_status
 
     def has_changed(self):
@@ -144,6 +157,11 @@ class NewAssessmentForm(forms.ModelForm):
             )
         if data.get("action") == CONFIRM:
             data["status"] = self.computed_status
+        elif data.get("action") == WITHDRAW:
+            if self.standing is None:
+                raise forms.ValidationError(_("No assessment covers the verdict shown: there is nothing to withdraw."))
+            data["status"] = self.standing.status  # what is withdrawn
+            data["pam_grade"] = None  # a withdrawal grades nothing
         elif data.get("action") == OVERRIDE:
             if not data.get("status"):
                 self.add_error("status", _("An override needs the status you assert."))
@@ -173,12 +191,14 @@ class NewAssessmentInline(admin.StackedInline):
     def get_formset(self, request, obj=None, **kwargs):
         standing = live_standings(request, [obj.agreement_id]).get(obj.pk) if obj else None
         status = standing.computed.status if standing else None
-        kwargs["form"] = type("NewAssessmentForm", (NewAssessmentForm,), {"computed_status": status})
+        covering = standing.assessment if standing and standing.assessed else None
+        kwargs["form"] = type("NewAssessmentForm", (NewAssessmentForm,), {"computed_status": status,
+                                                                          "standing": covering})
         return super().get_formset(request, obj, **kwargs)
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(AuditedAdmin):
+class CommitmentAdmin(KeepsRecords, AuditedAdmin):
     list_display = ("title", "agreement", "kind", "verdict", "due", "countdown", "evidence_count", "owing")
     list_filter = ("agreement", "kind", VerdictFilter, "owed_by", "tracked", "needs_review")
     list_select_related = ("agreement",)

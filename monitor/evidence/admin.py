@@ -30,6 +30,7 @@ from monitor.evidence.importing.bulk import record_history
 from monitor.evidence.importing.uploads import SizeLimitHandler
 from monitor.evidence.importing.zones import default_time_zone
 from monitor.evidence.judged import JUDGED_FIELDS  # changing any of these makes a verified report claimed again
+from monitor.verdicts.admin import KeepsRecords
 from terms.models import Agreement, Commitment
 from terms.rules import RuleError, validate_time_zone
 
@@ -44,7 +45,7 @@ class CoverageInline(admin.TabularInline):
 
 
 @admin.register(ev.Source)
-class SourceAdmin(AuditedAdmin):
+class SourceAdmin(KeepsRecords, AuditedAdmin):
     list_display = ("name", "kind", "reliability", "may_republish", "licence")
     list_filter = ("kind", "reliability", "may_republish")
     search_fields = ("name",)
@@ -59,7 +60,7 @@ class PlaceNameAdmin(admin.ModelAdmin):
 
 
 @admin.register(ev.EventGroup)
-class EventGroupAdmin(admin.ModelAdmin):
+class EventGroupAdmin(KeepsRecords, admin.ModelAdmin):
     list_display = ("__str__", "report_count", "created")
     search_fields = ("label",)
 
@@ -88,6 +89,9 @@ class VerificationChangeInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the verification history is a record: a change is undone by another change
 
 
 class AgreementFilter(admin.SimpleListFilter):
@@ -192,6 +196,12 @@ class ReportAdmin(AuditedAdmin):
 
     def has_verify_permission(self, request):
         return request.user.has_perm("evidence.verify_report")
+
+    def has_delete_permission(self, request, obj=None):
+        # A report is a record, for everyone (superusers too): deleting one would change what a cited "as
+        # known at" view shows, and take its verification history and its place in status changes with it.
+        # A report is rejected (its verification) or hidden from the public (its visibility) instead.
+        return False
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_import": request.user.has_perm("evidence.add_importjob")}

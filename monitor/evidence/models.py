@@ -277,9 +277,11 @@ class Report(models.Model):
         _("verification"), max_length=10, choices=VERIFICATION_STATES, default=CLAIMED, editable=False
     )
     visibility = models.CharField(_("visibility"), max_length=10, choices=VISIBILITIES, default=PUBLIC)
+    # PROTECT, as `event` below: deleting what a report hangs on would rewrite the report without a trace in
+    # its history (a cascade's SET NULL writes none), and so what a cited past view counts.
     commitment = models.ForeignKey(
         "terms.Commitment",
-        models.SET_NULL,
+        models.PROTECT,
         null=True,
         blank=True,
         related_name="linked_reports",
@@ -287,7 +289,7 @@ class Report(models.Model):
         help_text=_("A hand-made link: the report counts for this commitment whatever its category."),
     )
     event = models.ForeignKey(
-        EventGroup, models.SET_NULL, null=True, blank=True, related_name="reports", verbose_name=_("event")
+        EventGroup, models.PROTECT, null=True, blank=True, related_name="reports", verbose_name=_("event")
     )
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", editable=False

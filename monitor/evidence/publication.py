@@ -33,7 +33,7 @@ from django.utils.translation import gettext
 from monitor.evidence.models import INTERNAL, PUBLIC, RESTRICTED, Report
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine import Reason
-from monitor.verdicts.models import ASSESSED, Assessment
+from monitor.verdicts.models import ASSESSED, WITHDRAW, Assessment
 from monitor.verdicts.reasons import SENTENCES
 from monitor.verdicts.statuses import LABELS
 
@@ -345,7 +345,7 @@ def _assessed(known_at):
         computed_status=OuterRef("new_status"),
         assessed_at__gte=OuterRef("detected_at"),
         assessed_at__lt=end,
-    )
+    ).exclude(action=WITHDRAW)  # a withdrawal says no assessment stands: it never vouches for a change
     if known_at is not None:
         assessments = assessments.filter(assessed_at__lte=known_at)
     return Exists(assessments)

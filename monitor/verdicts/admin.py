@@ -24,6 +24,21 @@ from monitor.verdicts.models import Assessment, StatusChange
 from monitor.verdicts.statuses import LABELS
 
 
+class KeepsRecords:
+    """For the admin of what records hang on (a commitment, an agreement, an event, a source).
+
+    Its models PROTECT their records (assessments, status changes, reports), so deleting one that has
+    any is refused whoever asks. Django then also lists, as permissions the user lacks, the records no
+    one may delete; this says instead why it is refused, naming the records that hold it.
+    """
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if protected:
+            perms_needed = set()  # refused all the same: protected, whatever the user's permissions
+        return to_delete, model_count, perms_needed, protected
+
+
 def live_standings(request, agreement_ids):
     """{commitment id: Standing} for these agreements, as of this request, computed at most once per agreement."""
     computed = request.__dict__.setdefault("_live_standings", {})
@@ -84,7 +99,11 @@ def countdown_text(standing):
 
 @admin.register(Assessment)
 class AssessmentAdmin(AuditedAdmin):
-    """Assessments are signed judgements: recorded on the commitment's page, never edited afterwards."""
+    """Assessments are signed judgements: recorded on the commitment's page, never edited or deleted afterwards.
+
+    Not even by a superuser: a cited "as known at" view shows the assessment that stood then, so
+    deleting one would change what it shows. One is undone by recording a withdrawal.
+    """
 
     list_display = ("commitment", "action", "status", "computed_status", "pam_grade", "confidence", "author",
                     "assessed_at")
@@ -99,10 +118,13 @@ class AssessmentAdmin(AuditedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(StatusChange)
 class StatusChangeAdmin(admin.ModelAdmin):
-    """Read-only: the record of transitions is append-only."""
+    """Read-only, for everyone: the record of transitions is append-only (corrections are new rows)."""
 
     list_display = ("commitment", "old_status", "new_status", "effective_at", "detected_at", "kind")
     list_filter = ("kind", "new_status")

@@ -15,7 +15,7 @@ from django.db.models import Max, Min, Prefetch, Q
 
 from monitor.evidence.models import Coverage, Report, Source, VerificationChange
 from monitor.verdicts import engine
-from monitor.verdicts.models import Assessment
+from monitor.verdicts.models import WITHDRAW, Assessment
 from terms.models import Commitment, Party, PartyName
 from terms.rules import Rule, normalize_name
 
@@ -194,19 +194,27 @@ def coverage_for(known_at=None):
 
 
 def latest_assessments(commitment_ids, known_at=None):
-    """The most recent assessment of each commitment made by `known_at`."""
+    """The assessment standing for each commitment as known at `known_at`: its most recent one made by then.
+
+    A commitment whose most recent assessment is a withdrawal has none standing, and is left out: its
+    verdict is provisional again. The withdrawal is a record like any other (the assessment lists show
+    it), and as known at any instant before it was made, the assessment it withdrew still stands.
+    """
     assessments = Assessment.objects.filter(commitment__in=commitment_ids).select_related("author")
     if known_at is not None:
         assessments = assessments.filter(assessed_at__lte=known_at)
     latest = {}
     for a in assessments.order_by("commitment_id", "-assessed_at", "-id"):
         latest.setdefault(a.commitment_id, a)
-    return latest
+    return {pk: a for pk, a in latest.items() if a.action != WITHDRAW}
 
 
 @dataclass(frozen=True)
 class Standing:
-    """A commitment's verdict as published: the computed one, and the assessment if it still covers it."""
+    """A commitment's verdict as published: the computed one, and the assessment if it still covers it.
+
+    `assessment` is the one standing (latest_assessments: never a withdrawal), covering or not.
+    """
 
     commitment: Commitment
     computed: engine.Verdict

@@ -14,12 +14,15 @@ from simple_history.models import HistoricalRecords
 
 from monitor.verdicts.statuses import STATUSES
 
-# Assessment actions
+# Assessment actions. Assessments are never deleted or edited: one is undone by recording a withdrawal,
+# after which no assessment stands and the computed verdict is provisional again (docs/architecture.md).
 CONFIRM = "confirm"
 OVERRIDE = "override"
+WITHDRAW = "withdraw"
 ASSESSMENT_ACTIONS = (
     (CONFIRM, _("Confirms the computed verdict")),
     (OVERRIDE, _("Overrides the computed verdict")),
+    (WITHDRAW, _("Withdraws the standing assessment")),
 )
 
 # Peace Accords Matrix implementation scale
@@ -49,9 +52,14 @@ class Assessment(models.Model):
     It records the computed status it looked at: when the computed verdict
     later moves away from that, the assessment no longer covers it and the
     verdict is provisional again until someone assesses it anew.
+
+    A record: never edited or deleted (the admin gives no one the permission, and
+    a commitment that has one cannot be deleted). A withdrawal is an assessment
+    too: it names the status of the assessment it withdraws, covers nothing, and
+    leaves no assessment standing until the next one.
     """
 
-    commitment = models.ForeignKey("terms.Commitment", models.CASCADE, related_name="assessments")
+    commitment = models.ForeignKey("terms.Commitment", models.PROTECT, related_name="assessments")
     action = models.CharField(_("action"), max_length=10, choices=ASSESSMENT_ACTIONS)
     computed_status = models.CharField(_("computed status assessed"), max_length=20, choices=STATUSES)
     status = models.CharField(_("assessed status"), max_length=20, choices=STATUSES)
@@ -85,7 +93,7 @@ class Assessment(models.Model):
             raise ValidationError({"status": _("A confirmation keeps the computed status.")})
 
     def covers(self, computed_status):
-        return self.computed_status == computed_status
+        return self.action != WITHDRAW and self.computed_status == computed_status
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -104,7 +112,8 @@ class StatusChange(models.Model):
     arrives late or a sweep runs after the instant.
     """
 
-    commitment = models.ForeignKey("terms.Commitment", models.CASCADE, related_name="status_changes")
+    # PROTECT: deleting a commitment would take its history with it (a cascade bypasses delete() above).
+    commitment = models.ForeignKey("terms.Commitment", models.PROTECT, related_name="status_changes")
     # Each change names the one it follows, and a change can be followed only once: two sweeps
     # that both saw the same state cannot both record a transition from it (the loser's insert fails).
     previous = models.OneToOneField("self", models.PROTECT, null=True, blank=True, related_name="following")
