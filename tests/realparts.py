@@ -226,17 +226,21 @@ def _stop_group(proc, timeout):
 
 
 class Worker:
-    """`celery -A monitor worker`, one process (solo pool), logging to a file."""
+    """`celery -A monitor worker -Q QUEUES`, one process (solo pool), logging to a file.
 
-    def __init__(self, env, log_path, name):
-        self.env, self.log_path, self.name = env, Path(log_path), name
+    The default queue, `celery`, has the sweeps and alerts; imports have a queue of their own, `imports`
+    (CELERY_TASK_ROUTES), with a worker of its own in production (docs/operations.md).
+    """
+
+    def __init__(self, env, log_path, name, queues="celery"):
+        self.env, self.log_path, self.name, self.queues = env, Path(log_path), name, queues
         self.proc = None
 
     def start(self, timeout=60):
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", "celery", "-A", "monitor", "worker", "--pool=solo", "-Q", "celery",
+                    sys.executable, "-m", "celery", "-A", "monitor", "worker", "--pool=solo", "-Q", self.queues,
                     "--loglevel=INFO", "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle",
                     "--without-heartbeat",
                 ],

@@ -80,9 +80,9 @@ class AcledReader:
     def rows(self, lines):
         """(line, values or None, problems) for each row of a file's raw lines (a text.LineReader).
 
-        `values` is a tuple of FIELDS.
+        `values` is a tuple of FIELDS. A line or a row longer than `lines.limit` stops the file.
         """
-        records = csv_records(text_lines(lines))
+        records = csv_records(text_lines(lines), lines.limit)
         header_line, header = csv_header(records)
         require_columns(header, REQUIRED, header_line)
         at = {name: header.index(name) for name in REQUIRED}

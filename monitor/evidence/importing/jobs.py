@@ -33,7 +33,7 @@ def inline_limit():
 
 
 def upload_limit():
-    return getattr(settings, "MONITOR_IMPORT_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+    return getattr(settings, "MONITOR_IMPORT_MAX_UPLOAD_BYTES", 400 * 1024 * 1024)
 
 
 def runs_in_background(job):

@@ -42,11 +42,13 @@ class NativeReader:
         self.now = timezone.now()
 
     def rows(self, lines):
-        text = text_lines(lines)
-        return self._json_rows(text) if self.json else self._csv_rows(text)
+        """Like AcledReader.rows; a JSON file may put many reports on a line, and is held to the limit per report."""
+        if self.json:
+            return self._json_rows(text_lines(lines, split=True), lines.limit)
+        return self._csv_rows(text_lines(lines), lines.limit)
 
-    def _csv_rows(self, text):
-        records = csv_records(text)
+    def _csv_rows(self, text, limit):
+        records = csv_records(text, limit)
         header_line, header = csv_header(records, known=set(COLUMNS) | set(IGNORED))
         require_columns(header, REQUIRED + (() if self.source_id else ("source",)), header_line)
         yield from csv_rows(
@@ -56,9 +58,9 @@ class NativeReader:
             ),
         )
 
-    def _json_rows(self, text):
+    def _json_rows(self, text, limit):
         any_row = False
-        for line, obj in json_objects(text):
+        for line, obj in json_objects(text, limit=limit):
             any_row = True
             if not isinstance(obj, dict):
                 yield line, None, [Problem(line, "", "each element of the list must be a report object")]

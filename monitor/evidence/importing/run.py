@@ -10,6 +10,7 @@ does not skip bad rows, the whole file is rolled back.
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 
 from monitor.alerts import triggers
@@ -18,8 +19,13 @@ from monitor.evidence import models as ev
 from . import acled, native, staging
 from .lookups import Attribution, Lookups
 from .problems import FileProblem, Problem
-from .text import LineReader
+from .text import MAX_LINE, Limit, LineReader
 from .writer import BatchWriter, batch_size
+
+
+def max_line_bytes():
+    """The longest line, CSV row or JSON report a file may have (docs/importing.md)."""
+    return getattr(settings, "MONITOR_IMPORT_MAX_LINE_BYTES", MAX_LINE)
 
 
 @dataclass
@@ -86,7 +92,7 @@ def import_file(job, binary, *, commit, log, user=None, progress=None, backdater
     lookups = Lookups.load()
     attribution = Attribution(lookups)
     reader = reader_for(job, lookups, attribution)
-    lines = LineReader(binary)
+    lines = LineReader(binary, Limit(max_line_bytes(), job.file_name))
     outcome = Outcome()
     every = batch_size()
     with transaction.atomic():

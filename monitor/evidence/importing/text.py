@@ -2,6 +2,11 @@
 
 A file in another encoding is reported at the first line that is not UTF-8,
 rather than as a decoding error somewhere in a buffer.
+
+Nothing is read whole that the file can make arbitrarily long: a line, a CSV row
+whose quoted values span lines, and a JSON value are each held to a `Limit`
+(MONITOR_IMPORT_MAX_LINE_BYTES), checked as they are read, so that a file of one
+huge line stops after the limit's worth of it, not after all of it.
 """
 
 import codecs
@@ -9,6 +14,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from terms.rules import day_start
@@ -16,7 +22,9 @@ from terms.rules import day_start
 from .problems import FileProblem, Problem
 
 CHUNK = 1 << 16
-MAX_JSON_OBJECT = 1 << 20  # a report object larger than this is a broken file, not a report
+# The default of MONITOR_IMPORT_MAX_LINE_BYTES: far more than any report takes (ACLED's longest notes run to a
+# few thousand characters), far less than a worker's memory.
+MAX_LINE = 1 << 20
 
 NOT_UTF8 = (
     "the file is not UTF-8 text (byte 0x{byte:02X} cannot be read). Save it as UTF-8 "
@@ -24,18 +32,50 @@ NOT_UTF8 = (
 )
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The most bytes a line, a CSV row or a JSON value may take, and the file's name to say so with.
+
+    Rows and JSON values are counted in characters, which a UTF-8 file spends at least a byte on each:
+    a row refused for more characters than the limit has more bytes than it too.
+    """
+
+    bytes: int = MAX_LINE
+    name: str = ""
+
+    def exceeded(self, what, line):
+        of = f" of “{self.name}”" if self.name else ""
+        return FileProblem(
+            f"{what}{of} is longer than {self.bytes:,} bytes, the limit (MONITOR_IMPORT_MAX_LINE_BYTES): the "
+            "file was read no further. No report is that long; check that this is the file you meant.",
+            line,
+        )
+
+
 class LineReader:
-    """A binary file in chunks that end at a line break, counting the bytes read (for progress)."""
+    """A binary file in chunks that end at a line break, counting the bytes read (for progress).
 
-    def __init__(self, binary):
+    No line is held longer than the limit: as soon as the bytes since the last line break pass it, reading
+    stops with a FileProblem naming the file, the line and the limit, the rest of the line unread. With
+    `split` (JSON, which may put a whole file on one line and is held to the limit value by value instead),
+    a long line is handed on in pieces that end between characters.
+    """
+
+    def __init__(self, binary, limit=None):
         self.binary = binary
+        self.limit = limit or Limit()
         self.bytes_read = 0
+        self.lines = 0  # line breaks handed on so far
 
-    def chunks(self):
+    def chunks(self, split=False):
+        longest = self.limit.bytes
+        # Reads of at most the limit: a line that lies within one read is within the limit, so only the line
+        # carried over from the reads before needs measuring.
+        size = CHUNK if split else max(1, min(CHUNK, longest))
         pending = b""
         first = True
         while True:
-            chunk = self.binary.read(CHUNK)
+            chunk = self.binary.read(size)
             if not chunk:
                 break
             self.bytes_read += len(chunk)
@@ -44,11 +84,29 @@ class LineReader:
                 first = False
             pending += chunk
             end = pending.rfind(b"\n") + 1
+            if not split:
+                # `pending` starts a line: its length up to the first break (or all of it, if none yet).
+                first_line = pending.find(b"\n") if end else len(pending)
+                if first_line > longest:
+                    raise self.limit.exceeded("this line", self.lines + 1)
             if end:
+                self.lines += pending.count(b"\n", 0, end)
                 yield pending[:end]
                 pending = pending[end:]
+            elif split and len(pending) >= CHUNK:
+                cut = _whole_characters(pending)
+                yield pending[:cut]
+                pending = pending[cut:]
         if pending:
             yield pending
+
+
+def _whole_characters(data):
+    """Where to cut UTF-8 `data` so that no character is split: before its last one if that may be incomplete."""
+    i = len(data) - 1
+    while i > 0 and len(data) - i < 4 and 0x80 <= data[i] < 0xC0:  # continuation bytes
+        i -= 1
+    return i if data[i] >= 0xC0 else len(data)
 
 
 def sniff(head):
@@ -59,19 +117,21 @@ def sniff(head):
         raise FileProblem("this is a spreadsheet workbook, not a CSV file. Save it as “CSV UTF-8” first.", 1)
 
 
-def text_lines(reader):
+def text_lines(reader, split=False):
     """The file's lines as text, split at line feeds only (so line numbers are the file's).
 
     A UTF-8 byte-order mark is dropped; anything not UTF-8 stops the file at the line it is on, after
-    the lines before it.
+    the lines before it. With `split`, a line longer than a chunk comes in pieces (LineReader.chunks).
 
     Decoded a chunk at a time rather than a line at a time: a line costs no call of its own, and UTF-8
     never puts a newline byte inside a character, so a chunk that ends at one decodes on its own.
     """
     line = 1  # the number of the chunk's first line
-    for chunk in reader.chunks():
-        if line == 1 and chunk.startswith(codecs.BOM_UTF8):
+    first = True
+    for chunk in reader.chunks(split):
+        if first and chunk.startswith(codecs.BOM_UTF8):
             chunk = chunk[len(codecs.BOM_UTF8):]
+        first = False
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -92,10 +152,25 @@ def _lines(text):
     return io.StringIO(text, newline="\n")
 
 
-def csv_records(lines):
-    """(line the record starts on, its values) for each non-blank record; quoted values may span lines."""
-    reader = csv.reader(lines, strict=True)
+def csv_records(lines, limit=None):
+    """(line the record starts on, its values) for each non-blank record; quoted values may span lines.
+
+    With a `limit`, a record is refused as soon as the lines it has taken pass it (LineReader holds one line
+    to it; this holds a row whose quoted values run over many short lines).
+    """
     consumed = 0
+    taken = 0  # characters of the record being read
+
+    def measured(lines):
+        nonlocal taken
+        for text in lines:
+            taken += len(text)
+            if taken - 1 > limit.bytes:  # its length up to its final line break, as for a line
+                raise limit.exceeded("the row starting on this line", consumed + 1)
+            yield text
+
+    # csv.reader asks for the next line only when the record needs it: `taken` is this record's alone.
+    reader = csv.reader(lines if limit is None else measured(lines), strict=True)
     while True:
         try:
             record = next(reader)
@@ -103,7 +178,7 @@ def csv_records(lines):
             return
         except csv.Error as e:
             raise FileProblem(f"the CSV is malformed ({e}); check the quotes on this line.", consumed + 1) from None
-        start, consumed = consumed + 1, reader.line_num
+        start, consumed, taken = consumed + 1, reader.line_num, 0
         if record and any(v.strip() for v in record):
             yield start, record
 
@@ -153,36 +228,51 @@ def csv_rows(records, header, header_line, row):
         raise FileProblem("the file has a header but no rows.", header_line)
 
 
-def json_objects(lines, list_key="reports"):
+def json_objects(lines, list_key="reports", limit=None):
     """(line the object starts on, the object) for each element of a JSON list, streamed.
 
     The list is the whole document, or the `list_key` member of a top-level
-    object (as the export writes it: {"format": 1, …, "reports": […]}).
+    object (as the export writes it: {"format": 1, …, "reports": […]}). A value
+    longer than `limit` stops the file; lines may be of any length (text_lines with
+    `split`): a whole list on one line is read a value at a time.
     """
-    return _JsonStream(lines).objects(list_key)
+    return _JsonStream(lines, limit or Limit()).objects(list_key)
+
+
+SPACE = re.compile(r"[ \t\r\n]*")
+# How a decoder's error reads when the value is only cut short by the end of the buffer, not malformed: an
+# open string (reported where it starts), or any other error within a token's length of the end.
+CUT_SHORT = "Unterminated string"
+TOKEN = 8
 
 
 class _JsonStream:
-    """A JSON document read a line at a time; only one element of the list is ever held whole."""
+    """A JSON document read some lines at a time; only one element of the list is ever held whole."""
 
-    def __init__(self, lines):
+    def __init__(self, lines, limit):
         self.lines = iter(lines)
+        self.limit = limit
         self.decoder = json.JSONDecoder()
         self.buffer, self.pos, self.line, self.eof = "", 0, 1, False
 
     def more(self):
-        self.buffer, self.pos = self.buffer[self.pos:], 0
-        try:
-            self.buffer += next(self.lines)
-        except StopIteration:
+        """What is left of the buffer and a chunk's worth of the next lines (so a value is tried again rarely)."""
+        parts, added = [self.buffer[self.pos:]], 0
+        for text in self.lines:
+            parts.append(text)
+            added += len(text)
+            if added >= CHUNK:
+                break
+        else:
             self.eof = True
+        self.buffer, self.pos = "".join(parts), 0
 
     def peek(self):
         """The next character that is not white space ("" at the end), counting lines on the way."""
         while True:
-            while self.pos < len(self.buffer) and self.buffer[self.pos] in " \t\r\n":
-                self.line += self.buffer[self.pos] == "\n"
-                self.pos += 1
+            end = SPACE.match(self.buffer, self.pos).end()
+            self.line += self.buffer.count("\n", self.pos, end)
+            self.pos = end
             if self.pos < len(self.buffer) or self.eof:
                 return self.buffer[self.pos : self.pos + 1]
             self.more()
@@ -201,10 +291,16 @@ class _JsonStream:
                 value, end = self.decoder.raw_decode(self.buffer, self.pos)
                 break
             except json.JSONDecodeError as e:
-                if self.eof or len(self.buffer) - self.pos > MAX_JSON_OBJECT:
+                too_long = len(self.buffer) - self.pos > self.limit.bytes
+                if too_long and (e.msg.startswith(CUT_SHORT) or e.pos >= len(self.buffer) - TOKEN):
+                    # Cut short by the end of the buffer: the value is longer than the buffer, and that than the limit.
+                    raise self.limit.exceeded("the JSON value starting on this line", start) from None
+                if self.eof or too_long:
                     line = start + self.buffer.count("\n", self.pos, e.pos)
                     raise FileProblem(f"the JSON is malformed: {e.msg}.", line) from None
                 self.more()
+        if end - self.pos > self.limit.bytes:
+            raise self.limit.exceeded("the JSON value starting on this line", start)
         self.line += self.buffer.count("\n", self.pos, end)
         self.pos = end
         return start, value
