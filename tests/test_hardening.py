@@ -172,3 +172,18 @@ def test_debug_without_a_secret_key_uses_a_key_generated_for_this_checkout_never
     assert _secret_key(env) != first
     assert first not in (ROOT / "monitor" / "settings.py").read_text()
     assert (tmp_path / "key").stat().st_mode & 0o077 == 0  # readable by its owner only
+
+
+# --- the browsable API ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "/api/", "/api/agreements/", f"/api/agreements/{SLUG}/", f"/api/agreements/{SLUG}/commitments/",
+    f"/api/agreements/{SLUG}/commitments/talks-begin/", f"/api/agreements/{SLUG}/commitments/talks-begin/reports/",
+    "/api/reports/", "/api/status-changes/",
+])
+def test_every_api_endpoint_renders_in_the_browsable_api(client, admin_client, agreement, url):
+    for who in (client, admin_client):  # staff see the forms too
+        response = who.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200, (url, response.status_code)
+        assert response["Content-Type"].startswith("text/html")

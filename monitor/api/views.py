@@ -281,6 +281,9 @@ class CommitmentReports(generics.GenericAPIView):
     reads_cutoffs = True  # checked against the agreement in _cutoffs, not by CutoffsInRange
 
     serializer_class = s.ReportSerializer
+    # Never read here: the reports come from data.commitment_detail, under the publication rules. The
+    # browsable API asks every generic view for a queryset to build its forms (a 500 without one).
+    queryset = Report.objects.none()
 
     @extend_schema(parameters=CUTOFF_PARAMETERS + [OpenApiParameter("page", OpenApiTypes.INT)])
     def get(self, request, agreement, key):
