@@ -9,6 +9,7 @@ re-judging every commitment.
 
 from dataclasses import replace
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,7 @@ from monitor.verdicts.engine import (
     affected,
 )
 from terms.rules import normalize_name
+from tests import reference_judge as ref
 from tests.engine_factories import ACLED, GOVERNMENT, LOCAL_PRESS, TALIBAN, UNAMA, coverage, midnight, report, term, utc
 
 FAST = settings(max_examples=300, deadline=None)
@@ -37,10 +39,14 @@ PLACES = ["Kabul city", "Spin Boldak", "Herat"]
 ACTORS = ["Taliban", "ISLAMIC EMIRATE of Afghanistan", "Government of Afghanistan", "Unidentified Armed Group",
           "", "Civilians", "Police"]
 DAYS = st.integers(0, 40)
+# The days counted run from 26 February 2020 over the leap day, a month end and, in New York,
+# Santiago and London, the spring's clock change; Kiritimati and Pago Pago are 25 hours apart.
+ZONES = ["Asia/Kabul", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Santiago",
+         "Europe/London", "Asia/Kathmandu"]
 
 
 @st.composite
-def terms(draw, id, kinds=("deadline", "target", "ceiling", "prohibition")):
+def terms(draw, id, kinds=("deadline", "target", "ceiling", "prohibition"), tz="Asia/Kabul"):
     kind = draw(st.sampled_from(kinds))
     rule = {
         "categories": list(draw(st.sampled_from(RULE_CATEGORIES))),
@@ -65,18 +71,18 @@ def terms(draw, id, kinds=("deadline", "target", "ceiling", "prohibition")):
     else:
         window["ends"] = draw(st.none() | st.integers(starts, starts + 30))
     owing = draw(st.sampled_from([(TALIBAN,), (GOVERNMENT,), (TALIBAN, GOVERNMENT)]))
-    return term(kind, rule=rule, window=window, id=id, owing=owing)
+    return term(kind, rule=rule, window=window, id=id, owing=owing, time_zone=tz)
 
 
 @st.composite
-def reports(draw, id):
+def reports(draw, id, tz="Asia/Kabul"):
     category, sub_category = draw(st.sampled_from(CATEGORIES))
     day = date(2020, 2, 26) + timedelta(days=draw(DAYS))
-    when = midnight(day) + timedelta(hours=draw(st.sampled_from([0, 0, 5, 23])))
+    when = midnight(day, tz) + timedelta(hours=draw(st.sampled_from([0, 0, 5, 23])))
     state = draw(st.sampled_from([(), (), (), ((0, "verified"),), ((2, "disputed"),), ((1, "rejected"),)]))
     recorded = when + timedelta(hours=draw(st.sampled_from([0, 3, 48])))
     return report(
-        when, id=id, recorded_at=recorded,
+        when, id=id, recorded_at=recorded, tz=tz,
         precision=draw(st.sampled_from(["minute", "day", "day", "week"])),
         source=draw(st.sampled_from([UNAMA, ACLED, ACLED, LOCAL_PRESS])),
         credibility=draw(st.sampled_from([1, 2, 2, 3])),
@@ -91,10 +97,14 @@ def reports(draw, id):
 
 @st.composite
 def worlds(draw):
-    ts = [draw(terms(id=1, kinds=("deadline", "deadline", "target"))), draw(terms(id=2)), draw(terms(id=3))]
+    # One zone for the agreement (as the loader has it), or, now and then, one per commitment.
+    tz = draw(st.sampled_from(ZONES))
+    zones = [tz, tz, tz] if draw(st.booleans()) else [draw(st.sampled_from(ZONES)) for _ in range(3)]
+    ts = [draw(terms(id=1, kinds=("deadline", "deadline", "target"), tz=zones[0])), draw(terms(id=2, tz=zones[1])),
+          draw(terms(id=3, tz=zones[2]))]
     # The third is counted from the first, which may never be met.
     ts[2] = replace(ts[2], window=replace(ts[2].window, anchor="commitment", anchor_commitment_id=1))
-    evidence = [draw(reports(id=i)) for i in range(1, draw(st.integers(0, 40)) + 1)]
+    evidence = [draw(reports(id=i, tz=tz)) for i in range(1, draw(st.integers(0, 40)) + 1)]
     periods = [
         coverage(date(2020, 2, 20) + timedelta(days=start), date(2020, 2, 20) + timedelta(days=start + length),
                  admin1=draw(st.sampled_from(["", "Kabul", "kabul", "Kandahar", "Herat"])),
@@ -165,3 +175,33 @@ def test_a_commitment_left_out_by_affected_is_judged_the_same_without_the_change
     for t in ts:
         if t.id not in hit:
             assert with_them[t.id] == without_them[t.id]
+
+
+@settings(max_examples=400, deadline=None)
+@given(worlds(), st.data())
+def test_affected_names_only_commitments_a_changed_report_speaks_to_or_counted_from_one(world, data):
+    """The other direction: a targeted sweep leaves alone what no change can move.
+
+    A commitment is affected only when a changed report is linked to it, or its rule counts one (the
+    reference judge's reading of the rule, not the engine's index) that happened by `as_of`, or it
+    is counted from an affected one. Anything more re-judges (and re-writes) what did not change.
+    """
+    ts, evidence, _periods, as_of, _known_at = world
+    changed = data.draw(st.sets(st.sampled_from([e.id for e in evidence]))) if evidence else set()
+    changes = as_changes([e for e in evidence if e.id in changed])
+    hit = affected(ts, changes, as_of=as_of)
+    reachable = {
+        t.id for t in ts
+        if any(c.commitment_id == t.id or (c.first <= as_of and ref.speaks_to(t, SimpleNamespace(**vars(c))))
+               for c in changes)
+    }
+    grew = True
+    while grew:
+        grew = False
+        for t in ts:
+            if t.window.anchor == "commitment" and t.window.anchor_commitment_id in reachable and t.id not in reachable:
+                reachable.add(t.id)
+                grew = True
+    assert hit <= reachable
+    if not changes:
+        assert hit == set()

@@ -922,7 +922,10 @@ def _judge_deadline(ctx, reports):
             params["days_early"] = (w.due_day - day).days
             return _Outcome(S.MET, Reason("deadline.met", params), since=first.occurred_at, evidence=(first.id,))
         # An act known only to within a period that straddles the due date is late by the period's
-        # last possible day, and the status cannot have begun before the deadline passed.
+        # last possible day, and the status cannot have begun before the deadline passed: until it
+        # has, nothing is late and the deadline is still pending (a verdict never begins after as_of).
+        if ctx.as_of < w.due_at:
+            return _pending(ctx, "deadline")
         last_possible = local_day(done_by - timedelta(microseconds=1), ctx.tz)
         params["days_late"] = max(1, (last_possible - w.due_day).days)
         since = max(first.occurred_at, w.due_at)

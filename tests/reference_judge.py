@@ -1,0 +1,389 @@
+"""A reference judge: the rules of docs/architecture.md and docs/agreement-format.md, read literally.
+
+Deliberately simple and slow, and independent of the engine it checks: it walks calendar days
+one by one, sifts every report for every question, and works out local midnights by searching
+for the first instant of each local day rather than by asking `datetime.combine` (nor
+`terms.rules.day_start`). It reads the engine's input values (`Term`, `Rule`, `Window`, `Evidence`,
+`CoveragePeriod`, plain frozen dataclasses) but calls nothing of the engine's or of `terms.rules`.
+
+`judge(terms, evidence, as_of=…, known_at=…, coverage=…)` returns {commitment id: (status, since)}.
+
+What the docs leave open, decided here (and said so where it is used):
+
+- `since` of a `disputed` verdict: the later of the two readings' (with and without the disputed
+  reports) — the status is disputed from the moment both readings are in place.
+- Among several acts, "the act" a deadline relies on is the one surely done first (by the end of
+  the period it may have happened in, then id); ties between reports at one instant go by id.
+- A target that is met began with the last unbroken run of on-target measurements before the
+  due instant.
+"""
+
+import calendar
+import re
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+DUE_SOON_DAYS = 7
+ONE_DAY = timedelta(days=1)
+
+AWAITING_SIGNATURE, AWAITING_ANCHOR, NOT_TRACKED = "awaiting_signature", "awaiting_anchor", "not_tracked"
+NOT_YET_DUE, DUE_SOON, MET, MET_LATE, MISSED = "not_yet_due", "due_soon", "met", "met_late", "missed"
+IN_COMPLIANCE, BREACHED, DISPUTED, NO_DATA = "in_compliance", "breached", "disputed", "no_data"
+
+
+# --- names ------------------------------------------------------------------------------------------------
+
+
+def fold(name):
+    """Case, accents, punctuation and spacing folded (architecture.md, "Attribution")."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", name or "") if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
+
+
+# --- days -------------------------------------------------------------------------------------------------
+
+
+def local_date(instant, tz):
+    return instant.astimezone(ZoneInfo(tz)).date()
+
+
+_FIRST_INSTANTS = {}
+
+
+def first_instant(day, tz):
+    """The first instant whose local date (in `tz`) is `day`: found by bisecting whole seconds.
+
+    Local midnight lies between day 00:00 UTC - 14 h and + 12 h for any zone from UTC-12 to +14;
+    from the outer bounds of that range the local date only moves forward.
+    """
+    key = (day, tz)
+    if key not in _FIRST_INSTANTS:
+        base = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        lo, hi = -15 * 3600, 15 * 3600  # local date at lo is before `day`, at hi it is `day` or later
+        assert local_date(base + timedelta(seconds=lo), tz) < day <= local_date(base + timedelta(seconds=hi), tz)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if local_date(base + timedelta(seconds=mid), tz) < day:
+                lo = mid
+            else:
+                hi = mid
+        _FIRST_INSTANTS[key] = base + timedelta(seconds=hi)
+    return _FIRST_INSTANTS[key]
+
+
+def shift(day, n, unit):
+    """Day 0 + n days, or + n months on the same day of the month, clamped to the month's last day."""
+    if unit == "days":
+        return day + timedelta(days=n)
+    months = day.year * 12 + (day.month - 1) + n
+    year, month = divmod(months, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def add_month(day):
+    return shift(day, 1, "months")
+
+
+class Window:
+    """A window's instants (agreement-format.md, "Day counting")."""
+
+    def __init__(self, window, anchor_day, tz):
+        self.tz = tz
+        self.opens_day = shift(anchor_day, window.starts, window.unit)
+        self.opens_at = first_instant(self.opens_day, tz)
+        self.due_day = self.due_at = self.missed_at = self.closes_at = None
+        if window.due is not None:
+            self.due_day = shift(anchor_day, window.due, window.unit)
+            # Ends at local midnight at the end of the due day; grace is always days.
+            self.due_at = first_instant(self.due_day + ONE_DAY, tz)
+            self.missed_at = first_instant(self.due_day + timedelta(days=1 + window.grace_days), tz)
+        if window.ends is not None:
+            self.closes_at = first_instant(shift(anchor_day, window.ends, window.unit) + ONE_DAY, tz)
+
+    def inside(self, instant):
+        return self.opens_at <= instant and (self.closes_at is None or instant < self.closes_at)
+
+
+# --- weighing evidence -------------------------------------------------------------------------------------
+
+
+def state_at(e, known_at):
+    if e.recorded_at > known_at:
+        return None  # does not exist yet
+    state = "claimed"
+    for changed_at, new_state in e.verification:
+        if changed_at <= known_at:
+            state = new_state
+    return state
+
+
+def weight(e, known_at):
+    """"counts", "disputed" or None (not known, rejected, or a claim weaker than B2)."""
+    state = state_at(e, known_at)
+    if state == "verified":
+        return "counts"
+    if state == "disputed":
+        return "disputed"
+    if state == "claimed" and e.source.reliability in ("A", "B") and e.credibility in (1, 2):
+        return "counts"
+    return None
+
+
+def speaks_to(t, e):
+    """Does the rule count this report (categories, places, attribution), or is it linked to the commitment?"""
+    if e.commitment_id == t.id:
+        return True
+    rule = t.rule
+    if e.commitment_id is not None and not rule.categories:
+        return False  # linked by hand to another commitment: not evidence for a rule naming no category
+    if rule.categories:
+        wanted = {fold(c) for c in rule.categories}
+        if fold(e.category) not in wanted and fold(e.sub_category) not in wanted:
+            return False
+    if rule.admin1 or rule.locations:
+        if fold(e.admin1) not in {fold(a) for a in rule.admin1} and fold(e.location) not in {
+            fold(p) for p in rule.locations
+        }:
+            return False
+    if rule.attribution == "any":
+        return True
+    actor = fold(e.actor1)
+    if any(actor in p.names for p in t.owing):
+        return True
+    return rule.attribution == "owing_or_unidentified" and (actor == "" or actor.startswith("unidentified"))
+
+
+def in_time(reports):
+    return sorted(reports, key=lambda e: (e.occurred_at, e.id))
+
+
+# --- the judges --------------------------------------------------------------------------------------------
+
+
+def pending(w, as_of):
+    """Not settled: inside the grace period, due within 7 days, or further off."""
+    if as_of >= w.due_at:
+        return DUE_SOON, w.due_at
+    days_left = (w.due_day - local_date(as_of, w.tz)).days
+    if days_left <= DUE_SOON_DAYS:
+        return DUE_SOON, first_instant(w.due_day - timedelta(days=DUE_SOON_DAYS), w.tz)
+    return NOT_YET_DUE, (w.opens_at if as_of >= w.opens_at else None)
+
+
+def period_end(e, tz):
+    """The exclusive end of when it may have happened: its local day, week or month, or occurred_until."""
+    if e.occurred_until is not None:
+        return e.occurred_until
+    if e.precision == "minute":
+        return e.occurred_at + timedelta(minutes=1)
+    day = local_date(e.occurred_at, tz)
+    last = {"day": day + ONE_DAY, "week": day + timedelta(days=7), "month": add_month(day)}[e.precision]
+    return first_instant(last, tz)
+
+
+def done_by(e, tz):
+    """The instant before which the act had surely happened (an exclusive bound).
+
+    The end of its period, or its recording if that is earlier ("no report describes an act that has
+    not happened yet"); but an act takes at least the minute it is dated to (minute is the finest
+    precision a report has), so never before a minute after it began.
+    """
+    return max(e.occurred_at + timedelta(minutes=1), min(period_end(e, tz), e.recorded_at))
+
+
+def on_time(e, w):
+    """Surely done by the end of the due day."""
+    return done_by(e, w.tz) <= w.due_at
+
+
+def judge_deadline(t, w, reports, as_of):
+    acts = [e for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
+    if acts:
+        act = min(acts, key=lambda e: (done_by(e, w.tz), e.id))
+        # A counting denial dated on or after a counting act.
+        denials = [d for d in reports if d.stance == "denies" and d.occurred_at >= act.occurred_at]
+        if denials:
+            return DISPUTED, max(act.occurred_at, min(d.occurred_at for d in denials))
+        if on_time(act, w):
+            return MET, act.occurred_at
+        if as_of >= w.due_at:
+            return MET_LATE, max(act.occurred_at, w.due_at)  # late from the deadline, not before it
+    if as_of >= w.missed_at:
+        return MISSED, w.missed_at
+    return pending(w, as_of)
+
+
+def judge_target(t, w, reports, as_of):
+    rule = t.rule
+
+    def reached(value):
+        return value <= rule.target if rule.direction == "at_most" else value >= rule.target
+
+    measured = [e for e in reports if e.stance == "affirms" and e.value is not None]
+    if as_of < w.due_at:
+        return pending(w, as_of)
+    before = [m for m in measured if m.occurred_at < w.due_at]
+    if before and reached(before[-1].value):
+        # Met since the first of the last unbroken run of on-target measurements.
+        start = len(before) - 1
+        while start > 0 and reached(before[start - 1].value):
+            start -= 1
+        return MET, before[start].occurred_at
+    late = [m for m in measured if m.occurred_at >= w.due_at and reached(m.value)]
+    if late:
+        return MET_LATE, late[0].occurred_at
+    if as_of >= w.missed_at:
+        return (MISSED if measured else NO_DATA), w.missed_at  # never measured at all: no data
+    return pending(w, as_of)
+
+
+def covered(t, day, periods, known_at):
+    """Some coverage declares the day covered everywhere the rule looks."""
+    known = [p for p in periods if p.recorded_at <= known_at and p.starts_on <= day
+             and (p.ends_on is None or day <= p.ends_on)]
+    if any(not p.admin1 for p in known):
+        return True
+    wanted = {fold(a) for a in t.rule.admin1}
+    return bool(wanted) and wanted <= {fold(p.admin1) for p in known}
+
+
+def day_list(first, last):
+    out = []
+    while first <= last:
+        out.append(first)
+        first += ONE_DAY
+    return out
+
+
+def judge_ceiling(t, w, reports, as_of, known_at, periods):
+    if as_of < w.opens_at:
+        return NOT_YET_DUE, None
+    end = as_of if w.closes_at is None else min(as_of, w.closes_at)
+    rule = t.rule
+    events = {}  # event -> its earliest report, in the window
+    for e in reports:
+        if e.stance != "affirms" or not w.inside(e.occurred_at):
+            continue
+        if rule.period == "day" and e.precision not in ("minute", "day"):
+            continue  # dated only to a week or month: not counted per day
+        key = ("event", e.event_id) if e.event_id is not None else ("report", e.id)
+        events.setdefault(key, e)  # reports come in time order: the first is the earliest
+    events = in_time(events.values())
+    day_of = {id(e): local_date(e.occurred_at, w.tz) for e in events}
+
+    # The days looked at: from the opening to the last day begun before `end`, and any day with an event.
+    last = w.opens_day
+    while first_instant(last + ONE_DAY, w.tz) < end:
+        last += ONE_DAY
+    last = max([last, *day_of.values()])
+    days = day_list(w.opens_day, last)
+    with_data = {d for d in days if covered(t, d, periods, known_at) or d in day_of.values()}
+
+    if rule.period == "window":
+        if len(events) > rule.limit:
+            return BREACHED, events[rule.limit].occurred_at
+        return (IN_COMPLIANCE if with_data else NO_DATA), w.opens_at
+
+    breached, since, clean = False, w.opens_at, 0
+    for day in days:
+        todays = [e for e in events if day_of[id(e)] == day]
+        complete = first_instant(day + ONE_DAY, w.tz) <= end
+        if len(todays) > rule.limit:
+            if not breached:
+                breached, since = True, todays[rule.limit].occurred_at
+            clean = 0
+        elif breached and complete and day in with_data:
+            clean += 1
+        # The breach ends once recovery_days complete days with data at or under the limit have passed
+        # (and only on such a day: 0 counts as 1).
+        if breached and complete and clean >= max(rule.recovery_days, 1):
+            breached, since, clean = False, first_instant(day + ONE_DAY, w.tz), 0
+    if breached:
+        return BREACHED, since
+    return (IN_COMPLIANCE if with_data else NO_DATA), since
+
+
+def judge_prohibition(t, w, reports, as_of):
+    if as_of < w.opens_at:
+        return NOT_YET_DUE, None
+    end = as_of if w.closes_at is None else min(as_of, w.closes_at)
+    violations = [e for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
+    if not violations:
+        return IN_COMPLIANCE, w.opens_at
+    if t.rule.recovery_days is None:
+        return BREACHED, violations[0].occurred_at  # until an analyst says otherwise
+    status, since, clean = IN_COMPLIANCE, w.opens_at, 0
+    day = w.opens_day
+    while first_instant(day, w.tz) <= end:
+        todays = [v for v in violations if local_date(v.occurred_at, w.tz) == day]
+        if todays:
+            if status != BREACHED:
+                status, since = BREACHED, todays[0].occurred_at  # a new episode
+            clean = 0
+        elif status == BREACHED:
+            clean += 1
+        # A breach is over once recovery_days whole days have passed without a violation.
+        if status == BREACHED and clean >= t.rule.recovery_days and first_instant(day + ONE_DAY, w.tz) <= end:
+            status, since, clean = IN_COMPLIANCE, first_instant(day + ONE_DAY, w.tz), 0
+        day += ONE_DAY
+    return status, since
+
+
+def judge_once(t, w, reports, as_of, known_at, periods):
+    if t.kind == "deadline":
+        return judge_deadline(t, w, reports, as_of)
+    if t.kind == "target":
+        return judge_target(t, w, reports, as_of)
+    if t.kind == "ceiling":
+        return judge_ceiling(t, w, reports, as_of, known_at, periods)
+    return judge_prohibition(t, w, reports, as_of)
+
+
+def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
+    if not t.tracked:
+        return NOT_TRACKED, None
+    if t.window.anchor == "signing":
+        if t.signed_on is None:
+            return AWAITING_SIGNATURE, None
+        anchor_day = t.signed_on
+    elif anchor_day is None:
+        return AWAITING_ANCHOR, None
+    w = Window(t.window, anchor_day, t.time_zone)
+    counting, disputed = [], []
+    for e in evidence:
+        if e.occurred_at <= as_of and speaks_to(t, e):
+            standing = weight(e, known_at)
+            if standing == "counts":
+                counting.append(e)
+            elif standing == "disputed":
+                disputed.append(e)
+    strict = judge_once(t, w, in_time(counting), as_of, known_at, coverage)
+    if disputed:
+        loose = judge_once(t, w, in_time(counting + disputed), as_of, known_at, coverage)
+        if loose[0] != strict[0]:
+            return DISPUTED, max((s for s in (strict[1], loose[1]) if s is not None), default=None)
+    return strict
+
+
+def judge(terms, evidence, *, as_of, known_at=None, coverage=()):
+    """{commitment id: (status, since)}; a commitment counted from another starts on the local day it was met."""
+    known_at = as_of if known_at is None else known_at
+    by_id = {t.id: t for t in terms}
+    out = {}
+
+    def resolve(t, seen=()):
+        if t.id not in out:
+            anchor_day = None
+            if t.window.anchor == "commitment" and t.window.anchor_commitment_id in by_id and t.id not in seen:
+                status, since = resolve(by_id[t.window.anchor_commitment_id], (*seen, t.id))
+                if status in (MET, MET_LATE):
+                    anchor_day = local_date(since, t.time_zone)
+            out[t.id] = judge_one(t, evidence, as_of=as_of, known_at=known_at, coverage=coverage,
+                                  anchor_day=anchor_day)
+        return out[t.id]
+
+    for t in terms:
+        resolve(t)
+    return out
