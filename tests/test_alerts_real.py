@@ -67,10 +67,10 @@ def celery_app():
 def workers(smtp, tmp_path):
     """Start workers with `workers()`; every one started is stopped, and its log printed, at teardown."""
     started = []
-    env = realparts.process_env(smtp.port)
     realparts.flush_broker()
 
-    def start():
+    def start(**env):
+        env = realparts.process_env(smtp.port, **env)
         worker = Worker(env, tmp_path / f"worker-{len(started) + 1}.log", f"realparts{len(started) + 1}")
         started.append(worker)
         return worker.start()
@@ -293,6 +293,55 @@ def test_worker_killed_while_sending_the_alert_still_arrives_with_its_message_id
     assert len(copies) == (2 if server_took_it else 1)
     assert (alert.state, alert.attempts) == (am.SENT, 2)
     assert list(alert.delivery_attempts.values_list("outcome", flat=True)) == [am.ACCEPTED]
+
+
+def outbox_rows(n):
+    """`n` alerts due now, each to its own reader, as a sweep leaves them."""
+    return [
+        am.Alert.objects.create(key=f"slow-relay-{i}", event=am.MISSED, to_email=f"reader{i}@example.org",
+                                subject=f"Missed: commitment {i}", body_text=f"Commitment {i} was missed.")
+        for i in range(n)
+    ]
+
+
+def test_a_relay_slower_than_the_lease_allows_for_a_batch_delivers_each_alert_once(smtp, workers, celery_app):
+    # A healthy relay taking 0.4 s a message: one worker's batch of 15 takes 6 s, three times its 2 s lease,
+    # while a second worker asks for work every half second (beat's periodic send, the sweeps' on_commit).
+    smtp.data_delay = 0.4
+    rows = outbox_rows(15)
+    first, second = workers(MONITOR_SEND_LEASE_SECONDS="2"), workers(MONITOR_SEND_LEASE_SECONDS="2")
+
+    wait_until(
+        lambda: am.Alert.objects.filter(state=am.SENT).count() == len(rows), timeout=60,
+        what="every alert to be sent", tick=tick(celery_app, "monitor.send_alerts"), tick_every=0.5,
+    )
+    drain(celery_app)
+
+    ids = [m.message_id for m in smtp.messages]
+    assert sorted(ids) == sorted(row.message_id for row in rows)  # each once: no duplicate, none lost
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == sorted(row.to_email for row in rows)
+    # Both workers did take part: the second sent the rows whose lease ran out under the first.
+    assert "monitor.send_alerts" in first.log() and "monitor.send_alerts" in second.log()
+    assert am.DeliveryAttempt.objects.filter(outcome=am.ACCEPTED).count() == len(rows)
+
+
+def test_one_message_slower_than_its_lease_is_not_sent_again_by_another_worker(smtp, workers, celery_app):
+    # The relay takes 4 s to answer one message; the lease is 1 s. The row's lock, held while it is
+    # sent, keeps the other worker off it though the lease ran out long before.
+    smtp.data_delay = 4
+    [row] = outbox_rows(1)
+    workers(MONITOR_SEND_LEASE_SECONDS="1")
+    workers(MONITOR_SEND_LEASE_SECONDS="1")
+
+    wait_until(
+        lambda: am.Alert.objects.filter(state=am.SENT).exists(), timeout=60, what="the alert to be sent",
+        tick=tick(celery_app, "monitor.send_alerts"), tick_every=0.3,
+    )
+    drain(celery_app)
+
+    assert [m.message_id for m in smtp.messages] == [row.message_id]
+    row.refresh_from_db()
+    assert row.attempts == 1
 
 
 def test_redis_stopped_mid_run_loses_nothing_and_the_next_tick_delivers(smtp, worker, celery_app, tmp_path, caplog):

@@ -1,4 +1,11 @@
-"""Sending the outbox: claim with a lease, send over SMTP, record every attempt.
+"""Sending the outbox: claim a batch with a lease, send each row under its own lock, record every attempt.
+
+One delivery per alert on a healthy system, whatever the relay's speed. A sender claims up to
+`limit` rows with a lease, then sends them one by one; before each, it renews that row's lease if
+the row is still its own and the lease has not run out (a batch sent to a slow relay can outlast
+the lease, and a row whose lease ran out may already be another sender's), and on PostgreSQL it
+holds the row's lock while that one message is sent and its outcome recorded: another sender's
+claim skips locked rows, so even a send that outlasts its lease is never doubled.
 
 The one window SMTP cannot make idempotent: the server accepted a message and
 the worker died (or the database went away) before the row was marked sent.
@@ -11,6 +18,7 @@ the worst failure this system can have.
 
 import logging
 import smtplib
+import time
 import uuid
 from datetime import timedelta
 
@@ -53,15 +61,17 @@ def claim(now, limit):
 def send_due(now=None, limit=100):
     """Send every due alert this sender can claim; returns the number accepted by the server."""
     now = now or timezone.now()
+    started = time.monotonic()
     token, ids = claim(now, limit)
     if not ids:
         return 0
     accepted = 0
     connection = get_connection(fail_silently=False)
-    alerts = am.Alert.objects.filter(id__in=ids, claim_token=token).select_related("subscription__user")
     try:
-        for alert in alerts.order_by("id"):
-            accepted += _deliver(alert, token, connection)
+        for alert_id in sorted(ids):
+            # This sender's clock: `now` moved on by the time the batch has taken so far.
+            clock = now + timedelta(seconds=time.monotonic() - started)
+            accepted += _send_one(alert_id, token, connection, clock)
     finally:
         try:
             connection.close()
@@ -83,6 +93,31 @@ def _email(alert):
     if alert.body_html:
         email.attach_alternative(alert.body_html, "text/html")
     return email
+
+
+def _send_one(alert_id, token, connection, clock):
+    """Send one claimed row if it is still this sender's; 1 if the server accepted it."""
+    lease = timedelta(seconds=settings.MONITOR_SEND_LEASE_SECONDS)
+    # Renewed only while the claim still holds: if the lease ran out while earlier rows of the batch
+    # were being sent, another sender may have claimed this one (or will), and it is theirs now.
+    renewed = am.Alert.objects.filter(
+        pk=alert_id, claim_token=token, state=am.PENDING, claimed_until__gt=clock
+    ).update(claimed_until=clock + lease)
+    if not renewed:
+        return 0
+    with transaction.atomic():
+        # PostgreSQL: the row stays locked until its outcome is recorded, and claims skip locked
+        # rows, so no other sender can take it over mid-send however slow the relay is. (SQLite
+        # ignores the lock; there the renewed lease, longer than one message's SMTP timeouts, does.)
+        alert = (
+            am.Alert.objects.select_for_update(of=("self",))
+            .select_related("subscription__user")
+            .filter(pk=alert_id, claim_token=token, state=am.PENDING)
+            .first()
+        )
+        if alert is None:  # another sender got there first, between the renewal and the lock
+            return 0
+        return _deliver(alert, token, connection)
 
 
 def _deliver(alert, token, connection):

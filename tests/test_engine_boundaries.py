@@ -1,0 +1,79 @@
+"""Boundaries of the engine that mutation testing (bin/mutation, docs/testing.md) found no test holding.
+
+Each test says what a reader of a verdict would see change if the boundary moved.
+"""
+
+from datetime import date, timedelta
+
+from monitor.verdicts import statuses as S
+from monitor.verdicts.engine import anchors_of, evaluate, evaluate_agreement
+from tests.engine_factories import at, coverage, report, term
+
+ATTACKS = {"categories": ["attack"], "limit": 2}
+
+
+def test_coverage_declared_at_the_very_instant_of_the_cutoff_is_known_then():
+    # Like a report, a coverage period exists from the instant it was recorded: judged as known at
+    # that instant, the ceiling has days with data; a second earlier, it has none.
+    ceiling = term("ceiling", ATTACKS)
+    declared = at(2020, 3, 5, 9)
+    periods = [coverage(date(2020, 2, 29), recorded_at=declared)]
+
+    v = evaluate(ceiling, [], as_of=at(2020, 3, 6), known_at=declared, coverage=periods)
+    assert v.status == S.IN_COMPLIANCE
+
+    before = evaluate(ceiling, [], as_of=at(2020, 3, 6), known_at=declared - timedelta(seconds=1), coverage=periods)
+    assert before.status == S.NO_DATA
+
+
+# A withdrawal due 10 days after signing; talks due 5 days after it is done; a prisoner release due
+# 5 days after the talks; a ceiling on attacks counted from signing, unrelated to the rest.
+WITHDRAW = term("deadline", {"categories": ["withdrawal"]}, id=1, key="withdraw")
+TALKS = term("deadline", {"categories": ["talks"]}, {"anchor": "commitment", "anchor_commitment_id": 1, "due": 5},
+             id=2, key="talks")
+RELEASE = term("deadline", {"categories": ["release"]}, {"anchor": "commitment", "anchor_commitment_id": 2, "due": 5},
+               id=3, key="release")
+CEILING = term("ceiling", ATTACKS, id=4, key="attacks")
+AGREEMENT = [WITHDRAW, TALKS, RELEASE, CEILING]
+EVIDENCE = [
+    report(date(2020, 3, 4), category="withdrawal"),
+    report(date(2020, 3, 7), category="talks"),
+]
+AS_OF = at(2020, 3, 10)
+
+
+def test_judging_a_commitment_with_what_it_is_counted_from_gives_its_verdict_in_the_whole_agreement():
+    # A targeted sweep re-judges the release alone, with the commitments it is counted from: its
+    # due date (5 days after the talks, which are 5 days after the withdrawal) must be the one the
+    # whole agreement gives.
+    whole = evaluate_agreement(AGREEMENT, EVIDENCE, as_of=AS_OF)
+    assert whole[RELEASE.id].status == S.NOT_YET_DUE or whole[RELEASE.id].status == S.DUE_SOON
+
+    needed = anchors_of(AGREEMENT, [RELEASE.id])
+    assert needed == {WITHDRAW.id, TALKS.id, RELEASE.id}  # not the unrelated ceiling
+    alone = evaluate_agreement([t for t in AGREEMENT if t.id in needed], EVIDENCE, as_of=AS_OF)
+    assert alone[RELEASE.id] == whole[RELEASE.id]
+    assert alone[RELEASE.id].due_at == whole[RELEASE.id].due_at
+
+    # Judged without the commitments it is counted from, it could not be dated at all.
+    orphan = evaluate_agreement([RELEASE], EVIDENCE, as_of=AS_OF)
+    assert orphan[RELEASE.id].status != whole[RELEASE.id].status
+
+
+def test_what_judging_needs_is_every_commitment_asked_for_and_nothing_unknown():
+    # Several at once, one of them counted from nothing, and an id no longer in the agreement.
+    assert anchors_of(AGREEMENT, [TALKS.id, CEILING.id, 99]) == {WITHDRAW.id, TALKS.id, CEILING.id}
+    assert anchors_of(AGREEMENT, [CEILING.id, RELEASE.id]) == {1, 2, 3, 4}
+    assert anchors_of(AGREEMENT, []) == set()
+
+
+def test_commitments_counted_from_each_other_are_each_needed_once():
+    first = term("deadline", {"categories": ["a"]}, {"anchor": "commitment", "anchor_commitment_id": 2, "due": 5}, id=1)
+    second = term("deadline", {"categories": ["b"]}, {"anchor": "commitment", "anchor_commitment_id": 1, "due": 5}, id=2)
+    assert anchors_of([first, second], [1]) == {1, 2}
+
+
+def test_an_anchor_of_another_kind_is_not_followed():
+    # Counted from signing (no anchor commitment), even if an id is left in the window.
+    signing = term("deadline", {"categories": ["a"]}, {"anchor": "signing", "anchor_commitment_id": 1, "due": 5}, id=2)
+    assert anchors_of([WITHDRAW, signing], [2]) == {2}
