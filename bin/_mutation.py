@@ -41,6 +41,9 @@ GROUPS = {
         "mutate": ["monitor/verdicts/engine.py", "monitor/verdicts/engine_*.py", "monitor/verdicts/engine/*.py"],
         "tests": ["tests/test_verdict_*.py", "tests/test_engine_*.py"],
         "database": False,
+        # The properties try a fifth of their examples (tests/hypothesis_budget.py): two thousand
+        # mutants, each run against every property that covers it; a score is then a lower bound.
+        "hypothesis_scale": "0.2",
     },
 }
 ORDER = ("alerts", "engine")  # the smaller first
@@ -66,11 +69,13 @@ PLUGIN = '''
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from pytest_django.fixtures import _set_suffix_to_test_databases
 
+# No shrinking: a mutant is killed by the first failing example; making it minimal costs seconds.
 settings.register_profile(
-    "mutation", deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+    "mutation", deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 
 
@@ -142,6 +147,9 @@ use_setproctitle = false
 def group_env(spec, workdir):
     env = dict(os.environ)
     env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("MONITOR_HYPOTHESIS_SCALE", None)
+    if spec.get("hypothesis_scale"):
+        env["MONITOR_HYPOTHESIS_SCALE"] = spec["hypothesis_scale"]
     # Every temporary file of the run, and every folder a test run makes for itself, lands here:
     # what a mutant killed on a timeout leaves behind is found (stop_leftovers) and removed.
     env["TMPDIR"] = str(workdir / "tmp")

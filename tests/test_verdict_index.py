@@ -25,8 +25,9 @@ from monitor.verdicts.engine import (
 from terms.rules import normalize_name
 from tests import reference_judge as ref
 from tests.engine_factories import ACLED, GOVERNMENT, LOCAL_PRESS, TALIBAN, UNAMA, coverage, midnight, report, term, utc
+from tests.hypothesis_budget import examples
 
-FAST = settings(max_examples=300, deadline=None)
+FAST = settings(max_examples=examples(300), deadline=None)
 
 # A small world, so that rules and reports often meet: categories that are event and sub-event
 # types, provinces and places spelled two ways, and actors from both parties, unidentified and other.
@@ -161,7 +162,7 @@ def as_changes(evidence):
     ]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(worlds(), st.data())
 def test_a_commitment_left_out_by_affected_is_judged_the_same_without_the_changed_reports(world, data):
     ts, evidence, periods, as_of, _known_at = world
@@ -177,7 +178,7 @@ def test_a_commitment_left_out_by_affected_is_judged_the_same_without_the_change
             assert with_them[t.id] == without_them[t.id]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(worlds(), st.data())
 def test_affected_names_only_commitments_a_changed_report_speaks_to_or_counted_from_one(world, data):
     """The other direction: a targeted sweep leaves alone what no change can move.

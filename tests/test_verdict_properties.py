@@ -33,8 +33,9 @@ from tests.engine_factories import (
     zone,
 )
 from tests.engine_factories import report as make_report
+from tests.hypothesis_budget import examples
 
-FAST = settings(max_examples=100, deadline=None)
+FAST = settings(max_examples=examples(100), deadline=None)
 
 # Instants we look from, between 20 February and 20 April 2020 (commitments open from
 # 24 February to 10 March), spread evenly: sampled_from draws uniformly, where

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from monitor.verdicts.engine import evaluate, evaluate_agreement
 from tests import reference_judge as ref
 from tests.engine_factories import ACLED, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc
+from tests.hypothesis_budget import examples
 
 ZONES = [
     "Pacific/Pago_Pago",  # UTC-11
@@ -243,7 +244,7 @@ def _explain(world, model, got):
     return "\n".join(lines)
 
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("kind", ["deadline", "target", "ceiling", "prohibition"])
@@ -254,7 +255,7 @@ def test_the_engine_judges_as_the_reference_judge_does(kind, data):
 
 
 @pytest.mark.parametrize("kind", ["deadline", "target", "ceiling", "prohibition"])
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_hundreds_of_reports_are_judged_as_the_reference_judge_does(kind, data):
     check(data.draw(worlds(kind, bulk=True)))
