@@ -130,6 +130,14 @@ class Agreement(models.Model):
         default=False,
         help_text=_("Show and send provisional verdicts to the public before an analyst assesses them."),
     )
+    escalate_after_hours = models.PositiveIntegerField(
+        _("escalate after (hours)"),
+        default=48,
+        help_text=_(
+            "A missed deadline or a breach no analyst has assessed this many hours after it was detected is "
+            "sent to the Analysts, once per episode. 0: never."
+        ),
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

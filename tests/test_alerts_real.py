@@ -502,3 +502,67 @@ def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recip
     ]
     assert sorted(m.message_id for m in later) == sorted(c.message_id for c in corrections)
     assert ties.status_changes.latest("id").new_status == "in_compliance"
+
+
+# --- every change of what a subscriber was last told is a message (issue 12) -------------------------
+
+# Talks due within 10 days of signing on 29 February 2020: missed at Kabul midnight, 19:30 UTC on 10 March.
+TALKS_MISSED_AT = datetime(2020, 3, 10, 19, 30, tzinfo=UTC)
+
+
+def watched_talks():
+    agreement = AgreementFactory(slug="deal", title="The deal")
+    talks = CommitmentFactory(agreement=agreement, key="talks", title="Talks begin")
+    staff_subscription(agreement)
+    return talks
+
+
+def test_a_retracted_correction_is_corrected_in_turn_and_the_subscriber_ends_on_the_truth(smtp_settings):
+    smtp = smtp_settings
+    talks = watched_talks()
+    sweep_and_send(TALKS_MISSED_AT + timedelta(minutes=1))
+    # A credible report that talks began on 9 March arrives on the 12th; it is rejected on the 13th.
+    began = ReportFactory(occurred_at=datetime(2020, 3, 9, 8, tzinfo=UTC), recorded_at=datetime(2020, 3, 12, tzinfo=UTC))
+    sweep_and_send(datetime(2020, 3, 12, 1, tzinfo=UTC))
+    began.set_verification(REJECTED, at=datetime(2020, 3, 13, tzinfo=UTC), reason="The meeting never took place.")
+    sweep_and_send(datetime(2020, 3, 13, 1, tzinfo=UTC))
+    sweep_and_send(datetime(2020, 3, 13, 2, tzinfo=UTC))  # nothing new: nothing more
+
+    assert [m.subject for m in smtp.messages] == [
+        "[Compliance monitor] Missed: Talks begin",
+        "[Compliance monitor] Correction: Talks begin is not missed",
+        "[Compliance monitor] Correction: Talks begin is missed",
+    ]
+    last = smtp.messages[-1]
+    assert "An earlier alert said “[Compliance monitor] Correction: Talks begin is not missed”" in " ".join(last.text.split())
+    assert len({m.message_id for m in smtp.messages}) == 3
+    assert talks.status_changes.latest("id").new_status == "missed"
+    # Missed again from the deadline, as the rule says, and detected when the report was rejected.
+    latest = talks.status_changes.latest("id")
+    assert (latest.effective_at, latest.detected_at) == (TALKS_MISSED_AT, datetime(2020, 3, 13, 1, tzinfo=UTC))
+    third = am.Alert.objects.get(subject="[Compliance monitor] Correction: Talks begin is missed")
+    assert third.corrects.subject == "[Compliance monitor] Correction: Talks begin is not missed"
+
+
+def test_a_rejected_late_act_makes_the_deadline_missed_from_the_deadline_and_says_it_corrects_met_late(smtp_settings):
+    smtp = smtp_settings
+    talks = watched_talks()
+    sweep_and_send(TALKS_MISSED_AT + timedelta(minutes=1))
+    late = ReportFactory(occurred_at=TALKS_MISSED_AT + timedelta(hours=1),
+                         recorded_at=TALKS_MISSED_AT + timedelta(hours=2))
+    sweep_and_send(TALKS_MISSED_AT + timedelta(hours=3))
+    late.set_verification(REJECTED, at=TALKS_MISSED_AT + timedelta(days=1), reason="Misdated.")
+    sweep_and_send(TALKS_MISSED_AT + timedelta(days=1, hours=1))
+
+    assert [m.subject for m in smtp.messages] == [
+        "[Compliance monitor] Missed: Talks begin",
+        "[Compliance monitor] Met late: Talks begin",
+        "[Compliance monitor] Correction: Talks begin is missed",
+    ]
+    assert "An earlier alert said “[Compliance monitor] Met late: Talks begin”" in " ".join(smtp.messages[-1].text.split())
+    history = [(c.new_status, c.effective_at) for c in talks.status_changes.order_by("id")]
+    assert history == [
+        ("missed", TALKS_MISSED_AT),
+        ("met_late", TALKS_MISSED_AT + timedelta(hours=1)),
+        ("missed", TALKS_MISSED_AT),  # the deadline's instant, not the rejected act's
+    ]

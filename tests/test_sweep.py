@@ -156,26 +156,26 @@ def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recip
     assert prohibition.status_changes.latest("id").new_status == "in_compliance"
 
 
-def test_a_late_report_of_an_act_before_a_recorded_miss_is_recorded_after_the_miss_in_history(talks):
+def test_a_late_report_of_an_act_before_a_recorded_miss_is_dated_at_the_act_and_recorded_after_the_miss(talks):
     staff_subscription(talks.agreement, reminder_days=[])
     sweep_and_send(datetime(2020, 3, 9, tzinfo=UTC))
     sweep_and_send(MISSED_AT + timedelta(minutes=1))
     # A report that talks began on 5 March reaches the monitor on 11 March, after the miss was recorded and sent.
     began = datetime(2020, 3, 5, 8, tzinfo=UTC)
     ReportFactory(occurred_at=began, recorded_at=datetime(2020, 3, 11, 10, tzinfo=UTC))
-    sweep_and_send(datetime(2020, 3, 11, 12, tzinfo=UTC))
+    detected = datetime(2020, 3, 11, 12, tzinfo=UTC)
+    sweep_and_send(detected)
 
-    # The history, in the order of the instants the changes took effect (as the commitment page lists it),
-    # still reads as it happened: the miss, then its correction. The correction takes effect when the miss
-    # did, never before the change it replaces; its reason keeps the day the talks began.
-    history = [(c.old_status, c.new_status, c.kind, c.effective_at) for c in talks.status_changes.all()]
-    assert history == [
-        ("", "due_soon", "computed", history[0][3]),
-        ("due_soon", "missed", "computed", MISSED_AT),
-        ("missed", "met", "correction", MISSED_AT),
+    # Each change is dated at the instant the rule says (the correction: when the talks began, before the
+    # miss it replaces), and detected when the monitor learned of it; in the order detected, the history
+    # reads as it happened: the miss, then its correction. The current status is the last one detected.
+    history = [(c.old_status, c.new_status, c.kind, c.effective_at, c.detected_at)
+               for c in talks.status_changes.order_by("id")]
+    assert history[1:] == [
+        ("due_soon", "missed", "computed", MISSED_AT, MISSED_AT + timedelta(minutes=1)),
+        ("missed", "met", "correction", began, detected),
     ]
-    assert list(talks.status_changes.order_by("effective_at", "id")) == list(talks.status_changes.order_by("id"))
-    assert talks.status_changes.latest("id").reason_params["date"] == "2020-03-05"
+    assert talks.status_changes.latest("id").new_status == "met"
     assert [m.subject for m in mail.outbox if "Correction" in m.subject] == [
         "[Compliance monitor] Correction: Talks begin is not missed"
     ]

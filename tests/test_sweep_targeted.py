@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 from array import array
 from datetime import UTC, date, datetime, timedelta
 
@@ -85,7 +86,12 @@ def outcome(since_id, since_alert):
          json.dumps(c.reason_params, sort_keys=True), tuple(sorted(c.evidence.values_list("id", flat=True))))
         for c in StatusChange.objects.filter(id__gt=since_id).select_related("commitment")
     )
-    alerts = sorted((a.key, a.event, a.state, a.subject) for a in am.Alert.objects.filter(id__gt=since_alert))
+    # Keys name the status change by id, which differs between the two runs: compared by what it was.
+    alerts = sorted(
+        (re.sub(r":sc\d+:", f":{a.status_change.new_status}@{a.status_change.effective_at.isoformat()}:", a.key),
+         a.event, a.state, a.subject)
+        for a in am.Alert.objects.filter(id__gt=since_alert).select_related("status_change")
+    )
     return changes, alerts
 
 

@@ -115,20 +115,38 @@ def _tick():
 
 
 class TransitionAlert(_Builder):
+    """A status change, to one recipient; a correction of what they were last told when it contradicts it.
+
+    `corrects` (set by the sweep): the alert this one takes back, when the change is dated at or before
+    the one that alert reported (missed again after "not missed"; missed after "met late").
+    """
+
+    corrects = None
+
     def __init__(self, key, event, subscription, commitment, change, standing, historical):
         super().__init__(key, subscription)
         self.event, self.commitment, self.change = event, commitment, change
         self.standing, self.historical = standing, historical
 
     def extra(self):
-        return {"commitment": self.commitment, "status_change": self.change}
+        return {"commitment": self.commitment, "status_change": self.change, "corrects": self.corrects}
 
     def content(self):
         c = self.commitment
         status = _label(self.change.new_status)
-        subject = _("%(status)s: %(commitment)s") % {"status": status, "commitment": c.title}
-        heading = _("%(status)s on %(day)s") % {"status": status, "day": _day(self.change.effective_at, c)}
-        return subject, heading, _verdict_paragraphs(c, self.standing, self.change.new_status), commitment_url(c)
+        day = _day(self.change.effective_at, c)
+        paragraphs = _verdict_paragraphs(c, self.standing, self.change.new_status)
+        if self.corrects is None:
+            subject = _("%(status)s: %(commitment)s") % {"status": status, "commitment": c.title}
+            heading = _("%(status)s on %(day)s") % {"status": status, "day": day}
+            return subject, heading, paragraphs, commitment_url(c)
+        subject = _("Correction: %(commitment)s is %(status)s") % {"commitment": c.title, "status": status.lower()}
+        heading = _("Correction: %(status)s on %(day)s") % {"status": status, "day": day}
+        paragraphs.insert(0, _(
+            "An earlier alert said “%(subject)s”. That no longer holds: the evidence behind it was rejected or "
+            "changed, and the commitment is %(status)s from %(day)s."
+        ) % {"subject": self.corrects.subject, "status": status.lower(), "day": day})
+        return subject, heading, paragraphs, commitment_url(c)
 
     def summary_line(self):
         return _("%(status)s on %(day)s: %(commitment)s (%(agreement)s)") % {
@@ -222,6 +240,42 @@ class Correction(_Builder):
                 % {"status": _label(self.standing.status), "sentence": self.standing.computed.sentence}
             )
         return subject, _("Correction"), paragraphs, commitment_url(c)
+
+
+class Escalation(_Builder):
+    """To one Analyst: an adverse verdict has waited too long for an assessment (monitor.alerts.escalation)."""
+
+    event = am.ESCALATION
+
+    def __init__(self, key, to_email, commitment, change, standing, historical):
+        super().__init__(key, None, to_email=to_email)
+        self.commitment, self.change, self.standing, self.historical = commitment, change, standing, historical
+
+    def extra(self):
+        return {"commitment": self.commitment, "status_change": self.change}
+
+    def content(self):
+        c = self.commitment
+        status = _label(self.change.new_status)
+        hours = c.agreement.escalate_after_hours
+        subject = _("Not assessed after %(hours)s hours: %(commitment)s is %(status)s") % {
+            "hours": hours, "commitment": c.title, "status": status.lower()}
+        paragraphs = [
+            _("The monitor found %(commitment)s %(status)s on %(day)s, and no analyst has assessed it since. "
+              "Outside subscribers hear of it only once it is assessed (unless the agreement publishes computed "
+              "verdicts). Confirm or override it in the admin; any assessment acknowledges this message.")
+            % {"commitment": c.title, "status": status.lower(), "day": _day(self.change.detected_at, c)},
+            *_verdict_paragraphs(c, self.standing, self.change.new_status),
+        ]
+        return subject, _("Waiting for an assessment"), paragraphs, commitment_url(c)
+
+    def summary_line(self):
+        return _("Not assessed: %(status)s on %(day)s: %(commitment)s (%(agreement)s)") % {
+            "status": _label(self.change.new_status),
+            "day": _day(self.change.effective_at, self.commitment),
+            "commitment": self.commitment.title,
+            "agreement": self.commitment.agreement.title,
+        }
 
 
 class Confirmation(_Builder):

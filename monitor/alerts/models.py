@@ -37,6 +37,7 @@ DIGEST = "digest"
 SUMMARY = "summary"
 CORRECTION = "correction"
 CONFIRM_SUBSCRIPTION = "confirm"
+ESCALATION = "escalation"  # to the Analysts: an adverse verdict left unassessed (monitor.alerts.escalation)
 EVENTS = (
     (MISSED, _("Deadline missed")),
     (BREACHED, _("Breached")),
@@ -48,6 +49,7 @@ EVENTS = (
     (SUMMARY, _("Summary of past transitions")),
     (CORRECTION, _("Correction")),
     (CONFIRM_SUBSCRIPTION, _("Confirm a subscription")),
+    (ESCALATION, _("Escalated to the Analysts")),
 )
 
 # Alert states

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from monitor.alerts import messages
+from monitor.alerts import escalation, messages
 from monitor.alerts import models as am
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
@@ -130,11 +130,11 @@ def _sweep(now, run, changes=None):
         verdict, previous = verdicts[c.id], latest.get(c.id)
         if previous is not None and previous.new_status == verdict.status:
             continue
+        # Dated at the instant the rule says, even when that is before the change it follows (a
+        # rejected late act: missed again from the deadline, not from the act). The current status
+        # is the last change detected, not the one latest in effect; what the status was as of a
+        # past instant is the engine's answer, never a read of this history by effective instant.
         effective_at = verdict.since or now
-        if previous is not None and effective_at < previous.effective_at:
-            # New evidence can date a status before the one it replaces (a report of an act that
-            # preceded a recorded breach); history stays in order, the reason keeps the rule's date.
-            effective_at = previous.effective_at
         kind = COMPUTED
         if previous is not None and previous.new_status in S.ADVERSE:
             # Withdrawn, or recovered from? Judged again as of the instant it took effect, with what
@@ -173,6 +173,7 @@ def _sweep(now, run, changes=None):
     owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements,
                         digests=changes is None)
     owed += _corrections(now, withdrawn, latest, standings)
+    owed += escalation.owed(now, commitments, standings, latest, agreements)
     queued = _insert_missing(owed, run, now)
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
 
@@ -247,12 +248,23 @@ def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, 
                 )
                 if not (sub.is_staff or public_ok):
                     continue
-                key = f"c{c.id}:{event}:{change.effective_at.isoformat()}:{sub.address}"
-                owed.append((key, messages.TransitionAlert(key, event, sub, c, change, standing, historical)))
+                owed.append((transition_key(c.id, event, change, sub.address),
+                             messages.TransitionAlert(None, event, sub, c, change, standing, historical)))
         owed += _reminders(now, c, standing, recipients)
     if digests:
         owed += _digests(now, commitments, standings, by_agreement, agreements)
     return owed
+
+
+def transition_key(commitment_id, event, change, address):
+    """One alert per (commitment, status change, recipient): per episode and what was said.
+
+    Keyed on the change, not on the instant it took effect: a status withdrawn and then restored
+    (missed, not missed after all, missed again) is dated at the same deadline each time, and each
+    change must reach whoever was told the opposite. Two sweeps can never record the same change
+    twice (StatusChange.previous is one-to-one), so its id is as stable as the instant was.
+    """
+    return f"c{commitment_id}:{event}:sc{change.id}:{address}"
 
 
 def _reminders(now, commitment, standing, recipients):
@@ -318,6 +330,38 @@ def _corrections(now, withdrawn, latest, standings):
     return owed
 
 
+def _say_what_they_correct(builders):
+    """Mark each new transition alert that contradicts what its recipient was last told.
+
+    A recipient's last word on a commitment is the last alert they got (or will get) about it: a
+    transition or a correction, sent, being sent or folded into a summary. A new transition dated at
+    or before the change behind that word rewrites it (missed again after "not missed", missed after
+    "met late" once the late act was rejected): it goes out as a correction of that alert. Two
+    queries, for the new alerts only.
+    """
+    transitions = [b for b in builders if isinstance(b, messages.TransitionAlert)]
+    if not transitions:
+        return
+    commitment_ids = {b.commitment.id for b in transitions}
+    addresses = {b.to_email for b in transitions}
+    said = am.Alert.objects.filter(
+        commitment__in=commitment_ids, to_email__in=addresses, status_change__isnull=False,
+        event__in=[*ADVERSE_EVENTS.values(), *RECOVERY_EVENTS.values(), am.CORRECTION],
+        state__in=[am.PENDING, am.SENT, am.FOLDED],
+    )
+    last_ids = said.values("commitment", "to_email").annotate(last=Max("id")).values("last")
+    last_word = {
+        (a.commitment_id, a.to_email): a
+        for a in am.Alert.objects.filter(id__in=last_ids).select_related("status_change")
+    }
+    for builder in transitions:
+        word = last_word.get((builder.commitment.id, builder.to_email))
+        if word is not None and builder.change.effective_at <= word.status_change.effective_at:
+            builder.corrects = word
+            # However old the instant, it contradicts what they were told: news, never folded away.
+            builder.historical = False
+
+
 def _insert_missing(owed, run, now):
     """Render and insert the alerts whose keys do not exist yet; returns how many were queued.
 
@@ -330,7 +374,12 @@ def _insert_missing(owed, run, now):
     existing = set()
     for start in range(0, len(keys), 5000):
         existing.update(am.Alert.objects.filter(key__in=keys[start : start + 5000]).values_list("key", flat=True))
-    missing = [builder for key, builder in owed if key not in existing]
+    missing = []
+    for key, builder in owed:
+        if key not in existing:
+            builder.key = key
+            missing.append(builder)
+    _say_what_they_correct(missing)
     folded = defaultdict(list)
     for builder in missing:
         if getattr(builder, "historical", False):

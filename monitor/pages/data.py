@@ -281,9 +281,11 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     term = inputs.term_for(commitment)
     qualifying = _qualifying([term], inputs.evidence_for([term], cut.known_at), cut.as_of)[term.id]
 
+    # In the order detected: each change follows the one before it, though a correction may take effect
+    # before the change it replaces (the history shows both instants; docs/public-pages.md).
     changes = StatusChange.objects.filter(
         commitment=commitment, detected_at__lte=cut.known_at, effective_at__lte=cut.as_of
-    )
+    ).order_by("detected_at", "id")
     evidence_rows = Report.objects.select_related("source").order_by("occurred_at")
     changes = list(
         audience.status_changes(changes, known_at=cut.known_at).prefetch_related(
