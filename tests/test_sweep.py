@@ -135,6 +135,18 @@ def test_a_breach_alerts_once_per_episode_and_a_new_episode_alerts_again():
     assert ceiling.status_changes.filter(new_status="breached").count() == 2
 
 
+def test_each_recorded_change_names_the_reports_it_rests_on_and_no_others(talks):
+    # The history's "Evidence:" links and the API's status changes list these reports.
+    met_on = ReportFactory(occurred_at=datetime(2020, 3, 5, 8, tzinfo=UTC), recorded_at=datetime(2020, 3, 5, 9, tzinfo=UTC))
+    ReportFactory(category="unrelated", occurred_at=datetime(2020, 3, 5, 8, tzinfo=UTC))
+    sweep_and_send(datetime(2020, 3, 1, tzinfo=UTC))
+    sweep_and_send(datetime(2020, 3, 6, tzinfo=UTC))
+
+    first, met = talks.status_changes.order_by("id")
+    assert list(first.evidence.all()) == []  # not yet due: it rests on no report
+    assert (met.new_status, list(met.evidence.all())) == ("met", [met_on])
+
+
 def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recipient(talks):
     prohibition = CommitmentFactory(agreement=talks.agreement, kind="prohibition", due_offset=None,
                                     rule={"categories": ["al_qaeda_ties"], "attribution": "any"})
