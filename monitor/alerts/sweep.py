@@ -172,7 +172,7 @@ def _sweep(now, run, changes=None):
     )
     owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements,
                         digests=changes is None)
-    owed += _corrections(now, withdrawn, latest, standings)
+    owed += _corrections(now, withdrawn, standings)
     owed += escalation.owed(now, commitments, standings, latest, agreements)
     queued = _insert_missing(owed, run, now)
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
@@ -311,7 +311,7 @@ def _digests(now, commitments, standings, by_agreement, agreements):
     return owed
 
 
-def _corrections(now, withdrawn, latest, standings):
+def _corrections(now, withdrawn, standings):
     if not withdrawn:
         return []
     # Alerts not yet sent (nor being sent) are simply cancelled: a correction of an email nobody got
