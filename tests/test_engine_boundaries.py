@@ -77,3 +77,47 @@ def test_an_anchor_of_another_kind_is_not_followed():
     # Counted from signing (no anchor commitment), even if an id is left in the window.
     signing = term("deadline", {"categories": ["a"]}, {"anchor": "signing", "anchor_commitment_id": 1, "due": 5}, id=2)
     assert anchors_of([WITHDRAW, signing], [2]) == {2}
+
+
+# --- what a targeted sweep re-judges (engine.affected) ------------------------------------------------------
+
+
+def changed(when, last=None, *, category="Battles", actor1="Taliban", commitment_id=None, admin1="Kabul"):
+    from monitor.verdicts.engine import Change
+
+    return Change(category=category, sub_category="", admin1=admin1, location="", actor1=actor1,
+                  commitment_id=commitment_id, first=when, last=last or when)
+
+
+def test_a_report_of_any_act_of_the_owing_party_affects_a_prohibition_that_names_no_category():
+    from monitor.verdicts.engine import affected
+
+    no_attacks = term("prohibition", {}, id=1)  # any act of the Taliban
+    others_only = term("prohibition", {"attribution": "owing"}, id=2, owing=(), key="c2")
+    hit = affected([no_attacks, others_only], [changed(at(2020, 3, 5, 10))], as_of=at(2020, 3, 6))
+    assert hit == {1}
+    # Someone else's act is not the Taliban's: nothing to re-judge.
+    assert affected([no_attacks], [changed(at(2020, 3, 5, 10), actor1="ISKP")], as_of=at(2020, 3, 6)) == set()
+
+
+def test_a_change_at_the_very_instant_judged_is_affecting_and_one_a_microsecond_later_is_not():
+    from monitor.verdicts.engine import affected
+
+    no_attacks = term("prohibition", {}, id=1)
+    now = at(2020, 3, 6)
+    assert affected([no_attacks], [changed(now)], as_of=now) == {1}
+    assert affected([no_attacks], [changed(now + timedelta(microseconds=1))], as_of=now) == set()
+
+
+def test_changes_touching_a_window_only_at_its_edges_affect_it_from_its_opening_and_not_from_its_closing():
+    from monitor.verdicts.engine import affected
+
+    # Open on 2 March (Kabul), closed from midnight starting 6 March.
+    window = term("prohibition", {}, window={"starts": 2, "ends": 6}, id=1)
+    opens, closes = at(2020, 3, 2), at(2020, 3, 7)
+    later = at(2020, 4, 1)
+    assert affected([window], [changed(opens - timedelta(days=3), opens)], as_of=later) == {1}
+    assert affected([window], [changed(opens - timedelta(days=3), opens - timedelta(microseconds=1))],
+                    as_of=later) == set()
+    assert affected([window], [changed(closes - timedelta(microseconds=1))], as_of=later) == {1}
+    assert affected([window], [changed(closes)], as_of=later) == set()

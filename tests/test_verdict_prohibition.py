@@ -111,6 +111,30 @@ def test_a_violation_after_recovery_is_a_new_breach():
     assert v.details["violations"] == [405, 406]
 
 
+def test_a_violation_on_the_last_day_of_the_recovery_period_extends_the_breach():
+    # Violation on 5 March, three days to recover: 6, 7 and 8 March must be clean; 8 March is not.
+    first = report(at(2020, 3, 5, 14), id=409)
+    last_day = report(at(2020, 3, 8, 23, 0), id=410)
+
+    v = evaluate(prohibition(recovery_days=3), [first, last_day], as_of=at(2020, 3, 9, 12))
+
+    assert (v.status, v.since, v.evidence) == (S.BREACHED, at(2020, 3, 5, 14), (409, 410))
+    over = evaluate(prohibition(recovery_days=3), [first, last_day], as_of=at(2020, 3, 12))
+    assert (over.status, over.since) == (S.IN_COMPLIANCE, midnight(date(2020, 3, 12)))
+
+
+def test_a_violation_on_the_day_after_the_recovery_period_is_a_new_episode_from_its_own_instant():
+    # 6, 7 and 8 March were clean: the breach was over at midnight starting 9 March; a violation in its
+    # first minute begins a new episode, which the sweep records and alerts as a new breach.
+    first = report(at(2020, 3, 5, 14), id=411)
+    next_day = report(at(2020, 3, 9, 0, 1), id=412)
+
+    v = evaluate(prohibition(recovery_days=3), [first, next_day], as_of=at(2020, 3, 9, 12))
+
+    assert (v.status, v.since, v.evidence) == (S.BREACHED, at(2020, 3, 9, 0, 1), (412,))
+    assert v.reason.params["date"] == "2020-03-09"
+
+
 def test_two_reports_of_one_violation_count_as_one_violation():
     unama = report(date(2020, 3, 5), id=407, event_id=3)
     acled = report(date(2020, 3, 5), id=408, event_id=3, source=ACLED, credibility=1)
