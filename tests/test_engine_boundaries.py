@@ -121,3 +121,27 @@ def test_changes_touching_a_window_only_at_its_edges_affect_it_from_its_opening_
                     as_of=later) == set()
     assert affected([window], [changed(closes - timedelta(microseconds=1))], as_of=later) == {1}
     assert affected([window], [changed(closes)], as_of=later) == set()
+
+
+# --- days covered in every province a rule names (CoverageIndex) --------------------------------------------
+
+
+def test_a_rule_naming_two_provinces_has_data_only_on_the_days_both_are_covered():
+    from monitor.verdicts.engine import CoverageIndex, covered
+    from terms.rules import normalize_name
+
+    def span(first, last, province):
+        return coverage(date(2020, 3, first), date(2020, 3, last), admin1=province)
+
+    periods = [span(1, 5, "Kabul"), span(10, 15, "Kabul"), span(20, 20, "Kabul"),
+               span(3, 12, "Kandahar"), span(14, 20, "Kandahar")]
+    both = frozenset({normalize_name("Kabul"), normalize_name("Kandahar")})
+    known = at(2021, 1, 1)
+    index = CoverageIndex(periods, known)
+    days = index.days(both, date(2020, 2, 25), date(2020, 3, 31))
+    expected = [date(2020, 3, d) for d in (3, 4, 5, 10, 11, 12, 14, 15, 20)]
+    assert days == expected
+    assert days == [d for d in (date(2020, 2, 25) + timedelta(i) for i in range(36)) if covered(d, both, periods, known)]
+    assert index.count(both, date(2020, 3, 1), date(2020, 3, 31)) == 9
+    # The 5th is the one day the first spans share; the 20th is a single day in both.
+    assert index.covers(both, date(2020, 3, 5)) and not index.covers(both, date(2020, 3, 6))
