@@ -85,41 +85,161 @@ class Received:
 
 
 class _Handler:
+    """aiosmtpd's hooks for an SMTPServer: every command is logged, then answered from the server's
+    script if a reply is queued for that command, else as usual (the knobs included)."""
+
     def __init__(self, box):
         self.box = box
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+    def _log(self, session, command, argument):
         box = self.box
         with box.lock:
-            box.commands.append(("RCPT", address))
-            if box.fail_rcpt > 0:
-                box.fail_rcpt -= 1
-                box.refusals.append("RCPT")
-                return "451 4.3.0 Mailbox temporarily unavailable, try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+            if not any(seen is session for seen in box.sessions):
+                box.sessions.append(session)
+            box.commands.append((command, argument))
+
+    async def _answer(self, server, command, usual, accept=None):
+        """The reply to `command`: the next scripted one, or `usual()`'s.
+
+        `accept()` does what the server does when it says yes (take the sender, the recipient, the
+        message); a scripted reply starting with 2 does it too, any other does not.
+        """
+        scripted = self.box._next_scripted(command)
+        if scripted is None:
+            return await usual()
+        reply, hang_up = scripted
+        if reply is SMTPServer.DROP:
+            await self._hang_up(server)
+        if reply is None:
+            reply = await usual()
+        elif accept is not None and SMTPServer._positive(reply):
+            accept()
+        if hang_up:
+            for line in reply if isinstance(reply, list) else [reply]:
+                await server.push(line)
+            await self._hang_up(server)
+        return reply
+
+    @staticmethod
+    async def _hang_up(server):
+        """Close the connection (a FIN once what was pushed is out) and never answer.
+
+        Closing makes aiosmtpd lose the connection, and it then cancels the coroutine waiting here.
+        """
+        if server.transport is not None:
+            server.transport.close()
+        await asyncio.get_running_loop().create_future()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self._log(session, "EHLO", hostname)
+
+        def accept():
+            session.host_name = hostname
+            return responses
+
+        async def usual():
+            return accept()
+
+        reply = await self._answer(server, "EHLO", usual, accept)
+        return reply if isinstance(reply, list) else [reply]
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        self._log(session, "HELO", hostname)
+
+        def accept():
+            session.host_name = hostname
+            return f"250 {server.hostname}"
+
+        async def usual():
+            return accept()
+
+        return await self._answer(server, "HELO", usual, accept)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self._log(session, "MAIL", address)
+
+        def accept():
+            envelope.mail_from = address
+            envelope.mail_options.extend(mail_options)
+            return "250 OK"
+
+        async def usual():
+            return accept()
+
+        return await self._answer(server, "MAIL", usual, accept)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        box = self.box
+        self._log(session, "RCPT", address)
+
+        def accept():
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+            return "250 OK"
+
+        async def usual():
+            with box.lock:
+                if box.fail_rcpt > 0:
+                    box.fail_rcpt -= 1
+                    box.refusals.append("RCPT")
+                    return "451 4.3.0 Mailbox temporarily unavailable, try again later"
+            return accept()
+
+        return await self._answer(server, "RCPT", usual, accept)
 
     async def handle_DATA(self, server, session, envelope):
         box = self.box
-        with box.lock:
-            box.commands.append(("DATA", list(envelope.rcpt_tos)))
-            if box.fail_data > 0:
-                box.fail_data -= 1
-                box.refusals.append("DATA")
-                return "451 4.3.0 Local problem, try again later"
-            delay, accept_first = box.data_delay, box.accept_before_delay
-        if accept_first:
+        self._log(session, "DATA", list(envelope.rcpt_tos))
+
+        def accept():
             box._record(envelope)
-        with box.lock:
-            box.data_received += 1  # the whole message is here; the answer is not sent yet
-        if delay:
-            # If the client vanishes meanwhile, aiosmtpd cancels this coroutine: with
-            # accept_before_delay False the message is then never recorded, as with a
-            # server that commits a message only when it answers 250.
-            await asyncio.sleep(delay)
-        if not accept_first:
-            box._record(envelope)
-        return "250 2.0.0 OK: queued"
+
+        async def usual():
+            with box.lock:
+                if box.fail_data > 0:
+                    box.fail_data -= 1
+                    box.refusals.append("DATA")
+                    return "451 4.3.0 Local problem, try again later"
+                delay, accept_first = box.data_delay, box.accept_before_delay
+            if accept_first:
+                box._record(envelope)
+            with box.lock:
+                box.data_received += 1  # the whole message is here; the answer is not sent yet
+            if delay:
+                # If the client vanishes meanwhile, aiosmtpd cancels this coroutine: with
+                # accept_before_delay False the message is then never recorded, as with a
+                # server that commits a message only when it answers 250.
+                await asyncio.sleep(delay)
+            if not accept_first:
+                box._record(envelope)
+            return "250 2.0.0 OK: queued"
+
+        return await self._answer(server, "DATA", usual, accept)
+
+    async def handle_RSET(self, server, session, envelope):
+        self._log(session, "RSET", None)
+
+        async def usual():
+            return "250 OK"
+
+        return await self._answer(server, "RSET", usual)
+
+    async def handle_NOOP(self, server, session, envelope, arg):
+        self._log(session, "NOOP", arg)
+
+        async def usual():
+            return "250 OK"
+
+        return await self._answer(server, "NOOP", usual)
+
+    async def handle_QUIT(self, server, session, envelope):
+        # aiosmtpd closes the connection once the reply is sent, whatever it is.
+        self._log(session, "QUIT", None)
+
+        async def usual():
+            return "221 Bye"
+
+        return await self._answer(server, "QUIT", usual)
 
 
 class SMTPServer:
@@ -130,13 +250,35 @@ class SMTPServer:
     - data_delay: seconds to wait before answering the end of DATA;
     - accept_before_delay: record the message as soon as it is received (a real MTA
       commits it to its queue before answering), or only once the answer is sent.
+
+    Scripted replies, `script(command, *replies, hang_up=False)`: the next `len(replies)` times
+    `command` (EHLO, HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) comes, on any connection, it is
+    answered with the next of `replies` instead of as usual, before any knob. A reply is
+    - a line, str or bytes, sent as is (bytes for a server that sends what is not UTF-8):
+      `script("RCPT", "550 5.1.1 No such user")`. One starting with 2 is a yes: the sender, the
+      recipient or (DATA) the message is taken, as usual; any other is a refusal;
+    - None: the usual answer (knobs included), for when only `hang_up` matters;
+    - SMTPServer.DROP: close the connection instead of answering.
+    hang_up=True closes the connection right after each of these replies: `script("DATA", None,
+    hang_up=True)` takes the message, says so, and is gone before the client's QUIT.
+    DATA's reply is the one to the end of the message (after the data), the one that accepts it.
+
+    Seen: `messages` (accepted), `commands` (every command as (name, argument)), `connections`
+    (clients that sent a command), `refusals` (the knobs' 451s), `scripted` ((command, reply) for
+    each scripted reply given).
     """
+
+    DROP = "<the connection is closed instead of answering>"
+    COMMANDS = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT")
 
     def __init__(self):
         self.lock = threading.Lock()
         self.received = []
         self.commands = []
+        self.sessions = []
         self.refusals = []
+        self.scripts = {}
+        self.scripted = []
         self.fail_rcpt = 0
         self.fail_data = 0
         self.data_delay = 0.0
@@ -146,11 +288,39 @@ class SMTPServer:
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10)
 
     def start(self):
-        self.controller.start()
+        try:
+            self.controller.start()
+        except BaseException:
+            self.controller.stop(no_assert=True)  # the thread may be running even if it did not answer
+            raise
         return self
 
     def stop(self):
         self.controller.stop()
+
+    def script(self, command, *replies, hang_up=False):
+        command = command.upper()
+        if command not in self.COMMANDS:
+            raise ValueError(f"Cannot script {command!r}; one of {self.COMMANDS}")
+        for reply in replies:
+            if not (reply is None or reply is self.DROP or isinstance(reply, (str, bytes))):
+                raise TypeError(f"A reply is a str or bytes line, None or SMTPServer.DROP, not {reply!r}")
+        with self.lock:
+            self.scripts.setdefault(command, []).extend((reply, hang_up) for reply in replies)
+        return self
+
+    def _next_scripted(self, command):
+        with self.lock:
+            queue = self.scripts.get(command)
+            if not queue:
+                return None
+            reply, hang_up = queue.pop(0)
+            self.scripted.append((command, reply if not hang_up else (reply, "hung up")))
+            return reply, hang_up
+
+    @staticmethod
+    def _positive(reply):
+        return not isinstance(reply, list) and reply[:1] in ("2", b"2")
 
     def _record(self, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
@@ -162,6 +332,11 @@ class SMTPServer:
         with self.lock:
             return list(self.received)
 
+    @property
+    def connections(self):
+        with self.lock:
+            return len(self.sessions)
+
     def wait_for(self, count, *, timeout=30, **kwargs):
         return wait_until(
             lambda: len(self.messages) >= count and self.messages, timeout=timeout,
@@ -169,8 +344,13 @@ class SMTPServer:
         )
 
     def describe(self):
-        lines = [f"SMTP server on port {self.port}: {len(self.messages)} messages, refusals {self.refusals}"]
-        lines += [f"  {m.rcpt_tos} {m.subject!r} {m.message_id}" for m in self.messages]
+        with self.lock:
+            unused = {command: [reply for reply, _ in queue] for command, queue in self.scripts.items() if queue}
+            lines = [
+                f"SMTP server on port {self.port}: {len(self.received)} messages, {len(self.sessions)} connections, "
+                f"refusals {self.refusals}, scripted replies given {self.scripted}, not given {unused}"
+            ]
+            lines += [f"  {m.rcpt_tos} {m.subject!r} {m.message_id}" for m in self.received]
         return "\n".join(lines)
 
 
