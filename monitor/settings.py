@@ -321,9 +321,21 @@ MONITOR_DIGEST_HOUR_UTC = int(os.environ.get("MONITOR_DIGEST_HOUR_UTC", "6"))
 MONITOR_SEND_LEASE_SECONDS = int(os.environ.get("MONITOR_SEND_LEASE_SECONDS", "300"))
 MONITOR_RETRY_BASE_SECONDS = float(os.environ.get("MONITOR_RETRY_BASE_SECONDS", "30"))
 MONITOR_MAX_ATTEMPTS = int(os.environ.get("MONITOR_MAX_ATTEMPTS", "12"))
+# Webhooks (monitor/alerts/webhooks.py). The timeout is per network operation, and capped at half the
+# send lease, so a delivery always ends while the row's lease still holds.
+MONITOR_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("MONITOR_WEBHOOK_TIMEOUT_SECONDS", "10"))
+# A webhook whose deliveries have failed without a success for this long is paused, its owner told; 0: never.
+MONITOR_WEBHOOK_PAUSE_AFTER_HOURS = float(os.environ.get("MONITOR_WEBHOOK_PAUSE_AFTER_HOURS", "24"))
+# Networks a webhook may reach although they are not public (loopback, private, link-local …): none by
+# default, so a webhook can never be aimed at this machine, the internal network or a cloud's metadata
+# service. Comma-separated, e.g. "10.20.0.0/16,127.0.0.1/32".
+MONITOR_WEBHOOK_ALLOWED_NETWORKS = env_list("MONITOR_WEBHOOK_ALLOWED_NETWORKS", [])
 MONITOR_MESSAGE_ID_DOMAIN = os.environ.get("MONITOR_MESSAGE_ID_DOMAIN", "monitor.invalid")
 MONITOR_EMAIL_SUBJECT_PREFIX = os.environ.get("MONITOR_EMAIL_SUBJECT_PREFIX", "Compliance monitor")
 MONITOR_SIGNUPS_PER_HOUR = os.environ.get("MONITOR_SIGNUPS_PER_HOUR", "10")
+# Confirmation emails to one address (name+tag@ counting as name@) in any 24 hours, from however many
+# clients; counted in the outbox, so it holds across processes. The sign-up page says the same either way.
+MONITOR_CONFIRMATIONS_PER_ADDRESS_PER_DAY = int(os.environ.get("MONITOR_CONFIRMATIONS_PER_ADDRESS_PER_DAY", "3"))
 
 # --- Public pages and the API: bounded work per request (issue 11) ----------------------------------
 # "As of" and "as known at" outside the accepted range, or that overflow date arithmetic, are a 400 on

@@ -16,7 +16,8 @@ reset to their definitions.
   themselves: see Report.set_verification), sees restricted reports, records
   assessments, edits commitments, and keeps the names sources use for parties
   and places. May back-date: an imported file may give their new reports a
-  `recorded_at` (evidence.backdate_report).
+  `recorded_at` (evidence.backdate_report). Registers webhooks (and sees their deliveries on each
+  webhook's page), though not the subscribers' outbox.
 - Administrator: every permission (users and groups included). Not a
   superuser: the four-eyes rule applies to everyone anyway.
 """
@@ -52,6 +53,11 @@ ANALYST_EXTRA = (
     "evidence.add_placename",
     "evidence.change_placename",
     "evidence.delete_placename",
+    # Webhooks: an Analyst registers, pauses and resumes the endpoints monitoring teams receive alerts on.
+    "alerts.view_webhook",
+    "alerts.add_webhook",
+    "alerts.change_webhook",
+    "alerts.delete_webhook",
 )
 
 

@@ -7,6 +7,9 @@ the lease, and a row whose lease ran out may already be another sender's), and o
 holds the row's lock while that one message is sent and its outcome recorded: another sender's
 claim skips locked rows, so even a send that outlasts its lease is never doubled.
 
+A webhook's row (Alert.webhook) goes the same way, POSTed by monitor.alerts.webhooks.send instead
+of handed to the relay: same claim, lock, retries and attempts.
+
 The one window SMTP cannot make idempotent: the server accepted a message and
 the worker died (or the database went away) before the row was marked sent.
 The lease then runs out and another sender sends the row again, so such an
@@ -28,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monitor.alerts import messages
+from monitor.alerts import messages, webhooks
 from monitor.alerts import models as am
 
 log = logging.getLogger(__name__)
@@ -111,7 +114,7 @@ def _send_one(alert_id, token, connection, clock):
         # ignores the lock; there the renewed lease, longer than one message's SMTP timeouts, does.)
         alert = (
             am.Alert.objects.select_for_update(of=("self",))
-            .select_related("subscription__user")
+            .select_related("subscription__user", "webhook")
             .filter(pk=alert_id, claim_token=token, state=am.PENDING)
             .first()
         )
@@ -122,25 +125,19 @@ def _send_one(alert_id, token, connection, clock):
 
 def _deliver(alert, token, connection):
     started = timezone.now()
-    code, detail = None, ""
-    try:
-        connection.send_messages([_email(alert)])
-        outcome = am.ACCEPTED
-    except smtplib.SMTPRecipientsRefused as e:
-        code, message = next(iter(e.recipients.values()))
-        detail = _text(message)
-        outcome = am.PERMANENT if 500 <= code < 600 else am.TEMPORARY
-    except smtplib.SMTPResponseException as e:
-        code, detail = e.smtp_code, _text(e.smtp_error)
-        outcome = am.PERMANENT if 500 <= code < 600 else am.TEMPORARY
-    except (smtplib.SMTPException, OSError) as e:  # refused connection, dropped connection, timeout
-        detail = f"{type(e).__name__}: {e}"
-        outcome = am.TEMPORARY
-        _reset(connection)
+    code = http_status = None
+    if alert.webhook_id:
+        # A webhook: a signed POST in place of an email, under the same claim, lock, retries and record.
+        outcome, http_status, detail = webhooks.send(alert)
+    else:
+        outcome, code, detail = _send_email(alert, connection)
     finished = timezone.now()
     am.DeliveryAttempt.objects.create(
-        alert=alert, started_at=started, finished_at=finished, outcome=outcome, smtp_code=code, detail=detail
+        alert=alert, started_at=started, finished_at=finished, outcome=outcome, smtp_code=code,
+        http_status=http_status, detail=detail,
     )
+    if alert.webhook_id:
+        webhooks.record(alert, outcome, started)
     mine = am.Alert.objects.filter(pk=alert.pk, claim_token=token)
     if outcome == am.ACCEPTED:
         mine.update(state=am.SENT, sent_at=finished, claimed_until=None, last_error="")
@@ -159,6 +156,26 @@ def _deliver(alert, token, connection):
         claimed_until=None, last_error=detail, next_attempt_at=finished + timedelta(seconds=min(delay, 3600))
     )
     return 0
+
+
+def _send_email(alert, connection):
+    """Hand one email to the relay: (outcome, SMTP code or None, detail)."""
+    code, detail = None, ""
+    try:
+        connection.send_messages([_email(alert)])
+        outcome = am.ACCEPTED
+    except smtplib.SMTPRecipientsRefused as e:
+        code, message = next(iter(e.recipients.values()))
+        detail = _text(message)
+        outcome = am.PERMANENT if 500 <= code < 600 else am.TEMPORARY
+    except smtplib.SMTPResponseException as e:
+        code, detail = e.smtp_code, _text(e.smtp_error)
+        outcome = am.PERMANENT if 500 <= code < 600 else am.TEMPORARY
+    except (smtplib.SMTPException, OSError) as e:  # refused connection, dropped connection, timeout
+        detail = f"{type(e).__name__}: {e}"
+        outcome = am.TEMPORARY
+        _reset(connection)
+    return outcome, code, detail
 
 
 def _text(message):

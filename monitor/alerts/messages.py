@@ -4,6 +4,10 @@ Builders are cheap to create and render only when `build()` is called, so a
 sweep renders just the alerts that do not exist yet.
 """
 
+import hashlib
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
 from django.conf import settings
 from django.core import signing
 from django.template.loader import render_to_string
@@ -16,6 +20,7 @@ from monitor.verdicts.statuses import LABELS
 
 UNSUBSCRIBE_SALT = "alerts.unsubscribe"
 CONFIRM_SALT = "alerts.confirm"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def absolute(path):
@@ -35,8 +40,46 @@ def unsubscribe_url(subscription):
     return absolute(reverse("alerts:unsubscribe", args=[signing.dumps(subscription.pk, salt=UNSUBSCRIBE_SALT)]))
 
 
+def confirmation_state(subscription):
+    """What a confirmation link is made for: the subscription as it stood when the link was sent.
+
+    Confirming or unsubscribing changes it, so every link sent before is void from then on: a link
+    opened again after the subscription was confirmed, or after a one-click unsubscribe, confirms nothing.
+    """
+    def micros(instant):
+        return "-" if instant is None else str((instant - _EPOCH) // timedelta(microseconds=1))
+
+    state = f"{micros(subscription.confirmed_at)}|{micros(subscription.unsubscribed_at)}"
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def confirm_token(subscription):
+    return signing.dumps([subscription.pk, confirmation_state(subscription)], salt=CONFIRM_SALT)
+
+
+def read_confirm_token(token, max_age):
+    """(subscription id, the state the link was made for); raises signing.BadSignature (or SignatureExpired).
+
+    Links sent before links carried a state name the subscription alone; they were sent for a sign-up
+    never confirmed nor unsubscribed since, and hold only while it still is.
+    """
+    value = signing.loads(token, salt=CONFIRM_SALT, max_age=max_age)
+    if isinstance(value, int):
+        return value, _FRESH
+    try:
+        pk, state = value
+    except (TypeError, ValueError):
+        raise signing.BadSignature("not a confirmation token") from None
+    if not isinstance(pk, int) or not isinstance(state, str):
+        raise signing.BadSignature("not a confirmation token")
+    return pk, state
+
+
+_FRESH = confirmation_state(SimpleNamespace(confirmed_at=None, unsubscribed_at=None))
+
+
 def confirm_url(subscription):
-    return absolute(reverse("alerts:confirm", args=[signing.dumps(subscription.pk, salt=CONFIRM_SALT)]))
+    return absolute(reverse("alerts:confirm", args=[confirm_token(subscription)]))
 
 
 def _label(status):
@@ -285,9 +328,11 @@ class Confirmation(_Builder):
         sub = self.subscription
         what = sub.commitment.title if sub.commitment_id else sub.agreement.title
         subject = _("Confirm your alerts for %(what)s") % {"what": what}
+        link = confirm_url(sub)
         paragraphs = [
-            _("Someone, hopefully you, asked for email alerts about %(what)s. Open the link below to confirm; "
-              "if it was not you, ignore this email and nothing more will be sent.") % {"what": what},
-            confirm_url(sub),
+            _("Someone, hopefully you, asked for email alerts about %(what)s. Open the link below and press "
+              "“Confirm” on the page it opens; if it was not you, ignore this email and nothing more will be "
+              "sent.") % {"what": what},
+            link,
         ]
-        return subject, _("Confirm your subscription"), paragraphs, confirm_url(sub)
+        return subject, _("Confirm your subscription"), paragraphs, link

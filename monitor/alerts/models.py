@@ -14,6 +14,7 @@ The guarantees come from the database, not from Celery or Redis:
 """
 
 import hashlib
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -38,6 +39,7 @@ SUMMARY = "summary"
 CORRECTION = "correction"
 CONFIRM_SUBSCRIPTION = "confirm"
 ESCALATION = "escalation"  # to the Analysts: an adverse verdict left unassessed (monitor.alerts.escalation)
+WEBHOOK_PAUSED = "webhook_paused"  # to a webhook's owner: its receiver failed too long (monitor.alerts.webhooks)
 EVENTS = (
     (MISSED, _("Deadline missed")),
     (BREACHED, _("Breached")),
@@ -50,6 +52,7 @@ EVENTS = (
     (CORRECTION, _("Correction")),
     (CONFIRM_SUBSCRIPTION, _("Confirm a subscription")),
     (ESCALATION, _("Escalated to the Analysts")),
+    (WEBHOOK_PAUSED, _("Webhook paused")),
 )
 
 # Alert states
@@ -171,7 +174,7 @@ class Subscription(models.Model):
 
 
 class Alert(models.Model):
-    """One email owed to one recipient: the outbox."""
+    """One message owed to one recipient: the outbox. An email to `to_email`, or a POST to `webhook`."""
 
     key = models.CharField(_("idempotency key"), max_length=300, unique=True)
     event = models.CharField(_("event"), max_length=20, choices=EVENTS)
@@ -186,7 +189,13 @@ class Alert(models.Model):
         "self", models.SET_NULL, null=True, blank=True, related_name="corrections",
         help_text=_("The alert this one corrects."),
     )
-    to_email = models.EmailField(_("to"))
+    # A webhook delivery has no address: it goes to its webhook's URL, through the same claims,
+    # locks, retries and attempts as an email (monitor.alerts.webhooks). CASCADE: deleting a webhook
+    # takes its deliveries with it; they mean nothing without its URL.
+    webhook = models.ForeignKey(
+        "Webhook", models.CASCADE, null=True, blank=True, related_name="deliveries", verbose_name=_("webhook")
+    )
+    to_email = models.EmailField(_("to"), blank=True)
     subject = models.CharField(_("subject"), max_length=300)
     body_text = models.TextField(_("text"))
     body_html = models.TextField(_("HTML"), blank=True)
@@ -204,11 +213,27 @@ class Alert(models.Model):
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
         indexes = [
-            models.Index(fields=("next_attempt_at",), condition=models.Q(state="pending"), name="alert_due_idx")
+            models.Index(fields=("next_attempt_at",), condition=models.Q(state="pending"), name="alert_due_idx"),
+            # Sign-ups count the confirmations an inbox got in the last day (views.subscribe), each time.
+            models.Index(fields=("to_email", "created_at"), condition=models.Q(event="confirm"),
+                         name="alert_confirmations_idx"),
+        ]
+        constraints = [
+            # Every row goes somewhere, and to one place: an inbox or a webhook, never both, never neither.
+            models.CheckConstraint(
+                condition=(~models.Q(to_email="") & models.Q(webhook__isnull=True))
+                | (models.Q(to_email="") & models.Q(webhook__isnull=False)),
+                name="alert_email_or_webhook",
+            ),
         ]
 
     def __str__(self):
-        return f"{self.get_event_display()} → {self.to_email}"
+        return f"{self.get_event_display()} → {self.recipient}"
+
+    @property
+    def recipient(self):
+        """Where it goes: the address, or the webhook's URL."""
+        return self.webhook.url if self.webhook_id else self.to_email
 
     @property
     def message_id(self):
@@ -223,9 +248,82 @@ class DeliveryAttempt(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=10, choices=OUTCOMES)
     smtp_code = models.PositiveSmallIntegerField(_("SMTP code"), null=True, blank=True)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     detail = models.TextField(_("detail"), blank=True)
 
     class Meta:
         ordering = ("alert", "started_at", "id")
         verbose_name = _("delivery attempt")
         verbose_name_plural = _("delivery attempts")
+
+
+def new_webhook_secret():
+    # 256 bits: the receiver's only proof that a POST comes from this monitor.
+    return secrets.token_urlsafe(32)
+
+
+class Webhook(models.Model):
+    """An HTTP endpoint that gets the same events as email, as signed JSON (monitor.alerts.webhooks).
+
+    Registered by an analyst or an administrator, who owns it and is told by email when it is paused.
+    Deliveries are outbox rows (Alert.webhook). Registered by staff, it hears of provisional verdicts
+    at once, like a staff subscriber.
+    """
+
+    agreement = models.ForeignKey("terms.Agreement", models.CASCADE, related_name="webhooks",
+                                  verbose_name=_("agreement"))
+    commitment = models.ForeignKey(
+        "terms.Commitment", models.CASCADE, null=True, blank=True, related_name="webhooks",
+        verbose_name=_("commitment"), help_text=_("Empty: every commitment of the agreement."),
+    )
+    # Not a URLField: its validator would answer "Enter a valid URL" to file:// or ftp://, where the
+    # person registering needs to read why (clean() names the reason).
+    url = models.CharField(
+        _("URL"), max_length=2000,
+        help_text=_("http or https, on a public address. Each delivery is a signed JSON POST."),
+    )
+    # Never shown after the page that created it: the admin shows it once, then only its last characters.
+    secret = models.CharField(_("signing secret"), max_length=100, default=new_webhook_secret, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="webhooks",
+        editable=False, verbose_name=_("owner"), help_text=_("Who registered it; told by email when it is paused."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Set by the sender at the first failed delivery after a success (or ever), cleared by the next
+    # success; a sweep pauses a webhook failing for MONITOR_WEBHOOK_PAUSE_AFTER_HOURS.
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
+    paused_reason = models.CharField(_("why paused"), max_length=300, blank=True, editable=False)
+
+    class Meta:
+        ordering = ("agreement", "id")
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+
+    def __str__(self):
+        return f"{self.url} → {self.commitment or self.agreement}"
+
+    @property
+    def active(self):
+        return self.paused_at is None
+
+    @property
+    def secret_hint(self):
+        return f"…{self.secret[-4:]}" if self.secret else ""
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from monitor.alerts.webhooks import check_url
+
+        errors = {}
+        if self.commitment_id and self.agreement_id and self.commitment.agreement_id != self.agreement_id:
+            errors["commitment"] = _("This commitment belongs to another agreement.")
+        if self.url:
+            self.url = self.url.strip()
+            try:
+                check_url(self.url)
+            except ValidationError as e:
+                errors["url"] = e.messages
+        if errors:
+            raise ValidationError(errors)

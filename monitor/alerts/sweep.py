@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from monitor.alerts import escalation, messages
+from monitor.alerts import escalation, messages, webhooks
 from monitor.alerts import models as am
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
@@ -174,6 +174,7 @@ def _sweep(now, run, changes=None):
                         digests=changes is None)
     owed += _corrections(now, withdrawn, standings)
     owed += escalation.owed(now, commitments, standings, latest, agreements)
+    owed += webhooks.owed(now, commitments, standings, latest, withdrawn, agreements)
     queued = _insert_missing(owed, run, now)
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
 
@@ -320,9 +321,10 @@ def _corrections(now, withdrawn, standings):
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     ).update(state=am.CANCELLED)
     owed = []
-    originals = am.Alert.objects.filter(status_change__in=withdrawn, corrects__isnull=True).exclude(
-        state=am.CANCELLED
-    ).exclude(event__in=[am.SUMMARY, am.CORRECTION])
+    # Emails only: a webhook's deliveries are corrected by monitor.alerts.webhooks, as JSON.
+    originals = am.Alert.objects.filter(
+        status_change__in=withdrawn, corrects__isnull=True, webhook__isnull=True
+    ).exclude(state=am.CANCELLED).exclude(event__in=[am.SUMMARY, am.CORRECTION])
     for original in originals.select_related("subscription__user", "commitment__agreement", "status_change"):
         key = f"{original.key}:correction"
         standing = standings.get(original.commitment_id)

@@ -1,13 +1,17 @@
+import hashlib
 from datetime import timedelta
 
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
@@ -32,10 +36,13 @@ def _signups_rate(group, request):
 @require_POST
 @ratelimit(key="ip", rate=_signups_rate, block=False)
 def subscribe(request, agreement):
-    """Double opt-in: nothing is sent but the confirmation until the link in it is opened.
+    """Double opt-in: nothing is sent but the confirmation until the link in it is opened and confirmed.
 
-    The answer is the same whether or not the address was already subscribed, so the form
-    cannot be used to learn who follows what.
+    Two limits keep the form from flooding an inbox: sign-ups per client address and hour
+    (`MONITOR_SIGNUPS_PER_HOUR`, a 429 that speaks of the client only), and confirmation emails per
+    recipient and day (`MONITOR_CONFIRMATIONS_PER_ADDRESS_PER_DAY`), whatever the number of clients.
+    The answer is byte for byte the same whether the address is new, already subscribed or over its
+    limit, so the form cannot be used to learn who follows what.
     """
     agreement = get_object_or_404(Agreement, slug=agreement)
     if getattr(request, "limited", False):
@@ -48,18 +55,54 @@ def subscribe(request, agreement):
     commitment = None
     if form.cleaned_data["commitment"]:
         commitment = get_object_or_404(agreement.commitments, key=form.cleaned_data["commitment"])
+    email = form.cleaned_data["email"].strip().lower()
+    inbox = _inbox(email)
     with transaction.atomic():
+        _lock_inbox(inbox)
         sub, created = am.Subscription.objects.get_or_create(
-            email=form.cleaned_data["email"].strip().lower(), agreement=agreement, commitment=commitment,
+            email=email, agreement=agreement, commitment=commitment,
             defaults={"wants_digest": form.cleaned_data["digest"]},
         )
-        if sub.confirmed_at is None or sub.unsubscribed_at is not None:
+        now = timezone.now()
+        if (sub.confirmed_at is None or sub.unsubscribed_at is not None) and (
+            _confirmations_sent(inbox, since=now - timedelta(days=1))
+            < settings.MONITOR_CONFIRMATIONS_PER_ADDRESS_PER_DAY
+        ):
             # One confirmation per sign-up request, keyed by time so a repeat sign-up gets a fresh link.
-            key = f"confirm:{sub.pk}:{timezone.now().isoformat()}"
+            key = f"confirm:{sub.pk}:{now.isoformat()}"
             messages.Confirmation(key, sub).build().save()
             transaction.on_commit(_send_soon)
     return render(request, "alerts/message.html", {"title": _("Check your inbox"), "text": _(
-        "If the address is right, a message with a confirmation link is on its way.")})
+        "If the address is right, a message with a confirmation link is on its way. None is sent to an "
+        "address that already gets these alerts, nor more than %(n)s a day to one address, so that no one "
+        "can fill someone else's inbox: if nothing arrives, try again tomorrow.")
+        % {"n": settings.MONITOR_CONFIRMATIONS_PER_ADDRESS_PER_DAY}})
+
+
+# Advisory lock namespace (the two-key form, apart from the sweep's one-key lock): one sign-up at a
+# time decides whether an inbox gets another confirmation, so concurrent sign-ups cannot overshoot.
+INBOX_LOCK = 0x5167
+
+
+def _inbox(address):
+    """(local part, domain) of the inbox an address reaches: name+tag@ is delivered to name@ (RFC 5233)."""
+    local, _at, domain = address.rpartition("@")
+    return local.split("+", 1)[0], domain
+
+
+def _lock_inbox(inbox):
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256("@".join(inbox).encode()).digest()[:4], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s::int4, %s::int4)", [INBOX_LOCK, key])
+    # SQLite serialises writers itself.
+
+
+def _confirmations_sent(inbox, since):
+    """Confirmation emails queued for this inbox since `since`, to any of its addresses and subscriptions."""
+    local, domain = inbox
+    to_inbox = Q(to_email=f"{local}@{domain}") | Q(to_email__startswith=f"{local}+", to_email__endswith=f"@{domain}")
+    return am.Alert.objects.filter(to_inbox, event=am.CONFIRM_SUBSCRIPTION, created_at__gt=since).count()
 
 
 def _send_soon():
@@ -69,17 +112,66 @@ def _send_soon():
     _enqueue(send_alerts)
 
 
-def confirm(request, token):
+def _what(sub):
+    return sub.commitment.title if sub.commitment_id else sub.agreement.title
+
+
+def _followed_page(sub):
+    """The public page of what the subscription follows (the monitor's front page without the public pages)."""
     try:
-        pk = signing.loads(token, salt=messages.CONFIRM_SALT, max_age=CONFIRM_MAX_AGE)
+        if sub.commitment_id:
+            return reverse("pages:commitment", kwargs={"agreement": sub.agreement.slug, "key": sub.commitment.key})
+        return reverse("pages:agreement", kwargs={"agreement": sub.agreement.slug})
+    except NoReverseMatch:
+        return "/"
+
+
+def _link_spent(request, sub):
+    """A link made for a state the subscription has left: it was confirmed, or unsubscribed, since."""
+    if sub is not None and sub.confirmed_at is not None and sub.unsubscribed_at is None:
+        # Opened or pressed twice (or an older link after a newer one): nothing to do, and nothing is wrong.
+        return render(request, "alerts/message.html", {"title": _("Already confirmed"), "text": _(
+            "This subscription is already confirmed: you get an email when a commitment of %(what)s is missed "
+            "or breached.") % {"what": _what(sub)}})
+    context = {"title": _("This link is no longer valid"), "text": _(
+        "This confirmation link has expired, or its subscription was stopped or sent a newer link since, so it "
+        "confirms nothing. To get these alerts, sign up again with your email address: a new confirmation link "
+        "will be sent to you.")}
+    if sub is not None:
+        context.update(link=_followed_page(sub), link_text=_("Go to %(what)s") % {"what": _what(sub)})
+    return render(request, "alerts/message.html", context, status=410)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm(request, token):
+    """A GET shows one button; only its POST (with the CSRF token) confirms.
+
+    Mail systems' link scanners open every link, and must not subscribe anyone. A link is made for the
+    subscription's state when it was sent (`messages.confirmation_state`): once the subscription is
+    confirmed or unsubscribed, every earlier link is void.
+    """
+    try:
+        pk, state = messages.read_confirm_token(token, max_age=CONFIRM_MAX_AGE)
+    except signing.SignatureExpired:
+        return _link_spent(request, None)
     except signing.BadSignature:
-        raise Http404("This confirmation link is not valid or has expired.")
-    sub = get_object_or_404(am.Subscription, pk=pk)
-    now = timezone.now()
-    am.Subscription.objects.filter(pk=pk).update(confirmed_at=now, unsubscribed_at=None)
+        raise Http404("This confirmation link is not valid.") from None
+    if request.method == "GET":
+        sub = get_object_or_404(am.Subscription, pk=pk)
+        if state != messages.confirmation_state(sub):
+            return _link_spent(request, sub)
+        return render(request, "alerts/confirm.html", {"subscription": sub})
+    with transaction.atomic():
+        sub = am.Subscription.objects.select_for_update().filter(pk=pk).first()
+        if sub is None:
+            raise Http404("This confirmation link is not valid.")
+        if state != messages.confirmation_state(sub):
+            return _link_spent(request, sub)
+        sub.confirmed_at, sub.unsubscribed_at = timezone.now(), None
+        sub.save(update_fields=["confirmed_at", "unsubscribed_at"])
     return render(request, "alerts/message.html", {"title": _("Subscribed"), "text": _(
-        "You will get an email when a commitment of %(what)s is missed or breached.") % {
-        "what": sub.commitment.title if sub.commitment_id else sub.agreement.title}})
+        "You will get an email when a commitment of %(what)s is missed or breached.") % {"what": _what(sub)}})
 
 
 @csrf_exempt  # RFC 8058 one-click unsubscribe POSTs come from mail clients, not from our forms
