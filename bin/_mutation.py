@@ -33,6 +33,8 @@ GROUPS = {
             "tests/test_subscriptions.py",
             "tests/test_alert_*.py",
             "tests/test_delivery.py",
+            "tests/test_escalation.py",
+            "tests/test_webhooks.py",
         ],
         # Database tests: one mutant at a time, on one test database kept between mutants.
         "database": True,
