@@ -17,6 +17,7 @@ Each run gets a run id, and with it:
 `nothing_left_behind` in tests/conftest.py is the check at the end of the run.
 """
 
+import atexit
 import os
 import secrets
 import shutil
@@ -147,6 +148,14 @@ class SharedRedis:
             client.delete(SENTINEL_KEY)
         return value.decode() if value is not None else None
 
+    def forget_sentinel(self):
+        """Delete the sentinel if it is still there (a run that ended before its check)."""
+        try:
+            with self._client() as client:
+                client.delete(SENTINEL_KEY)
+        except Exception:  # noqa: BLE001 - that Redis is gone: nothing left in it
+            pass
+
 
 class Run:
     """This run's own folder, Redis and names, set up before Django reads its settings."""
@@ -175,8 +184,11 @@ class Run:
         return self
 
     def end(self):
+        """Stop the run's Redis, remove its folder and the sentinel: safe to call twice."""
         self.redis.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.sentinel_written:
+            self.shared_redis.forget_sentinel()
 
 
 _run = None
@@ -193,7 +205,11 @@ def current():
 def pytest_load_initial_conftests(early_config, parser, args):
     global _run
     if _run is None:
-        _run = Run().start()
+        _run = Run()
+        # A run that fails before pytest is configured (Django's settings refusing to load, say) never
+        # reaches pytest_unconfigure: the Redis it started and its folder would outlive it.
+        atexit.register(_run.end)
+        _run.start()
 
 
 def pytest_unconfigure(config):
