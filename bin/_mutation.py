@@ -150,6 +150,10 @@ def group_env(spec, workdir):
     env = dict(os.environ)
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("MONITOR_HYPOTHESIS_SCALE", None)
+    # Each mutant's test run starts its own Redis (tests/isolation.py) and would write its sentinel in
+    # the Redis at REDIS_URL; a run killed on a timeout cannot delete it. Nothing answers on port 1,
+    # so no sentinel is written: mutants are run in a copy, against no service anyone else uses.
+    env["REDIS_URL"] = "redis://127.0.0.1:1/0"
     if spec.get("hypothesis_scale"):
         env["MONITOR_HYPOTHESIS_SCALE"] = spec["hypothesis_scale"]
     # Every temporary file of the run, and every folder a test run makes for itself, lands here:
