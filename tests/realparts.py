@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
@@ -519,3 +520,58 @@ def redis_stopped():
         yield
     finally:
         redis.start()
+
+
+# --- Fixtures shared by the real-parts test files (imported there by name) --------------------------------
+
+
+@pytest.fixture
+def smtp(caplog):
+    """A real SMTP server for the test; what it received is printed if the test fails."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="mail.log")  # aiosmtpd logs every command at INFO
+    server = SMTPServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        print(server.describe())  # pytest shows it only if the test failed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _empty_broker_afterwards():
+    yield
+    flush_broker(check=False)  # tasks queued by the in-process tests, which no worker ran
+
+
+@pytest.fixture(autouse=True)
+def celery_app():
+    """This process's Celery app publishes to the workers' broker (on_commit enqueues included)."""
+    from monitor.celery import app
+
+    with broker(app, broker_url()) as configured:
+        yield configured
+
+
+@pytest.fixture
+def workers(smtp, tmp_path, request):
+    """Start workers with `workers(**env)`, over the test module's WORKER_ENV; every one started is
+    stopped, and its log printed, at teardown."""
+    started = []
+    flush_broker()
+    module = request.module.__name__.rpartition(".")[2]
+
+    def start(**env):
+        env = process_env(smtp.port, **{**getattr(request.module, "WORKER_ENV", {}), **env})
+        worker = Worker(env, tmp_path / f"worker-{len(started) + 1}.log", f"{module}-{len(started) + 1}")
+        started.append(worker)
+        return worker.start()
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            worker.stop()
+        for worker in started:
+            print(f"----- log of worker {worker.name} -----\n{worker.log()}")

@@ -19,13 +19,12 @@ from django.utils import timezone
 from monitor.alerts import models as am
 from monitor.alerts.delivery import send_due
 from monitor.alerts.sweep import SWEEP_LOCK, run_sweep
-from monitor.celery import app as monitor_celery_app
 from monitor.evidence.models import REJECTED
 from monitor.verdicts.models import StatusChange
 from terms.models import IN_FORCE, Agreement
 from tests import realparts
 from tests.factories import AgreementFactory, CommitmentFactory, ReportFactory, UserFactory
-from tests.realparts import SMTPServer, Worker, wait_until
+from tests.realparts import _empty_broker_afterwards, celery_app, smtp, wait_until, workers  # noqa: F401 (fixtures)
 
 pytestmark = [
     pytest.mark.slow,
@@ -37,51 +36,6 @@ MISSED = "[Compliance monitor] Missed: "
 
 
 # --- fixtures ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp(caplog):
-    caplog.set_level(logging.WARNING, logger="mail.log")  # aiosmtpd logs every command at INFO
-    server = SMTPServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        print(server.describe())  # pytest shows it only if the test failed
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _empty_broker_afterwards():
-    yield
-    realparts.flush_broker(check=False)  # tasks queued by the in-process tests, which no worker ran
-
-
-@pytest.fixture(autouse=True)
-def celery_app():
-    """This process's Celery app publishes to the workers' broker (on_commit enqueues included)."""
-    with realparts.broker(monitor_celery_app, realparts.broker_url()) as app:
-        yield app
-
-
-@pytest.fixture
-def workers(smtp, tmp_path):
-    """Start workers with `workers()`; every one started is stopped, and its log printed, at teardown."""
-    started = []
-    realparts.flush_broker()
-
-    def start(**env):
-        env = realparts.process_env(smtp.port, **env)
-        worker = Worker(env, tmp_path / f"worker-{len(started) + 1}.log", f"realparts{len(started) + 1}")
-        started.append(worker)
-        return worker.start()
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            worker.stop()
-        for worker in started:
-            print(f"----- log of worker {worker.name} -----\n{worker.log()}")
 
 
 @pytest.fixture

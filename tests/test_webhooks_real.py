@@ -6,17 +6,14 @@ The worker reaches 127.0.0.1 because its environment says so (MONITOR_WEBHOOK_AL
 monitor/settings.py). Each test asserts what the receiver, or the webhook's owner, would notice.
 """
 
-import logging
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
 
 from monitor.alerts import models as am
-from monitor.celery import app as monitor_celery_app
-from tests import realparts
 from tests.factories import AgreementFactory, CommitmentFactory, UserFactory
-from tests.realparts import SMTPServer, Worker, wait_until
+from tests.realparts import _empty_broker_afterwards, celery_app, smtp, wait_until, workers  # noqa: F401 (fixtures)
 from tests.webhook_receiver import Hang, Receiver
 
 pytestmark = [
@@ -37,17 +34,6 @@ def _allow_this_machine(settings):
 
 
 @pytest.fixture
-def smtp(caplog):
-    caplog.set_level(logging.WARNING, logger="mail.log")
-    server = SMTPServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        print(server.describe())
-
-
-@pytest.fixture
 def receiver():
     server = Receiver().start()
     try:
@@ -57,38 +43,8 @@ def receiver():
         print(server.describe())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _empty_broker_afterwards():
-    yield
-    realparts.flush_broker(check=False)
-
-
-@pytest.fixture(autouse=True)
-def celery_app():
-    with realparts.broker(monitor_celery_app, realparts.broker_url()) as app:
-        yield app
-
-
-@pytest.fixture
-def workers(smtp, tmp_path):
-    """Start a worker with `workers(**env)`; it may reach 127.0.0.1 and gives up on a receiver after 1 s."""
-    started = []
-    realparts.flush_broker()
-
-    def start(**env):
-        env = realparts.process_env(smtp.port, **{
-            "MONITOR_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32", "MONITOR_WEBHOOK_TIMEOUT_SECONDS": "1", **env})
-        worker = Worker(env, tmp_path / f"worker-{len(started) + 1}.log", f"webhooks{len(started) + 1}")
-        started.append(worker)
-        return worker.start()
-
-    try:
-        yield start
-    finally:
-        for worker in started:
-            worker.stop()
-        for worker in started:
-            print(f"----- log of worker {worker.name} -----\n{worker.log()}")
+# The workers may reach the receiver on 127.0.0.1, and give up on it after 1 s.
+WORKER_ENV = {"MONITOR_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32", "MONITOR_WEBHOOK_TIMEOUT_SECONDS": "1"}
 
 
 # --- helpers --------------------------------------------------------------------------------------------
