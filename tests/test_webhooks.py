@@ -26,7 +26,7 @@ from monitor.evidence.models import REJECTED
 from terms.models import TERMINATED
 from tests.factories import AgreementFactory, AssessmentFactory, CommitmentFactory, ReportFactory, UserFactory
 from tests.isolation import free_port
-from tests.webhook_receiver import Hang, Receiver
+from tests.webhook_receiver import Hang, Receiver, receiver  # noqa: F401 (receiver: a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -43,16 +43,6 @@ def _settings(settings):
     settings.MONITOR_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     settings.MONITOR_WEBHOOK_TIMEOUT_SECONDS = 2
     settings.SITE_ROOT = "https://monitor.example.org"
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        print(server.describe())  # shown only when the test failed
 
 
 @pytest.fixture

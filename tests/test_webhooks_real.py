@@ -14,7 +14,7 @@ from django.utils import timezone
 from monitor.alerts import models as am
 from tests.factories import AgreementFactory, CommitmentFactory, UserFactory
 from tests.realparts import _empty_broker_afterwards, celery_app, smtp, wait_until, workers  # noqa: F401 (fixtures)
-from tests.webhook_receiver import Hang, Receiver
+from tests.webhook_receiver import Hang, receiver  # noqa: F401 (receiver: a fixture)
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,16 +31,6 @@ PAUSED = "[Compliance monitor] Webhook paused: "
 @pytest.fixture(autouse=True)
 def _allow_this_machine(settings):
     settings.MONITOR_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]  # registration, in this process
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        print(server.describe())
 
 
 # The workers may reach the receiver on 127.0.0.1, and give up on it after 1 s.

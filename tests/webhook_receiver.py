@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 
 @dataclass
 class Request:
@@ -129,3 +131,14 @@ class Receiver:
         lines = [f"Webhook receiver on port {self.port}: {len(self.received)} requests"]
         lines += [f"  {r.path} {r.key} {r.body[:120]!r}" for r in self.received]
         return "\n".join(lines)
+
+
+@pytest.fixture
+def receiver():
+    """A receiver on a free 127.0.0.1 port for the test (import the fixture by name)."""
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        print(server.describe())  # shown only when the test failed
