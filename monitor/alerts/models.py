@@ -5,12 +5,13 @@ The guarantees come from the database, not from Celery or Redis:
 - a status change and the alerts it owes are written in one transaction, so an
   alert is never owed for a change that was rolled back, and never lost for
   one that was committed;
-- every alert has an idempotency key, unique per (commitment, event, episode,
-  recipient): however often a sweep runs, or however many run at once, the
-  second insert of the same alert is a no-op;
-- a sender claims a row with a lease before sending, so two senders never
-  send one row at the same time, and a sender that dies mid-send leaves a row
-  that another picks up when the lease runs out.
+- every alert has an idempotency key, unique per (commitment, event, status
+  change, recipient): however often a sweep runs, or however many run at once,
+  the second insert of the same alert is a no-op;
+- a sender claims rows with a lease, renews a row's lease just before sending
+  it and (on PostgreSQL) holds its lock while it is sent, so two senders never
+  send one row, and a sender that dies mid-send leaves a row that another
+  picks up when the lease runs out (docs/operations.md, "The delivery guarantee").
 """
 
 import hashlib
