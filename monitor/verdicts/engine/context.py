@@ -1,0 +1,107 @@
+"""What every judge shares: the context of one judgement, its outcome, and the common outcomes.
+
+A judge is a function `judge(ctx, reports) -> Outcome` in a module named after its kind
+(`deadline.py`, ...), given the counting reports in time order (`TIME_ORDER`).
+"""
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from monitor.verdicts import statuses as S
+from monitor.verdicts.engine.coverage import CoverageIndex
+from monitor.verdicts.engine.values import OCCURRED, Reason, Term
+from terms.rules import day_start, local_day
+
+
+@dataclass
+class Context:
+    term: Term
+    window: object
+    tz: ZoneInfo
+    as_of: datetime
+    known_at: datetime
+    coverage: CoverageIndex
+    due_soon_days: int
+    details: bool = True  # the sweep records statuses, reasons and evidence, never the charts' series
+    days: dict = field(default_factory=dict)  # report id -> local day, in this commitment's zone
+
+    @property
+    def rule(self):
+        return self.term.rule
+
+    def day_of(self, e):
+        """The local day a report happened on (the judges ask for the same reports again and again)."""
+        day = self.days.get(e.id)
+        if day is None:
+            day = self.days[e.id] = e.occurred_at.astimezone(self.tz).date()
+        return day
+
+    def today(self):
+        return local_day(self.as_of, self.tz)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    reason: Reason
+    since: datetime | None = None
+    evidence: tuple = ()
+    days_left: int | None = None
+    days_overdue: int | None = None
+    details: dict = field(default_factory=dict)
+
+
+
+def source_params(e):
+    return {"source": e.source.name, "grade": e.grade, "report": e.id}
+
+
+def pending(ctx, kind_code, extra=None):
+    """Not settled yet: before the due date, or inside the grace period."""
+    w = ctx.window
+    today = ctx.today()
+    params = {"due": w.due_day.isoformat(), **(extra or {})}
+    if ctx.as_of >= w.due_at:
+        # The local day before the missed instant: subtracting 24 hours would land on the wrong day across DST.
+        params["grace_ends"] = (local_day(w.missed_at, ctx.tz) - timedelta(days=1)).isoformat()
+        return Outcome(
+            S.DUE_SOON,
+            Reason(f"{kind_code}.in_grace", params),
+            since=w.due_at,
+            days_overdue=(today - w.due_day).days,
+        )
+    days_left = (w.due_day - today).days
+    params["days_left"] = days_left
+    if days_left <= ctx.due_soon_days:
+        soon_from = day_start(w.due_day - timedelta(days=ctx.due_soon_days), ctx.tz)
+        return Outcome(S.DUE_SOON, Reason(f"{kind_code}.pending", params), since=soon_from, days_left=days_left)
+    # Before the window opens no status has begun yet (as for ceilings and prohibitions not open).
+    since = w.opens_at if ctx.as_of >= w.opens_at else None
+    return Outcome(S.NOT_YET_DUE, Reason(f"{kind_code}.pending", params), since=since, days_left=days_left)
+
+
+
+def window_end(ctx):
+    """The last instant evidence can count: now, or the window's close if earlier."""
+    w = ctx.window
+    return ctx.as_of if w.closes_at is None else min(ctx.as_of, w.closes_at)
+
+
+def window_slice(w, reports):
+    """The reports (in time order) that happened in the window: from its opening, before it closes."""
+    low = bisect_left(reports, w.opens_at, key=OCCURRED)
+    high = len(reports) if w.closes_at is None else bisect_left(reports, w.closes_at, low, key=OCCURRED)
+    return reports[low:high]
+
+
+def not_open(ctx):
+    w = ctx.window
+    return Outcome(
+        S.NOT_YET_DUE,
+        Reason("window.not_open", {"opens": local_day(w.opens_at, ctx.tz).isoformat()}),
+        since=None,
+        days_left=(local_day(w.opens_at, ctx.tz) - ctx.today()).days,
+    )
+

@@ -1,0 +1,59 @@
+"""An ongoing ban: breached from the first credible violation in the window."""
+
+from datetime import timedelta
+
+from monitor.verdicts import statuses as S
+from monitor.verdicts.engine.context import Outcome, not_open, source_params, window_end, window_slice
+from monitor.verdicts.engine.values import Reason
+from terms.rules import day_start, local_day
+
+
+def judge(ctx, reports):
+    w, rule, tz = ctx.window, ctx.rule, ctx.tz
+    if ctx.as_of < w.opens_at:
+        return not_open(ctx)
+    end = window_end(ctx)
+    violations = [e for e in window_slice(w, reports) if e.stance == "affirms"]
+    details = {"violations": [v.id for v in violations]} if ctx.details else {}
+    since, start = w.opens_at, 0
+    if rule.recovery_days is not None and violations:
+        # A violation on or after local day (last one's + 1 + recovery_days) starts a new episode:
+        # an instant is at or after a local day's first instant exactly when its local day is that
+        # day or later, so days are compared, not instants.
+        gap = timedelta(days=1 + rule.recovery_days)
+        over_on = None
+        for i, v in enumerate(violations):
+            day = ctx.day_of(v)
+            if over_on is not None and day >= over_on:
+                start = i
+            over_on = day + gap
+    episode = violations[start:]
+    if episode:
+        since = episode[0].occurred_at
+    if episode and rule.recovery_days is not None:
+        over_at = day_start(local_day(episode[-1].occurred_at, tz) + timedelta(days=1 + rule.recovery_days), tz)
+        if end >= over_at:
+            params = {"last": local_day(episode[-1].occurred_at, tz).isoformat(), "days": rule.recovery_days}
+            return Outcome(S.IN_COMPLIANCE, Reason("prohibition.recovered", params), since=over_at, details=details)
+    if episode:
+        first = episode[0]
+        params = {
+            "date": local_day(first.occurred_at, tz).isoformat(),
+            # Violations are events, not reports (e.event_key, without a tuple per report).
+            "count": len({v.id if v.event_id is None else ("event", v.event_id) for v in episode}),
+            **source_params(first),
+        }
+        return Outcome(
+            S.BREACHED,
+            Reason("prohibition.breached", params),
+            since=since,
+            evidence=tuple(v.id for v in episode),
+            details=details,
+        )
+    params = {"opens": local_day(w.opens_at, tz).isoformat()}
+    return Outcome(S.IN_COMPLIANCE, Reason("prohibition.ok", params), since=w.opens_at, details=details)
+
+
+def reads(window):
+    """Only violations inside the window."""
+    return window.opens_at, window.closes_at

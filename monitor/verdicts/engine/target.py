@@ -1,0 +1,104 @@
+"""A quantity by a date: the latest credible measurement at the due date decides."""
+
+from monitor.verdicts import statuses as S
+from monitor.verdicts.engine.context import Outcome, pending, source_params
+from monitor.verdicts.engine.values import Reason
+from terms.rules import local_day
+
+
+def judge(ctx, reports):
+    w, rule = ctx.window, ctx.rule
+    measurements = [e for e in reports if e.stance == "affirms" and e.value is not None]
+
+    def reached(value):
+        return value <= rule.target if rule.direction == "at_most" else value >= rule.target
+
+    before_due = [m for m in measurements if m.occurred_at < w.due_at]
+    baseline = rule.baseline if rule.baseline is not None else (measurements[0].value if measurements else None)
+    latest = measurements[-1] if measurements else None
+    details = {
+        "target": rule.target,
+        "direction": rule.direction,
+        "unit": rule.unit,
+        "baseline": baseline,
+        "latest": latest.value if latest else None,
+        "series": [(m.occurred_at.isoformat(), m.value, m.id) for m in measurements],
+    }
+    if latest and baseline is not None and baseline != rule.target:
+        details["progress"] = max(0.0, min(1.0, (baseline - latest.value) / (baseline - rule.target)))
+
+    if ctx.as_of < w.due_at:
+        extra = {"target": rule.target, "unit": rule.unit}
+        if latest:
+            extra.update(value=latest.value, measured=local_day(latest.occurred_at, ctx.tz).isoformat())
+            extra.update(source_params(latest))
+        outcome = pending(ctx, "target" if latest else "target.unmeasured", extra)
+        return Outcome(**{**outcome.__dict__, "details": details, "evidence": (latest.id,) if latest else ()})
+
+    at_due = before_due[-1] if before_due else None
+    if at_due and reached(at_due.value):
+        # The status began when the final unbroken run of on-target measurements began.
+        run_start = at_due
+        for m in reversed(before_due):
+            if not reached(m.value):
+                break
+            run_start = m
+        params = {
+            "value": at_due.value,
+            "target": rule.target,
+            "unit": rule.unit,
+            "date": local_day(at_due.occurred_at, ctx.tz).isoformat(),
+            "due": w.due_day.isoformat(),
+            **source_params(at_due),
+        }
+        return Outcome(
+            S.MET, Reason("target.met", params), since=run_start.occurred_at, evidence=(at_due.id,), details=details
+        )
+    late = next((m for m in measurements if m.occurred_at >= w.due_at and reached(m.value)), None)
+    if late:
+        params = {
+            "value": late.value,
+            "target": rule.target,
+            "unit": rule.unit,
+            "date": local_day(late.occurred_at, ctx.tz).isoformat(),
+            "due": w.due_day.isoformat(),
+            "days_late": (local_day(late.occurred_at, ctx.tz) - w.due_day).days,
+            **source_params(late),
+        }
+        return Outcome(
+            S.MET_LATE, Reason("target.met_late", params), since=late.occurred_at, evidence=(late.id,), details=details
+        )
+    if ctx.as_of >= w.missed_at:
+        if at_due is None and latest is None:
+            return Outcome(
+                S.NO_DATA,
+                Reason("target.no_data", {"due": w.due_day.isoformat(), "target": rule.target, "unit": rule.unit}),
+                since=w.missed_at,
+                details=details,
+            )
+        deciding = at_due or latest
+        params = {
+            "value": deciding.value,
+            "target": rule.target,
+            "unit": rule.unit,
+            "due": w.due_day.isoformat(),
+            "date": local_day(deciding.occurred_at, ctx.tz).isoformat(),
+            **source_params(deciding),
+        }
+        # Nothing measured before the due date: the figure shown is a later one, and says so.
+        code = "target.missed" if at_due else "target.missed_unmeasured_at_due"
+        return Outcome(
+            S.MISSED,
+            Reason(code, params),
+            since=w.missed_at,
+            evidence=(deciding.id,),
+            days_overdue=(ctx.today() - w.due_day).days,
+            details=details,
+        )
+    outcome = pending(ctx, "target" if latest else "target.unmeasured", {"target": rule.target, "unit": rule.unit})
+    return Outcome(**{**outcome.__dict__, "details": details})
+
+
+def reads(window):
+    """Every measurement, before the window or after it, can set the baseline or the latest figure."""
+    return None, None

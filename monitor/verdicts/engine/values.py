@@ -1,0 +1,192 @@
+"""The engine's plain values: a commitment, a report, a coverage period, a reason, a verdict.
+
+Frozen dataclasses built from the database by `monitor.verdicts.inputs` (or by hand in tests);
+the engine reads nothing else. How a report is weighed at a cutoff (`Evidence.standing_at`) is
+here too, since it depends on the report alone.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from operator import attrgetter
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+
+from terms.rules import Rule, Window, day_start, local_day, normalize_name
+
+COUNTS = "counts"
+CONTESTED = "contested"
+WEAK = "weak"
+EXCLUDED = "excluded"
+
+STRONG_RELIABILITY = frozenset("AB")
+STRONG_CREDIBILITY = frozenset({1, 2})
+
+SPANS = {
+    "minute": timedelta(minutes=1),
+    "day": timedelta(days=1),
+    "week": timedelta(days=7),
+    "month": relativedelta(months=1),
+}
+
+
+@dataclass(frozen=True)
+class PartyRef:
+    id: int
+    name: str
+    names: frozenset  # normalized names sources use for it, its own included
+
+
+@dataclass(frozen=True)
+class Term:
+    """A commitment as the engine sees it."""
+
+    id: int
+    key: str
+    title: str
+    kind: str
+    rule: Rule
+    window: Window
+    time_zone: str
+    signed_on: date | None
+    owing: tuple = ()  # PartyRef
+    tracked: bool = True
+    agreement_id: int | None = None
+
+    @property
+    def tz(self):
+        return ZoneInfo(self.time_zone)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    id: int
+    name: str
+    reliability: str = "F"
+    kind: str = "other"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A report as the engine sees it: what happened, when we knew, how far we trust it."""
+
+    id: int
+    source: SourceRef
+    occurred_at: datetime
+    recorded_at: datetime
+    category: str = ""
+    sub_category: str = ""
+    stance: str = "affirms"
+    occurred_until: datetime | None = None
+    precision: str = "day"
+    value: float | None = None
+    admin1: str = ""
+    location: str = ""
+    actor1: str = ""
+    credibility: int = 6
+    # ((changed_at, new_state), ...) in time order; none means "claimed" since recorded.
+    verification: tuple = ()
+    event_id: int | None = None
+    commitment_id: int | None = None
+    summary: str = ""
+
+    def state_at(self, known_at):
+        """The verification state as known at `known_at`; None if not yet recorded then."""
+        if self.recorded_at > known_at:
+            return None
+        state = "claimed"
+        for changed_at, new_state in self.verification:
+            if changed_at > known_at:
+                break
+            state = new_state
+        return state
+
+    def standing_at(self, known_at):
+        state = self.state_at(known_at)
+        if state is None or state == "rejected":
+            return EXCLUDED
+        if state == "verified":
+            return COUNTS
+        if state == "disputed":
+            return CONTESTED
+        if self.source.reliability in STRONG_RELIABILITY and self.credibility in STRONG_CREDIBILITY:
+            return COUNTS
+        return WEAK
+
+    @property
+    def event_key(self):
+        return ("event", self.event_id) if self.event_id is not None else ("report", self.id)
+
+    def ends_at(self, tz):
+        """The exclusive end of when it happened, in `tz`: a day-precision report spans its whole local day."""
+        if self.occurred_until is not None:
+            return max(self.occurred_until, self.occurred_at + SPANS["minute"])
+        if self.precision == "minute":
+            return self.occurred_at + SPANS["minute"]
+        first_day = local_day(self.occurred_at, tz)
+        return day_start(first_day + SPANS.get(self.precision, SPANS["day"]), tz)
+
+    @property
+    def grade(self):
+        return f"{self.source.reliability}{self.credibility}"
+
+
+@dataclass(frozen=True)
+class CoveragePeriod:
+    source_id: int
+    starts_on: date
+    ends_on: date | None
+    recorded_at: datetime
+    admin1: str = ""
+
+    def in_force(self, day, known_at):
+        if self.recorded_at > known_at or day < self.starts_on:
+            return False
+        return self.ends_on is None or day <= self.ends_on
+
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a verdict is what it is: a stable code and its parameters, for translation."""
+
+    code: str
+    params: dict = field(default_factory=dict)
+
+    def sentence(self):
+        from monitor.verdicts.reasons import describe
+
+        return describe(self)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    commitment_id: int
+    status: str
+    reason: Reason
+    as_of: datetime
+    known_at: datetime
+    since: datetime | None = None  # when the rule says this status began (the deadline, the breach)
+    opens_at: datetime | None = None
+    due_at: datetime | None = None
+    closes_at: datetime | None = None
+    days_left: int | None = None
+    days_overdue: int | None = None
+    evidence: tuple = ()  # ids of the reports relied on
+    details: dict = field(default_factory=dict)
+
+    @property
+    def sentence(self):
+        return self.reason.sentence()
+
+
+TIME_ORDER = attrgetter("occurred_at", "id")  # judges read reports in this order, so they slice and never sort
+DAY_PRECISE = frozenset(("minute", "day"))
+OCCURRED = attrgetter("occurred_at")
+ONE_DAY = timedelta(days=1)
+
+
+@lru_cache(maxsize=4096)
+def norm_set(values):
+    return frozenset(normalize_name(v) for v in values)
