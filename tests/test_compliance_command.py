@@ -42,7 +42,7 @@ def talks():
 
 def test_json_output_has_the_documented_shape(talks):
     data = run_json("--as-of", "2020-03-05")
-    assert data["format"] == 1
+    assert data["format"] == 2
     [agreement] = data["agreements"]
     assert agreement["slug"] == "deal"
     assert agreement["signed_on"] == "2020-02-29"

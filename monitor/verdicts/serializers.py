@@ -1,6 +1,6 @@
 """The stable JSON shape of verdicts (docs/compliance-json.md). Add fields; never rename or remove one."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: new statuses and per-party verdicts (docs/compliance-json.md, "Format 2")
 
 
 def _instant(value):
