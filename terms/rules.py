@@ -34,6 +34,12 @@ KINDS = ("deadline", "target", "ceiling", "prohibition")
 ATTRIBUTIONS = ("owing", "owing_or_unidentified", "any")
 PERIODS = ("day", "window")
 DIRECTIONS = ("at_most", "at_least")
+COMPARISONS = ("<", "<=", "==", ">=", ">")
+# What each kind may compare. A target's quantity may have to end below, at most, exactly, at
+# least or above its level; a ceiling's count of events stays at most its limit ("no more than
+# ten a day") or under it ("fewer than ten a day"). Deadlines and prohibitions compare nothing.
+KIND_COMPARISONS = {"target": COMPARISONS, "ceiling": ("<", "<=")}
+_DIRECTION_OF = {"<": "at_most", "<=": "at_most", ">=": "at_least", ">": "at_least"}
 
 
 class RuleError(ValueError):
@@ -79,6 +85,9 @@ class Rule:
     recovery_days: days with data at or under the limit (ceiling), or without a
         credible violation (prohibition), after which a breach is over. None:
         a prohibition's breach lasts until an analyst says otherwise.
+    comparison: how a target's quantity compares with its level ("<", "<=", "==", ">=",
+        ">"; unset: "<=" or ">=" by `direction`), or a ceiling's count with its limit ("<=",
+        the default: at most; "<": fewer than).
     """
 
     categories: tuple = ()
@@ -92,6 +101,17 @@ class Rule:
     baseline: float | None = None
     unit: str = ""
     recovery_days: int | None = None
+    comparison: str | None = None
+
+    @property
+    def target_comparison(self):
+        """The comparison a target's quantity must meet: the rule's, or the one `direction` implies."""
+        return self.comparison or ("<=" if self.direction == "at_most" else ">=")
+
+    @property
+    def allowed(self):
+        """A ceiling's most events allowed (per day or per window): its limit, or one fewer under "<"."""
+        return self.limit - 1 if self.comparison == "<" else self.limit
 
     @classmethod
     def from_dict(cls, kind, data):
@@ -121,6 +141,21 @@ class Rule:
             value = data.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise RuleError(f"rule.{name}", "must be a number")
+        comparison = data.get("comparison")
+        if comparison is not None:
+            if comparison not in COMPARISONS:
+                raise RuleError("rule.comparison", "must be one of " + ", ".join(COMPARISONS))
+            allowed = KIND_COMPARISONS.get(kind, ())
+            if comparison not in allowed:
+                takes = ("takes " + " or ".join(allowed)) if allowed else "compares nothing"
+                raise RuleError("rule.comparison", f"a {kind} {takes}, not {comparison}")
+            implied = _DIRECTION_OF.get(comparison)
+            if kind == "target" and "direction" in data and implied not in (None, data["direction"]):
+                raise RuleError("rule.comparison", f"{comparison} contradicts direction {data['direction']}")
+            if kind == "target" and implied is not None:
+                data["direction"] = implied  # one meaning, whichever field a reader looks at
+            if kind == "ceiling" and comparison == "<" and data.get("limit") == 0:
+                raise RuleError("rule.comparison", "fewer than 0 events can never hold: use limit 1 with <")
         if kind == "ceiling":
             if data.get("limit") is None:
                 raise RuleError("rule.limit", "a ceiling needs a limit")

@@ -219,7 +219,12 @@ def judge_target(t, w, reports, as_of):
     rule = t.rule
 
     def reached(value):
-        return value <= rule.target if rule.direction == "at_most" else value >= rule.target
+        # docs/agreement-format.md, `comparison`: unset, `direction` decides (at most / at least).
+        comparison = rule.comparison or ("<=" if rule.direction == "at_most" else ">=")
+        return {
+            "<": value < rule.target, "<=": value <= rule.target, "==": value == rule.target,
+            ">=": value >= rule.target, ">": value > rule.target,
+        }[comparison]
 
     measured = [e for e in reports if e.stance == "affirms" and e.value is not None]
     if as_of < w.due_at:
@@ -281,18 +286,26 @@ def judge_ceiling(t, w, reports, as_of, known_at, periods):
     days = day_list(w.opens_day, last)
     with_data = {d for d in days if covered(t, d, periods, known_at) or d in day_of.values()}
 
+    # "Fewer than N" (comparison "<"): N events are already too many, and the N-th one crossed it.
+    fewer = rule.comparison == "<"
+
+    def over(count):
+        return count >= rule.limit if fewer else count > rule.limit
+
+    crossing = rule.limit - 1 if fewer else rule.limit
+
     if rule.period == "window":
-        if len(events) > rule.limit:
-            return BREACHED, events[rule.limit].occurred_at
+        if over(len(events)):
+            return BREACHED, events[crossing].occurred_at
         return (IN_COMPLIANCE if with_data else NO_DATA), w.opens_at
 
     breached, since, clean = False, w.opens_at, 0
     for day in days:
         todays = [e for e in events if day_of[id(e)] == day]
         complete = first_instant(day + ONE_DAY, w.tz) <= end
-        if len(todays) > rule.limit:
+        if over(len(todays)):
             if not breached:
-                breached, since = True, todays[rule.limit].occurred_at
+                breached, since = True, todays[crossing].occurred_at
             clean = 0
         elif breached and complete and day in with_data:
             clean += 1

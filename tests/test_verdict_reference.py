@@ -141,9 +141,15 @@ def rule_for(draw, kind):
         rule.update(target=draw(st.sampled_from([10, 20, 35])),
                     direction=draw(st.sampled_from(["at_most", "at_least"])),
                     baseline=draw(st.sampled_from([None, 60])))
+        comparison = draw(st.sampled_from([None, None, "<", "<=", "==", ">=", ">"]))
+        if comparison is not None:
+            rule["comparison"] = comparison
+            rule["direction"] = "at_most" if comparison in ("<", "<=") else "at_least"
     elif kind == "ceiling":
         rule.update(limit=draw(st.sampled_from([0, 1, 1, 2, 3])), period=draw(st.sampled_from(["day", "day", "window"])),
                     recovery_days=draw(st.sampled_from([0, 1, 2, 3])))
+        if draw(st.sampled_from([False, False, True])):
+            rule.update(comparison="<", limit=max(rule["limit"], 1))
     elif kind == "prohibition":
         rule["recovery_days"] = draw(st.sampled_from([None, 0, 1, 3]))
     return rule

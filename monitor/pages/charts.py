@@ -176,6 +176,8 @@ def ceiling(details):
     """Qualifying events per day against the limit; days over it marked; days without data shown as such."""
     daily = [(date.fromisoformat(d), n) for d, n in details.get("daily") or ()]
     limit = details.get("limit") or 0
+    # Under "fewer than N" (`rule.comparison` "<") a day at the limit is already over it.
+    allowed = details.get("allowed", limit)
     per_window = details.get("period") == "window"
     if not daily:
         return None
@@ -201,14 +203,14 @@ def ceiling(details):
                 first=chunk[0][0],
                 last=chunk[-1][0],
                 value=max(values) if values else None,
-                over=sum(1 for n in values if n > limit),
+                over=sum(1 for n in values if n > allowed),
                 with_data=len(values),
                 days=len(chunk),
             )
         )
 
     first, last = daily[0][0], daily[-1][0]
-    over_days = sum(1 for _, n in daily if n is not None and n > limit) if not per_window else 0
+    over_days = sum(1 for _, n in daily if n is not None and n > allowed) if not per_window else 0
     no_data_days = sum(1 for _, n in daily if n is None)
     if per_window:
         title = _("Running total of qualifying events against the window's limit of %(limit)s") % {"limit": limit}
@@ -255,7 +257,7 @@ def ceiling(details):
             [
                 _day_label(b.first),
                 _("no data") if b.value is None else b.value,
-                _("yes") if b.value is not None and b.value > limit else "",
+                _("yes") if b.value is not None and b.value > allowed else "",
             ]
             for b in bins
         ]
@@ -276,7 +278,7 @@ def ceiling(details):
             continue
         # A day with data and no event gets a sliver at the baseline, so zero never looks like "no data".
         h = min(max(PLOT_H * b.value / top, 1.5), PLOT_H) if _finite(b.value) else PLOT_H
-        over = b.value > limit
+        over = b.value > allowed
         label = f"{when}: {b.value}" + (f" ({_('over the limit')})" if over else "")
         chart.rects.append(
             dict(

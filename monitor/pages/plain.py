@@ -93,20 +93,34 @@ def rule_sentences(term, owed_by, signed_on, anchor=None):
     out.append((_("Whose acts"), whose))
 
     if term.kind == tm.CEILING:
+        fewer = rule.comparison == "<"
         if rule.period == "window":
-            limit = _("At most %(limit)s qualifying events over the whole window.") % {"limit": rule.limit}
+            limit = (
+                _("Fewer than %(limit)s qualifying events over the whole window.") if fewer
+                else _("At most %(limit)s qualifying events over the whole window.")
+            ) % {"limit": rule.limit}
         else:
-            limit = _("At most %(limit)s qualifying events on any one local day.") % {"limit": rule.limit}
+            limit = (
+                _("Fewer than %(limit)s qualifying events on any one local day.") if fewer
+                else _("At most %(limit)s qualifying events on any one local day.")
+            ) % {"limit": rule.limit}
         limit += " " + _("Reports of the same event count once.")
         if rule.recovery_days is not None and rule.period == "day":
-            limit += " " + _("A breach is over after %(days)s in a row with data at or under the limit.") % {
-                "days": _days(rule.recovery_days)
-            }
+            under = (
+                _("A breach is over after %(days)s in a row with data under the limit.") if fewer
+                else _("A breach is over after %(days)s in a row with data at or under the limit.")
+            )
+            limit += " " + under % {"days": _days(rule.recovery_days)}
         out.append((_("Limit"), limit))
     elif term.kind == tm.TARGET:
-        direction = (
-            _("at most %(target)s%(unit)s") if rule.direction == "at_most" else _("at least %(target)s%(unit)s")
-        ) % {"target": _number(rule.target), "unit": f" {rule.unit}" if rule.unit else ""}
+        words = {
+            "<": _("below %(target)s%(unit)s"),
+            "<=": _("at most %(target)s%(unit)s"),
+            "==": _("exactly %(target)s%(unit)s"),
+            ">=": _("at least %(target)s%(unit)s"),
+            ">": _("above %(target)s%(unit)s"),
+        }[rule.target_comparison]
+        direction = words % {"target": _number(rule.target), "unit": f" {rule.unit}" if rule.unit else ""}
         target = _("The measured quantity must be %(direction)s.") % {"direction": direction}
         if rule.baseline is not None:
             target += " " + _("Baseline: %(baseline)s.") % {"baseline": _number(rule.baseline)}

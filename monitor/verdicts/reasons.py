@@ -24,16 +24,19 @@ SENTENCES = {
     "deadline.met_late": _("Met late on %(date)s, %(days_late_text)s after the deadline, per %(source)s (%(grade)s)."),
     "deadline.missed": _("Missed: due by the end of %(due)s, and no credible report shows it happened."),
     "target.pending": _(
-        "Target %(target)s%(unit_text)s by the end of %(due)s; latest %(value)s%(unit_text)s on %(measured)s, "
+        "Target %(target_text)s%(unit_text)s by the end of %(due)s; latest %(value)s%(unit_text)s on %(measured)s, "
         "per %(source)s (%(grade)s)."
     ),
-    "target.in_grace": _("Target %(target)s%(unit_text)s was due by the end of %(due)s; grace ends %(grace_ends)s."),
-    "target.unmeasured.pending": _("Target %(target)s%(unit_text)s by the end of %(due)s; not measured yet."),
+    "target.in_grace": _(
+        "Target %(target_text)s%(unit_text)s was due by the end of %(due)s; grace ends %(grace_ends)s."
+    ),
+    "target.unmeasured.pending": _("Target %(target_text)s%(unit_text)s by the end of %(due)s; not measured yet."),
     "target.unmeasured.in_grace": _(
-        "Target %(target)s%(unit_text)s was due by the end of %(due)s; not measured yet; grace ends %(grace_ends)s."
+        "Target %(target_text)s%(unit_text)s was due by the end of %(due)s; not measured yet; "
+        "grace ends %(grace_ends)s."
     ),
     "target.met": _(
-        "Met: %(value)s%(unit_text)s on %(date)s against a target of %(target)s%(unit_text)s due %(due)s, "
+        "Met: %(value)s%(unit_text)s on %(date)s against a target of %(target_text)s%(unit_text)s due %(due)s, "
         "per %(source)s (%(grade)s)."
     ),
     "target.met_late": _(
@@ -41,29 +44,31 @@ SENTENCES = {
         "per %(source)s (%(grade)s)."
     ),
     "target.missed": _(
-        "Missed: %(value)s%(unit_text)s at the due date %(due)s against a target of %(target)s%(unit_text)s, "
+        "Missed: %(value)s%(unit_text)s at the due date %(due)s against a target of %(target_text)s%(unit_text)s, "
         "per %(source)s (%(grade)s)."
     ),
     "target.missed_unmeasured_at_due": _(
         "Missed: nothing was measured by the due date %(due)s; the first figure after it, %(value)s%(unit_text)s on "
-        "%(date)s per %(source)s (%(grade)s), is short of the target of %(target)s%(unit_text)s."
+        "%(date)s per %(source)s (%(grade)s), is short of the target of %(target_text)s%(unit_text)s."
     ),
     "target.no_data": _("No measurement of the quantity was reported by the due date %(due)s."),
     "ceiling.breached": _(
-        "Breached: %(count)s events on %(date)s against a limit of %(limit)s a day "
-        "(%(breached_days_text)s over the limit; %(days_with_data)s of %(days)s days had data)."
+        "Breached: %(count)s events on %(date)s against a limit of %(limit_text)s a day "
+        "(%(breached_days_text)s %(over_text)s the limit; %(days_with_data)s of %(days)s days had data)."
     ),
     "ceiling.recovered": _(
         "In compliance again since the breach on %(last_breach)s "
-        "(%(breached_days_text)s over the limit of %(limit)s; %(days_with_data)s of %(days)s days had data)."
+        "(%(breached_days_text)s %(over_text)s the limit of %(limit)s; %(days_with_data)s of %(days)s days had data)."
     ),
-    "ceiling.ok": _("No day over the limit of %(limit)s; %(days_with_data)s of %(days)s days had data."),
+    "ceiling.ok": _("No day %(over_text)s the limit of %(limit)s; %(days_with_data)s of %(days)s days had data."),
     "ceiling.no_data": _("No source covers these %(days)s days, so compliance cannot be judged."),
     "ceiling.window_breached": _(
-        "Breached: %(count)s events against a limit of %(limit)s for the whole window, the limit passed on %(date)s."
+        "Breached: %(count)s events against a limit of %(limit_text)s for the whole window, "
+        "the limit passed on %(date)s."
     ),
     "ceiling.window_ok": _(
-        "%(count)s events against a limit of %(limit)s for the whole window; %(days_with_data)s of %(days)s days had data."
+        "%(count)s events against a limit of %(limit_text)s for the whole window; "
+        "%(days_with_data)s of %(days)s days had data."
     ),
     "prohibition.ok": _("No credible report of a violation since %(opens)s."),
     "prohibition.breached": _("Breached on %(date)s per %(source)s (%(grade)s); violations reported: %(count)s."),
@@ -73,6 +78,18 @@ SENTENCES = {
     ),
     "disputed.denied": _("Disputed: one credible report says it happened, another (%(source)s, %(grade)s) denies it."),
 }
+
+
+# How a rule's comparison reads in a sentence. A rule that states none reads as it always has:
+# a target's bare figure, a ceiling's "limit of 10" that a day goes "over".
+_TARGET_WORDS = {
+    "<": _("below %(target)s"),
+    "<=": _("at most %(target)s"),
+    "==": _("exactly %(target)s"),
+    ">=": _("at least %(target)s"),
+    ">": _("above %(target)s"),
+}
+_LIMIT_WORDS = {"<": _("fewer than %(limit)s"), "<=": _("at most %(limit)s")}
 
 
 def _days(n):
@@ -100,6 +117,15 @@ def _format_params(params):
     if params.get("breached_days") is not None:
         out["breached_days_text"] = _days(params["breached_days"])
     out["unit_text"] = f" {params['unit']}" if params.get("unit") else ""
+    comparison = params.get("comparison")
+    if "target" in params:
+        words = _TARGET_WORDS.get(comparison)
+        out["target_text"] = words % {"target": out["target"]} if words else out["target"]
+    if "limit" in params:
+        words = _LIMIT_WORDS.get(comparison)
+        out["limit_text"] = words % {"limit": out["limit"]} if words else out["limit"]
+        # Under "fewer than N" a day with N events is already a breach: it is *at or over* the limit.
+        out["over_text"] = _("at or over") if comparison == "<" else _("over")
     for name in ("with", "without"):
         if name in params:
             out[f"{name}_label"] = str(LABELS.get(params[name], params[name])).lower()

@@ -54,15 +54,19 @@ def judge(ctx, reports):
             n = per_day.get(day)
             daily.append((day.isoformat(), len(n) if n else (0 if day in covered_set else None)))
             day += ONE_DAY
-        details = {"limit": rule.limit, "period": rule.period, "daily": daily, "imprecise": imprecise}
+        details = {
+            "limit": rule.limit, "allowed": rule.allowed, "period": rule.period, "daily": daily, "imprecise": imprecise,
+        }
 
     if rule.period == "window":
         ordered = list(events.values())  # found in time order
         params = {"count": len(ordered), "limit": rule.limit, "days_with_data": days_with_data, "days": days}
+        if rule.comparison:
+            params["comparison"] = rule.comparison
         if ctx.details:
             details["count"] = len(ordered)
-        if len(ordered) > rule.limit:
-            crossing = ordered[rule.limit]
+        if len(ordered) > rule.allowed:
+            crossing = ordered[rule.allowed]
             params["date"] = local_day(crossing.occurred_at, tz).isoformat()
             return Outcome(
                 S.BREACHED,
@@ -107,9 +111,9 @@ def judge(ctx, reports):
         if breached:
             recover_in_gap(previous, day - ONE_DAY)
         todays = per_day[day]
-        if len(todays) > rule.limit:
+        if len(todays) > rule.allowed:
             if not breached:
-                breached, since = True, todays[rule.limit].occurred_at
+                breached, since = True, todays[rule.allowed].occurred_at
                 episode_evidence = ()
             breached_days.append(day)
             episode_evidence += tuple(e.id for e in todays)
@@ -129,6 +133,8 @@ def judge(ctx, reports):
         "days": days,
         "breached_days": len(breached_days),
     }
+    if rule.comparison:
+        params["comparison"] = rule.comparison
     if breached:
         worst = max(breached_days, key=lambda d: len(per_day[d]))
         params.update(

@@ -1,17 +1,24 @@
 """A quantity by a date: the latest credible measurement at the due date decides."""
 
+from operator import eq, ge, gt, le, lt
+
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine.context import Outcome, pending, source_params
 from monitor.verdicts.engine.values import Reason
 from terms.rules import local_day
 
 
+COMPARE = {"<": lt, "<=": le, "==": eq, ">=": ge, ">": gt}
+
+
 def judge(ctx, reports):
     w, rule = ctx.window, ctx.rule
     measurements = [e for e in reports if e.stance == "affirms" and e.value is not None]
 
+    compare = COMPARE[rule.target_comparison]
+
     def reached(value):
-        return value <= rule.target if rule.direction == "at_most" else value >= rule.target
+        return compare(value, rule.target)
 
     before_due = [m for m in measurements if m.occurred_at < w.due_at]
     baseline = rule.baseline if rule.baseline is not None else (measurements[0].value if measurements else None)
@@ -19,6 +26,7 @@ def judge(ctx, reports):
     details = {
         "target": rule.target,
         "direction": rule.direction,
+        "comparison": rule.target_comparison,
         "unit": rule.unit,
         "baseline": baseline,
         "latest": latest.value if latest else None,
@@ -28,7 +36,7 @@ def judge(ctx, reports):
         details["progress"] = max(0.0, min(1.0, (baseline - latest.value) / (baseline - rule.target)))
 
     if ctx.as_of < w.due_at:
-        extra = {"target": rule.target, "unit": rule.unit}
+        extra = {"target": rule.target, "unit": rule.unit, **_comparison(rule)}
         if latest:
             extra.update(value=latest.value, measured=local_day(latest.occurred_at, ctx.tz).isoformat())
             extra.update(source_params(latest))
@@ -47,6 +55,7 @@ def judge(ctx, reports):
             "value": at_due.value,
             "target": rule.target,
             "unit": rule.unit,
+            **_comparison(rule),
             "date": local_day(at_due.occurred_at, ctx.tz).isoformat(),
             "due": w.due_day.isoformat(),
             **source_params(at_due),
@@ -60,6 +69,7 @@ def judge(ctx, reports):
             "value": late.value,
             "target": rule.target,
             "unit": rule.unit,
+            **_comparison(rule),
             "date": local_day(late.occurred_at, ctx.tz).isoformat(),
             "due": w.due_day.isoformat(),
             "days_late": (local_day(late.occurred_at, ctx.tz) - w.due_day).days,
@@ -72,7 +82,10 @@ def judge(ctx, reports):
         if at_due is None and latest is None:
             return Outcome(
                 S.NO_DATA,
-                Reason("target.no_data", {"due": w.due_day.isoformat(), "target": rule.target, "unit": rule.unit}),
+                Reason(
+                    "target.no_data",
+                    {"due": w.due_day.isoformat(), "target": rule.target, "unit": rule.unit, **_comparison(rule)},
+                ),
                 since=w.missed_at,
                 details=details,
             )
@@ -81,6 +94,7 @@ def judge(ctx, reports):
             "value": deciding.value,
             "target": rule.target,
             "unit": rule.unit,
+            **_comparison(rule),
             "due": w.due_day.isoformat(),
             "date": local_day(deciding.occurred_at, ctx.tz).isoformat(),
             **source_params(deciding),
@@ -95,8 +109,14 @@ def judge(ctx, reports):
             days_overdue=(ctx.today() - w.due_day).days,
             details=details,
         )
-    outcome = pending(ctx, "target" if latest else "target.unmeasured", {"target": rule.target, "unit": rule.unit})
+    extra = {"target": rule.target, "unit": rule.unit, **_comparison(rule)}
+    outcome = pending(ctx, "target" if latest else "target.unmeasured", extra)
     return Outcome(**{**outcome.__dict__, "details": details})
+
+
+def _comparison(rule):
+    """The comparison, for the sentence, when the rule states one (else the sentence reads as before)."""
+    return {"comparison": rule.comparison} if rule.comparison else {}
 
 
 def reads(window):
