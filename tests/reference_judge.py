@@ -30,6 +30,7 @@ ONE_DAY = timedelta(days=1)
 AWAITING_SIGNATURE, AWAITING_ANCHOR, NOT_TRACKED = "awaiting_signature", "awaiting_anchor", "not_tracked"
 NOT_YET_DUE, DUE_SOON, MET, MET_LATE, MISSED = "not_yet_due", "due_soon", "met", "met_late", "missed"
 IN_COMPLIANCE, BREACHED, DISPUTED, NO_DATA = "in_compliance", "breached", "disputed", "no_data"
+UNCONFIRMED = "unconfirmed"
 
 
 # --- names ------------------------------------------------------------------------------------------------
@@ -120,7 +121,7 @@ def state_at(e, known_at):
 
 
 def weight(e, known_at):
-    """"counts", "disputed" or None (not known, rejected, or a claim weaker than B2)."""
+    """"counts", "disputed", "weak" (a claim weaker than B2) or None (not known, rejected)."""
     state = state_at(e, known_at)
     if state == "verified":
         return "counts"
@@ -128,7 +129,7 @@ def weight(e, known_at):
         return "disputed"
     if state == "claimed" and e.source.reliability in ("A", "B") and e.credibility in (1, 2):
         return "counts"
-    return None
+    return "weak" if state == "claimed" else None
 
 
 def speaks_to(t, e):
@@ -202,10 +203,6 @@ def judge_deadline(t, w, reports, as_of):
     acts = [e for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
     if acts:
         act = min(acts, key=lambda e: (done_by(e, w.tz), e.id))
-        # A counting denial dated on or after a counting act.
-        denials = [d for d in reports if d.stance == "denies" and d.occurred_at >= act.occurred_at]
-        if denials:
-            return DISPUTED, max(act.occurred_at, min(d.occurred_at for d in denials))
         if on_time(act, w):
             return MET, act.occurred_at
         if as_of >= w.due_at:
@@ -322,18 +319,25 @@ def judge_prohibition(t, w, reports, as_of):
     if as_of < w.opens_at:
         return NOT_YET_DUE, None
     end = as_of if w.closes_at is None else min(as_of, w.closes_at)
-    violations = [e for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
-    if not violations:
+    # Each violation's instant: a report of conduct over a period (occurred_until) that began before the
+    # window and runs into it counts from the window's opening (architecture.md, "By kind").
+    instants = [e.occurred_at for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
+    instants += [
+        w.opens_at for e in reports
+        if e.stance == "affirms" and e.occurred_until is not None and e.occurred_at < w.opens_at < period_end(e, w.tz)
+    ]
+    instants.sort()
+    if not instants:
         return IN_COMPLIANCE, w.opens_at
     if t.rule.recovery_days is None:
-        return BREACHED, violations[0].occurred_at  # until an analyst says otherwise
+        return BREACHED, instants[0]  # until an analyst says otherwise
     status, since, clean = IN_COMPLIANCE, w.opens_at, 0
     day = w.opens_day
     while first_instant(day, w.tz) <= end:
-        todays = [v for v in violations if local_date(v.occurred_at, w.tz) == day]
+        todays = [i for i in instants if local_date(i, w.tz) == day]
         if todays:
             if status != BREACHED:
-                status, since = BREACHED, todays[0].occurred_at  # a new episode
+                status, since = BREACHED, todays[0]  # a new episode
             clean = 0
         elif status == BREACHED:
             clean += 1
@@ -372,11 +376,58 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
                 counting.append(e)
             elif standing == "disputed":
                 disputed.append(e)
-    strict = judge_once(t, w, in_time(counting), as_of, known_at, coverage)
-    if disputed:
-        loose = judge_once(t, w, in_time(counting + disputed), as_of, known_at, coverage)
+    weak = [e for e in evidence if e.occurred_at <= as_of and speaks_to(t, e) and weight(e, known_at) == "weak"]
+    # Denials (architecture.md, "Weighing evidence", 6): the acts a counting denial says did not happen.
+    denied, contesting = set(), set()
+    for d in counting:
+        if d.stance != "denies":
+            continue
+        for a in counting:
+            if a.stance != "affirms":
+                continue
+            grouped = d.event_id is not None and d.event_id == a.event_id
+            if t.kind == "deadline":
+                speaks = a.occurred_at <= d.occurred_at  # "it had not happened by then"
+            elif t.kind in ("ceiling", "prohibition"):
+                speaks = d.occurred_at <= a.occurred_at < period_end(d, w.tz)  # "it did not happen then"
+            else:
+                speaks = False  # a measurement: only the one grouped with it
+            # Only acts that could decide it: a target reads every figure; the others, acts in the window.
+            straddles = (t.kind == "prohibition" and a.occurred_until is not None
+                         and a.occurred_at < w.opens_at < period_end(a, w.tz))
+            decides = t.kind == "target" or w.inside(a.occurred_at) or straddles
+            if (grouped or speaks) and decides:
+                denied.add(a.id)
+                contesting.add(d.id)
+    strict_reports = [e for e in counting if e.id not in denied]
+    strict = judge_once(t, w, in_time(strict_reports), as_of, known_at, coverage)
+    doubtful = disputed + [e for e in counting if e.id in denied]
+    if doubtful:
+        loose = judge_once(t, w, in_time(strict_reports + doubtful), as_of, known_at, coverage)
         if loose[0] != strict[0]:
+            if denied and not disputed:
+                first_act = min(e.occurred_at for e in counting if e.id in denied)
+                first_denial = min(e.occurred_at for e in counting if e.id in contesting)
+                return DISPUTED, max(first_act, first_denial)
             return DISPUTED, max((s for s in (strict[1], loose[1]) if s is not None), default=None)
+    # Claims below the grade (architecture.md, "Weighing evidence", 8).
+    can_move = {"deadline": (MISSED, NO_DATA), "target": (MISSED, NO_DATA), "prohibition": (IN_COMPLIANCE,)}
+    claims = [e for e in weak if e.stance == "affirms"]
+    # A claim a counting denial contests (as in step 6) is refuted, not awaiting confirmation.
+    for d in counting:
+        if d.stance == "denies":
+            claims = [a for a in claims if not (t.kind == "target" or w.inside(a.occurred_at) or (
+                t.kind == "prohibition" and a.occurred_until is not None
+                and a.occurred_at < w.opens_at < period_end(a, w.tz))) or not (
+                (d.event_id is not None and d.event_id == a.event_id)
+                or (d.event_id is None and t.kind == "deadline" and a.occurred_at <= d.occurred_at)
+                or (d.event_id is None and t.kind in ("ceiling", "prohibition")
+                    and d.occurred_at <= a.occurred_at < period_end(d, w.tz))
+            )]
+    if claims and strict[0] in can_move.get(t.kind, ()):
+        claimed = judge_once(t, w, in_time(strict_reports + claims), as_of, known_at, coverage)
+        if claimed[0] != strict[0]:
+            return UNCONFIRMED, max((s for s in (strict[1], claimed[1]) if s is not None), default=None)
     return strict
 
 

@@ -53,7 +53,7 @@ def test_json_output_has_the_documented_shape(talks):
     }
     assert set(c["computed"]) == {
         "status", "since", "reason", "sentence", "opens_at", "due_at", "closes_at", "days_left", "days_overdue",
-        "evidence", "as_of", "known_at",
+        "evidence", "as_of", "known_at", "weighed", "set_aside",
     }
     assert c["status"] == "due_soon"
     assert c["computed"]["days_left"] == 5
@@ -160,7 +160,9 @@ def test_disputed_report_that_would_decide_makes_the_commitment_disputed(talks):
     report.set_verification(DISPUTED, at=datetime(2020, 3, 9, tzinfo=UTC), reason="Government denies it.")
     [c] = run_json("--as-of", "2020-04-01")["agreements"][0]["commitments"]
     assert c["status"] == "disputed"
-    assert c["computed"]["reason"]["params"] == {"without": "missed", "with": "met", "disputed": 1}
+    assert c["computed"]["reason"]["params"] == {
+        "without": "missed", "with": "met", "disputed": 1, "with_reports": [report.id], "without_reports": [],
+    }
 
 
 def _agreement_with(n, party):

@@ -411,7 +411,10 @@ def test_a_disputed_event_that_would_pass_the_limit_makes_it_disputed():
     v = evaluate(ceiling(), credible + [disputed], as_of=at(2020, 3, 5), coverage=[ALWAYS])
 
     assert v.status == S.DISPUTED
-    assert v.reason.params == {"without": S.IN_COMPLIANCE, "with": S.BREACHED, "disputed": 1}
+    assert v.reason.params == {
+        "without": S.IN_COMPLIANCE, "with": S.BREACHED, "disputed": 1, "with_reports": [disputed.id],
+        "without_reports": [],
+    }
     assert v.since == at(2020, 3, 3, 18)
     assert v.evidence == tuple(e.id for e in credible) + (disputed.id,)
 

@@ -62,8 +62,9 @@ def test_a_rejection_made_after_the_cutoff_does_not_apply():
 def test_a_weak_claim_verified_after_the_cutoff_counts_only_from_then():
     act = report(date(2020, 3, 8), source=LOCAL_PRESS, credibility=3, verification=((at(2020, 3, 18), "verified"),))
 
-    assert evaluate(term(), [act], as_of=at(2020, 3, 12)).status == S.MISSED
-    assert evaluate(term(), [act], as_of=at(2020, 3, 12), known_at=at(2020, 3, 17)).status == S.MISSED
+    # Until it is verified the claim decides nothing: the deadline is unconfirmed, not met.
+    assert evaluate(term(), [act], as_of=at(2020, 3, 12)).status == S.UNCONFIRMED
+    assert evaluate(term(), [act], as_of=at(2020, 3, 12), known_at=at(2020, 3, 17)).status == S.UNCONFIRMED
     assert evaluate(term(), [act], as_of=at(2020, 3, 12), known_at=at(2020, 3, 18)).status == S.MET
 
 
@@ -75,7 +76,9 @@ def test_a_dispute_raised_after_the_cutoff_does_not_apply():
 
     assert then.status == S.MET
     assert now_about_then.status == S.DISPUTED
-    assert now_about_then.reason.params == {"without": S.MISSED, "with": S.MET, "disputed": 1}
+    assert now_about_then.reason.params == {
+        "without": S.MISSED, "with": S.MET, "disputed": 1, "with_reports": [act.id], "without_reports": [],
+    }
 
 
 def test_as_of_1_march_knowing_what_we_know_now_differs_from_as_known_then():

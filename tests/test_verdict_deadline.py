@@ -403,14 +403,20 @@ def test_a_claim_graded_b2_or_better_counts(reliability, credibility):
 
 
 @pytest.mark.parametrize("reliability, credibility", [("A", 3), ("B", 3), ("C", 1), ("C", 2), ("D", 1), ("F", 6)])
-def test_a_claim_weaker_than_b2_decides_nothing(reliability, credibility):
+def test_a_claim_weaker_than_b2_decides_nothing_and_leaves_the_deadline_unconfirmed(reliability, credibility):
     source = SourceRef(id=9, name="Mission", reliability=reliability)
-    act = report(date(2020, 3, 8), source=source, credibility=credibility)
+    act = report(date(2020, 3, 8), id=77, source=source, credibility=credibility)
 
     v = evaluate(deadline(), [act], as_of=at(2020, 3, 20))
 
-    assert v.status == S.MISSED
-    assert v.evidence == ()
+    # Not met (the claim decides nothing), but not missed like a deadline nobody reported on either.
+    assert v.status == S.UNCONFIRMED
+    assert v.reason.params["without"] == S.MISSED
+    assert v.evidence == (77,)
+    assert v.sentence == (
+        f"Unconfirmed: claimed by Mission on 8 March 2020 ({reliability}{credibility}), not confirmed by a "
+        "credible report; missed on credible reports alone."
+    )
 
 
 def test_a_verified_report_counts_whatever_its_grade():
@@ -450,7 +456,9 @@ def test_a_disputed_act_that_would_meet_a_missed_deadline_makes_it_disputed():
 
     assert v.status == S.DISPUTED
     assert v.reason.code == "disputed.evidence"
-    assert v.reason.params == {"without": S.MISSED, "with": S.MET, "disputed": 1}
+    assert v.reason.params == {
+        "without": S.MISSED, "with": S.MET, "disputed": 1, "with_reports": [61], "without_reports": [],
+    }
     assert v.evidence == (61,)
     assert v.since == DUE_AT  # disputed from when it would otherwise have been missed
     assert v.sentence.startswith("Disputed: missed on the undisputed reports, met if the 1 disputed")
@@ -462,7 +470,9 @@ def test_a_disputed_act_while_still_due_is_disputed_from_the_act():
     v = evaluate(deadline(), [act], as_of=at(2020, 3, 7))
 
     assert v.status == S.DISPUTED
-    assert v.reason.params == {"without": S.DUE_SOON, "with": S.MET, "disputed": 1}
+    assert v.reason.params == {
+        "without": S.DUE_SOON, "with": S.MET, "disputed": 1, "with_reports": [62], "without_reports": [],
+    }
     assert v.since == midnight(date(2020, 3, 5))
 
 
@@ -478,12 +488,13 @@ def test_a_disputed_report_that_would_not_change_the_outcome_changes_nothing():
     assert v.reason.code == "deadline.met"
 
 
-def test_a_weak_claim_of_the_act_does_not_make_it_disputed():
+def test_a_weak_claim_of_the_act_does_not_make_it_disputed_but_unconfirmed():
     weak = report(date(2020, 3, 8), source=LOCAL_PRESS, credibility=3)
 
     v = evaluate(deadline(), [weak], as_of=at(2020, 3, 20))
 
-    assert v.status == S.MISSED
+    assert v.status == S.UNCONFIRMED
+    assert v.since == utc(2020, 3, 10, 19, 30)  # from when it would have been missed
 
 
 def test_a_credible_denial_after_a_credible_act_makes_it_disputed():
@@ -494,7 +505,10 @@ def test_a_credible_denial_after_a_credible_act_makes_it_disputed():
 
     assert v.status == S.DISPUTED
     assert v.reason.code == "disputed.denied"
-    assert v.reason.params == {"act": 71, "denial": 72, "source": "ACLED", "grade": "A2", "report": 72}
+    assert v.reason.params == {
+        "act": 71, "denial": 72, "source": "ACLED", "grade": "A2", "report": 72,
+        "without": S.MISSED, "with": S.MET, "with_reports": [71], "without_reports": [72],
+    }
     assert v.evidence == (71, 72)
     assert v.since == midnight(date(2020, 3, 7))
     assert v.sentence == "Disputed: one credible report says it happened, another (ACLED, A2) denies it."

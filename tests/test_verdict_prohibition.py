@@ -169,13 +169,15 @@ def test_before_it_applies_it_is_not_yet_due():
     assert v.reason.code == "window.not_open"
 
 
-def test_a_violation_reported_only_by_a_weak_source_decides_nothing():
-    claim = report(date(2020, 3, 5), source=LOCAL_PRESS, credibility=4)
+def test_a_violation_reported_only_by_a_weak_source_decides_nothing_and_leaves_it_unconfirmed():
+    claim = report(date(2020, 3, 5), id=88, source=LOCAL_PRESS, credibility=4)
 
     v = evaluate(prohibition(), [claim], as_of=at(2020, 3, 10))
 
-    assert v.status == S.IN_COMPLIANCE
-    assert v.evidence == ()
+    assert v.status == S.UNCONFIRMED  # not breached (the claim decides nothing), not a clean record either
+    assert v.reason.params["without"] == S.IN_COMPLIANCE
+    assert v.since == claim.occurred_at
+    assert v.evidence == (88,)
 
 
 def test_a_disputed_report_of_the_only_violation_makes_it_disputed():
@@ -184,7 +186,9 @@ def test_a_disputed_report_of_the_only_violation_makes_it_disputed():
     v = evaluate(prohibition(), [claim], as_of=at(2020, 3, 10))
 
     assert v.status == S.DISPUTED
-    assert v.reason.params == {"without": S.IN_COMPLIANCE, "with": S.BREACHED, "disputed": 1}
+    assert v.reason.params == {
+        "without": S.IN_COMPLIANCE, "with": S.BREACHED, "disputed": 1, "with_reports": [409], "without_reports": [],
+    }
     assert v.evidence == (409,)
     assert v.since == midnight(date(2020, 3, 5))
 
@@ -318,5 +322,5 @@ def test_a_party_statement_admitting_the_act_counts_only_once_verified():
         date(2020, 3, 5), source=PARTY_STATEMENT, credibility=6, verification=((at(2020, 3, 7), "verified"),)
     )
 
-    assert evaluate(prohibition(), [admission], as_of=at(2020, 3, 10)).status == S.IN_COMPLIANCE
+    assert evaluate(prohibition(), [admission], as_of=at(2020, 3, 10)).status == S.UNCONFIRMED
     assert evaluate(prohibition(), [verified], as_of=at(2020, 3, 10)).status == S.BREACHED

@@ -300,7 +300,8 @@ def test_a_weak_measurement_decides_nothing():
 
     v = evaluate(checkpoints(), [weak], as_of=at(2020, 4, 5))
 
-    assert v.status == S.NO_DATA
+    assert v.status == S.UNCONFIRMED  # a figure only a weak source gives: not met, and not "never measured"
+    assert v.reason.params["without"] == S.NO_DATA
 
 
 def test_a_disputed_measurement_that_would_meet_the_target_makes_it_disputed():
@@ -310,4 +311,6 @@ def test_a_disputed_measurement_that_would_meet_the_target_makes_it_disputed():
     v = evaluate(checkpoints(), [credible, disputed], as_of=at(2020, 4, 5))
 
     assert v.status == S.DISPUTED
-    assert v.reason.params == {"without": S.MISSED, "with": S.MET, "disputed": 1}
+    assert v.reason.params == {
+        "without": S.MISSED, "with": S.MET, "disputed": 1, "with_reports": [disputed.id], "without_reports": [credible.id],
+    }

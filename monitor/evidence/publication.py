@@ -43,6 +43,9 @@ VIEW_RESTRICTED = "evidence.view_restricted_report"
 # (when the act happened, when the breach began) are the verdict's own conclusion, and stay.
 REPORT_ID_PARAMS = ("report", "act", "denial")
 REPORT_CONTENT_PARAMS = ("source", "grade", "value", "measured")
+# Lists of report ids in a reason (the reports on each side of a dispute, the claims awaiting confirmation):
+# each audience sees the ids of the rows it may see, and the verdict's standing never hangs on them alone.
+REPORT_ID_LIST_PARAMS = ("with_reports", "without_reports", "claim_reports")
 # Statuses that state a fact about the agreement, not a judgement of evidence: public without an analyst.
 FACTUAL_STATUSES = frozenset({S.NOT_TRACKED, S.AWAITING_SIGNATURE})
 # Parts of a verdict's details that are its judgement rather than evidence: withheld with an unpublished verdict.
@@ -221,8 +224,11 @@ class Audience:
         for s in standings:
             ids.update(s.computed.evidence)
             ids.update(ids_in_params(s.computed.reason.params))
+            for name in REPORT_ID_LIST_PARAMS:
+                ids.update((s.computed.reason.params or {}).get(name, ()))
             details = s.computed.details or {}
             ids.update(details.get("violations", ()))
+            ids.update(i for i, _why in (details.get("set_aside") or {}).get("reports", ()))
             ids.update(point[2] for point in details.get("series", ()) if len(point) > 2)
         return ids
 
@@ -247,11 +253,21 @@ class Audience:
         for name in REPORT_ID_PARAMS:
             if name in params and not self.shows_row(params[name], ledger):
                 params.pop(name)
+        for name in REPORT_ID_LIST_PARAMS:
+            if name in params:
+                params[name] = [i for i in params[name] if self.shows_row(i, ledger)]
         return params, sentence, False
 
     def details(self, details, ledger, rule_baseline=None):
         """Chart data: counts stay; measurements from non-public reports and ids of hidden rows go."""
         details = dict(details or {})
+        if "set_aside" in details:
+            # The counts per reason are numbers, like a ceiling's daily counts; the rows listed are the audience's.
+            aside = details["set_aside"]
+            details["set_aside"] = {
+                "counts": aside["counts"],
+                "reports": [(i, why) for i, why in aside["reports"] if self.shows_row(i, ledger)],
+            }
         if "violations" in details:
             details["violations"] = [i for i in details["violations"] if self.shows_row(i, ledger)]
         if "series" in details:

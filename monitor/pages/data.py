@@ -43,6 +43,7 @@ HEADLINE = (
     ("missed", _("Missed"), {S.MISSED}),
     ("breached", _("Breached"), {S.BREACHED}),
     ("disputed", _("Disputed"), {S.DISPUTED}),
+    ("unconfirmed", _("Unconfirmed"), {S.UNCONFIRMED}),
     ("pending", _("Pending"), {S.NOT_YET_DUE, S.DUE_SOON, S.AWAITING_SIGNATURE, S.AWAITING_ANCHOR}),
     ("in_compliance", _("In compliance"), {S.IN_COMPLIANCE}),
     ("no_data", _("No data"), {S.NO_DATA}),

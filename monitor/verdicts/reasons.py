@@ -72,11 +72,19 @@ SENTENCES = {
     ),
     "prohibition.ok": _("No credible report of a violation since %(opens)s."),
     "prohibition.breached": _("Breached on %(date)s per %(source)s (%(grade)s); violations reported: %(count)s."),
+    "prohibition.breached_from_period": _(
+        "Breached from %(date)s per %(source)s (%(grade)s): the report covers a period that began on "
+        "%(period_from)s, before the ban applied; violations reported: %(count)s."
+    ),
     "prohibition.recovered": _("No credible violation reported in the %(days)s days since %(last)s."),
     "disputed.evidence": _(
         "Disputed: %(without_label)s on the undisputed reports, %(with_label)s if the %(disputed)s disputed ones hold."
     ),
     "disputed.denied": _("Disputed: one credible report says it happened, another (%(source)s, %(grade)s) denies it."),
+    "unconfirmed.claims": _(
+        "Unconfirmed: claimed by %(source)s on %(date)s (%(grade)s), not confirmed by a credible report; "
+        "%(without_label)s on credible reports alone."
+    ),
 }
 
 

@@ -7,7 +7,29 @@ def _instant(value):
     return value.isoformat() if value is not None else None
 
 
-def verdict_to_dict(verdict):
+# Reports set aside, listed per page: a ceiling over years of event data can set aside thousands.
+SET_ASIDE_PAGE_SIZE = 100
+
+
+def set_aside_to_dict(set_aside, page=1):
+    """What a verdict set aside, and why: counts per reason, and one page of the reports (oldest first)."""
+    if set_aside is None:
+        return None
+    listed = set_aside["reports"]
+    pages = max(1, -(-len(listed) // SET_ASIDE_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    start = (page - 1) * SET_ASIDE_PAGE_SIZE
+    return {
+        "counts": dict(set_aside["counts"]),
+        "total": len(listed),
+        "page": page,
+        "pages": pages,
+        "reports": [{"id": i, "reason": r} for i, r in listed[start:start + SET_ASIDE_PAGE_SIZE]],
+    }
+
+
+def verdict_to_dict(verdict, *, set_aside_page=1):
+    details = verdict.details or {}
     return {
         "status": verdict.status,
         "since": _instant(verdict.since),
@@ -21,6 +43,8 @@ def verdict_to_dict(verdict):
         "evidence": list(verdict.evidence),
         "as_of": _instant(verdict.as_of),
         "known_at": _instant(verdict.known_at),
+        "weighed": details.get("weighed"),
+        "set_aside": set_aside_to_dict(details.get("set_aside"), set_aside_page),
     }
 
 
@@ -40,7 +64,7 @@ def assessment_to_dict(assessment, computed_status):
     }
 
 
-def standing_to_dict(standing):
+def standing_to_dict(standing, *, set_aside_page=1):
     c = standing.commitment
     return {
         "key": c.key,
@@ -51,12 +75,12 @@ def standing_to_dict(standing):
         "needs_review": c.needs_review,
         "status": standing.status,
         "provisional": standing.provisional,
-        "computed": verdict_to_dict(standing.computed),
+        "computed": verdict_to_dict(standing.computed, set_aside_page=set_aside_page),
         "assessment": assessment_to_dict(standing.assessment, standing.computed.status),
     }
 
 
-def agreement_to_dict(agreement, standings, *, as_of, known_at):
+def agreement_to_dict(agreement, standings, *, as_of, known_at, set_aside_page=1):
     return {
         "slug": agreement.slug,
         "title": agreement.title,
@@ -65,5 +89,5 @@ def agreement_to_dict(agreement, standings, *, as_of, known_at):
         "time_zone": agreement.time_zone,
         "as_of": _instant(as_of),
         "known_at": _instant(known_at),
-        "commitments": [standing_to_dict(s) for s in standings],
+        "commitments": [standing_to_dict(s, set_aside_page=set_aside_page) for s in standings],
     }

@@ -12,6 +12,7 @@ MISSED = "missed"  # due date and grace passed without it
 IN_COMPLIANCE = "in_compliance"  # ceiling or prohibition holding, as far as data shows
 BREACHED = "breached"  # ceiling exceeded or prohibition violated, episode still open
 DISPUTED = "disputed"  # credible reports conflict: the outcome hangs on disputed evidence
+UNCONFIRMED = "unconfirmed"  # only claims below the counting grade say it happened: awaiting confirmation
 NO_DATA = "no_data"  # no source covers the window, or a target was never measured
 NOT_TRACKED = "not_tracked"  # discussed but not agreed: recorded, not judged
 
@@ -26,6 +27,7 @@ STATUSES = (
     (IN_COMPLIANCE, _("In compliance")),
     (BREACHED, _("Breached")),
     (DISPUTED, _("Disputed")),
+    (UNCONFIRMED, _("Unconfirmed")),
     (NO_DATA, _("No data")),
     (NOT_TRACKED, _("Not tracked")),
 )

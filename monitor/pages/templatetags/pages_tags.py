@@ -21,6 +21,7 @@ SYMBOLS = {
     S.MISSED: "✗",
     S.BREACHED: "✗",
     S.DISPUTED: "?",
+    S.UNCONFIRMED: "?",
     S.DUE_SOON: "…",
     S.NOT_YET_DUE: "…",
     S.AWAITING_SIGNATURE: "…",
@@ -35,6 +36,8 @@ TONES = {
     S.MISSED: "bad",
     S.BREACHED: "bad",
     S.DISPUTED: "disputed",
+    # Claimed, not confirmed: not a finding either way, but something an analyst should settle.
+    S.UNCONFIRMED: "disputed",
 }
 
 

@@ -28,12 +28,13 @@ module per kind of commitment: `deadline`, `target`, `ceiling`, `prohibition`.
 """
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Context, Outcome
+from monitor.verdicts.engine.context import Context
 from monitor.verdicts.engine.coverage import CoverageIndex, covered
 from monitor.verdicts.engine.index import (
     Change,
     EvidenceIndex,
     _candidates,
+    _claims,
     _span,
     affected,
     anchors_of,
@@ -56,6 +57,7 @@ from monitor.verdicts.engine.values import (
     Term,
     Verdict,
 )
+from monitor.verdicts.engine.weighing import account, judge_weighed
 from terms.rules import local_day
 
 __all__ = [
@@ -68,7 +70,7 @@ __all__ = [
 
 def evaluate(
     term, evidence, *, as_of, known_at=None, coverage=(), anchor_day=None, due_soon_days=7, qualified=None,
-    details=True, local_days=None,
+    claims=None, speaking=None, details=True, local_days=None,
 ):
     """The verdict on one commitment.
 
@@ -76,7 +78,10 @@ def evaluate(
     commitment counted from another (see `evaluate_agreement`, which resolves it).
     `qualified`, given by `evaluate_agreement`, is the evidence already sifted for this
     commitment as of `as_of`: (counting reports, disputed reports), each in time order,
-    from `EvidenceIndex.qualified`; without it `evidence` is sifted here.
+    from `EvidenceIndex.qualified`; `claims`, the claims below the counting grade
+    (`EvidenceIndex.claims`); `speaking`, every report that speaks to it with its standing
+    (`EvidenceIndex.speaking`, for the details' account of what was set aside); without
+    them `evidence` is sifted here.
     `details=False` leaves `Verdict.details` empty (the sweep never reads them), and
     `local_days` is a {report id: local day} cache shared by commitments in one zone.
     """
@@ -92,16 +97,22 @@ def evaluate(
         return Verdict(status=S.AWAITING_ANCHOR, reason=Reason("awaiting.anchor"), **base)
 
     if qualified is None:
-        counting, contested = [], []
+        counting, contested, claims, speaking = [], [], [], []
         for e in evidence:
-            if e.occurred_at <= as_of and qualifies(term, e):
+            if qualifies(term, e):
                 standing = e.standing_at(known_at)
+                speaking.append((e, standing))
+                if e.occurred_at > as_of:
+                    continue
                 if standing == COUNTS:
                     counting.append(e)
                 elif standing == CONTESTED:
                     contested.append(e)
+                elif standing == WEAK:
+                    claims.append(e)
         counting.sort(key=TIME_ORDER)
         contested.sort(key=TIME_ORDER)
+        claims.sort(key=TIME_ORDER)
     else:
         counting, contested = qualified
     tz = term.tz
@@ -109,30 +120,19 @@ def evaluate(
     if not isinstance(coverage, CoverageIndex):
         coverage = CoverageIndex(coverage, known_at)
     ctx = Context(term, window, tz, as_of, known_at, coverage, due_soon_days, details,
-                   {} if local_days is None else local_days)
+                  {} if local_days is None else local_days)
 
     # Judges read reports in time order (occurred_at, then id), so they slice windows and never sort.
-    judge = kind_of(term.kind).judge
-    strict = judge(ctx, counting)
-    if contested:
-        loose = judge(ctx, sorted(counting + contested, key=TIME_ORDER))  # two sorted runs: merged, not sorted
-        if loose.status != strict.status:
-            strict = Outcome(
-                S.DISPUTED,
-                Reason(
-                    "disputed.evidence",
-                    {
-                        "without": strict.status,
-                        "with": loose.status,
-                        "disputed": len(contested),
-                    },
-                ),
-                since=max(filter(None, (strict.since, loose.since)), default=None),
-                evidence=tuple(dict.fromkeys(strict.evidence + loose.evidence)),
-                days_left=strict.days_left,
-                days_overdue=strict.days_overdue,
-                details=strict.details,
-            )
+    kind = kind_of(term.kind)
+    strict = judge_weighed(ctx, kind, counting, contested, claims or [])
+    out_details = {}
+    if details:
+        out_details = dict(strict.details)
+        if speaking is not None:
+            out_details.update(account(
+                speaking, span=kind.reads(window), as_of=as_of, known_at=known_at, tz=tz,
+                straddling_counts=getattr(kind, "STRADDLING_COUNTS", False),
+            ))
     return Verdict(
         status=strict.status,
         reason=strict.reason,
@@ -143,7 +143,7 @@ def evaluate(
         days_left=strict.days_left,
         days_overdue=strict.days_overdue,
         evidence=strict.evidence,
-        details=strict.details if details else {},
+        details=out_details,
         **base,
     )
 
@@ -180,6 +180,8 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
             term,
             (),
             qualified=_candidates(index, term, anchor_day, as_of),
+            claims=_claims(index, term, anchor_day, as_of),
+            speaking=index.speaking(term) if details else None,
             as_of=as_of,
             known_at=known_at,
             coverage=coverage,

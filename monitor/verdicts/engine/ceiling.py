@@ -8,6 +8,12 @@ from monitor.verdicts.engine.values import DAY_PRECISE, ONE_DAY, Reason, norm_se
 from terms.rules import day_start, local_day
 
 
+# A denial contests the events inside its own period. Claims below the counting grade never make a
+# ceiling unconfirmed: it counts events against a limit, and the claims are listed as set aside.
+DENIES = "period"
+CLAIMS = False
+
+
 def judge(ctx, reports):
     w, rule, tz = ctx.window, ctx.rule, ctx.tz
     if ctx.as_of < w.opens_at:

@@ -9,6 +9,12 @@ from monitor.verdicts.engine.values import OCCURRED, SPANS, Reason
 from terms.rules import local_day
 
 
+# A denial ("talks had not begun by 10 March") contests every act dated at or before it; a claim
+# below the counting grade can make a missed deadline unconfirmed (engine/weighing.py).
+DENIES = "until"
+CLAIMS = True
+
+
 def judge(ctx, reports):
     w = ctx.window
     # The first act is the one surely done first (by `_done_by`, then id). An act is never done
@@ -24,15 +30,7 @@ def judge(ctx, reports):
         if first is None or key < first_key:
             first, first_key = e, key
     if first is not None:
-        start = bisect_left(reports, first.occurred_at, key=OCCURRED)
-        denial = next((e for e in reports[start:] if e.stance == "denies"), None)
-        if denial is not None:
-            return Outcome(
-                S.DISPUTED,
-                Reason("disputed.denied", {"act": first.id, "denial": denial.id, **source_params(denial)}),
-                since=max(first.occurred_at, denial.occurred_at),
-                evidence=(first.id, denial.id),
-            )
+        # Denials were weighed before the judge ran (engine/weighing.py): an act one contests is not here.
         day = local_day(first.occurred_at, ctx.tz)
         params = {"date": day.isoformat(), "due": w.due_day.isoformat(), **source_params(first)}
         done_by = _done_by(first, ctx.tz)

@@ -7,7 +7,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from monitor.verdicts.engine.kinds import kind_of
-from monitor.verdicts.engine.values import COUNTS, CONTESTED, TIME_ORDER, Evidence, norm_set
+from monitor.verdicts.engine.values import COUNTS, CONTESTED, DAY_PRECISE, TIME_ORDER, WEAK, Evidence, norm_set
 from terms.rules import normalize_name
 
 
@@ -18,6 +18,15 @@ def _candidates(index, term, anchor_day, as_of):
         return [], []
     opens, closes = span
     return index.qualified(term, opens=opens, closes=closes, until=as_of)
+
+
+def _claims(index, term, anchor_day, as_of):
+    """The claims below the counting grade that would decide this commitment's verdict if they counted."""
+    span = _span(term, anchor_day)
+    if span is None:
+        return []
+    opens, closes = span
+    return index.claims(term, opens=opens, closes=closes, until=as_of)
 
 
 def _span(term, anchor_day):
@@ -136,30 +145,91 @@ class EvidenceIndex:
     result is the same as `evaluate` sifting the whole list (a test holds the two equal).
 
     Disputed reports are filed apart and returned whatever the span: they are few, and
-    the verdict says how many there were.
+    the verdict says how many there were. Reports that decide nothing (claims below the
+    counting grade, rejected ones, ones not yet known at the cutoff) are filed on a shelf of
+    their own: the claims can make a verdict "unconfirmed", and every one of them is listed
+    as set aside, with its reason, when a verdict's details are asked for.
     """
 
     def __init__(self, evidence, known_at):
         self.all = []
         self.counting = _Shelf()
         self.contested = _Shelf()
+        self.aside = _Shelf()
+        self.all_aside = []
         self.by_commitment = {}
+        self.aside_by_commitment = {}
+        # Reports of a period, or dated only to a week or a month: one that began before a window can
+        # still reach into it, so a commitment asking from its window's opening gets these too (they are few).
+        self.spanning = []
+        # Counting denials, filed again here and returned whatever the span, as disputed reports are: one
+        # dated before a window can still contest an act inside it (grouped with it, or by its period).
+        self.denying = _Shelf()
         for e in sorted(evidence, key=TIME_ORDER):
             standing = e.standing_at(known_at)
-            if standing not in (COUNTS, CONTESTED):
-                continue  # not yet known, rejected, or too weak to decide anything
             row = _Row(
                 e.occurred_at, e, standing, normalize_name(e.admin1), normalize_name(e.location),
                 normalize_name(e.actor1),
             )
-            self.all.append(row)
-            shelf = self.counting if standing == COUNTS else self.contested
+            if standing in (COUNTS, CONTESTED):
+                self.all.append(row)
+                shelf = self.counting if standing == COUNTS else self.contested
+                linked = self.by_commitment
+            else:
+                self.all_aside.append(row)
+                shelf, linked = self.aside, self.aside_by_commitment
             category, sub_category = normalize_name(e.category), normalize_name(e.sub_category)
             shelf.file(category, row)
             if sub_category != category:
                 shelf.file(sub_category, row)
             if e.commitment_id is not None:
-                self.by_commitment.setdefault(e.commitment_id, []).append(row)
+                linked.setdefault(e.commitment_id, []).append(row)
+            if e.occurred_until is not None or e.precision not in DAY_PRECISE:
+                self.spanning.append(row)
+            if standing == COUNTS and e.stance == "denies":
+                self.denying.file(category, row)
+                if sub_category != category:
+                    self.denying.file(sub_category, row)
+
+    def claims(self, term, *, opens=None, closes=None, until=None):
+        """Claims below the counting grade that qualify for `term`, in the span asked, in time order."""
+        seen = set()
+        spanning = set(self._spanning_before(term, opens, until)) if opens is not None else set()
+        out = [
+            row.e for row in self._aside_rows(term)
+            if row.standing == WEAK and (opens is None or row.occurred_at >= opens or row in spanning)
+            and (closes is None or row.occurred_at < closes) and (until is None or row.occurred_at <= until)
+            and not (row.e.id in seen or seen.add(row.e.id))
+        ]
+        out.sort(key=TIME_ORDER)
+        return out
+
+    def speaking(self, term):
+        """Every report that speaks to `term`, whatever its standing and whenever it happened: (report, standing).
+
+        For a verdict's account of what it weighed and set aside (details only: the sweep never asks).
+        """
+        rule = term.rule
+        if not rule.categories:
+            owing = frozenset().union(*(p.names for p in term.owing))
+            rows = [row for row in self.all if _counts_without_category(rule, owing, row)]
+        else:
+            rows = [row for lists in (self.counting.lists(term), self.contested.lists(term)) for rs in lists
+                    for row in rs.rows]
+        rows += self.by_commitment.get(term.id, ())
+        rows += self._aside_rows(term)
+        seen = set()
+        return [(row.e, row.standing) for row in rows if not (row.e.id in seen or seen.add(row.e.id))]
+
+    def _aside_rows(self, term):
+        rule = term.rule
+        rows = list(self.aside_by_commitment.get(term.id, ()))
+        if not rule.categories:
+            owing = frozenset().union(*(p.names for p in term.owing))
+            rows += [row for row in self.all_aside if _counts_without_category(rule, owing, row)]
+        else:
+            rows += [row for rs in self.aside.lists(term) for row in rs.rows]
+        return rows
 
     def qualified(self, term, *, opens=None, closes=None, until=None):
         """(counting reports, disputed reports) that qualify for `term` and happened by `until`.
@@ -194,11 +264,28 @@ class EvidenceIndex:
             seen = set()
             out = [e for e in first + out if not (e.id in seen or seen.add(e.id))]
             disputed = [e for e in second + disputed if not (e.id in seen or seen.add(e.id))]
+        before = []
+        if opens is not None or closes is not None:
+            for rows in self.denying.lists(term):
+                before += rows.between(None, None, until)
+        if opens is not None and self.spanning:
+            before += [row.e for row in self._spanning_before(term, opens, until) if row.standing == COUNTS]
+        if before:
+            seen = {e.id for e in out}
+            out += [e for e in before if e.id not in seen and not seen.add(e.id)]
+            overlap = True
         if len(counting) > 1 or overlap:
             out.sort(key=TIME_ORDER)
         if len(contested) > 1 or overlap:
             disputed.sort(key=TIME_ORDER)
         return out, disputed
+
+    def _spanning_before(self, term, opens, until):
+        """Reports of a period (or a week, a month) that began before `opens` and qualify for `term`."""
+        return [
+            row for row in self.spanning
+            if row.occurred_at < opens and (until is None or row.occurred_at <= until) and qualifies(term, row.e)
+        ]
 
 
 def _by_standing(rows, until):

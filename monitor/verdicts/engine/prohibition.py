@@ -1,11 +1,20 @@
 """An ongoing ban: breached from the first credible violation in the window."""
 
+from bisect import bisect_left
+from dataclasses import replace
 from datetime import timedelta
 
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine.context import Outcome, not_open, source_params, window_end, window_slice
-from monitor.verdicts.engine.values import Reason
+from monitor.verdicts.engine.values import OCCURRED, Reason
 from terms.rules import day_start, local_day
+
+
+# A denial ("no attack in Kabul on 5 March") contests the violations inside its own period; a
+# claimed violation below the counting grade makes a prohibition in compliance unconfirmed.
+DENIES = "period"
+CLAIMS = True
+STRADDLING_COUNTS = True  # a report of a period that runs into the window counts from its opening
 
 
 def judge(ctx, reports):
@@ -13,7 +22,21 @@ def judge(ctx, reports):
     if ctx.as_of < w.opens_at:
         return not_open(ctx)
     end = window_end(ctx)
-    violations = [e for e in window_slice(w, reports) if e.stance == "affirms"]
+    # Conduct reported over a period (`occurred_until`) that began before the window and runs into it is
+    # conduct in the window: it counts from the window's opening, and the sentence says where its period
+    # began. (An act dated only to a week or a month that straddles the opening may have come before it:
+    # that one is set aside, as `straddles_window`.)
+    opens_day = local_day(w.opens_at, tz)
+    straddling = {
+        e.id: e for e in reports[:bisect_left(reports, w.opens_at, key=OCCURRED)]
+        if e.stance == "affirms" and e.occurred_until is not None and e.ends_at(tz) > w.opens_at
+    }
+    violations = [replace(e, occurred_at=w.opens_at) for e in straddling.values()]
+    violations += [e for e in window_slice(w, reports) if e.stance == "affirms"]
+
+    def day_of(v):
+        return opens_day if v.id in straddling else ctx.day_of(v)
+
     details = {"violations": [v.id for v in violations]} if ctx.details else {}
     since, start = w.opens_at, 0
     if rule.recovery_days is not None and violations:
@@ -23,7 +46,7 @@ def judge(ctx, reports):
         gap = timedelta(days=1 + rule.recovery_days)
         over_on = None
         for i, v in enumerate(violations):
-            day = ctx.day_of(v)
+            day = day_of(v)
             if over_on is not None and day >= over_on:
                 start = i
             over_on = day + gap
@@ -43,9 +66,13 @@ def judge(ctx, reports):
             "count": len({v.id if v.event_id is None else ("event", v.event_id) for v in episode}),
             **source_params(first),
         }
+        code = "prohibition.breached"
+        if first.id in straddling:
+            code = "prohibition.breached_from_period"
+            params["period_from"] = local_day(straddling[first.id].occurred_at, tz).isoformat()
         return Outcome(
             S.BREACHED,
-            Reason("prohibition.breached", params),
+            Reason(code, params),
             since=since,
             evidence=tuple(v.id for v in episode),
             details=details,
@@ -55,5 +82,5 @@ def judge(ctx, reports):
 
 
 def reads(window):
-    """Only violations inside the window."""
+    """Only violations inside the window (and, from the evidence index, reports of periods that reach into it)."""
     return window.opens_at, window.closes_at

@@ -11,6 +11,12 @@ from terms.rules import local_day
 COMPARE = {"<": lt, "<=": le, "==": eq, ">=": ge, ">": gt}
 
 
+# A figure is contested only by a denial grouped with it as one event; a claimed figure below the
+# counting grade can make a missed or unmeasured target unconfirmed (engine/weighing.py).
+DENIES = "event"
+CLAIMS = True
+
+
 def judge(ctx, reports):
     w, rule = ctx.window, ctx.rule
     measurements = [e for e in reports if e.stance == "affirms" and e.value is not None]

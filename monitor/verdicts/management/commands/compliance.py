@@ -33,6 +33,10 @@ class Command(BaseCommand):
             "--known-at", metavar="DATE", help="Using only what was known at this date; default: the --as-of date."
         )
         parser.add_argument("--json", action="store_true", help="Stable JSON (docs/compliance-json.md).")
+        parser.add_argument(
+            "--set-aside-page", metavar="N", type=int, default=1,
+            help="Which page of each verdict's set-aside reports to list (100 a page); default 1.",
+        )
 
     def handle(self, *args, **options):
         agreements = Agreement.objects.order_by("title")
@@ -47,7 +51,9 @@ class Command(BaseCommand):
             as_of = parse_instant(options["as_of"], tz, "--as-of") if options["as_of"] else now
             known_at = parse_instant(options["known_at"], tz, "--known-at") if options["known_at"] else as_of
             standings = inputs.standings([agreement], as_of=as_of, known_at=known_at)
-            out.append(serializers.agreement_to_dict(agreement, standings, as_of=as_of, known_at=known_at))
+            out.append(serializers.agreement_to_dict(
+                agreement, standings, as_of=as_of, known_at=known_at, set_aside_page=options["set_aside_page"],
+            ))
         if options["json"]:
             self.stdout.write(json.dumps({"format": serializers.FORMAT_VERSION, "agreements": out}, indent=2))
             return
