@@ -60,6 +60,15 @@ CASES = {
         make_acled.csv_text(3, change={2: {"event_id_cnty": "AFG0000001"}}),
         "Line 5, column event_id_cnty: the id “AFG0000001” appears twice in this file (first on line 2)",
     ),
+    "a timestamp that is not a Unix time": (
+        make_acled.csv_text(3, change={1: {"timestamp": "2020-03-02 10:00"}}),
+        "Line 4, column timestamp: must be a Unix time, whole seconds since 1 January 1970 UTC (such as "
+        "1583020800), got “2020-03-02 10:00”",
+    ),
+    "a timestamp after the import began": (
+        make_acled.csv_text(3, change={2: {"timestamp": "4102444800"}}),  # 1 January 2100
+        "Line 5, column timestamp: is 2100-01-01 00:00 UTC, after this import began (",
+    ),
     "a row with too few values": (
         make_acled.csv_text(2) + "AFG0000009,2020-03-09,2020\n",
         "Line 5: 3 values, but the header has 31 columns",

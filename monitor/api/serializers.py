@@ -129,7 +129,10 @@ class ReportSerializer(serializers.Serializer):
     occurred_at = serializers.DateTimeField()
     occurred_until = serializers.DateTimeField(allow_null=True)
     precision = serializers.CharField(help_text="minute, day, week or month")
-    recorded_at = serializers.DateTimeField(help_text="When the monitor learned of it")
+    recorded_at = serializers.DateTimeField(
+        help_text="When it was known (the knowledge cutoff compares with this): for an ACLED row, ACLED's timestamp"
+    )
+    entered_at = serializers.DateTimeField(help_text="When the report entered the monitor (an import's instant)")
     value = serializers.FloatField(allow_null=True)
     country = serializers.CharField()
     admin1 = serializers.CharField()
@@ -185,7 +188,7 @@ class CommitmentRefField(serializers.Field):
 
 
 # Fields of a posted report the server decides and ignores if sent: what the report's resource shows.
-SERVER_DECIDES = ("id", "recorded_at", "verification", "grade")
+SERVER_DECIDES = ("id", "recorded_at", "entered_at", "verification", "grade")
 
 
 def _problems_by_field(problems):
@@ -231,9 +234,10 @@ class ReportCreateSerializer(serializers.ModelSerializer):
             "visibility",
             "commitment",
             "recorded_at",
+            "entered_at",
             "verification",
         )
-        read_only_fields = ("id", "recorded_at", "verification")
+        read_only_fields = ("id", "recorded_at", "entered_at", "verification")
         # Validation is the importer's (to_internal_value), not DRF's field by field.
         validators = []
 
@@ -272,7 +276,7 @@ class ReportCreateSerializer(serializers.ModelSerializer):
 
         # The server's to say: a back-dated one would rewrite what was known when. The reader has already held
         # the dates to a report's bounds (monitor.evidence.models.report_date_problems), as for a file.
-        values["recorded_at"] = reader.now
+        values["recorded_at"] = values["entered_at"] = reader.now
         if Report.objects.filter(source_id=values["source_id"], source_ref=values["source_ref"]).exists():
             raise serializers.ValidationError(
                 {"source_ref": [_("This source already gave a report with this id: it is already recorded.")]}

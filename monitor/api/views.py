@@ -254,6 +254,7 @@ def report_dict(report, audience):
         "occurred_until": report.occurred_until,
         "precision": report.precision,
         "recorded_at": report.recorded_at,
+        "entered_at": report.entered_at,
         "value": report.value,
         "country": report.country,
         "admin1": report.admin1,

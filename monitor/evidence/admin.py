@@ -150,7 +150,9 @@ class ReportAdmin(AuditedAdmin):
     autocomplete_fields = ("source", "commitment", "event")
     # `recorded_at` is when the monitor learned of the report: set on entry, never back-dated, or every
     # "as known at" view and citation of a past date would silently change.
-    readonly_fields = ("recorded_at", "verification", "entered_by", "arrived_via", "import_file", "import_line")
+    # `entered_at`, beside it: when the report entered the monitor (an ACLED row known since 2020, imported now).
+    readonly_fields = ("recorded_at", "entered_at", "verification", "entered_by", "arrived_via", "import_file",
+                       "import_line")
     inlines = [VerificationChangeInline]
     actions = ["verify_reports", "dispute_reports", "reject_reports", "group_as_event", "export_csv", "export_json"]
     # Counting a million rows on every page view is slow; the filtered count is enough.
@@ -158,7 +160,8 @@ class ReportAdmin(AuditedAdmin):
     formfield_overrides = URLS_HTTPS
     fieldsets = (
         (None, {"fields": ("summary", "category", "sub_category", "stance", "value")}),
-        (gettext_lazy("When"), {"fields": ("occurred_at", "occurred_until", "precision", "recorded_at")}),
+        (gettext_lazy("When"), {"fields": ("occurred_at", "occurred_until", "precision", "recorded_at",
+                                           "entered_at")}),
         (gettext_lazy("Where and who"), {"fields": ("country", "admin1", "location", "actor1", "actor2",
                                                     "fatalities")}),
         (gettext_lazy("Source"), {"fields": ("source", "source_ref", "url", "credibility")}),

@@ -1,7 +1,11 @@
 """Evidence: sources, the reports they give us, and what we know of each report when.
 
 Two instants matter for every report: when the thing happened (`occurred_at`,
-with a precision) and when we learned of it (`recorded_at`). Verification is a
+with a precision) and when we learned of it (`recorded_at`, its knowledge time,
+which every "as known at" view compares). A third is kept beside them: when the
+row entered the monitor (`entered_at`). They differ for an imported dataset whose
+rows carry their own time (ACLED's `timestamp`) and for a back-dated report;
+otherwise they are the same instant. Verification is a
 history, not a field: each change is a row, so a verdict "as known at" any past
 instant sees the verification state as it stood then.
 """
@@ -256,7 +260,13 @@ class Report(models.Model):
         _("happened until"), null=True, blank=True, help_text=_("For a period; empty for a single instant or day.")
     )
     precision = models.CharField(_("precision"), max_length=10, choices=PRECISIONS, default=PRECISION_DAY)
-    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now, db_index=True)
+    recorded_at = models.DateTimeField(
+        _("recorded at"), default=timezone.now, db_index=True,
+        help_text=_("When it was known: what every view “as known at” a date compares."),
+    )
+    # When the row entered the monitor, whatever its knowledge time says: an ACLED row known since 2020 and
+    # imported in 2026 is recorded_at 2020 and entered_at 2026. Never set from a file, never changed.
+    entered_at = models.DateTimeField(_("entered at"), default=timezone.now, editable=False)
 
     value = models.FloatField(_("measured value"), null=True, blank=True)
     country = models.CharField(_("country"), max_length=100, blank=True)

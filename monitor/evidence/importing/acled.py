@@ -1,12 +1,25 @@
-"""ACLED's standard CSV export: one event per row, 31 columns (the importer reads 12 of them).
+"""ACLED's standard CSV export: one event per row, 31 columns (the importer reads 12 of them, and a 13th if present).
 
 Both layouts ACLED has published have 31 columns (the current one starts
 event_id_cnty, event_date, year, time_precision, disorder_type, …; the older
 one data_id, iso, event_id_cnty, …); the columns read here are in both, and the
 others are ignored. `event_id_cnty` is the event's stable id: re-importing a
 file updates the rows with the same id from the same source.
+
+Knowledge time: ACLED's `timestamp` (Unix seconds) says when the row entered
+ACLED's dataset, so it is when the row could be known, and becomes the new
+report's `recorded_at`; the import's instant is kept beside it as `entered_at`.
+It is the dataset's own record of its past, not an importer's claim, so it takes
+no back-dating permission (docs/importing.md, *Knowledge time*). Without the
+column, or with the cell empty, the report is known from the import's instant,
+as before. A timestamp after the import began is refused (nothing is known
+before it is recorded, and lowering it would claim knowledge the data does not
+give); one before the event's day is raised to the start of that day (a row
+cannot be known before it happened; raising it only ever makes it known later,
+and the event itself is not in doubt); one that is not whole seconds is refused.
 """
 
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.utils import timezone
@@ -43,10 +56,14 @@ PRECISIONS = {"1": ev.PRECISION_DAY, "2": ev.PRECISION_WEEK, "3": ev.PRECISION_M
 CREATE_DEFAULTS = {"credibility": 2, "stance": ev.AFFIRMS, "visibility": ev.PUBLIC}
 
 
+# The column that says when a row entered ACLED's dataset (Unix seconds, UTC): the report's knowledge time.
+TIMESTAMP = "timestamp"
+
 # What a checked row holds, in this order: one tuple per row, no dict, so that a million rows cost little.
+# `recorded_at` is None when the row has no timestamp: the writer gives it the import's instant.
 FIELDS = (
     "source_id", "source_ref", "occurred_at", "precision", "category", "sub_category", "actor1", "actor2",
-    "country", "admin1", "location", "fatalities", "summary",
+    "country", "admin1", "location", "fatalities", "summary", "recorded_at",
 )
 # Text columns checked for length only: (column, the longest value the report's field holds).
 TEXTS = (
@@ -60,6 +77,8 @@ DISTINCT_DATES = 1 << 14
 
 class AcledReader:
     fields = FIELDS
+    # Its `recorded_at` is the dataset's timestamp, not a hand-made back-date (importing.writer, run.writer_for).
+    dataset_knowledge_time = True
 
     def __init__(self, *, source_id, tz, attribution):
         self.source_id = source_id
@@ -90,6 +109,7 @@ class AcledReader:
             at[c] for c in ("event_id_cnty", "event_date", "time_precision", "event_type", "notes", "fatalities")
         )
         self.at_texts = tuple((column, at[column], longest) for column, longest in TEXTS)
+        self.at_timestamp = header.index(TIMESTAMP) if TIMESTAMP in header else None
         yield from csv_rows(records, header, header_line, self.row)
 
     def row(self, line, record):
@@ -131,8 +151,19 @@ class AcledReader:
                 fatalities = fields.whole_number(cell)
             except ValueError as e:
                 problems.append(Problem(line, "fatalities", str(e)))
+        recorded_at = None
+        if self.at_timestamp is not None:
+            cell = record[self.at_timestamp].strip()
+            if cell:
+                try:
+                    recorded_at = self._known_at(cell)
+                except ValueError as e:
+                    problems.append(Problem(line, TIMESTAMP, str(e)))
         if problems:
             return line, None, problems
+        if recorded_at is not None:
+            # Not known before the event's day began (nor, for an event dated up to a day ahead, after now).
+            recorded_at = max(recorded_at, min(occurred_at, self.now))
         sub_category, actor1, actor2, country, admin1, location = texts
         summary = record[self.at_notes].strip() or _fallback_summary(sub_category, category, location, admin1, country)
         self.attribution.actor(actor1)
@@ -140,8 +171,25 @@ class AcledReader:
         location = self.attribution.place(location)
         return line, (
             self.source_id, ref, occurred_at, precision, category, sub_category, actor1, actor2, country, admin1,
-            location, fatalities, summary,
+            location, fatalities, summary, recorded_at,
         ), []
+
+    def _known_at(self, cell):
+        """A timestamp cell as an instant: whole seconds since 1970 (UTC), not after the import began."""
+        try:
+            seconds = int(cell) if cell.isascii() and cell.isdigit() else fields.whole_number(cell)
+            instant = datetime.fromtimestamp(seconds, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise ValueError(
+                f"must be a Unix time, whole seconds since 1 January 1970 UTC (such as 1583020800), got “{cell}”"
+            ) from None
+        if instant > self.now:
+            began = self.now.astimezone(UTC)
+            raise ValueError(
+                f"is {instant:%Y-%m-%d %H:%M} UTC, after this import began ({began:%Y-%m-%d %H:%M} UTC): "
+                "a row cannot be known before it is recorded"
+            )
+        return instant
 
 
 def _precision(value):

@@ -24,7 +24,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 REPORT_COLUMNS = (
     "source", "source_ref", "category", "sub_category", "stance", "occurred_at", "occurred_until", "precision",
-    "recorded_at", "summary", "value", "country", "admin1", "location", "actor1", "actor2", "fatalities", "url",
+    "recorded_at", "entered_at", "summary", "value", "country", "admin1", "location", "actor1", "actor2", "fatalities", "url",
     "credibility", "visibility", "commitment", "verification", "grade",
 )
 
@@ -102,6 +102,7 @@ def report_rows(queryset):
             "occurred_until": _instant(r.occurred_until),
             "precision": r.precision,
             "recorded_at": _instant(r.recorded_at),
+            "entered_at": _instant(r.entered_at),
             "summary": r.summary,
             "value": r.value,
             "country": r.country,

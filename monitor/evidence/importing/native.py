@@ -24,7 +24,7 @@ OPTIONAL = (
     "commitment",
 )
 # Columns the export adds that describe the monitor's own state; an exported file imports without them.
-IGNORED = ("id", "verification", "grade")
+IGNORED = ("id", "entered_at", "verification", "grade")
 COLUMNS = REQUIRED + OPTIONAL
 # Set when a report is first recorded, never by a re-import: knowledge of the past does not change. Only
 # those who may back-date set it (a new report's row with it is refused otherwise: importing.writer).

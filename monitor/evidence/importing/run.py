@@ -63,9 +63,10 @@ def writer_for(job, reader, *, user, log, size, backdater=None):
         id_column="event_id_cnty" if job.format == ev.ACLED else "source_ref",
     )
     if staging.supported(reader):
-        # Tuples of fixed fields (ACLED's), which never hold recorded_at: nothing to back-date.
+        # Tuples of fixed fields (ACLED's), whose recorded_at is the dataset's own timestamp: no back-dating.
         return staging.StagingWriter(job, fields=reader.fields, size=size, **options)
-    return BatchWriter(job, fields=getattr(reader, "fields", None), backdater=backdater, **options)
+    return BatchWriter(job, fields=getattr(reader, "fields", None), backdater=backdater,
+                       dataset_times=getattr(reader, "dataset_knowledge_time", False), **options)
 
 
 def backdater_for(user):

@@ -87,7 +87,8 @@ class StagingWriter:
         self.at_ref = self.fields.index("source_ref")
         self.rows = []  # (line, *values) of the batch being gathered
         self.lines = {}  # (source_id, source_ref) → line, for the batch being gathered
-        # refused: rows refused while writing (a back-dated new report: never here, ACLED rows have no recorded_at).
+        # refused: rows refused while writing (a back-dated new report: never here, as ACLED rows' recorded_at is
+        # the dataset's own timestamp, taken whoever imports: acled.py).
         self.created = self.updated = self.unchanged = self.duplicates = self.refused = 0
         # Created or changed: what re-evaluation needs to know about. 8 bytes a row (8 MB for a million rows)
         # is the one thing that grows with the file; the reports themselves are never kept.
@@ -183,7 +184,7 @@ class StagingWriter:
             self._duplicate(*self.found.popleft())
 
     def _write(self, rows):
-        now = timezone.now()  # one instant for the batch: its recorded_at and its history date
+        now = timezone.now()  # one instant for the batch: its entered_at (recorded_at if none) and its history date
         duplicates, updated = [], []
         with self.db.cursor() as cursor:
             with cursor.copy(self._copy_sql) as copy:
@@ -259,13 +260,17 @@ class StagingWriter:
             if f.primary_key:
                 continue
             columns.append(qn(f.column))
-            if f.attname in self.fields:
+            if f.attname == "recorded_at" and f.attname in self.fields:
+                # The row's knowledge time (ACLED's timestamp, checked by the reader), else the batch's instant.
+                values.append(f"coalesce(b.{qn(f.column)}, %s::{f.db_type(connection)})")
+                self._insert_params.append(NOW)
+            elif f.attname in self.fields:
                 values.append(f"b.{qn(f.column)}")
             elif f.attname == "import_line":
                 values.append("b.line")
             else:
                 values.append(f"%s::{f.db_type(connection)}")
-                if f.attname == "recorded_at":
+                if f.attname in ("recorded_at", "entered_at"):
                     self._insert_params.append(NOW)  # the batch's instant
                 else:
                     value = marks[f.attname] if f.attname in marks else f.get_default()

@@ -130,10 +130,14 @@ def backdating_reason(backdater, file_name):
 
 
 class BatchWriter:
-    """`backdater`: who may give new reports the file's `recorded_at` (named in their history), or None."""
+    """`backdater`: who may give new reports the file's `recorded_at` (named in their history), or None.
+
+    `dataset_times`: the rows' `recorded_at` is a dataset's own record of when each row entered it (ACLED's
+    `timestamp`), not an importer's claim, so it is taken whoever imports, with no back-dating permission.
+    """
 
     def __init__(self, job, *, user, log, create_defaults=None, create_only=(), id_column="source_ref", fields=None,
-                 backdater=None):
+                 backdater=None, dataset_times=False):
         self.job = job
         self.fields = fields  # the names of a row's values when the reader gives tuples; None when it gives dicts
         self.user = user
@@ -143,6 +147,7 @@ class BatchWriter:
         self.id_column = id_column
         self.reason = f"Imported from {job.file_name}"[:100]
         self.backdater = backdater
+        self.dataset_times = dataset_times
         self.size = batch_size()
         self.seen = SeenIds()
         self.batch = {}  # (source_id, source_ref) → (line, values)
@@ -180,18 +185,19 @@ class BatchWriter:
         self.seen.add({key: line for key, (line, _values) in batch.items()})
         existing = {(r.source_id, r.source_ref): r for r in existing_reports(list(batch))}
         new, backdated, changed, changed_fields, reclaimed = [], [], [], set(), []
+        now = timezone.now()  # the batch's instant: its new reports' entered_at, and recorded_at if none is given
         for key, (line, values) in batch.items():
             report = existing.get(key)
             if report is None:
                 # A re-import never changes `recorded_at` (create_only); a new report takes the file's only
-                # from someone who may back-date, else the row is refused.
-                if values.get("recorded_at") is None:
-                    new.append(self._new(line, values))
+                # from someone who may back-date, or from a dataset's own timestamps; else the row is refused.
+                if values.get("recorded_at") is None or self.dataset_times:
+                    new.append(self._new(line, values, now))
                 elif self.backdater is None:
                     self.refused += 1
                     self.log.add(Problem(line, "recorded_at", NOT_A_BACKDATER))
                 else:
-                    backdated.append(self._new(line, values))
+                    backdated.append(self._new(line, values, now))
                 continue
             diff = [f for f, v in values.items() if f not in self.create_only and getattr(report, f) != v]
             if not diff:
@@ -236,11 +242,13 @@ class BatchWriter:
         self.created += len(new) + len(backdated)
         self.updated += len(changed)
 
-    def _new(self, line, values):
+    def _new(self, line, values, now):
         """A new report's columns ({attname: value}): no model instance needed to insert it."""
         return {
             **self.create_defaults,
             **values,
+            "recorded_at": values.get("recorded_at") or now,
+            "entered_at": now,
             "arrived_via": ev.ARRIVED_IMPORT,
             "entered_by_id": getattr(self.user, "pk", None),
             "import_job_id": self.job.pk,
