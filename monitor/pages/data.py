@@ -11,7 +11,7 @@ Everything a reader sees of a report or a verdict passes through
 """
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -186,7 +186,7 @@ def agreement_overview(agreement, cut, audience):
     """The agreement page: every commitment's published verdict and latest visible evidence."""
     tz = ZoneInfo(agreement.time_zone)
     standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at)
-    terms = [inputs.term_for(s.commitment) for s in standings]
+    terms = [s.term for s in standings]
     qualifying = _qualifying(terms, inputs.evidence_for(terms, cut.known_at), cut.as_of)
     ledger = publication.Ledger.load(
         audience.report_ids_in(standings) | {e.id for reports in qualifying.values() for e in reports}
@@ -268,6 +268,9 @@ class CommitmentDetail:
     opens_day: object
     days_to_due: int | None
     anchor: object  # the commitment this one is counted from, if any
+    # Reports of non-party actors' acts the rule would otherwise count (Verdict.context), newest
+    # first, those this audience may see: shown apart from the evidence, never weighed.
+    context: list = field(default_factory=list)
 
 
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
@@ -278,7 +281,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     if standing is None:
         return None
     commitment = standing.commitment
-    term = inputs.term_for(commitment)
+    term = standing.term
     qualifying = _qualifying([term], inputs.evidence_for([term], cut.known_at), cut.as_of)[term.id]
 
     # In the order detected: each change follows the one before it, though a correction may take effect
@@ -294,8 +297,21 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     )
     change_ids = {r.id for c in changes for r in c.evidence.all()}
     change_ids |= {i for c in changes for i in publication.ids_in_params(c.reason_params)}
-    ledger = publication.Ledger.load(audience.report_ids_in([standing]) | {e.id for e in qualifying} | change_ids)
+    context_ids = set(standing.computed.context)
+    ledger = publication.Ledger.load(
+        audience.report_ids_in([standing]) | {e.id for e in qualifying} | change_ids | context_ids
+    )
     verdict = audience.verdict(standing, ledger)
+    shown_context = [pk for pk in context_ids if audience.shows_row(pk, ledger)]
+    context = (
+        sorted(
+            Report.objects.select_related("source").in_bulk(shown_context).values(),
+            key=lambda r: (r.occurred_at, r.id),
+            reverse=True,
+        )
+        if shown_context
+        else []
+    )
 
     visible = [e for e in qualifying if audience.shows_row(e.id, ledger)]
     hidden_licensed = sum(
@@ -350,6 +366,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         opens_day=local_day(verdict.opens_at, tz),
         days_to_due=publication.days_to_due(verdict, cut.as_of, tz),
         anchor=_anchor(commitment, standings),
+        context=context,
     )
 
 

@@ -130,6 +130,7 @@ def _agreement(request, agreement, now):
     context = {
         "agreement": agreement,
         "parties": list(agreement.parties.all()),
+        "non_party_actors": list(agreement.non_party_actors.all()),
         "rows": rows,
         "headline": data.headline([r.verdict for r in rows]),
         "audience": audience,

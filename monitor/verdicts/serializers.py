@@ -21,6 +21,8 @@ def verdict_to_dict(verdict):
         "evidence": list(verdict.evidence),
         "as_of": _instant(verdict.as_of),
         "known_at": _instant(verdict.known_at),
+        # Reports the rule would count but for their acting side, a non-party actor: never weighed.
+        "context": list(verdict.context),
     }
 
 

@@ -34,9 +34,12 @@ from monitor.verdicts.engine.index import (
     Change,
     EvidenceIndex,
     _candidates,
+    _context_candidates,
     _span,
     affected,
     anchors_of,
+    context_of,
+    in_context,
     qualifies,
 )
 from monitor.verdicts.engine.kinds import kind_of
@@ -62,13 +65,13 @@ __all__ = [
     "CONTESTED", "COUNTS", "EXCLUDED", "STRONG_CREDIBILITY", "STRONG_RELIABILITY", "WEAK",
     "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "PartyRef", "Reason",
     "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate", "evaluate_agreement",
-    "qualifies", "_candidates", "_span",
+    "qualifies", "_candidates", "_span", "context_of", "in_context",
 ]
 
 
 def evaluate(
     term, evidence, *, as_of, known_at=None, coverage=(), anchor_day=None, due_soon_days=7, qualified=None,
-    details=True, local_days=None,
+    details=True, local_days=None, context=None,
 ):
     """The verdict on one commitment.
 
@@ -79,6 +82,8 @@ def evaluate(
     from `EvidenceIndex.qualified`; without it `evidence` is sifted here.
     `details=False` leaves `Verdict.details` empty (the sweep never reads them), and
     `local_days` is a {report id: local day} cache shared by commitments in one zone.
+    `context`, given by `evaluate_agreement`, is `Verdict.context` from the index; without it
+    `evidence` is sifted for it here (`context_of`).
     """
     known_at = as_of if known_at is None else known_at
     base = {"commitment_id": term.id, "as_of": as_of, "known_at": known_at}
@@ -106,6 +111,8 @@ def evaluate(
         counting, contested = qualified
     tz = term.tz
     window = term.window.resolve(anchor_day, tz)
+    if context is None:
+        context = context_of(term, evidence, kind_of(term.kind).reads(window), as_of=as_of, known_at=known_at)
     if not isinstance(coverage, CoverageIndex):
         coverage = CoverageIndex(coverage, known_at)
     ctx = Context(term, window, tz, as_of, known_at, coverage, due_soon_days, details,
@@ -144,6 +151,7 @@ def evaluate(
         days_overdue=strict.days_overdue,
         evidence=strict.evidence,
         details=strict.details if details else {},
+        context=context,
         **base,
     )
 
@@ -180,6 +188,7 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
             term,
             (),
             qualified=_candidates(index, term, anchor_day, as_of),
+            context=_context_candidates(index, term, anchor_day, as_of),
             as_of=as_of,
             known_at=known_at,
             coverage=coverage,
