@@ -567,7 +567,7 @@ def test_the_command_says_what_it_created_and_then_that_nothing_changed():
     call_command("load_agreement", str(SEED), stdout=out)
 
     first, second = out.getvalue().splitlines()
-    assert first == f"{SEED}: created 1 agreement, 3 parties, 11 party names, 7 commitments"
+    assert first == f"{SEED}: created 1 agreement, 2 parties, 1 non-party actor, 11 party names, 7 commitments"
     assert second == f"{SEED}: no changes"
 
 

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.db.models import BigIntegerField, Max, Prefetch, Q
+from django.db.models import BigIntegerField, Exists, Max, OuterRef, Prefetch, Q
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -216,6 +216,21 @@ def agreement_overview(agreement, cut, audience):
     return rows
 
 
+def parties_and_actors(agreement):
+    """{"parties": the signatories, "non_party_actors": the others active}, in one query (the page's count holds)."""
+    signed = tm.Agreement.parties.through.objects.filter(agreement=agreement, party=OuterRef("pk"))
+    everyone = (
+        tm.Party.objects.filter(Q(agreements=agreement) | Q(agreements_as_non_party=agreement))
+        .annotate(is_party=Exists(signed))
+        .distinct()
+        .order_by("name")
+    )
+    out = {"parties": [], "non_party_actors": []}
+    for party in everyone:
+        out["parties" if party.is_party else "non_party_actors"].append(party)
+    return out
+
+
 def agreements_overview(agreements, now, audience):
     """The front page: each agreement with its headline as of now. One `standings` call for all of them."""
     standings = inputs.standings(agreements, as_of=now, known_at=now)
@@ -303,15 +318,6 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     )
     verdict = audience.verdict(standing, ledger)
     shown_context = [pk for pk in context_ids if audience.shows_row(pk, ledger)]
-    context = (
-        sorted(
-            Report.objects.select_related("source").in_bulk(shown_context).values(),
-            key=lambda r: (r.occurred_at, r.id),
-            reverse=True,
-        )
-        if shown_context
-        else []
-    )
 
     visible = [e for e in qualifying if audience.shows_row(e.id, ledger)]
     hidden_licensed = sum(
@@ -320,7 +326,11 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     # Staff are told how much of what they see the public does not.
     hidden_internal = sum(1 for e in visible if not ledger.countable(e.id)) if audience.staff else 0
     page = Paginator(visible, per_page).get_page(page_number)
-    rows_by_id = Report.objects.select_related("source").in_bulk([e.id for e in page.object_list])
+    # The context's rows are read with the page's, in one query.
+    rows_by_id = Report.objects.select_related("source").in_bulk([e.id for e in page.object_list] + shown_context)
+    context = sorted(
+        (rows_by_id[pk] for pk in shown_context if pk in rows_by_id), key=lambda r: (r.occurred_at, r.id), reverse=True
+    )
     page.object_list = [
         EvidenceRow(
             evidence=e,
