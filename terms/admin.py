@@ -55,7 +55,7 @@ class AgreementAdmin(KeepsRecords, AuditedAdmin):
     list_filter = ("state",)
     search_fields = ("title", "slug")
     prepopulated_fields = {"slug": ("title",)}
-    filter_horizontal = ("parties",)
+    filter_horizontal = ("parties", "non_party_actors")
     inlines = [CommitmentInline]
 
     def get_queryset(self, request):

@@ -53,7 +53,7 @@ _RULE_LIST_FIELDS = ("categories", "admin1", "locations")
 # Commitments counted from another start when that one is met; only these kinds can be met.
 _ANCHOR_KINDS = ("deadline", "target")
 
-_ROOT_FIELDS = ("format", "agreement", "parties", "commitments")
+_ROOT_FIELDS = ("format", "agreement", "parties", "non_party_actors", "commitments")
 _AGREEMENT_FIELDS = (
     "slug",
     "title",
@@ -115,7 +115,7 @@ class AgreementFileError(Exception):
 class LoadResult:
     path: str
     agreement: Agreement | None = None
-    # Counts by what was written: "agreement", "party", "party name", "commitment".
+    # Counts by what was written: "agreement", "party", "non-party actor", "party name", "commitment".
     created: Counter = field(default_factory=Counter)
     updated: Counter = field(default_factory=Counter)
     changes: list = field(default_factory=list)  # one readable line per object created or updated
@@ -151,6 +151,12 @@ class PartySpec:
     names: list
     node: yaml.Node
     path: str
+    # Listed under non_party_actors: active where the agreement applies, signed nothing, owes nothing.
+    non_party: bool = False
+
+    @property
+    def role(self):
+        return "non-party actor" if self.non_party else "party"
 
 
 @dataclass
@@ -169,6 +175,7 @@ class AgreementSpec:
     values: dict  # Agreement field -> value
     parties: list
     commitments: list
+    actors: list = field(default_factory=list)  # PartySpec of the non-party actors
 
 
 def read_agreement_file(path):
@@ -327,8 +334,13 @@ class _Reader:
         ]
         if not parties and doc.has("parties"):
             self.problem(doc.node_of("parties"), "parties", "must name at least one party")
-        spec = AgreementSpec(self.path, agreement, [p for p in parties if p], [c for c in commitments if c])
-        self.check_parties(spec.parties)
+        actors = [self.read_party(n, p, non_party=True) for n, p in doc.items("non_party_actors")]
+        spec = AgreementSpec(
+            self.path, agreement, [p for p in parties if p], [c for c in commitments if c], [a for a in actors if a]
+        )
+        # One namespace for parties and non-party actors: a slug, a name or a name sources use
+        # names one actor, or a report could be both a party's act and a non-party's.
+        self.check_parties(spec.parties + spec.actors)
         self.check_commitments(spec)
         return spec
 
@@ -352,7 +364,7 @@ class _Reader:
                 self.problem(f.node_of("time_zone"), f.path("time_zone"), e.message)
         return values
 
-    def read_party(self, node, path):
+    def read_party(self, node, path, non_party=False):
         f = self.fields(node, path, _PARTY_FIELDS)
         if not f.has_node():
             return None
@@ -374,6 +386,7 @@ class _Reader:
             names=names,
             node=node,
             path=path,
+            non_party=non_party,
         )
 
     def read_commitment(self, node, path, position):
@@ -527,8 +540,8 @@ class _Reader:
                     self.problem(
                         name.node,
                         name.path,
-                        f"'{name.name}' already names party '{claimed_by.slug}' (line {line}): "
-                        "a name can match only one party",
+                        f"'{name.name}' already names {claimed_by.role} '{claimed_by.slug}' (line {line}): "
+                        "a name can match only one party or actor",
                     )
                 elif where is not None:
                     self.problem(
@@ -551,13 +564,21 @@ class _Reader:
 
     def check_commitments(self, spec):
         slugs = {p.slug for p in spec.parties}
+        actors = {a.slug: a for a in spec.actors}
         self.check_unique(spec.commitments, "key", lambda c: c.key)
         by_key = {}
         for c in spec.commitments:
             by_key.setdefault(c.key, c)
             seen = set()
             for slug, node, path in c.owed_by:
-                if slug and slug not in slugs:
+                if slug in actors and slug not in slugs:
+                    self.problem(
+                        node,
+                        path,
+                        f"'{slug}' is a non-party actor (line {_line(actors[slug].node)}): it signed nothing, so it "
+                        "owes nothing here. Name the party that owes it (the one who must act or make it happen)",
+                    )
+                elif slug and slug not in slugs:
                     known = ", ".join(sorted(s for s in slugs if s)) or "there are none"
                     self.problem(node, path, f"'{slug}' is not one of the parties ({known})")
                 elif slug in seen:
@@ -743,16 +764,19 @@ class _Writer:
 
     def write(self):
         spec = self.spec
-        parties = {p.slug: p for p in Party.objects.filter(slug__in=[p.slug for p in spec.parties])}
+        everyone = spec.parties + spec.actors
+        parties = {p.slug: p for p in Party.objects.filter(slug__in=[p.slug for p in everyone])}
         names = {
             n.normalized: n
             for n in PartyName.objects.filter(
-                normalized__in=[n.normalized for p in spec.parties for n in p.names]
+                normalized__in=[n.normalized for p in everyone for n in p.names]
             ).select_related("party")
         }
         self.check(names)
         self.write_parties(parties, names)
-        agreement = self.write_agreement([parties[p.slug] for p in spec.parties])
+        agreement = self.write_agreement(
+            [parties[p.slug] for p in spec.parties], [parties[a.slug] for a in spec.actors]
+        )
         self.write_commitments(agreement, parties)
         self.result.agreement = agreement
         return self.result
@@ -761,9 +785,10 @@ class _Writer:
         """Problems only the database can show: names that belong to parties outside this file."""
         problems = []
         spec = self.spec
-        taken = dict(Party.objects.filter(name__in=[p.name for p in spec.parties]).values_list("name", "slug"))
+        everyone = spec.parties + spec.actors
+        taken = dict(Party.objects.filter(name__in=[p.name for p in everyone]).values_list("name", "slug"))
         problems += self.renamed_shared_parties()
-        for p in spec.parties:
+        for p in everyone:
             other = taken.get(p.name, p.slug)
             if other != p.slug:
                 problems.append(
@@ -799,16 +824,20 @@ class _Writer:
         if self.rename_parties:
             return []
         spec, problems = self.spec, []
-        current = {p.slug: p for p in Party.objects.filter(slug__in=[p.slug for p in spec.parties])}
-        renamed = [p for p in spec.parties if p.slug in current and current[p.slug].name != p.name]
+        everyone = spec.parties + spec.actors
+        current = {p.slug: p for p in Party.objects.filter(slug__in=[p.slug for p in everyone])}
+        renamed = [p for p in everyone if p.slug in current and current[p.slug].name != p.name]
         if not renamed:
             return []
         sharing = {}
-        through = Agreement.parties.through.objects.filter(party__slug__in=[p.slug for p in renamed])
-        for party_slug, agreement_slug in through.exclude(agreement__slug=spec.values["slug"]).values_list(
-            "party__slug", "agreement__slug"
-        ):
-            sharing.setdefault(party_slug, []).append(agreement_slug)
+        # Shared as a party or as a non-party actor: its name shows on the other agreement's pages either way.
+        for relation in (Agreement.parties, Agreement.non_party_actors):
+            through = relation.through.objects.filter(party__slug__in=[p.slug for p in renamed])
+            for party_slug, agreement_slug in through.exclude(agreement__slug=spec.values["slug"]).values_list(
+                "party__slug", "agreement__slug"
+            ):
+                if agreement_slug not in sharing.get(party_slug, ()):
+                    sharing.setdefault(party_slug, []).append(agreement_slug)
         for p in renamed:
             if p.slug in sharing:
                 problems.append(
@@ -837,30 +866,38 @@ class _Writer:
             self.result.record("updated", what, label, [*changed, *also_changed])
 
     def write_parties(self, parties, names):
-        for p in self.spec.parties:
+        everyone = self.spec.parties + self.spec.actors
+        for p in everyone:
             party = parties.get(p.slug) or Party(slug=p.slug)
-            self.save(party, {"name": p.name, "description": p.description}, "party", p.slug)
+            self.save(party, {"name": p.name, "description": p.description}, p.role, p.slug)
             parties[p.slug] = party
             for n in p.names:
                 row = names.get(n.normalized) or PartyName(party=party)
                 self.save(row, {"name": n.name, "note": n.note}, "party name", f"'{n.name}' of {p.slug}")
         # Names are never deleted by a load: an analyst may have added them in the admin.
-        in_file = [n.normalized for p in self.spec.parties for n in p.names]
+        in_file = [n.normalized for p in everyone for n in p.names]
         extra = PartyName.objects.filter(party__in=parties.values()).exclude(normalized__in=in_file)
         for row in extra.select_related("party"):
             self.result.warnings.append(
                 f"party {row.party.slug} has the name '{row.name}' in the database but not in this file: left as it is"
             )
 
-    def write_agreement(self, parties):
+    def write_agreement(self, parties, actors=()):
         values = self.spec.values
         # Locked so that two loads of the same agreement take turns rather than collide.
         agreement = Agreement.objects.select_for_update().filter(slug=values["slug"]).first() or Agreement()
         is_new = agreement.pk is None
         parties_changed = not is_new and set(agreement.parties.values_list("pk", flat=True)) != {p.pk for p in parties}
-        self.save(agreement, values, "agreement", values["slug"], ["parties"] if parties_changed else [])
+        actors_changed = not is_new and set(agreement.non_party_actors.values_list("pk", flat=True)) != {
+            a.pk for a in actors
+        }
+        also = ["parties"] if parties_changed else []
+        also += ["non_party_actors"] if actors_changed else []
+        self.save(agreement, values, "agreement", values["slug"], also)
         if is_new or parties_changed:
             agreement.parties.set(parties)
+        if (is_new and actors) or actors_changed:
+            agreement.non_party_actors.set(actors)
         return agreement
 
     def write_commitments(self, agreement, parties):

@@ -67,6 +67,8 @@ OFFSET_UNITS = ((DAYS, _("days")), (MONTHS, _("calendar months")))
 
 
 class Party(models.Model):
+    """An actor with a name: a party to one agreement may be a non-party actor in another."""
+
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
@@ -111,6 +113,17 @@ class Agreement(models.Model):
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     summary = models.TextField(_("summary"), blank=True)
     parties = models.ManyToManyField(Party, related_name="agreements", verbose_name=_("parties"))
+    # Actors active where the agreement applies who did not sign it (a neighbour's forces; in the
+    # first agreement, the Afghan government). Listed with the names sources use for them so that
+    # their acts are recognised as theirs: never evidence for or against a party, shown as context
+    # (docs/architecture.md, "Attribution"). They owe nothing: the loader refuses a commitment they owe.
+    non_party_actors = models.ManyToManyField(
+        Party,
+        related_name="agreements_as_non_party",
+        blank=True,
+        verbose_name=_("actors who are not parties"),
+        help_text=_("Active where the agreement applies but did not sign it: their acts are context, never evidence."),
+    )
     signed_on = models.DateField(
         _("signing date"),
         null=True,
@@ -142,7 +155,7 @@ class Agreement(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     # Who changed what and when, the parties included (docs/architecture.md, "Audit trail").
-    history = HistoricalRecords(m2m_fields=[parties])
+    history = HistoricalRecords(m2m_fields=[parties, non_party_actors])
 
     class Meta:
         ordering = ("title",)

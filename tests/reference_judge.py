@@ -148,12 +148,28 @@ def speaks_to(t, e):
             fold(p) for p in rule.locations
         }:
             return False
+    actor = fold(e.actor1)
+    if actor in getattr(t, "non_party_names", ()):
+        return False  # a non-party actor's act is context, never evidence, whatever the attribution
     if rule.attribution == "any":
         return True
-    actor = fold(e.actor1)
     if any(actor in p.names for p in t.owing):
         return True
     return rule.attribution == "owing_or_unidentified" and (actor == "" or actor.startswith("unidentified"))
+
+
+def in_context(t, e):
+    """Context: a report not linked to the commitment, in its categories and places, by a non-party actor."""
+    if e.commitment_id == t.id or fold(e.actor1) not in getattr(t, "non_party_names", ()):
+        return False
+    rule = t.rule
+    if e.commitment_id is not None and not rule.categories:
+        return False
+    if rule.categories and not {fold(e.category), fold(e.sub_category)} & {fold(c) for c in rule.categories}:
+        return False
+    if rule.admin1 or rule.locations:
+        return fold(e.admin1) in {fold(a) for a in rule.admin1} or fold(e.location) in {fold(p) for p in rule.locations}
+    return True
 
 
 def in_time(reports):

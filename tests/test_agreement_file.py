@@ -103,11 +103,9 @@ def test_the_us_taliban_agreement_loads_as_an_unsigned_draft_in_kabul_time():
     assert agreement.state == "draft"
     assert agreement.time_zone == "Asia/Kabul"
     assert agreement.publish_computed_verdicts is False
-    assert set(agreement.parties.values_list("slug", flat=True)) == {
-        "taliban",
-        "united-states",
-        "government-of-afghanistan",
-    }
+    # The Afghan government signed nothing: it is a non-party actor, not a party.
+    assert set(agreement.parties.values_list("slug", flat=True)) == {"taliban", "united-states"}
+    assert list(agreement.non_party_actors.values_list("slug", flat=True)) == ["government-of-afghanistan"]
     assert list(agreement.commitments.values_list("key", flat=True)) == [
         "cut-ties-al-qaeda",
         "fight-isis",
@@ -117,7 +115,7 @@ def test_the_us_taliban_agreement_loads_as_an_unsigned_draft_in_kabul_time():
         "troop-reduction",
         "ceasefire",
     ]
-    assert result.created == {"agreement": 1, "party": 3, "party name": 11, "commitment": 7}
+    assert result.created == {"agreement": 1, "party": 2, "non-party actor": 1, "party name": 11, "commitment": 7}
     assert not result.warnings
 
 
@@ -569,7 +567,7 @@ def test_the_command_says_what_it_created_and_then_that_nothing_changed():
     call_command("load_agreement", str(SEED), stdout=out)
 
     first, second = out.getvalue().splitlines()
-    assert first == f"{SEED}: created 1 agreement, 3 parties, 11 party names, 7 commitments"
+    assert first == f"{SEED}: created 1 agreement, 2 parties, 1 non-party actor, 11 party names, 7 commitments"
     assert second == f"{SEED}: no changes"
 
 

@@ -72,7 +72,7 @@ def end_of_kabul_day(day):
 
 def test_loads_alone_signed_in_force_in_kabul_time_with_its_two_parties():
     out, err = load(SIGNED)
-    assert "created 1 agreement, 2 parties" in out
+    assert "created 1 agreement, 2 parties, 1 non-party actor" in out
     assert err == ""
 
     agreement = Agreement.objects.get(slug="us-taliban-2020-signed")
@@ -80,6 +80,9 @@ def test_loads_alone_signed_in_force_in_kabul_time_with_its_two_parties():
     assert (agreement.signed_on, agreement.state, agreement.time_zone) == (date(2020, 2, 29), "in_force", "Asia/Kabul")
     assert "US State Department" in agreement.source
     assert set(agreement.parties.values_list("slug", flat=True)) == {"taliban", "united-states"}
+    # The Afghan government signed nothing: listed apart, owing nothing.
+    assert list(agreement.non_party_actors.values_list("slug", flat=True)) == ["government-of-afghanistan"]
+    assert not agreement.commitments.filter(owed_by__slug="government-of-afghanistan").exists()
     assert list(agreement.commitments.values_list("key", flat=True)) == [key for key, _, _ in EXPECTED]
     # Every term is the official text, with its section, a summary and a quotation.
     for commitment in agreement.commitments.all():

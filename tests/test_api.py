@@ -62,7 +62,9 @@ def test_agreements_list_and_detail_link_to_pages_and_verdicts(api, demo):
     assert listing["count"] == 1
     [agreement] = listing["results"]
     assert agreement["slug"] == SLUG and agreement["signed_on"] == "2020-02-29"
-    assert {p["slug"] for p in agreement["parties"]} == {"taliban", "united-states", "government-of-afghanistan"}
+    assert {p["slug"] for p in agreement["parties"]} == {"taliban", "united-states"}
+    # The Afghan government signed nothing: listed apart.
+    assert [p["slug"] for p in agreement["non_party_actors"]] == ["government-of-afghanistan"]
     assert agreement["page"].endswith("/agreements/us-taliban-2020/")
     assert api.get(agreement["commitments"]).status_code == 200
     assert api.get(reverse("api:agreement-detail", kwargs={"agreement": SLUG})).json()["title"] == agreement["title"]

@@ -37,7 +37,11 @@ class AgreementSerializer(serializers.Serializer):
     publish_computed_verdicts = serializers.BooleanField(
         help_text="If false, a verdict is published only once an analyst's assessment covers it"
     )
-    parties = PartySerializer(many=True)
+    parties = PartySerializer(many=True, help_text="The signatories: the parties that owe its commitments")
+    non_party_actors = PartySerializer(
+        many=True,
+        help_text="Actors active where it applies who signed nothing: their acts are context, never evidence",
+    )
     page = serializers.URLField(help_text="The public page")
     commitments = serializers.URLField(help_text="This agreement's commitments with their verdicts")
 

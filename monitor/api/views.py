@@ -154,6 +154,7 @@ def _agreement_dict(request, agreement):
         "source": agreement.source,
         "publish_computed_verdicts": agreement.publish_computed_verdicts,
         "parties": list(agreement.parties.all()),
+        "non_party_actors": list(agreement.non_party_actors.all()),
         "page": _page_url(request, "pages:agreement", agreement=agreement.slug),
         "commitments": api_reverse("api:commitment-list", kwargs={"agreement": agreement.slug}, request=request),
     }
@@ -163,7 +164,7 @@ class AgreementList(generics.ListAPIView):
     """Every agreement the monitor follows."""
 
     serializer_class = s.AgreementSerializer
-    queryset = Agreement.objects.prefetch_related("parties").order_by("title")
+    queryset = Agreement.objects.prefetch_related("parties", "non_party_actors").order_by("title")
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
@@ -176,7 +177,7 @@ class AgreementDetail(generics.GenericAPIView):
     serializer_class = s.AgreementSerializer
 
     def get(self, request, agreement):
-        obj = get_object_or_404(Agreement.objects.prefetch_related("parties"), slug=agreement)
+        obj = get_object_or_404(Agreement.objects.prefetch_related("parties", "non_party_actors"), slug=agreement)
         return Response(self.get_serializer(_agreement_dict(request, obj)).data)
 
 

@@ -11,12 +11,12 @@ Everything a reader sees of a report or a verdict passes through
 """
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.db.models import BigIntegerField, Max, Prefetch, Q
+from django.db.models import BigIntegerField, Exists, Max, OuterRef, Prefetch, Q
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -187,7 +187,7 @@ def agreement_overview(agreement, cut, audience):
     """The agreement page: every commitment's published verdict and latest visible evidence."""
     tz = ZoneInfo(agreement.time_zone)
     standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at)
-    terms = [inputs.term_for(s.commitment) for s in standings]
+    terms = [s.term for s in standings]
     qualifying = _qualifying(terms, inputs.evidence_for(terms, cut.known_at), cut.as_of)
     ledger = publication.Ledger.load(
         audience.report_ids_in(standings) | {e.id for reports in qualifying.values() for e in reports}
@@ -215,6 +215,21 @@ def agreement_overview(agreement, cut, audience):
             )
         )
     return rows
+
+
+def parties_and_actors(agreement):
+    """{"parties": the signatories, "non_party_actors": the others active}, in one query (the page's count holds)."""
+    signed = tm.Agreement.parties.through.objects.filter(agreement=agreement, party=OuterRef("pk"))
+    everyone = (
+        tm.Party.objects.filter(Q(agreements=agreement) | Q(agreements_as_non_party=agreement))
+        .annotate(is_party=Exists(signed))
+        .distinct()
+        .order_by("name")
+    )
+    out = {"parties": [], "non_party_actors": []}
+    for party in everyone:
+        out["parties" if party.is_party else "non_party_actors"].append(party)
+    return out
 
 
 def agreements_overview(agreements, now, audience):
@@ -269,6 +284,9 @@ class CommitmentDetail:
     opens_day: object
     days_to_due: int | None
     anchor: object  # the commitment this one is counted from, if any
+    # Reports of non-party actors' acts the rule would otherwise count (Verdict.context), newest
+    # first, those this audience may see: shown apart from the evidence, never weighed.
+    context: list = field(default_factory=list)
 
 
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
@@ -279,7 +297,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     if standing is None:
         return None
     commitment = standing.commitment
-    term = inputs.term_for(commitment)
+    term = standing.term
     qualifying = _qualifying([term], inputs.evidence_for([term], cut.known_at), cut.as_of)[term.id]
 
     # In the order detected: each change follows the one before it, though a correction may take effect
@@ -295,8 +313,12 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     )
     change_ids = {r.id for c in changes for r in c.evidence.all()}
     change_ids |= {i for c in changes for i in publication.ids_in_params(c.reason_params)}
-    ledger = publication.Ledger.load(audience.report_ids_in([standing]) | {e.id for e in qualifying} | change_ids)
+    context_ids = set(standing.computed.context)
+    ledger = publication.Ledger.load(
+        audience.report_ids_in([standing]) | {e.id for e in qualifying} | change_ids | context_ids
+    )
     verdict = audience.verdict(standing, ledger)
+    shown_context = [pk for pk in context_ids if audience.shows_row(pk, ledger)]
 
     visible = [e for e in qualifying if audience.shows_row(e.id, ledger)]
     hidden_licensed = sum(
@@ -305,7 +327,11 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     # Staff are told how much of what they see the public does not.
     hidden_internal = sum(1 for e in visible if not ledger.countable(e.id)) if audience.staff else 0
     page = Paginator(visible, per_page).get_page(page_number)
-    rows_by_id = Report.objects.select_related("source").in_bulk([e.id for e in page.object_list])
+    # The context's rows are read with the page's, in one query.
+    rows_by_id = Report.objects.select_related("source").in_bulk([e.id for e in page.object_list] + shown_context)
+    context = sorted(
+        (rows_by_id[pk] for pk in shown_context if pk in rows_by_id), key=lambda r: (r.occurred_at, r.id), reverse=True
+    )
     page.object_list = [
         EvidenceRow(
             evidence=e,
@@ -351,6 +377,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         opens_day=local_day(verdict.opens_at, tz),
         days_to_due=publication.days_to_due(verdict, cut.as_of, tz),
         anchor=_anchor(commitment, standings),
+        context=context,
     )
 
 

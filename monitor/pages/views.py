@@ -129,7 +129,7 @@ def _agreement(request, agreement, now):
     rows = data.agreement_overview(agreement, cut, audience)
     context = {
         "agreement": agreement,
-        "parties": list(agreement.parties.all()),
+        **data.parties_and_actors(agreement),
         "rows": rows,
         "headline": data.headline([r.verdict for r in rows]),
         "audience": audience,

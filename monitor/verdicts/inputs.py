@@ -3,7 +3,8 @@
 Everything the engine needs for a set of commitments is read here, once, so the
 engine itself stays pure and the number of queries does not grow with the
 number of commitments or reports: commitments (1), owing parties (1), their
-names (1), reports (1), verification changes (1), sources (1), coverage (1), assessments (1).
+names and the names of the agreements' non-party actors (1, `names_of`), reports (1),
+verification changes (1), sources (1), coverage (1), assessments (1).
 """
 
 from collections import defaultdict
@@ -11,12 +12,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, Min, Prefetch, Q
+from django.db.models import CharField, F, Max, Min, Prefetch, Q, Value
 
 from monitor.evidence.models import Coverage, Report, Source, VerificationChange
 from monitor.verdicts import engine
 from monitor.verdicts.models import WITHDRAW, Assessment
-from terms.models import Commitment, Party, PartyName
+from terms.models import Agreement, Commitment, Party, PartyName
 from terms.rules import Rule, normalize_name
 
 
@@ -44,16 +45,56 @@ def terms_for(commitments):
     for commitment_id, party_id, name in through.values_list("commitment_id", "party_id", "party__name"):
         owed[commitment_id].append(party_id)
         names[party_id] = (name, {normalize_name(name)})
-    for party_id, normalized in PartyName.objects.filter(party_id__in=names).values_list("party_id", "normalized"):
-        names[party_id][1].add(normalized)
+    aliases, non_party = names_of(names, {c.agreement_id for c in commitments})
+    for party_id, folded in aliases.items():
+        names[party_id][1].update(folded)
     refs = {pk: engine.PartyRef(id=pk, name=name, names=frozenset(folded)) for pk, (name, folded) in names.items()}
     return [
-        term_for(c, owing=tuple(sorted((refs[p] for p in owed[c.id]), key=lambda ref: ref.name))) for c in commitments
+        term_for(
+            c,
+            owing=tuple(sorted((refs[p] for p in owed[c.id]), key=lambda ref: ref.name)),
+            non_party_names=non_party.get(c.agreement_id, frozenset()),
+        )
+        for c in commitments
     ]
 
 
-def term_for(commitment, owing=None):
+def names_of(party_ids, agreement_ids):
+    """({party id: the names sources use for it}, {agreement id: its non-party actors' names}), in one query.
+
+    Normalized names. A non-party actor's own name is among its names, as a party's is (the
+    caller adds a party's own name, which it has read already). One query, a union, so that
+    knowing the non-party actors costs no query more than reading the owing parties' names did.
+    """
+
+    def tagged(rows, kind, owner, text):
+        return rows.annotate(
+            np_kind=Value(kind, output_field=CharField()), np_owner=F(owner), np_text=F(text)
+        ).values_list("np_kind", "np_owner", "np_text")
+
+    aliases = tagged(PartyName.objects.filter(party_id__in=list(party_ids)), "party", "party_id", "normalized")
+    actors = Agreement.non_party_actors.through.objects.filter(agreement_id__in=list(agreement_ids))
+    actor_names = tagged(actors, "actor", "agreement_id", "party__name")
+    actor_aliases = tagged(
+        PartyName.objects.filter(party__agreements_as_non_party__in=list(agreement_ids)),
+        "actor",
+        "party__agreements_as_non_party",
+        "normalized",
+    )
+    party_names, non_party = defaultdict(set), defaultdict(set)
+    for kind, owner, text in aliases.union(actor_names, actor_aliases, all=True):
+        if kind == "party":
+            party_names[owner].add(text)
+        else:
+            non_party[owner].add(normalize_name(text))
+    return party_names, {pk: frozenset(folded) for pk, folded in non_party.items()}
+
+
+def term_for(commitment, owing=None, non_party_names=None):
+    """The engine's Term for one commitment; what is not given is read (`owing` from its prefetch)."""
     agreement = commitment.agreement
+    if non_party_names is None:
+        non_party_names = names_of((), [agreement.id])[1].get(agreement.id, frozenset())
     if owing is None:
         owing = tuple(
             engine.PartyRef(
@@ -75,6 +116,7 @@ def term_for(commitment, owing=None):
         owing=owing,
         tracked=commitment.tracked,
         agreement_id=agreement.id,
+        non_party_names=non_party_names,
     )
 
 
@@ -219,6 +261,7 @@ class Standing:
     commitment: Commitment
     computed: engine.Verdict
     assessment: Assessment | None
+    term: engine.Term | None = None  # what the engine judged: pages sift the evidence with it
 
     @property
     def assessed(self):
@@ -239,8 +282,23 @@ def standings(agreements, *, as_of, known_at=None):
     A fixed number of queries, whatever the number of commitments and reports.
     """
     known_at = as_of if known_at is None else known_at
-    commitments = list(commitments_for(agreements))
-    terms = [term_for(c) for c in commitments]
+    # The owing parties prefetched (their slugs are shown), their names read with the non-party
+    # actors' in one query (`names_of`): three queries, as many as a prefetch of parties and names.
+    commitments = list(commitments_for(agreements, parties=False).prefetch_related("owed_by"))
+    owing = {p.id: p for c in commitments for p in c.owed_by.all()}
+    aliases, non_party = names_of(owing, {c.agreement_id for c in commitments})
+    refs = {
+        pk: engine.PartyRef(id=pk, name=p.name, names=frozenset({normalize_name(p.name)} | aliases.get(pk, set())))
+        for pk, p in owing.items()
+    }
+    terms = [
+        term_for(
+            c,
+            owing=tuple(refs[p.id] for p in c.owed_by.all()),
+            non_party_names=non_party.get(c.agreement_id, frozenset()),
+        )
+        for c in commitments
+    ]
     verdicts = engine.evaluate_agreement(
         terms,
         evidence_for(terms, known_at),
@@ -250,4 +308,4 @@ def standings(agreements, *, as_of, known_at=None):
         due_soon_days=settings.MONITOR_DUE_SOON_DAYS,
     )
     assessments = latest_assessments([c.id for c in commitments], known_at)
-    return [Standing(c, verdicts[c.id], assessments.get(c.id)) for c in commitments]
+    return [Standing(c, verdicts[c.id], assessments.get(c.id), t) for c, t in zip(commitments, terms)]

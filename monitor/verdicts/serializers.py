@@ -45,6 +45,8 @@ def verdict_to_dict(verdict, *, set_aside_page=1):
         "known_at": _instant(verdict.known_at),
         "weighed": details.get("weighed"),
         "set_aside": set_aside_to_dict(details.get("set_aside"), set_aside_page),
+        # Reports the rule would count but for their acting side, a non-party actor: never weighed.
+        "context": list(verdict.context),
     }
 
 

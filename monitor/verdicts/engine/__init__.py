@@ -35,9 +35,12 @@ from monitor.verdicts.engine.index import (
     EvidenceIndex,
     _candidates,
     _claims,
+    _context_candidates,
     _span,
     affected,
     anchors_of,
+    context_of,
+    in_context,
     qualifies,
 )
 from monitor.verdicts.engine.kinds import kind_of
@@ -64,13 +67,13 @@ __all__ = [
     "CONTESTED", "COUNTS", "EXCLUDED", "STRONG_CREDIBILITY", "STRONG_RELIABILITY", "WEAK",
     "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "PartyRef", "Reason",
     "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate", "evaluate_agreement",
-    "qualifies", "_candidates", "_span",
+    "qualifies", "_candidates", "_span", "context_of", "in_context",
 ]
 
 
 def evaluate(
     term, evidence, *, as_of, known_at=None, coverage=(), anchor_day=None, due_soon_days=7, qualified=None,
-    claims=None, speaking=None, details=True, local_days=None,
+    claims=None, speaking=None, details=True, local_days=None, context=None,
 ):
     """The verdict on one commitment.
 
@@ -84,6 +87,8 @@ def evaluate(
     them `evidence` is sifted here.
     `details=False` leaves `Verdict.details` empty (the sweep never reads them), and
     `local_days` is a {report id: local day} cache shared by commitments in one zone.
+    `context`, given by `evaluate_agreement`, is `Verdict.context` from the index; without it
+    `evidence` is sifted for it here (`context_of`).
     """
     known_at = as_of if known_at is None else known_at
     base = {"commitment_id": term.id, "as_of": as_of, "known_at": known_at}
@@ -117,6 +122,8 @@ def evaluate(
         counting, contested = qualified
     tz = term.tz
     window = term.window.resolve(anchor_day, tz)
+    if context is None:
+        context = context_of(term, evidence, kind_of(term.kind).reads(window), as_of=as_of, known_at=known_at)
     if not isinstance(coverage, CoverageIndex):
         coverage = CoverageIndex(coverage, known_at)
     ctx = Context(term, window, tz, as_of, known_at, coverage, due_soon_days, details,
@@ -144,6 +151,7 @@ def evaluate(
         days_overdue=strict.days_overdue,
         evidence=strict.evidence,
         details=out_details,
+        context=context,
         **base,
     )
 
@@ -182,6 +190,7 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
             qualified=_candidates(index, term, anchor_day, as_of),
             claims=_claims(index, term, anchor_day, as_of),
             speaking=index.speaking(term) if details else None,
+            context=_context_candidates(index, term, anchor_day, as_of),
             as_of=as_of,
             known_at=known_at,
             coverage=coverage,

@@ -7,7 +7,16 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from monitor.verdicts.engine.kinds import kind_of
-from monitor.verdicts.engine.values import COUNTS, CONTESTED, DAY_PRECISE, TIME_ORDER, WEAK, Evidence, norm_set
+from monitor.verdicts.engine.values import (
+    CONTEXT_LIMIT,
+    CONTESTED,
+    COUNTS,
+    DAY_PRECISE,
+    TIME_ORDER,
+    WEAK,
+    Evidence,
+    norm_set,
+)
 from terms.rules import normalize_name
 
 
@@ -27,6 +36,38 @@ def _claims(index, term, anchor_day, as_of):
         return []
     opens, closes = span
     return index.claims(term, opens=opens, closes=closes, until=as_of)
+def _context_candidates(index, term, anchor_day, as_of):
+    """The context of this commitment's verdict as of `as_of` (`Verdict.context`), from the index."""
+    span = _span(term, anchor_day)
+    if span is None or not term.non_party_names:
+        return ()
+    opens, closes = span
+    return index.context(term, opens=opens, closes=closes, until=as_of)
+
+
+def context_of(term, evidence, span, *, as_of, known_at):
+    """The same context, by sifting every report: what `EvidenceIndex.context` must equal.
+
+    A report is context when the rule would count it but for its acting side, a non-party
+    actor; it happened in the span the judge reads and by `as_of`; and it counts or is
+    disputed as known at `known_at` (what is rejected, too weak or not yet known is not shown).
+    """
+    if span is None or not term.non_party_names:
+        return ()
+    opens, closes = span
+    out = [
+        e for e in evidence
+        if e.occurred_at <= as_of and (opens is None or e.occurred_at >= opens)
+        and (closes is None or e.occurred_at < closes) and in_context(term, e)
+        and e.standing_at(known_at) in (COUNTS, CONTESTED)
+    ]
+    out.sort(key=TIME_ORDER)
+    return _capped(out)
+
+
+def _capped(reports):
+    """Ids of the CONTEXT_LIMIT most recent of these reports (in time order), in time order."""
+    return tuple(e.id for e in reports[-CONTEXT_LIMIT:])
 
 
 def _span(term, anchor_day):
@@ -91,11 +132,16 @@ def affected(terms, changes, *, as_of):
         if span is None:
             return False
         opens, closes = span
+        # What the rule counts, and what it shows as context: a changed non-party act moves the context.
         if term.rule.categories:
-            lists = [rows.rows for rows in shelf.lists(term)]
+            lists = [rows.rows for rows in shelf.lists(term) + shelf.context_lists(term)]
         else:
             owing = frozenset().union(*(p.names for p in term.owing))
-            lists = [[row for row in every if _counts_without_category(term.rule, owing, row)]]
+            lists = [[
+                row for row in every
+                if _counts_without_category(term.rule, owing, row, term.non_party_names)
+                or _context_without_category(term, row)
+            ]]
         for rows in lists:
             for row in rows:  # in order of `first`
                 if row.e.first > as_of or (closes is not None and row.e.first >= closes):
@@ -241,7 +287,10 @@ class EvidenceIndex:
         linked = self.by_commitment.get(term.id, ())
         if not rule.categories:
             owing = frozenset().union(*(p.names for p in term.owing))
-            rows = [*linked, *(row for row in self.all if _counts_without_category(rule, owing, row))]
+            rows = [
+                *linked,
+                *(row for row in self.all if _counts_without_category(rule, owing, row, term.non_party_names)),
+            ]
             return _by_standing(rows, until)
         counting, contested = self.counting.lists(term), self.contested.lists(term)
         # A report can sit in two lists when the rule names its category and its sub-category, its
@@ -287,6 +336,21 @@ class EvidenceIndex:
             if row.occurred_at < opens and (until is None or row.occurred_at <= until) and qualifies(term, row.e)
         ]
 
+    def context(self, term, *, opens=None, closes=None, until=None):
+        """Ids of the reports that are context for `term` (`context_of`), from `opens` to `closes` and by `until`."""
+        if not term.non_party_names:
+            return ()
+        if not term.rule.categories:
+            rows = [row for row in self.all if _context_without_category(term, row)]
+            reports = _Rows(rows).between(opens, closes, until)
+        else:
+            reports = []
+            for rows in self.counting.context_lists(term) + self.contested.context_lists(term):
+                reports += rows.between(opens, closes, until)
+            # One report can sit in two lists (two categories, a province and a place).
+            reports = sorted({e.id: e for e in reports if e.commitment_id != term.id}.values(), key=TIME_ORDER)
+        return _capped(reports)
+
 
 def _by_standing(rows, until):
     counting, contested = [], []
@@ -331,7 +395,8 @@ class _Shelf:
         self._categories = {}  # category -> _Rows, made on first use
         self._by_place = {}  # (category, "admin1"|"location") -> {place: _Rows}
         self._by_actor = {}  # (category, field, place) -> {actor: _Rows}
-        self._unidentified = {}  # (category, field, place) -> _Rows
+        self._unidentified = {}  # (category, field, place, non-party names) -> _Rows
+        self._others = {}  # (category, field, place, non-party names) -> _Rows: all but the non-parties' acts
 
     def file(self, category, row):
         rows = self.by_category.get(category)
@@ -345,24 +410,56 @@ class _Shelf:
         rule = term.rule
         places = [("admin1", a) for a in norm_set(rule.admin1)]
         places += [("location", loc) for loc in norm_set(rule.locations)]
-        owing = frozenset().union(*(p.names for p in term.owing)) if rule.attribution != "any" else ()
+        # A non-party actor's acts are never counted, whatever the attribution (they are context).
+        non_party = term.non_party_names
+        owing = frozenset().union(*(p.names for p in term.owing)) - non_party if rule.attribution != "any" else ()
         out = []
         for category in norm_set(rule.categories):
             if category not in self.by_category:
                 continue
             for field_, place in places or [(None, None)]:
                 if rule.attribution == "any":
-                    rows = self._rows(category, field_, place)
+                    rows = self._without(category, field_, place, non_party)
                     if rows:
                         out.append(rows)
                     continue
                 actors = self._actors(category, field_, place)
                 out += [actors[name] for name in owing if name in actors]
                 if rule.attribution == "owing_or_unidentified":
-                    rows = self._unidentified_rows(category, field_, place)
+                    rows = self._unidentified_rows(category, field_, place, non_party)
                     if rows:
                         out.append(rows)
         return out
+
+    def context_lists(self, term):
+        """The lists of rows whose union is what the rule would count but for their acting side, a non-party actor.
+
+        They may hold reports linked by hand to the commitment itself, which are evidence: the caller drops them.
+        """
+        non_party = term.non_party_names
+        if not non_party:
+            return []
+        rule = term.rule
+        places = [("admin1", a) for a in norm_set(rule.admin1)]
+        places += [("location", loc) for loc in norm_set(rule.locations)]
+        out = []
+        for category in norm_set(rule.categories):
+            if category not in self.by_category:
+                continue
+            for field_, place in places or [(None, None)]:
+                actors = self._actors(category, field_, place)
+                out += [actors[name] for name in non_party if name in actors]
+        return out
+
+    def _without(self, category, field_, place, non_party):
+        """The rows of a category (and place) but those by non-party actors: made once per agreement's actors."""
+        rows = self._rows(category, field_, place)
+        if not non_party or not any(name in self._actors(category, field_, place) for name in non_party):
+            return rows
+        key = (category, field_, place, non_party)
+        if key not in self._others:
+            self._others[key] = _Rows(row for row in rows.rows if row.actor not in non_party)
+        return self._others[key]
 
     def _rows(self, category, field_, place):
         if field_ is None:
@@ -380,12 +477,12 @@ class _Shelf:
             self._by_actor[key] = _split(self._rows(category, field_, place).rows, _ACTOR)
         return self._by_actor[key]
 
-    def _unidentified_rows(self, category, field_, place):
-        key = (category, field_, place)
+    def _unidentified_rows(self, category, field_, place, non_party=frozenset()):
+        key = (category, field_, place, non_party)
         if key not in self._unidentified:
             self._unidentified[key] = _Rows(
                 row for row in self._rows(category, field_, place).rows
-                if _attributed_name("owing_or_unidentified", (), row.actor)
+                if _attributed_name("owing_or_unidentified", (), row.actor, non_party)
             )
         return self._unidentified[key]
 
@@ -393,14 +490,23 @@ class _Shelf:
 _EMPTY = _Rows()
 
 
-def _counts_without_category(rule, owing, row):
+def _counts_without_category(rule, owing, row, non_party=frozenset()):
     """For a rule naming no category: a report not linked by hand, in its places, by whom it says."""
+    if not _placed_without_category(rule, row):
+        return False
+    return _attributed_name(rule.attribution, owing, row.actor, non_party)
+
+
+def _context_without_category(term, row):
+    """For a rule naming no category: a report not linked by hand, in its places, by a non-party actor."""
+    return row.actor in term.non_party_names and _placed_without_category(term.rule, row)
+
+
+def _placed_without_category(rule, row):
     if row.e.commitment_id is not None:
         return False  # linked to this commitment (counted already) or to another: not evidence here
     admin1s, locations = norm_set(rule.admin1), norm_set(rule.locations)
-    if (admin1s or locations) and row.admin1 not in admin1s and row.location not in locations:
-        return False
-    return _attributed_name(rule.attribution, owing, row.actor)
+    return not ((admin1s or locations) and row.admin1 not in admin1s and row.location not in locations)
 
 
 def _split(rows, key):
@@ -430,9 +536,25 @@ _ACTOR = attrgetter("actor")
 
 
 def qualifies(term, e):
-    """Does this report speak to this commitment, by its rule or a hand-made link?"""
+    """Does this report speak to this commitment, by its rule or a hand-made link?
+
+    A link by hand makes a report evidence whoever acted: it is an analyst's judgement that the
+    report speaks to the commitment (a non-party's act the party owing it brought about).
+    """
     if e.commitment_id == term.id:
         return True
+    return _selects(term, e) and _attributed(term, e)
+
+
+def in_context(term, e):
+    """Is this report context for this commitment: one its rule would count but for its actor, a non-party?"""
+    if not term.non_party_names or e.commitment_id == term.id:
+        return False
+    return normalize_name(e.actor1) in term.non_party_names and _selects(term, e)
+
+
+def _selects(term, e):
+    """Do the rule's categories and places take this report (who acted aside)?"""
     if e.commitment_id is not None and e.commitment_id != term.id and not term.rule.categories:
         # A report linked by hand to another commitment is not evidence for a rule that names no category.
         return False
@@ -446,15 +568,17 @@ def qualifies(term, e):
         in_location = normalize_name(e.location) in norm_set(rule.locations)
         if not (in_admin1 or in_location):
             return False
-    return _attributed(term, e)
+    return True
 
 
 def _attributed(term, e):
     owing = frozenset().union(*(p.names for p in term.owing))
-    return _attributed_name(term.rule.attribution, owing, normalize_name(e.actor1))
+    return _attributed_name(term.rule.attribution, owing, normalize_name(e.actor1), term.non_party_names)
 
 
-def _attributed_name(attribution, owing_names, actor):
+def _attributed_name(attribution, owing_names, actor, non_party=frozenset()):
+    if actor in non_party:
+        return False  # a non-party actor's act: context, never evidence, whatever the attribution
     if attribution == "any" or actor in owing_names:
         return True
     # Unidentified actors never count against a party unless the rule says so.

@@ -53,6 +53,9 @@ class Term:
     owing: tuple = ()  # PartyRef
     tracked: bool = True
     agreement_id: int | None = None
+    # Normalized names of the agreement's non-party actors: a report by one of them is never
+    # evidence for or against a party, whatever the rule's attribution; it is context.
+    non_party_names: frozenset = frozenset()
 
     @property
     def tz(self):
@@ -175,11 +178,18 @@ class Verdict:
     days_overdue: int | None = None
     evidence: tuple = ()  # ids of the reports relied on
     details: dict = field(default_factory=dict)
+    # Ids of reports the rule would otherwise count but whose acting side is a non-party actor:
+    # shown beside the verdict, never weighed. In time order, the CONTEXT_LIMIT most recent.
+    context: tuple = ()
 
     @property
     def sentence(self):
         return self.reason.sentence()
 
+
+# How many context reports a verdict lists: enough to show a monitor what else happened, few
+# enough for a page; a ceiling's category can hold thousands of a non-party's acts.
+CONTEXT_LIMIT = 20
 
 TIME_ORDER = attrgetter("occurred_at", "id")  # judges read reports in this order, so they slice and never sort
 DAY_PRECISE = frozenset(("minute", "day"))
