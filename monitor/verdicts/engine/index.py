@@ -245,7 +245,7 @@ class EvidenceIndex:
             row.e for row in self._aside_rows(term)
             if row.standing == WEAK and (opens is None or row.occurred_at >= opens or row in spanning)
             and (closes is None or row.occurred_at < closes) and (until is None or row.occurred_at <= until)
-            and not (row.e.id in seen or seen.add(row.e.id))
+            and not (row.e.id in seen or seen.add(row.e.id)) and qualifies(term, row.e)
         ]
         out.sort(key=TIME_ORDER)
         return out
@@ -265,7 +265,12 @@ class EvidenceIndex:
         rows += self.by_commitment.get(term.id, ())
         rows += self._aside_rows(term)
         seen = set()
-        return [(row.e, row.standing) for row in rows if not (row.e.id in seen or seen.add(row.e.id))]
+        # `qualifies` again: the shelves file by category, place and party, and a rule counting anyone's acts
+        # (`attribution: any`) gets non-party actors' too, which are context, not evidence (`context`).
+        return [
+            (row.e, row.standing) for row in rows
+            if not (row.e.id in seen or seen.add(row.e.id)) and qualifies(term, row.e)
+        ]
 
     def _aside_rows(self, term):
         rule = term.rule
