@@ -19,6 +19,7 @@ SYMBOLS = {
     S.MET_LATE: "✓",
     S.IN_COMPLIANCE: "✓",
     S.MISSED: "✗",
+    S.OVERDUE: "!",  # adverse like missed, but no fixed deadline was missed
     S.BREACHED: "✗",
     S.DISPUTED: "?",
     S.DUE_SOON: "…",
@@ -33,6 +34,7 @@ TONES = {
     S.MET_LATE: "good",
     S.IN_COMPLIANCE: "good",
     S.MISSED: "bad",
+    S.OVERDUE: "bad",
     S.BREACHED: "bad",
     S.DISPUTED: "disputed",
 }
