@@ -9,6 +9,7 @@ on 30 March); the interim administration is due seven days after the designation
 import json
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import icalendar
 import pytest
@@ -240,3 +241,13 @@ def test_an_overdue_duty_done_later_tells_its_subscribers_it_was_met_late(accord
 
     events = list(am.Alert.objects.filter(commitment__key="lift-designation").order_by("id").values_list("event", flat=True))
     assert events == [am.OVERDUE, am.MET_LATE]
+
+
+def test_the_duty_example_in_the_format_documentation_loads(tmp_path):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "agreement-format.md").read_text(encoding="utf-8")
+    example = doc.split("#### Duties without a date", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    load_agreement_file(write(tmp_path, example))
+
+    windows = {c.key: (c.due_offset, c.reasonable_days) for c in Commitment.objects.all()}
+    assert windows == {"lift-designation": (None, 30), "restore-services": (None, None), "interim-administration": (7, None)}
