@@ -213,7 +213,7 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
         (_("Basis"), {"fields": ("basis", "basis_source", "basis_note", "competing_accounts")}),
         (_("Rule and window"), {"fields": (
             "kind", "rule", "anchor", "anchor_commitment", "offset_unit", "starts_offset", "due_offset",
-            "ends_offset", "grace_days",
+            "ends_offset", "grace_days", "reasonable_days",
         )}),
         (_("Review"), {"fields": ("tracked", "needs_review", "review_note")}),
     )

@@ -82,7 +82,7 @@ _COMMITMENT_FIELDS = (
 )
 _BASIS_FIELDS = ("kind", "by", "note")
 _ACCOUNT_FIELDS = ("account", "source", "note")
-_WINDOW_FIELDS = ("from", "unit", "starts", "due", "ends", "grace_days")
+_WINDOW_FIELDS = ("from", "unit", "starts", "due", "ends", "grace_days", "reasonable_days")
 
 
 # --- results and errors -----------------------------------------------------
@@ -451,6 +451,8 @@ class _Reader:
             due=w.whole_number("due"),
             ends=w.whole_number("ends"),
             grace_days=w.whole_number("grace_days", default=0, minimum=0),
+            # A deadline without `due` is a duty without a date; its reasonable time is checked by terms.rules.
+            reasonable_days=w.whole_number("reasonable_days"),
         )
         if len(self.problems) == before:
             try:
@@ -469,6 +471,7 @@ class _Reader:
             due_offset=window.due,
             ends_offset=window.ends,
             grace_days=window.grace_days,
+            reasonable_days=window.reasonable_days,
         )
         return CommitmentSpec(
             key=key,

@@ -211,6 +211,15 @@ class Commitment(models.Model):
         _("window closes"), null=True, blank=True, help_text=_("Offset of the last day; empty: ongoing.")
     )
     grace_days = models.PositiveIntegerField(_("grace days"), default=0, validators=[MinValueValidator(0)])
+    reasonable_days = models.PositiveIntegerField(
+        _("reasonable time (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A deadline without a due date: days from the window's opening after which it is overdue "
+            "(no fixed deadline). Empty: open until done."
+        ),
+    )
 
     tracked = models.BooleanField(
         _("tracked for compliance"),
@@ -250,6 +259,7 @@ class Commitment(models.Model):
             due=self.due_offset,
             ends=self.ends_offset,
             grace_days=self.grace_days,
+            reasonable_days=self.reasonable_days,
         )
 
     def clean(self):

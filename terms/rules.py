@@ -19,6 +19,12 @@ Day counting (documented in docs/agreement-format.md):
   is late.
 - Grace days extend the instant a deadline counts as missed, not the due date:
   an action inside the grace period is "met late".
+- A deadline without a due offset is a duty without a date ("restore federal
+  services", "within agreed time frames"): open until done. Its optional
+  reasonable time (`reasonable_days`, always days) counts from the day the window
+  opens like a due offset (opening day 0, ends at local midnight at the end of
+  day N); after it the duty is overdue without a fixed deadline, never missed.
+  "Immediately" is a dated duty: `due: 0`.
 """
 
 import re
@@ -184,12 +190,14 @@ class Window:
     due: int | None = None
     ends: int | None = None
     grace_days: int = 0
+    reasonable_days: int | None = None  # a duty without a date: days from the opening, then overdue
 
     def resolve(self, anchor_day, tz):
         """The concrete instants of this window, given the anchor day and the zone."""
         opens_day = shift(anchor_day, self.starts, self.unit)
         due_day = shift(anchor_day, self.due, self.unit) if self.due is not None else None
         last_day = shift(anchor_day, self.ends, self.unit) if self.ends is not None else None
+        reasonable_day = opens_day + timedelta(days=self.reasonable_days) if self.reasonable_days is not None else None
         return ResolvedWindow(
             anchor_day=anchor_day,
             opens_at=day_start(opens_day, tz),
@@ -198,6 +206,8 @@ class Window:
             missed_at=day_start(due_day + timedelta(days=1 + self.grace_days), tz) if due_day else None,
             last_day=last_day,
             closes_at=day_start(last_day + timedelta(days=1), tz) if last_day else None,
+            reasonable_day=reasonable_day,
+            overdue_at=day_start(reasonable_day + timedelta(days=1), tz) if reasonable_day else None,
         )
 
 
@@ -211,6 +221,9 @@ class ResolvedWindow:
     last_day: date | None
     closes_at: datetime | None  # None: ongoing
     extra: dict = field(default_factory=dict, compare=False)
+    # A duty without a date: the last day of its reasonable time, and the instant it is overdue from.
+    reasonable_day: date | None = None
+    overdue_at: datetime | None = None
 
 
 def shift(day, n, unit):
@@ -241,8 +254,25 @@ def validate_terms(kind, rule, window):
     parsed = Rule.from_dict(kind, rule)
     if window.unit not in ("days", "months"):
         raise RuleError("window.unit", "must be days or months")
-    if kind in ("deadline", "target") and window.due is None:
+    # A deadline without a due offset is a duty without a date; a target needs a day to measure at.
+    if kind == "target" and window.due is None:
         raise RuleError("window.due", f"a {kind} needs a due offset")
+    if window.reasonable_days is not None:
+        if kind != "deadline":
+            raise RuleError("window.reasonable_days", "only a deadline without a due date has a reasonable time")
+        if window.due is not None:
+            raise RuleError(
+                "window.reasonable_days",
+                "a duty with a due date has no reasonable time (remove one of window.due and window.reasonable_days)",
+            )
+        if isinstance(window.reasonable_days, bool) or not isinstance(window.reasonable_days, int):
+            raise RuleError("window.reasonable_days", "must be a whole number of days")
+        if window.reasonable_days < 1:
+            raise RuleError("window.reasonable_days", "must be 1 or more (a duty due at once is window.due: 0)")
+    if kind == "deadline" and window.due is None and window.grace_days:
+        raise RuleError(
+            "window.grace_days", "a duty without a due date has no grace period (set window.reasonable_days instead)"
+        )
     if window.due is not None and window.due < window.starts:
         raise RuleError("window.due", "is before the window opens")
     if window.ends is not None and window.ends < window.starts:

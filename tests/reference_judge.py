@@ -16,6 +16,9 @@ What the docs leave open, decided here (and said so where it is used):
   the period it may have happened in, then id); ties between reports at one instant go by id.
 - A target that is met began with the last unbroken run of on-target measurements before the
   due instant.
+- A duty without a date (a deadline with no `due`) counts its reasonable time from the day its
+  window opens, as agreement-format.md says; before it opens it is `not_yet_due` with no `since`,
+  like a dated deadline.
 """
 
 import calendar
@@ -29,6 +32,7 @@ ONE_DAY = timedelta(days=1)
 
 AWAITING_SIGNATURE, AWAITING_ANCHOR, NOT_TRACKED = "awaiting_signature", "awaiting_anchor", "not_tracked"
 NOT_YET_DUE, DUE_SOON, MET, MET_LATE, MISSED = "not_yet_due", "due_soon", "met", "met_late", "missed"
+OVERDUE = "overdue"
 IN_COMPLIANCE, BREACHED, DISPUTED, NO_DATA = "in_compliance", "breached", "disputed", "no_data"
 UNCONFIRMED = "unconfirmed"
 
@@ -102,6 +106,12 @@ class Window:
             self.missed_at = first_instant(self.due_day + timedelta(days=1 + window.grace_days), tz)
         if window.ends is not None:
             self.closes_at = first_instant(shift(anchor_day, window.ends, window.unit) + ONE_DAY, tz)
+        # A duty without a date: its reasonable time, always days, from the opening day (day 0).
+        self.reasonable_day = self.overdue_at = None
+        reasonable = getattr(window, "reasonable_days", None)
+        if window.due is None and reasonable is not None:
+            self.reasonable_day = self.opens_day + timedelta(days=reasonable)
+            self.overdue_at = first_instant(self.reasonable_day + ONE_DAY, tz)
 
     def inside(self, instant):
         return self.opens_at <= instant and (self.closes_at is None or instant < self.closes_at)
@@ -215,7 +225,32 @@ def on_time(e, w):
     return done_by(e, w.tz) <= w.due_at
 
 
+def judge_duty(t, w, reports, as_of):
+    """A deadline without a due date: open until done, met on the act, overdue after a reasonable time."""
+    acts = [e for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
+    if acts:
+        act = min(acts, key=lambda e: (done_by(e, w.tz), e.id))
+        denials = [d for d in reports if d.stance == "denies" and d.occurred_at >= act.occurred_at]
+        if denials:
+            return DISPUTED, max(act.occurred_at, min(d.occurred_at for d in denials))
+        if w.overdue_at is None or done_by(act, w.tz) <= w.overdue_at:
+            return MET, act.occurred_at
+        if as_of >= w.overdue_at:
+            return MET_LATE, max(act.occurred_at, w.overdue_at)
+    if as_of < w.opens_at:
+        return NOT_YET_DUE, None
+    if w.overdue_at is None:
+        return NOT_YET_DUE, w.opens_at
+    if as_of >= w.overdue_at:
+        return OVERDUE, w.overdue_at
+    if (w.reasonable_day - local_date(as_of, w.tz)).days <= DUE_SOON_DAYS:
+        return DUE_SOON, max(w.opens_at, first_instant(w.reasonable_day - timedelta(days=DUE_SOON_DAYS), w.tz))
+    return NOT_YET_DUE, w.opens_at
+
+
 def judge_deadline(t, w, reports, as_of):
+    if w.due_at is None:
+        return judge_duty(t, w, reports, as_of)
     acts = [e for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
     if acts:
         act = min(acts, key=lambda e: (done_by(e, w.tz), e.id))
@@ -427,7 +462,7 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
                 return DISPUTED, max(first_act, first_denial)
             return DISPUTED, max((s for s in (strict[1], loose[1]) if s is not None), default=None)
     # Claims below the grade (architecture.md, "Weighing evidence", 8).
-    can_move = {"deadline": (MISSED, NO_DATA), "target": (MISSED, NO_DATA), "prohibition": (IN_COMPLIANCE,)}
+    can_move = {"deadline": (MISSED, OVERDUE, NO_DATA), "target": (MISSED, NO_DATA), "prohibition": (IN_COMPLIANCE,)}
     claims = [e for e in weak if e.stance == "affirms"]
     # A claim a counting denial contests (as in step 6) is refuted, not awaiting confirmation.
     for d in counting:

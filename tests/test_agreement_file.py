@@ -405,11 +405,13 @@ BAD = [
         "limt: 5",
     ),
     (
-        "deadline_without_due_day",
-        {"window: {from: signing, due: 10}": "window: {from: signing}"},
-        "commitments[0].window.due",
-        "a deadline needs a due offset",
-        "window: {from: signing}",
+        # A deadline without a due day is a duty without a date (tests/test_duties_without_date.py);
+        # a reasonable time is for those alone.
+        "reasonable_time_on_a_duty_with_a_due_day",
+        {"window: {from: signing, due: 10}": "window: {from: signing, due: 10, reasonable_days: 30}"},
+        "commitments[0].window.reasonable_days",
+        "a duty with a due date has no reasonable time",
+        "reasonable_days: 30",
     ),
     (
         "name_claimed_by_two_parties",

@@ -108,7 +108,7 @@ def test_commitment_detail_gives_words_basis_rule_and_window(api, demo):
     body = api.get(reverse("api:commitment-detail", kwargs={"agreement": SLUG, "key": "violence-major-cities"})).json()
     assert body["basis"] == "reported" and body["rule"]["limit"] == 10
     assert body["window"] == {"anchor": "signing", "anchor_commitment": None, "unit": "days", "starts": 10,
-                              "due": None, "ends": None, "grace_days": 0}
+                              "due": None, "ends": None, "grace_days": 0, "reasonable_days": None}
     assert body["competing_accounts"][0]["account"] == "within seven days"
     assert body["owed_by"] == ["taliban"]
 

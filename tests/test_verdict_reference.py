@@ -122,7 +122,10 @@ def window_for(draw, kind):
         starts = draw(st.integers(-3, 6))
         length = draw(st.integers(0, 25))
     window = {"unit": unit, "starts": starts}
-    if kind in ("deadline", "target"):
+    if kind == "deadline" and draw(st.sampled_from([False, False, False, True])):
+        # A duty without a date: open until done, perhaps with a reasonable time.
+        window["reasonable_days"] = draw(st.sampled_from([None, 1, 7, 8]) | st.integers(1, 30))
+    elif kind in ("deadline", "target"):
         window.update(due=starts + length, grace_days=draw(st.sampled_from([0, 0, 1, 3])))
     else:
         window["ends"] = draw(st.sampled_from([None, starts + length]))
@@ -176,7 +179,7 @@ def worlds(draw, kind, bulk=False):
     span = 75 if window["unit"] == "months" else 45
     links = [1, 2] if len(terms) > 1 else [1]
     w = ref.Window(main.window, signed, tz)
-    edges = [i for i in (w.opens_at, w.due_at, w.missed_at, w.closes_at) if i is not None]
+    edges = [i for i in (w.opens_at, w.due_at, w.missed_at, w.closes_at, w.overdue_at) if i is not None]
     # The first and last days of the window, of the due date and grace period, and the focus day.
     days_of_note = [ref.local_date(i, tz) - timedelta(days=d) for i in edges for d in (0, 1)] + [focus]
     topic = main.rule.categories

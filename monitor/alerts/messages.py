@@ -138,6 +138,8 @@ def _verdict_paragraphs(commitment, standing, status):
         paragraphs.append(_("What was agreed: “%(text)s”") % {"text": commitment.text})
     if verdict.due_at:
         paragraphs.append(_("Due by the end of %(day)s.") % {"day": _day(verdict.due_at - _tick(), commitment)})
+    elif commitment.kind == "deadline" and commitment.due_offset is None:
+        paragraphs.append(_("No date was set: it is open until done."))  # a duty without a date
     paragraphs.append(_("What the evidence shows: %(sentence)s") % {"sentence": verdict.sentence})
     if standing.assessed:
         paragraphs.append(

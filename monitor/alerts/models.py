@@ -30,6 +30,7 @@ TRIGGERS = ((BEAT, _("Schedule")), (REPORTS, _("Reports changed")), (MANUAL, _("
 
 # Alert events
 MISSED = "missed"
+OVERDUE = "overdue"  # a duty without a date, past its reasonable time
 BREACHED = "breached"
 DISPUTED = "disputed"
 MET_LATE = "met_late"
@@ -43,6 +44,7 @@ ESCALATION = "escalation"  # to the Analysts: an adverse verdict left unassessed
 WEBHOOK_PAUSED = "webhook_paused"  # to a webhook's owner: its receiver failed too long (monitor.alerts.webhooks)
 EVENTS = (
     (MISSED, _("Deadline missed")),
+    (OVERDUE, _("Overdue (no fixed deadline)")),
     (BREACHED, _("Breached")),
     (DISPUTED, _("Disputed")),
     (MET_LATE, _("Met late")),

@@ -43,8 +43,12 @@ log = logging.getLogger(__name__)
 SWEEP_LOCK = 0x5EED  # advisory lock id: one sweep at a time across every worker
 
 # The alert a transition owes, by its new status (and, for recoveries, the old one).
-ADVERSE_EVENTS = {S.MISSED: am.MISSED, S.BREACHED: am.BREACHED, S.DISPUTED: am.DISPUTED}
-RECOVERY_EVENTS = {(S.MISSED, S.MET_LATE): am.MET_LATE, (S.BREACHED, S.IN_COMPLIANCE): am.BREACH_OVER}
+ADVERSE_EVENTS = {S.MISSED: am.MISSED, S.BREACHED: am.BREACHED, S.DISPUTED: am.DISPUTED, S.OVERDUE: am.OVERDUE}
+RECOVERY_EVENTS = {
+    (S.MISSED, S.MET_LATE): am.MET_LATE,
+    (S.OVERDUE, S.MET_LATE): am.MET_LATE,  # a duty without a date, done after its reasonable time
+    (S.BREACHED, S.IN_COMPLIANCE): am.BREACH_OVER,
+}
 
 
 def _lock():

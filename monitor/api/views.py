@@ -236,6 +236,7 @@ class CommitmentDetail(generics.GenericAPIView):
                 "due": c.due_offset,
                 "ends": c.ends_offset,
                 "grace_days": c.grace_days,
+                "reasonable_days": c.reasonable_days,  # a duty without a date (due null): days until overdue
             },
             reports=api_reverse(
                 "api:commitment-reports", kwargs={"agreement": agreement.slug, "key": key}, request=request

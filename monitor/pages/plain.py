@@ -151,6 +151,14 @@ def rule_sentences(term, owed_by, signed_on, anchor=None):
         parts.append(
             _("Due by the end of the local day %(offset)s after day 0.") % {"offset": _offset(window.due, window.unit)}
         )
+    elif term.kind == tm.DEADLINE:
+        # A duty without a date: open until done; overdue (not missed) after its reasonable time.
+        parts.append(_("No date was set: open until done."))
+        if window.reasonable_days is not None:
+            parts.append(
+                _("Overdue, with no fixed deadline, if not done within a reasonable time of %(days)s from when it applies.")
+                % {"days": _days(window.reasonable_days)}
+            )
     if window.ends is not None:
         parts.append(_("Applies until the end of day %(n)s.") % {"n": window.ends})
     elif term.kind in (tm.CEILING, tm.PROHIBITION):

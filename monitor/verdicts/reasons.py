@@ -23,6 +23,21 @@ SENTENCES = {
     "deadline.met": _("Met on %(date)s, %(days_early_text)s, per %(source)s (%(grade)s)."),
     "deadline.met_late": _("Met late on %(date)s, %(days_late_text)s after the deadline, per %(source)s (%(grade)s)."),
     "deadline.missed": _("Missed: due by the end of %(due)s, and no credible report shows it happened."),
+    # A duty without a date (a deadline with no due offset): open until done, overdue after its reasonable time.
+    "duty.open": _("Open: no date was set; not done as of %(date)s."),
+    "duty.open_reasonable": _(
+        "Open: no date was set; not done as of %(date)s; a reasonable time of %(reasonable_days_text)s "
+        "from %(opens)s ends %(reasonable_ends)s."
+    ),
+    "duty.met": _("Met on %(date)s (no date was set), per %(source)s (%(grade)s)."),
+    "duty.met_late": _(
+        "Met late on %(date)s, %(days_late_text)s after a reasonable time of %(reasonable_days_text)s ended "
+        "(no fixed deadline), per %(source)s (%(grade)s)."
+    ),
+    "duty.overdue": _(
+        "Overdue, with no fixed deadline: a reasonable time of %(reasonable_days_text)s from %(opens)s ended "
+        "%(reasonable_ends)s, and no credible report shows it was done."
+    ),
     "target.pending": _(
         "Target %(target_text)s%(unit_text)s by the end of %(due)s; latest %(value)s%(unit_text)s on %(measured)s, "
         "per %(source)s (%(grade)s)."
@@ -122,6 +137,8 @@ def _format_params(params):
         }
     if params.get("days_late") is not None:
         out["days_late_text"] = _days(params["days_late"])
+    if params.get("reasonable_days") is not None:
+        out["reasonable_days_text"] = _days(params["reasonable_days"])
     if params.get("breached_days") is not None:
         out["breached_days_text"] = _days(params["breached_days"])
     out["unit_text"] = f" {params['unit']}" if params.get("unit") else ""

@@ -9,6 +9,7 @@ DUE_SOON = "due_soon"  # due within MONITOR_DUE_SOON_DAYS, or inside the grace p
 MET = "met"  # done on or before the due date
 MET_LATE = "met_late"  # done after the due date
 MISSED = "missed"  # due date and grace passed without it
+OVERDUE = "overdue"  # a duty without a date, not done within its reasonable time: no fixed deadline missed
 IN_COMPLIANCE = "in_compliance"  # ceiling or prohibition holding, as far as data shows
 BREACHED = "breached"  # ceiling exceeded or prohibition violated, episode still open
 DISPUTED = "disputed"  # credible reports conflict: the outcome hangs on disputed evidence
@@ -24,6 +25,7 @@ STATUSES = (
     (MET, _("Met")),
     (MET_LATE, _("Met late")),
     (MISSED, _("Missed")),
+    (OVERDUE, _("Overdue (no fixed deadline)")),
     (IN_COMPLIANCE, _("In compliance")),
     (BREACHED, _("Breached")),
     (DISPUTED, _("Disputed")),
@@ -34,6 +36,6 @@ STATUSES = (
 LABELS = dict(STATUSES)
 
 # Statuses an alert is owed for (issue: sweeps and alerts).
-ADVERSE = frozenset({MISSED, BREACHED, DISPUTED})
+ADVERSE = frozenset({MISSED, BREACHED, DISPUTED, OVERDUE})
 # Statuses that settle a one-off commitment for good, barring new evidence.
 SETTLED = frozenset({MET, MET_LATE, MISSED})

@@ -19,6 +19,7 @@ SYMBOLS = {
     S.MET_LATE: "✓",
     S.IN_COMPLIANCE: "✓",
     S.MISSED: "✗",
+    S.OVERDUE: "!",  # adverse like missed, but no fixed deadline was missed
     S.BREACHED: "✗",
     S.DISPUTED: "?",
     S.UNCONFIRMED: "?",
@@ -34,6 +35,7 @@ TONES = {
     S.MET_LATE: "good",
     S.IN_COMPLIANCE: "good",
     S.MISSED: "bad",
+    S.OVERDUE: "bad",
     S.BREACHED: "bad",
     S.DISPUTED: "disputed",
     # Claimed, not confirmed: not a finding either way, but something an analyst should settle.

@@ -1,12 +1,17 @@
-"""An act by a due date: met, met late, missed, pending."""
+"""An act by a due date: met, met late, missed, pending.
+
+A deadline without a due date is a duty without a date (docs/architecture.md, "By kind"): open
+until done, met on the act, and, with a reasonable time, overdue (never missed) once it has
+passed without the act; done after it is met late.
+"""
 
 from bisect import bisect_left
 from datetime import timedelta
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, pending, source_params
+from monitor.verdicts.engine.context import Outcome, not_open, pending, source_params
 from monitor.verdicts.engine.values import OCCURRED, SPANS, Reason
-from terms.rules import local_day
+from terms.rules import day_start, local_day
 
 
 # A denial ("talks had not begun by 10 March") contests every act dated at or before it; a claim
@@ -31,6 +36,8 @@ def judge(ctx, reports):
             first, first_key = e, key
     if first is not None:
         # Denials were weighed before the judge ran (engine/weighing.py): an act one contests is not here.
+        if w.due_at is None:
+            return _duty_done(ctx, first)
         day = local_day(first.occurred_at, ctx.tz)
         params = {"date": day.isoformat(), "due": w.due_day.isoformat(), **source_params(first)}
         done_by = _done_by(first, ctx.tz)
@@ -46,6 +53,8 @@ def judge(ctx, reports):
         params["days_late"] = max(1, (last_possible - w.due_day).days)
         since = max(first.occurred_at, w.due_at)
         return Outcome(S.MET_LATE, Reason("deadline.met_late", params), since=since, evidence=(first.id,))
+    if w.due_at is None:
+        return _duty_open(ctx)
     if ctx.as_of >= w.missed_at:
         return Outcome(
             S.MISSED,
@@ -54,6 +63,51 @@ def judge(ctx, reports):
             days_overdue=(ctx.today() - w.due_day).days,
         )
     return pending(ctx, "deadline")
+
+
+def _duty_done(ctx, first):
+    """A duty without a date, done: met on the act; met late if surely done only after its reasonable time."""
+    w = ctx.window
+    params = {"date": local_day(first.occurred_at, ctx.tz).isoformat(), **source_params(first)}
+    done_by = _done_by(first, ctx.tz)
+    if w.overdue_at is None or done_by <= w.overdue_at:
+        return Outcome(S.MET, Reason("duty.met", params), since=first.occurred_at, evidence=(first.id,))
+    # As for a dated deadline: an act that may have come after the reasonable time is late only
+    # once that time has passed; until then the duty is open.
+    if ctx.as_of < w.overdue_at:
+        return _duty_open(ctx)
+    last_possible = local_day(done_by - timedelta(microseconds=1), ctx.tz)
+    params["days_late"] = max(1, (last_possible - w.reasonable_day).days)
+    params["reasonable_days"] = ctx.term.window.reasonable_days
+    since = max(first.occurred_at, w.overdue_at)
+    return Outcome(S.MET_LATE, Reason("duty.met_late", params), since=since, evidence=(first.id,))
+
+
+def _duty_open(ctx):
+    """A duty without a date, not done: open, due soon near the end of its reasonable time, then overdue."""
+    w = ctx.window
+    if ctx.as_of < w.opens_at:
+        return not_open(ctx)
+    today = ctx.today()
+    if w.overdue_at is None:
+        return Outcome(S.NOT_YET_DUE, Reason("duty.open", {"date": today.isoformat()}), since=w.opens_at)
+    params = {
+        "reasonable_days": ctx.term.window.reasonable_days,
+        "opens": local_day(w.opens_at, ctx.tz).isoformat(),
+        "reasonable_ends": w.reasonable_day.isoformat(),
+    }
+    if ctx.as_of >= w.overdue_at:
+        return Outcome(
+            S.OVERDUE, Reason("duty.overdue", params), since=w.overdue_at,
+            days_overdue=(today - w.reasonable_day).days,
+        )
+    params["date"] = today.isoformat()
+    days_left = (w.reasonable_day - today).days
+    reason = Reason("duty.open_reasonable", params)
+    if days_left <= ctx.due_soon_days:
+        soon_from = max(w.opens_at, day_start(w.reasonable_day - timedelta(days=ctx.due_soon_days), ctx.tz))
+        return Outcome(S.DUE_SOON, reason, since=soon_from, days_left=days_left)
+    return Outcome(S.NOT_YET_DUE, reason, since=w.opens_at, days_left=days_left)
 
 
 def _done_by(e, tz):

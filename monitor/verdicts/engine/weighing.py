@@ -33,7 +33,7 @@ from monitor.verdicts.engine.values import COUNTS, EXCLUDED, OCCURRED, TIME_ORDE
 from terms.rules import local_day
 
 # Statuses that say "nothing credible shows it": claims below the grade can only make them unconfirmed.
-CLAIMS_CAN_MOVE = frozenset({S.MISSED, S.IN_COMPLIANCE, S.NO_DATA})
+CLAIMS_CAN_MOVE = frozenset({S.MISSED, S.OVERDUE, S.IN_COMPLIANCE, S.NO_DATA})
 
 # Why a report that speaks to a commitment decides nothing (docs/compliance-json.md, `set_aside`). A report
 # recorded after the knowledge cutoff is not among them: it does not exist in a view as known at the cutoff,
