@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('terms', '0003_escalation'),
+        ('terms', '0004_non_party_actors'),
     ]
 
     operations = [
