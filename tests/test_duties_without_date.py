@@ -172,10 +172,13 @@ def test_an_act_known_only_to_a_week_straddling_the_end_of_the_reasonable_time_i
 # --- weighing -----------------------------------------------------------------------------------
 
 
-def test_a_weak_claim_does_not_meet_a_duty():
+def test_a_weak_claim_does_not_meet_a_duty_but_leaves_it_unconfirmed_rather_than_overdue():
     claim = report(date(2020, 3, 15), source=LOCAL_PRESS, credibility=4)
 
-    assert evaluate(duty(reasonable_days=30), [claim], as_of=at(2020, 4, 5)).status == S.OVERDUE
+    v = evaluate(duty(reasonable_days=30), [claim], as_of=at(2020, 4, 5))
+
+    assert v.status == S.UNCONFIRMED
+    assert v.reason.params["without"] == S.OVERDUE
 
 
 def test_a_credible_denial_after_the_act_disputes_a_duty():
