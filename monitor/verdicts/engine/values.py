@@ -39,6 +39,20 @@ class PartyRef:
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A dated event a commitment is counted from that no commitment models (elections held).
+
+    Reached at the first counting report its rule recognises (anyone's: a milestone is owed by
+    no party), weighed as a deadline's act is.
+    """
+
+    id: int
+    key: str
+    title: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
 class Term:
     """A commitment as the engine sees it."""
 
@@ -53,6 +67,9 @@ class Term:
     owing: tuple = ()  # PartyRef
     tracked: bool = True
     agreement_id: int | None = None
+    # The milestone this commitment is counted from (window.anchor == "milestone"), carried on the
+    # term itself so that judging it needs nothing beyond the terms and the evidence.
+    anchor_milestone: Milestone | None = None
 
     @property
     def tz(self):
