@@ -175,31 +175,40 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     if not isinstance(coverage, CoverageIndex):
         coverage = CoverageIndex(coverage, cutoff)
 
+    def strictly(anchor, when, counting):
+        """The anchor judged as of `when` on counting reports only, as known at the cutoff."""
+        return evaluate(anchor, (), qualified=(counting, []), as_of=when, known_at=cutoff, coverage=coverage,
+                        anchor_day=anchor_days.get(anchor.id), details=False)
+
     def first_breach(anchor):
-        """The instant the anchor was first breached: the earliest report instant at which it had been.
+        """The instant the anchor was first breached (on counting reports), even if it has recovered since.
 
         Having been breached (breached, or recovered from a breach) only becomes true as reports
         come, so the first report instant at which it holds is found by bisection.
         """
         counting, _ = _candidates(index, anchor, anchor_days.get(anchor.id), as_of)
+        if not counting or not A.has_breached(strictly(anchor, as_of, counting)):
+            return None
         times = [e.occurred_at for e in counting]
-
-        def judged(i):
-            upto = counting[: bisect_right(times, times[i])]
-            return evaluate(anchor, (), qualified=(upto, []), as_of=times[i], known_at=cutoff, coverage=coverage,
-                            anchor_day=anchor_days.get(anchor.id), details=False)
-
         low, high, found = 0, len(times) - 1, None
         while low <= high:
             mid = (low + high) // 2
-            verdict = judged(mid)
+            verdict = strictly(anchor, times[mid], counting[: bisect_right(times, times[mid])])
             if A.has_breached(verdict):
                 found, high = verdict, mid - 1
             else:
                 low = mid + 1
-        if found is None:
-            return verdicts[anchor.id].since  # only contested reports breach it: what the verdict says
-        return found.since
+        return None if found is None else found.since
+
+    def missed(anchor, verdict):
+        """The anchor's missed instant, if it had passed by `as_of` and the anchor was missed as of then."""
+        instant = A.missed_at(anchor, verdict)
+        if instant is None or instant > as_of:
+            return None
+        then = evaluate(anchor, (), qualified=_candidates(index, anchor, anchor_days.get(anchor.id), instant),
+                        as_of=instant, known_at=cutoff, coverage=coverage, anchor_day=anchor_days.get(anchor.id),
+                        details=False)
+        return instant if then.status == S.MISSED else None
 
     def anchored(term):
         """(anchor day or None, the awaiting reason or None) for a commitment counted from another or a milestone."""
@@ -220,7 +229,8 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
         verdict = resolve(by_id[anchor_id])
         visiting.discard(term.id)
         anchor = by_id[anchor_id]
-        instant = A.moment_instant(anchor, verdict, w.anchor_moment, lambda: first_breach(anchor))
+        instant = A.moment_instant(verdict, w.anchor_moment, missed=lambda: missed(anchor, verdict),
+                                   first_breach=lambda: first_breach(anchor))
         if instant is None or instant > as_of:
             return None, A.awaiting(term, anchor.title, anchor.key, w.anchor_moment)
         return A.moment_day(w.anchor_moment, instant, term.tz), None

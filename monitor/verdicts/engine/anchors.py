@@ -8,10 +8,10 @@ and the moment it waits for. Day 0 is the local day of the moment (docs/agreemen
 - opens: the anchor's window opens (its opening instant); day 0 is its first day.
 - due: the anchor's due day is over (its deadline instant, the end of the day); day 0 is the due day.
 - met: the anchor is met or met late; day 0 is the day of the act.
-- missed: the anchor's grace ended without the act (missed, or met late only after that);
-  day 0 is the day it counted as missed.
-- breached: the anchor's first breach in its window, even if it has recovered since; day 0 is
-  the day that breach began.
+- missed: the anchor's grace period ended and, judged as of that instant, it was missed (an
+  act reported after that, met late, does not undo it); day 0 is the day it counted as missed.
+- breached: the anchor's first breach in its window on counting reports (disputed ones aside),
+  even if it has recovered since; day 0 is the day that breach began.
 - closes: the anchor's window is over (the end of its last day); day 0 is its last day.
 - reached (a milestone): the first counting report its rule recognises; day 0 is that report's day.
 """
@@ -33,16 +33,23 @@ def awaiting(term, anchor_title, anchor_key, moment):
 
 
 def has_breached(verdict):
-    """Has this (ceiling or prohibition) verdict been breached at some point, on the counting reports?"""
-    if verdict.status == S.BREACHED or verdict.reason.code in RECOVERED:
-        return True
-    return verdict.status == S.DISPUTED and verdict.reason.params.get("without") == S.BREACHED
+    """Has this (ceiling or prohibition) verdict, judged on counting reports only, been breached at some point?"""
+    return verdict.status == S.BREACHED or verdict.reason.code in RECOVERED
 
 
-def moment_instant(anchor, verdict, moment, first_breach):
-    """When the anchor's moment happened per its verdict (None: it has not, or never will).
+def missed_at(anchor, verdict):
+    """The instant the anchor counts as missed without the act: the end of its grace period."""
+    if verdict.due_at is None:
+        return None
+    tz = anchor.tz
+    return day_start(local_day(verdict.due_at, tz) + timedelta(days=anchor.window.grace_days), tz)
 
-    `first_breach` is called, only for "breached", to find the first breach's instant.
+
+def moment_instant(verdict, moment, *, missed, first_breach):
+    """When the anchor's moment happened, per its verdict as of `as_of` (None: it has not, or never will).
+
+    `missed` and `first_breach` are asked only for those moments: each judges the anchor again
+    (as of its missed instant; on counting reports only, as of each report) to find it.
     """
     if moment == "opens":
         return verdict.opens_at
@@ -53,16 +60,9 @@ def moment_instant(anchor, verdict, moment, first_breach):
     if moment == "met":
         return verdict.since if verdict.status in (S.MET, S.MET_LATE) else None
     if moment == "missed":
-        if verdict.due_at is None:
-            return None
-        missed_at = day_start(local_day(verdict.due_at, anchor.tz) + timedelta(days=anchor.window.grace_days), anchor.tz)
-        if verdict.status == S.MISSED:
-            return verdict.since or missed_at
-        if verdict.status == S.MET_LATE and verdict.since is not None and verdict.since >= missed_at:
-            return missed_at  # missed first, met late afterwards: the miss still happened
-        return None
+        return missed()
     if moment == "breached":
-        return first_breach() if has_breached(verdict) else None
+        return first_breach()
     return None
 
 
