@@ -216,3 +216,25 @@ def test_the_package_chain_resolves_from_the_file_through_reports_to_compliance_
     assert later["pullout"]["due_at"].startswith("2020-03-17T22:00")  # the end of 17 March, Kyiv time
     assert later["exchange"]["due_at"].startswith("2020-03-15T22:00")  # the fifth day after 10 March
     assert later["amnesty"]["due_at"].startswith("2020-04-11T21:00")  # 30 days after 12 March (summer time)
+
+
+def test_a_report_of_a_milestone_re_judges_what_counts_from_it_in_a_targeted_sweep(tmp_path):
+    from monitor.alerts import models as am
+    from monitor.alerts import triggers
+    from monitor.alerts.sweep import run_sweep
+    from monitor.verdicts.models import StatusChange
+
+    in_force = MINSK.replace("  time_zone: Europe/Kyiv\n", "  time_zone: Europe/Kyiv\n  state: in_force\n")
+    call_command("load_agreement", str(write(tmp_path, in_force)), stdout=StringIO())
+    run_sweep(now=kyiv(11))
+    amnesty = Commitment.objects.get(key="amnesty")
+    assert amnesty.status_changes.latest("id").new_status == "awaiting_anchor"
+
+    held = ReportFactory(source=SourceFactory(name="OSCE SMM", reliability="A"), category="elections_held",
+                         actor1="Central Election Commission", occurred_at=kyiv(12), recorded_at=kyiv(12, 20))
+    run = run_sweep(now=kyiv(13), trigger=am.REPORTS, changes=triggers.describe([held.id]))
+
+    # Only the amnesty law counts from the elections; the report speaks to nothing else.
+    assert run.commitments_evaluated == 1
+    last = StatusChange.objects.filter(commitment=amnesty).latest("id")
+    assert (last.old_status, last.new_status) == ("awaiting_anchor", "not_yet_due")
