@@ -296,6 +296,16 @@ class Commitment(models.Model):
         try:
             rules.validate_terms(self.kind, self.rule, self.window())
         except rules.RuleError as e:
-            raise ValidationError({e.field or "rule": e.message}) from None
+            field = "anchor_moment" if e.field == "window.moment" else e.field or "rule"
+            raise ValidationError({field: e.message}) from None
         if self.anchor_commitment_id and self.anchor_commitment_id == self.pk:
             raise ValidationError({"anchor_commitment": _("A commitment cannot be counted from itself.")})
+        # The moment must be one the anchor has (docs/agreement-format.md, "Anchors"): a prohibition is never met.
+        if self.anchor == ANCHOR_COMMITMENT and self.anchor_commitment_id:
+            kind = self.anchor_commitment.kind
+            if self.anchor_moment not in rules.MOMENTS_OF_KIND.get(kind, ()):
+                raise ValidationError({"anchor_moment": _("A %(kind)s has no such moment.") % {"kind": kind}})
+            if self.anchor_moment == "closes" and self.anchor_commitment.ends_offset is None:
+                raise ValidationError({"anchor_moment": _("The anchor's window has no end, so it never closes.")})
+        if self.anchor == ANCHOR_MILESTONE and self.anchor_moment != "reached":
+            raise ValidationError({"anchor_moment": _("A milestone's only moment is 'reached'.")})

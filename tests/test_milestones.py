@@ -238,3 +238,16 @@ def test_a_report_of_a_milestone_re_judges_what_counts_from_it_in_a_targeted_swe
     assert run.commitments_evaluated == 1
     last = StatusChange.objects.filter(commitment=amnesty).latest("id")
     assert (last.old_status, last.new_status) == ("awaiting_anchor", "not_yet_due")
+
+
+def test_the_admin_refuses_a_moment_the_anchor_does_not_have(tmp_path):
+    from django.core.exceptions import ValidationError
+
+    load_agreement_file(write(tmp_path, MINSK))
+    pullout = Commitment.objects.get(key="pullout")
+    pullout.anchor_moment = "met"  # the ceasefire is a prohibition: never met
+
+    with pytest.raises(ValidationError) as raised:
+        pullout.clean()
+
+    assert "anchor_moment" in raised.value.message_dict
