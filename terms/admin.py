@@ -21,7 +21,7 @@ from monitor.evidence.importing import exports
 from monitor.verdicts.admin import KeepsRecords, countdown_text, due_text, live_standings, public_url, verdict_html
 from monitor.verdicts.models import CONFIRM, OVERRIDE, WITHDRAW, Assessment
 from monitor.verdicts.statuses import LABELS, STATUSES
-from terms.models import Agreement, Commitment, Party, PartyName
+from terms.models import Agreement, Commitment, Milestone, Party, PartyName
 
 
 class PartyNameInline(admin.TabularInline):
@@ -212,8 +212,8 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
         (None, {"fields": ("agreement", "key", "position", "title", "owed_by", "text")}),
         (_("Basis"), {"fields": ("basis", "basis_source", "basis_note", "competing_accounts")}),
         (_("Rule and window"), {"fields": (
-            "kind", "rule", "anchor", "anchor_commitment", "offset_unit", "starts_offset", "due_offset",
-            "ends_offset", "grace_days", "reasonable_days",
+            "kind", "rule", "anchor", "anchor_commitment", "anchor_moment", "anchor_milestone", "offset_unit",
+            "starts_offset", "due_offset", "ends_offset", "grace_days", "reasonable_days",
         )}),
         (_("Review"), {"fields": ("tracked", "needs_review", "review_note")}),
     )
@@ -306,3 +306,12 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
                   permissions=["view"])
     def export_verdicts_json(self, request, queryset):
         return exports.verdicts_json(list(queryset.select_related("agreement")))
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(admin.ModelAdmin):
+    """Dated events commitments are counted from (docs/agreement-format.md, "milestones"); loaded from the file."""
+
+    list_display = ("title", "key", "agreement")
+    list_filter = ("agreement",)
+    search_fields = ("title", "key")

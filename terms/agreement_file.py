@@ -33,12 +33,14 @@ from terms import rules
 from terms.models import (
     AGREEMENT_STATES,
     ANCHOR_COMMITMENT,
+    ANCHOR_MILESTONE,
     ANCHOR_SIGNING,
     BASES,
     INFERRED,
     REPORTED,
     Agreement,
     Commitment,
+    Milestone,
     Party,
     PartyName,
 )
@@ -53,7 +55,10 @@ _RULE_LIST_FIELDS = ("categories", "admin1", "locations")
 # Commitments counted from another start when that one is met; only these kinds can be met.
 _ANCHOR_KINDS = ("deadline", "target")
 
-_ROOT_FIELDS = ("format", "agreement", "parties", "non_party_actors", "commitments")
+_ROOT_FIELDS = ("format", "agreement", "parties", "non_party_actors", "milestones", "commitments")
+_MILESTONE_FIELDS = ("key", "title", "text", "rule")
+# A milestone is owed by no party: its rule says which reports show it, by category and place only.
+_MILESTONE_RULE_FIELDS = ("categories", "admin1", "locations")
 _AGREEMENT_FIELDS = (
     "slug",
     "title",
@@ -82,7 +87,7 @@ _COMMITMENT_FIELDS = (
 )
 _BASIS_FIELDS = ("kind", "by", "note")
 _ACCOUNT_FIELDS = ("account", "source", "note")
-_WINDOW_FIELDS = ("from", "unit", "starts", "due", "ends", "grace_days", "reasonable_days")
+_WINDOW_FIELDS = ("from", "moment", "unit", "starts", "due", "ends", "grace_days", "reasonable_days")
 
 
 # --- results and errors -----------------------------------------------------
@@ -163,8 +168,17 @@ class PartySpec:
 class CommitmentSpec:
     key: str
     owed_by: list  # (party slug, node, field path), as written
-    anchor_key: str | None  # None: counted from the signing
+    anchor_key: str | None  # None: counted from the signing; else a commitment's or a milestone's key
     values: dict  # Commitment field -> value, for the fields stored as they are
+    node: yaml.Node
+    path: str
+    moment: str | None = None  # window.moment as written; None: the default for its anchor
+
+
+@dataclass
+class MilestoneSpec:
+    key: str
+    values: dict  # Milestone field -> value
     node: yaml.Node
     path: str
 
@@ -176,6 +190,7 @@ class AgreementSpec:
     parties: list
     commitments: list
     actors: list = field(default_factory=list)  # PartySpec of the non-party actors
+    milestones: list = field(default_factory=list)
 
 
 def read_agreement_file(path):
@@ -329,6 +344,7 @@ class _Reader:
             self.problem(doc.node_of("format"), "format", f"this loader reads format {FORMAT_VERSION}, not {version}")
         agreement = self.read_agreement(doc.mapping("agreement", _AGREEMENT_FIELDS, required=True))
         parties = [self.read_party(n, p) for n, p in doc.items("parties", required=True)]
+        milestones = [self.read_milestone(n, p, i) for i, (n, p) in enumerate(doc.items("milestones"))]
         commitments = [
             self.read_commitment(n, p, i) for i, (n, p) in enumerate(doc.items("commitments", required=True))
         ]
@@ -336,7 +352,8 @@ class _Reader:
             self.problem(doc.node_of("parties"), "parties", "must name at least one party")
         actors = [self.read_party(n, p, non_party=True) for n, p in doc.items("non_party_actors")]
         spec = AgreementSpec(
-            self.path, agreement, [p for p in parties if p], [c for c in commitments if c], [a for a in actors if a]
+            self.path, agreement, [p for p in parties if p], [c for c in commitments if c], [a for a in actors if a],
+            [m for m in milestones if m],
         )
         # One namespace for parties and non-party actors: a slug, a name or a name sources use
         # names one actor, or a report could be both a party's act and a non-party's.
@@ -388,6 +405,46 @@ class _Reader:
             path=path,
             non_party=non_party,
         )
+
+    def read_milestone(self, node, path, position):
+        f = self.fields(node, path, _MILESTONE_FIELDS)
+        if not f.has_node():
+            return None
+        key = f.slug("key")
+        if key == SIGNING:
+            self.problem(f.node_of("key"), f.path("key"), f"'{SIGNING}' is reserved for window.from")
+        values = {
+            "title": f.text("title", required=True, max_length=300),
+            "text": f.text("text"),
+            "position": position,
+        }
+        if not f.has("rule"):
+            self.problem(f.node, f.path("rule"), "is required: which reports show the milestone was reached?")
+            return MilestoneSpec(key, values, node, path)
+        before = len(self.problems)
+        rule = self.read_rule(f)
+        if len(self.problems) > before:
+            return MilestoneSpec(key, values, node, path)
+        unknown = sorted(set(rule) - set(_MILESTONE_RULE_FIELDS))
+        if unknown:
+            self.problem(
+                _find(f.node_of("rule"), unknown[0]), f.path(f"rule.{unknown[0]}"),
+                "unknown field for a milestone (known: " + ", ".join(_MILESTONE_RULE_FIELDS) + ")",
+            )
+            return MilestoneSpec(key, values, node, path)
+        if not rule.get("categories"):
+            # Without categories every report anywhere would reach it.
+            self.problem(_find(f.node_of("rule"), "categories"), f.path("rule.categories"),
+                         "a milestone needs the categories of the reports that show it")
+            return MilestoneSpec(key, values, node, path)
+        try:
+            # Anyone's report counts: a milestone is owed by no party.
+            parsed = rules.Rule.from_dict("deadline", {**rule, "attribution": "any"})
+        except rules.RuleError as e:
+            self.problem(_find(node, e.field), f.path(e.field), e.message)
+        else:
+            values["rule"] = parsed.to_dict()
+        return MilestoneSpec(key, values, node, path)
 
     def read_commitment(self, node, path, position):
         f = self.fields(node, path, _COMMITMENT_FIELDS)
@@ -444,6 +501,12 @@ class _Reader:
         rule = self.read_rule(f)
         w = f.mapping("window", _WINDOW_FIELDS)
         anchor_key = w.text("from", default=SIGNING)
+        moment = w.text("moment", default=None)
+        if moment is not None and moment not in rules.MOMENTS:
+            self.problem(w.node_of("moment"), w.path("moment"), "must be one of " + ", ".join(rules.MOMENTS))
+        elif moment is not None and anchor_key == SIGNING:
+            self.problem(w.node_of("moment"), w.path("moment"), "the signing has no moments: name a commitment "
+                         "or a milestone in window.from")
         window = rules.Window(
             anchor=ANCHOR_SIGNING if anchor_key == SIGNING else ANCHOR_COMMITMENT,
             unit=w.text("unit", default="days"),
@@ -480,6 +543,7 @@ class _Reader:
             values=values,
             node=node,
             path=path,
+            moment=moment,
         )
 
     def read_rule(self, f):
@@ -569,6 +633,15 @@ class _Reader:
         slugs = {p.slug for p in spec.parties}
         actors = {a.slug: a for a in spec.actors}
         self.check_unique(spec.commitments, "key", lambda c: c.key)
+        self.check_unique(spec.milestones, "key", lambda m: m.key)
+        # `window.from` names a commitment or a milestone, so no key may name both.
+        commitment_lines = {c.key: _line(_find(c.node, "key")) for c in spec.commitments if c.key}
+        milestones = {}
+        for m in spec.milestones:
+            milestones.setdefault(m.key, m)
+            if m.key in commitment_lines:
+                self.problem(_find(m.node, "key"), f"{m.path}.key",
+                             f"'{m.key}' is already a commitment's key (line {commitment_lines[m.key]})")
         by_key = {}
         for c in spec.commitments:
             by_key.setdefault(c.key, c)
@@ -588,24 +661,59 @@ class _Reader:
                     self.problem(node, path, f"'{slug}' is listed twice")
                 seen.add(slug)
         for c in spec.commitments:
+            c.values["anchor_moment"] = rules.Window.anchor_moment  # "met": what a row without a moment means
             if c.anchor_key is None:
                 continue
             anchor = by_key.get(c.anchor_key)
             where, path = _find(c.node, "window.from"), f"{c.path}.window.from"
-            if anchor is None:
-                self.problem(where, path, f"'{c.anchor_key}' is neither 'signing' nor a commitment key in this file")
+            moment_at, moment_path = _find(c.node, "window.moment"), f"{c.path}.window.moment"
+            if anchor is None and c.anchor_key in milestones:
+                c.values["anchor"] = ANCHOR_MILESTONE
+                c.values["anchor_moment"] = "reached"
+                if c.moment not in (None, "reached"):
+                    self.problem(moment_at, moment_path, f"'{c.anchor_key}' is a milestone: its only moment is "
+                                 "'reached'")
+            elif anchor is None:
+                self.problem(where, path, f"'{c.anchor_key}' is neither 'signing' nor a commitment key in this file, "
+                             "nor a milestone's")
+            elif c.moment is not None:
+                self.check_moment(c, anchor, moment_at, moment_path)
             elif anchor.values["kind"] in rules.KINDS and anchor.values["kind"] not in _ANCHOR_KINDS:
                 # The engine starts a counted-from commitment when its anchor is met;
                 # ceilings and prohibitions are never "met", so it would wait for ever.
                 self.problem(
                     where,
                     path,
-                    f"'{c.anchor_key}' is a {anchor.values['kind']}, which is never met: "
-                    "only a deadline or a target can start another commitment",
+                    f"'{c.anchor_key}' is a {anchor.values['kind']}, which is never met: count from one of its "
+                    "moments (window.moment: " + ", ".join(self.moments_of(anchor)) + ")",
                 )
             elif not anchor.values["tracked"]:
                 self.problem(where, path, f"'{c.anchor_key}' is not tracked, so it is never met")
         self.check_cycles(spec.commitments, by_key)
+
+    @staticmethod
+    def moments_of(anchor):
+        moments = rules.MOMENTS_OF_KIND.get(anchor.values["kind"], ())
+        if anchor.values.get("ends_offset") is None:
+            moments = tuple(m for m in moments if m != "closes")
+        return moments
+
+    def check_moment(self, c, anchor, where, path):
+        """A moment the anchor's kind has (a prohibition is never met), of an anchor that is judged."""
+        kind = anchor.values["kind"]
+        if kind not in rules.KINDS:
+            return  # the anchor's own kind is already reported
+        if c.moment == "reached":
+            self.problem(where, path, f"'{c.anchor_key}' is a commitment: 'reached' is a milestone's moment")
+        elif c.moment == "closes" and c.moment in rules.MOMENTS_OF_KIND[kind] and anchor.values["ends_offset"] is None:
+            self.problem(where, path, f"'{c.anchor_key}' has no window.ends, so its window never closes")
+        elif c.moment not in rules.MOMENTS_OF_KIND[kind]:
+            self.problem(where, path, f"a {kind} is never '{c.moment}': the moments of '{c.anchor_key}' are "
+                         + ", ".join(self.moments_of(anchor)))
+        elif not anchor.values["tracked"]:
+            self.problem(where, path, f"'{c.anchor_key}' is not tracked, so none of its moments ever comes")
+        else:
+            c.values["anchor_moment"] = c.moment
 
     def check_cycles(self, commitments, by_key):
         done = set()
@@ -780,7 +888,8 @@ class _Writer:
         agreement = self.write_agreement(
             [parties[p.slug] for p in spec.parties], [parties[a.slug] for a in spec.actors]
         )
-        self.write_commitments(agreement, parties)
+        milestones = self.write_milestones(agreement)
+        self.write_commitments(agreement, parties, milestones)
         self.result.agreement = agreement
         return self.result
 
@@ -903,14 +1012,29 @@ class _Writer:
             agreement.non_party_actors.set(actors)
         return agreement
 
-    def write_commitments(self, agreement, parties):
+    def write_milestones(self, agreement):
+        existing = {m.key: m for m in agreement.milestones.all()}
+        written = {}
+        for spec in self.spec.milestones:
+            milestone = existing.get(spec.key) or Milestone(agreement=agreement, key=spec.key)
+            self.save(milestone, spec.values, "milestone", spec.key)
+            written[spec.key] = milestone
+        # Never deleted by a load, like commitments: another commitment may count from it.
+        for key in sorted(existing.keys() - written.keys()):
+            self.result.warnings.append(f"milestone {key} is in the database but not in this file: left as it is")
+        return written
+
+    def write_commitments(self, agreement, parties, milestones=None):
+        milestones = milestones or {}
         existing = {c.key: c for c in agreement.commitments.prefetch_related("owed_by")}
         written = {}
         for spec in self.in_anchor_order():
             commitment = existing.get(spec.key) or Commitment(agreement=agreement, key=spec.key)
+            on_milestone = spec.values["anchor"] == ANCHOR_MILESTONE
             values = {
                 **spec.values,
-                "anchor_commitment_id": written[spec.anchor_key].pk if spec.anchor_key else None,
+                "anchor_commitment_id": written[spec.anchor_key].pk if spec.anchor_key and not on_milestone else None,
+                "anchor_milestone_id": milestones[spec.anchor_key].pk if on_milestone else None,
             }
             owed_by = [parties[slug] for slug, _, _ in spec.owed_by]
             owed_changed = commitment.pk is not None and {p.pk for p in commitment.owed_by.all()} != {
@@ -935,7 +1059,7 @@ class _Writer:
         def visit(c):
             if c.key not in seen:
                 seen.add(c.key)
-                if c.anchor_key:
+                if c.anchor_key in by_key:  # a milestone's key is written before every commitment
                     visit(by_key[c.anchor_key])
                 order.append(c)
 

@@ -2,7 +2,7 @@
 
 A commitment carries everything the verdict engine needs to judge it: its kind,
 its rule (which reports count and what they must show), and its window, counted
-from an anchor (the signing, or another commitment being met). The engine never
+from an anchor (the signing, a moment of another commitment, or a milestone). The engine never
 reads these models: `monitor.verdicts.inputs` turns them into plain values.
 
 Room left for later work: waivers and suspension windows will be their own
@@ -56,9 +56,21 @@ BASES = (
 # What a window is counted from.
 ANCHOR_SIGNING = "signing"
 ANCHOR_COMMITMENT = "commitment"
+ANCHOR_MILESTONE = "milestone"
 ANCHORS = (
     (ANCHOR_SIGNING, _("The signing of the agreement")),
-    (ANCHOR_COMMITMENT, _("Another commitment being met")),
+    (ANCHOR_COMMITMENT, _("A moment of another commitment")),
+    (ANCHOR_MILESTONE, _("A milestone being reached")),
+)
+# The moment of the anchor that is day 0 (terms.rules.MOMENTS_OF_KIND says which kinds have which).
+ANCHOR_MOMENTS = (
+    ("opens", _("its window opens")),
+    ("due", _("its due day")),
+    ("met", _("it is met")),
+    ("missed", _("it is missed")),
+    ("breached", _("it is first breached")),
+    ("closes", _("its window's last day")),
+    ("reached", _("the milestone is reached")),
 )
 
 DAYS = "days"
@@ -169,6 +181,35 @@ class Agreement(models.Model):
         rules.validate_time_zone(self.time_zone)
 
 
+class Milestone(models.Model):
+    """A dated event the agreement counts from that no commitment models: elections held, a law adopted.
+
+    Reached on the local day of the first counting report its rule recognises (weighed as a
+    deadline's act is); commitments counted from it wait for it ("awaiting its anchor").
+    """
+
+    agreement = models.ForeignKey(Agreement, models.CASCADE, related_name="milestones")
+    key = models.SlugField(
+        _("key"), max_length=100, help_text=_("Stable identifier within the agreement, used by the agreement file.")
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+    title = models.CharField(_("title"), max_length=300)
+    text = models.TextField(_("the agreement's words"), blank=True)
+    # Which reports show it happened; validated by terms.rules.Rule (categories required).
+    rule = models.JSONField(_("rule"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ("agreement", "position", "id")
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+        constraints = [
+            models.UniqueConstraint(fields=("agreement", "key"), name="milestone_key_unique_per_agreement"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
 class Commitment(models.Model):
     agreement = models.ForeignKey(Agreement, models.CASCADE, related_name="commitments")
     key = models.SlugField(
@@ -201,6 +242,15 @@ class Commitment(models.Model):
         blank=True,
         related_name="anchored",
         verbose_name=_("anchor commitment"),
+    )
+    anchor_moment = models.CharField(_("moment of the anchor"), max_length=20, choices=ANCHOR_MOMENTS, default="met")
+    anchor_milestone = models.ForeignKey(
+        Milestone,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="anchored",
+        verbose_name=_("anchor milestone"),
     )
     offset_unit = models.CharField(_("offset unit"), max_length=10, choices=OFFSET_UNITS, default=DAYS)
     starts_offset = models.IntegerField(
@@ -241,8 +291,9 @@ class Commitment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("agreement", "key"), name="commitment_key_unique_per_agreement"),
             models.CheckConstraint(
-                condition=models.Q(anchor="signing", anchor_commitment__isnull=True)
-                | models.Q(anchor="commitment", anchor_commitment__isnull=False),
+                condition=models.Q(anchor="signing", anchor_commitment__isnull=True, anchor_milestone__isnull=True)
+                | models.Q(anchor="commitment", anchor_commitment__isnull=False, anchor_milestone__isnull=True)
+                | models.Q(anchor="milestone", anchor_commitment__isnull=True, anchor_milestone__isnull=False),
                 name="commitment_anchor_consistent",
             ),
         ]
@@ -254,6 +305,8 @@ class Commitment(models.Model):
         return rules.Window(
             anchor=self.anchor,
             anchor_commitment_id=self.anchor_commitment_id,
+            anchor_moment=self.anchor_moment,
+            anchor_milestone_id=self.anchor_milestone_id,
             unit=self.offset_unit,
             starts=self.starts_offset,
             due=self.due_offset,
@@ -266,6 +319,16 @@ class Commitment(models.Model):
         try:
             rules.validate_terms(self.kind, self.rule, self.window())
         except rules.RuleError as e:
-            raise ValidationError({e.field or "rule": e.message}) from None
+            field = "anchor_moment" if e.field == "window.moment" else e.field or "rule"
+            raise ValidationError({field: e.message}) from None
         if self.anchor_commitment_id and self.anchor_commitment_id == self.pk:
             raise ValidationError({"anchor_commitment": _("A commitment cannot be counted from itself.")})
+        # The moment must be one the anchor has (docs/agreement-format.md, "Anchors"): a prohibition is never met.
+        if self.anchor == ANCHOR_COMMITMENT and self.anchor_commitment_id:
+            kind = self.anchor_commitment.kind
+            if self.anchor_moment not in rules.MOMENTS_OF_KIND.get(kind, ()):
+                raise ValidationError({"anchor_moment": _("A %(kind)s has no such moment.") % {"kind": kind}})
+            if self.anchor_moment == "closes" and self.anchor_commitment.ends_offset is None:
+                raise ValidationError({"anchor_moment": _("The anchor's window has no end, so it never closes.")})
+        if self.anchor == ANCHOR_MILESTONE and self.anchor_moment != "reached":
+            raise ValidationError({"anchor_moment": _("A milestone's only moment is 'reached'.")})

@@ -6,8 +6,9 @@ wherever it is read.
 
 Day counting (documented in docs/agreement-format.md):
 
-- The anchor day is day 0: the signing date, or the local date on which the
-  anchor commitment was met.
+- The anchor day is day 0: the signing date, or the local date of the anchor's
+  moment (another commitment's window opening, its due day, its being met,
+  missed or first breached, its window's last day; or a milestone reached).
 - An offset of N days is the calendar day N days after the anchor day; an
   offset of N months is the same day of the month N months later, clamped to
   the month's last day (29 February 2020 + 12 months = 28 February 2021;
@@ -46,6 +47,18 @@ COMPARISONS = ("<", "<=", "==", ">=", ">")
 # ten a day") or under it ("fewer than ten a day"). Deadlines and prohibitions compare nothing.
 KIND_COMPARISONS = {"target": COMPARISONS, "ceiling": ("<", "<=")}
 _DIRECTION_OF = {"<": "at_most", "<=": "at_most", ">=": "at_least", ">": "at_least"}
+
+# What a window can be counted from, and the moment of it (docs/agreement-format.md, "Anchors").
+ANCHOR_KINDS = ("signing", "commitment", "milestone")
+MOMENTS = ("opens", "due", "met", "missed", "breached", "closes", "reached")
+# The moments each kind of commitment has; `closes` only when its window has an end (`ends`).
+# A prohibition is never "met", a deadline never "breached". "reached" is a milestone's only moment.
+MOMENTS_OF_KIND = {
+    "deadline": ("opens", "due", "met", "missed", "closes"),
+    "target": ("opens", "due", "met", "missed", "closes"),
+    "ceiling": ("opens", "breached", "closes"),
+    "prohibition": ("opens", "breached", "closes"),
+}
 
 
 class RuleError(ValueError):
@@ -185,6 +198,10 @@ class Window:
 
     anchor: str = "signing"
     anchor_commitment_id: int | None = None
+    # Which moment of the anchor is day 0: "met" (the default, so windows stored before moments
+    # existed mean what they meant), or opens/due/missed/breached/closes; "reached" for a milestone.
+    anchor_moment: str = "met"
+    anchor_milestone_id: int | None = None
     unit: str = "days"
     starts: int = 0
     due: int | None = None
@@ -279,6 +296,13 @@ def validate_terms(kind, rule, window):
         raise RuleError("window.ends", "is before the window opens")
     if window.grace_days < 0:
         raise RuleError("window.grace_days", "must be 0 or more")
-    if window.anchor not in ("signing", "commitment"):
-        raise RuleError("window.anchor", "must be signing or commitment")
+    if window.anchor not in ANCHOR_KINDS:
+        raise RuleError("window.anchor", "must be signing, commitment or milestone")
+    if window.anchor_moment not in MOMENTS:
+        raise RuleError("window.moment", "must be one of " + ", ".join(MOMENTS))
+    if window.anchor == "milestone" and window.anchor_moment != "reached":
+        raise RuleError("window.moment", "a milestone's only moment is 'reached'")
+    if window.anchor == "commitment" and window.anchor_moment == "reached":
+        raise RuleError("window.moment", "'reached' is a milestone's moment; a commitment's are "
+                        + ", ".join(MOMENTS[:-1]))
     return parsed

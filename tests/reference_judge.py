@@ -483,22 +483,79 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
 
 
 def judge(terms, evidence, *, as_of, known_at=None, coverage=()):
-    """{commitment id: (status, since)}; a commitment counted from another starts on the local day it was met."""
+    """{commitment id: (status, since)}; a commitment counted from an anchor starts on the day of its moment.
+
+    agreement-format.md, "Anchors": the dependent's window exists once the anchor's moment has
+    happened as of `as_of` (as known at `known_at`); day 0 is the local day of the moment.
+    """
     known_at = as_of if known_at is None else known_at
     by_id = {t.id: t for t in terms}
-    out = {}
+    out, days = {}, {}  # days: commitment id -> its own day 0 (None: not known)
+    counting = [e for e in evidence if weight(e, known_at) == "counts"]
+
+    def judged(t, when, reports):
+        return judge_one(t, reports, as_of=when, known_at=known_at, coverage=coverage, anchor_day=days[t.id])
+
+    def moment_day(t, seen):
+        w = t.window
+        if w.anchor == "milestone":
+            # Reached at the first counting report its rule recognises, whoever acted.
+            m = t.anchor_milestone
+            if m is None:
+                return None
+            shows = [e for e in in_time(counting) if e.occurred_at <= as_of and e.stance == "affirms"
+                     and shows_milestone(m, e)]
+            return local_date(shows[0].occurred_at, t.time_zone) if shows else None
+        anchor = by_id.get(w.anchor_commitment_id)
+        if w.anchor != "commitment" or anchor is None or t.id in seen:
+            return None
+        status, since = resolve(anchor, (*seen, t.id))
+        if not anchor.tracked or days[anchor.id] is None:
+            return None
+        aw = Window(anchor.window, days[anchor.id], anchor.time_zone)
+        moment = w.anchor_moment
+        if moment == "opens" and aw.opens_at <= as_of:
+            return aw.opens_day
+        if moment == "due" and aw.due_at is not None and aw.due_at <= as_of:
+            return aw.due_day
+        if moment == "closes" and aw.closes_at is not None and aw.closes_at <= as_of:
+            return local_date(aw.closes_at, anchor.time_zone) - ONE_DAY
+        if moment == "met" and status in (MET, MET_LATE):
+            return local_date(since, t.time_zone)
+        if moment == "missed" and aw.missed_at is not None and aw.missed_at <= as_of:
+            # Missed as judged at the end of its grace period, whatever was reported of later acts.
+            if judged(anchor, aw.missed_at, evidence)[0] == MISSED:
+                return local_date(aw.missed_at, t.time_zone)
+        if moment == "breached":
+            # The first report instant at which, on counting reports alone, it is breached.
+            for e in in_time(counting):
+                if e.occurred_at > as_of:
+                    break
+                then = judged(anchor, e.occurred_at, counting)
+                if then[0] == BREACHED:
+                    return local_date(then[1], t.time_zone)
+        return None
 
     def resolve(t, seen=()):
         if t.id not in out:
-            anchor_day = None
-            if t.window.anchor == "commitment" and t.window.anchor_commitment_id in by_id and t.id not in seen:
-                status, since = resolve(by_id[t.window.anchor_commitment_id], (*seen, t.id))
-                if status in (MET, MET_LATE):
-                    anchor_day = local_date(since, t.time_zone)
+            days[t.id] = t.signed_on if t.window.anchor == "signing" else moment_day(t, seen)
             out[t.id] = judge_one(t, evidence, as_of=as_of, known_at=known_at, coverage=coverage,
-                                  anchor_day=anchor_day)
+                                  anchor_day=days[t.id])
         return out[t.id]
 
     for t in terms:
         resolve(t)
     return out
+
+
+def shows_milestone(m, e):
+    """A report of a milestone: in its categories and places (agreement-format.md, "milestones")."""
+    if fold(e.category) not in {fold(c) for c in m.rule.categories} and fold(e.sub_category) not in {
+        fold(c) for c in m.rule.categories
+    }:
+        return False
+    if m.rule.admin1 or m.rule.locations:
+        return fold(e.admin1) in {fold(a) for a in m.rule.admin1} or fold(e.location) in {
+            fold(p) for p in m.rule.locations
+        }
+    return True

@@ -143,7 +143,9 @@ def test_a_commitment_counted_from_another_awaits_it_until_it_is_met():
     assert v[2].reason.code == "awaiting.anchor"
     assert v[2].since is None
     assert v[2].opens_at is None and v[2].due_at is None
-    assert v[2].sentence == "Counted from another commitment being met, which has not happened yet."
+    # The sentence names the anchor and what it waits for (issue 13).
+    assert v[2].reason.params == {"anchor": FIRST.title, "anchor_key": "withdraw", "moment": "met"}
+    assert v[2].sentence == f"Awaiting its anchor: counted from '{FIRST.title}' being met, which has not happened yet."
 
 
 def test_once_its_anchor_is_met_its_window_starts_on_that_day():

@@ -15,14 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.verdicts.engine import (
+    COUNTS,
     Change,
     CoverageIndex,
+    Milestone,
     covered,
     evaluate,
     evaluate_agreement,
     affected,
 )
-from terms.rules import normalize_name
+from terms.rules import Rule, normalize_name
 from tests import reference_judge as ref
 from tests.engine_factories import ACLED, GOVERNMENT, LOCAL_PRESS, TALIBAN, UNAMA, coverage, midnight, report, term, utc
 from tests.hypothesis_budget import examples
@@ -110,8 +112,16 @@ def worlds(draw):
     zones = [tz, tz, tz] if draw(st.booleans()) else [draw(st.sampled_from(ZONES)) for _ in range(3)]
     ts = [draw(terms(id=1, kinds=("deadline", "deadline", "target"), tz=zones[0])), draw(terms(id=2, tz=zones[1])),
           draw(terms(id=3, tz=zones[2]))]
-    # The third is counted from the first, which may never be met.
-    ts[2] = replace(ts[2], window=replace(ts[2].window, anchor="commitment", anchor_commitment_id=1))
+    # The third is counted from a moment of the first, which may never come.
+    moment = draw(st.sampled_from(["met", "met", "opens", "due"]))
+    ts[2] = replace(ts[2], window=replace(ts[2].window, anchor="commitment", anchor_commitment_id=1,
+                                          anchor_moment=moment))
+    # Now and then the second is counted from a milestone, reached by anyone's report in its categories.
+    if draw(st.booleans()):
+        categories = draw(st.sampled_from([c for c in RULE_CATEGORIES if c]))
+        milestone = Milestone(id=5, key="m", title="Milestone", rule=Rule(categories=categories, attribution="any"))
+        ts[1] = replace(ts[1], anchor_milestone=milestone, window=replace(
+            ts[1].window, anchor="milestone", anchor_milestone_id=5, anchor_moment="reached"))
     non_party = draw(st.sampled_from(NON_PARTIES))
     ts = [replace(t, non_party_names=non_party) for t in ts]
     evidence = [draw(reports(id=i, tz=tz)) for i in range(1, draw(st.integers(0, 40)) + 1)]
@@ -135,11 +145,37 @@ def test_the_index_judges_every_commitment_as_sifting_every_report_does(world):
     lean = evaluate_agreement(ts, evidence, as_of=as_of, known_at=known_at, coverage=periods, details=False)
     assert {k: replace(v, details={}) for k, v in verdicts.items()} == lean
     first = verdicts[1]
-    for t in ts[:2]:
-        assert verdicts[t.id] == evaluate(t, evidence, as_of=as_of, known_at=known_at, coverage=periods)
-    anchor_day = first.since.astimezone(ts[2].tz).date() if first.status in ("met", "met_late") else None
-    assert verdicts[3] == evaluate(ts[2], evidence, as_of=as_of, known_at=known_at, coverage=periods,
-                                   anchor_day=anchor_day)
+    assert verdicts[1] == evaluate(ts[0], evidence, as_of=as_of, known_at=known_at, coverage=periods)
+    assert verdicts[2] == waiting_named(verdicts[2], evaluate(
+        ts[1], evidence, as_of=as_of, known_at=known_at, coverage=periods,
+        anchor_day=reached_day(ts[1], evidence, as_of, known_at)))
+    instant = {"met": first.since if first.status in ("met", "met_late") else None, "opens": first.opens_at,
+               "due": first.due_at}[ts[2].window.anchor_moment]
+    anchor_day = None
+    if instant is not None and instant <= as_of:
+        # The due moment is the end of the due day, which is day 0.
+        end_of_day = ts[2].window.anchor_moment == "due"
+        anchor_day = (instant - timedelta(microseconds=1 if end_of_day else 0)).astimezone(ts[2].tz).date()
+    assert verdicts[3] == waiting_named(verdicts[3], evaluate(ts[2], evidence, as_of=as_of, known_at=known_at,
+                                                              coverage=periods, anchor_day=anchor_day))
+
+
+def waiting_named(got, expected):
+    """`evaluate` alone cannot name the anchor a commitment waits for: `evaluate_agreement` adds it."""
+    if expected.status != "awaiting_anchor":
+        return expected
+    assert got.reason.code == "awaiting.anchor" and set(got.reason.params) == {"anchor", "anchor_key", "moment"}
+    return replace(expected, reason=got.reason)
+
+
+def reached_day(t, evidence, as_of, known_at):
+    """A milestone's day, sifting every report: its first counting, affirming report in its categories."""
+    if t.anchor_milestone is None:
+        return None
+    shows = sorted((e for e in evidence if e.occurred_at <= as_of and e.standing_at(known_at) == COUNTS
+                    and e.stance == "affirms" and ref.shows_milestone(t.anchor_milestone, e)),
+                   key=lambda e: (e.occurred_at, e.id))
+    return shows[0].occurred_at.astimezone(t.tz).date() if shows else None
 
 
 @FAST
@@ -206,6 +242,8 @@ def test_affected_names_only_commitments_a_changed_report_speaks_to_or_counted_f
         t.id for t in ts
         if any(c.commitment_id == t.id or (c.first <= as_of and (ref.speaks_to(t, SimpleNamespace(**vars(c)))
                                                                  or ref.in_context(t, SimpleNamespace(**vars(c)))))
+               or (c.first <= as_of and t.anchor_milestone is not None
+                   and ref.shows_milestone(t.anchor_milestone, SimpleNamespace(**vars(c))))
                for c in changes)
     }
     grew = True

@@ -21,10 +21,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from monitor.verdicts.engine import evaluate, evaluate_agreement
+from monitor.verdicts.engine import Milestone, evaluate, evaluate_agreement
 from tests import reference_judge as ref
 from tests.engine_factories import ACLED, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc
 from tests.hypothesis_budget import examples
+from terms.rules import MOMENTS_OF_KIND, Rule
 
 ZONES = [
     "Pacific/Pago_Pago",  # UTC-11
@@ -55,6 +56,10 @@ FOCUS = {tz: _clock_change_days(tz) + CALENDAR_EDGES for tz in ZONES}
 
 CATEGORIES = ["Battles", "talks_began", "Attack"]
 RULE_CATEGORIES = [(), ("Battles",), ("talks_began",), ("Battles", "Attack")]
+
+
+def topic_of(t):
+    return t.rule.categories or ("talks_began",)
 ACTORS = ["Taliban", "TALIBAN.", "Islamic Emirate of Afghanistan", "Unidentified Armed Group", "", "ISKP"]
 PLACES = ["Kabul", "kabul ", "Kandahar", ""]
 GRADES = [(UNAMA, 2), (UNAMA, 2), (ACLED, 1), (ACLED, 2), (LOCAL_PRESS, 2), (PARTY_STATEMENT, 6), (ACLED, 3)]
@@ -169,12 +174,24 @@ def worlds(draw, kind, bulk=False):
     main = term(kind, rule=rule_for(draw, kind), window=window, id=1, time_zone=tz, owing=(TALIBAN,),
                 signed_on=draw(st.sampled_from([signed] * 12 + [None])), tracked=draw(st.sampled_from([True] * 15 + [False])))
     terms = [main]
-    if kind in ("deadline", "target") and draw(st.booleans()):
+    if draw(st.booleans()):
+        # Counted from any moment the main commitment's kind has (issue 13).
+        moments = [m for m in MOMENTS_OF_KIND[kind] if m != "closes" or main.window.ends is not None]
+        moment = draw(st.sampled_from(moments))
         dependent_kind = draw(st.sampled_from(["deadline", "target", "ceiling", "prohibition"]))
         dependent_rule = rule_for(draw, dependent_kind)
         dependent = term(dependent_kind, rule=dependent_rule, window=window_for(draw, dependent_kind),
                          id=2, time_zone=tz, owing=(TALIBAN,), signed_on=signed)
-        terms.append(replace(dependent, window=replace(dependent.window, anchor="commitment", anchor_commitment_id=1)))
+        terms.append(replace(dependent, window=replace(dependent.window, anchor="commitment", anchor_commitment_id=1,
+                                                       anchor_moment=moment)))
+    if draw(st.sampled_from([False, False, True])):
+        # Counted from a milestone shown by reports in the main commitment's categories, by anyone.
+        milestone = Milestone(id=1, key="m", title="Milestone",
+                              rule=Rule(categories=tuple(topic_of(main)), attribution="any"))
+        dependent = term("deadline", window=window_for(draw, "deadline"), id=3, time_zone=tz, owing=(TALIBAN,),
+                         signed_on=signed)
+        terms.append(replace(dependent, anchor_milestone=milestone, window=replace(
+            dependent.window, anchor="milestone", anchor_milestone_id=1, anchor_moment="reached")))
 
     span = 75 if window["unit"] == "months" else 45
     links = [1, 2] if len(terms) > 1 else [1]
@@ -238,7 +255,8 @@ def check(world):
     engine = evaluate_agreement(terms, evidence, as_of=as_of, known_at=known_at, coverage=periods)
     got = {k: (v.status, v.since) for k, v in engine.items()}
     for t in terms:
-        event(f"{t.kind} ({'anchored' if t.window.anchor == 'commitment' else 'signing'}): {model[t.id][0]}")
+        anchor = t.window.anchor_moment if t.window.anchor != "signing" else "signing"
+        event(f"{t.kind} ({anchor}): {model[t.id][0]}")
     assert got == model, _explain(world, model, got)
     alone = evaluate(terms[0], evidence, as_of=as_of, known_at=known_at, coverage=periods)
     assert (alone.status, alone.since) == model[1]

@@ -25,7 +25,8 @@ def commitments_for(agreements, parties=True):
     """The commitments of these agreements, with their agreement; `parties`: their owing parties prefetched."""
     commitments = (
         Commitment.objects.filter(agreement__in=agreements)
-        .select_related("agreement")
+        # The milestone a commitment counts from comes in the same query, so milestones cost none.
+        .select_related("agreement", "anchor_milestone")
         .order_by("agreement__title", "position", "id")
     )
     if parties:
@@ -117,7 +118,18 @@ def term_for(commitment, owing=None, non_party_names=None):
         tracked=commitment.tracked,
         agreement_id=agreement.id,
         non_party_names=non_party_names,
+        anchor_milestone=milestone_for(commitment),
     )
+
+
+def milestone_for(commitment):
+    """The milestone a commitment counts from, as a plain value (read with the commitment)."""
+    if commitment.anchor_milestone_id is None:
+        return None
+    m = commitment.anchor_milestone
+    # Anyone's report shows a milestone: it is owed by no party.
+    return engine.Milestone(id=m.id, key=m.key, title=m.title, rule=Rule.from_dict("milestone", {
+        **m.rule, "attribution": "any"}))
 
 
 EVIDENCE_FIELDS = (
@@ -139,6 +151,8 @@ def evidence_for(terms, known_at=None):
         reports = reports.filter(recorded_at__lte=known_at)
     if terms and all(t.rule.categories for t in terms):
         categories = {c for t in terms for c in t.rule.categories}
+        # and the reports that show the milestones they count from
+        categories |= {c for t in terms if t.anchor_milestone for c in t.anchor_milestone.rule.categories}
         reports = reports.filter(
             Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment__in=[t.id for t in terms])
         )

@@ -17,6 +17,16 @@ SENTENCES = {
     "not_tracked": _("Discussed but not agreed: recorded, not judged."),
     "awaiting.signature": _("Counted from the signing, which has not happened yet."),
     "awaiting.anchor": _("Counted from another commitment being met, which has not happened yet."),
+    # awaiting.anchor with params {anchor, anchor_key, moment}: the sentence for its moment (describe()).
+    "awaiting.anchor.opens": _("Awaiting its anchor: counted from the start of '%(anchor)s', which has not begun."),
+    "awaiting.anchor.due": _("Awaiting its anchor: counted from the due date of '%(anchor)s', which has not passed."),
+    "awaiting.anchor.met": _("Awaiting its anchor: counted from '%(anchor)s' being met, which has not happened yet."),
+    "awaiting.anchor.missed": _("Awaiting its anchor: counted from '%(anchor)s' being missed, which it has not been."),
+    "awaiting.anchor.breached": _(
+        "Awaiting its anchor: counted from the first breach of '%(anchor)s', which has not happened."
+    ),
+    "awaiting.anchor.closes": _("Awaiting its anchor: counted from the end of '%(anchor)s', which has not come."),
+    "awaiting.anchor.reached": _("Awaiting its anchor: counted from '%(anchor)s', not yet reported."),
     "window.not_open": _("Applies from %(opens)s."),
     "deadline.pending": _("Due by the end of %(due)s."),
     "deadline.in_grace": _("Was due by the end of %(due)s; the grace period ends %(grace_ends)s."),
@@ -158,7 +168,12 @@ def _format_params(params):
 
 
 def describe(reason):
-    template = SENTENCES.get(reason.code)
+    code = reason.code
+    if code == "awaiting.anchor" and reason.params.get("moment"):
+        # One code for every anchor (stable in the JSON), one sentence per moment; a verdict stored
+        # before anchors had moments has no params and keeps the general sentence.
+        code = f"awaiting.anchor.{reason.params['moment']}"
+    template = SENTENCES.get(code)
     if template is None:
         return reason.code
     try:

@@ -27,7 +27,11 @@ source covers), `index` (which reports can speak to which commitment, and `affec
 module per kind of commitment: `deadline`, `target`, `ceiling`, `prohibition`.
 """
 
+from bisect import bisect_right
+from dataclasses import replace
+
 from monitor.verdicts import statuses as S
+from monitor.verdicts.engine import anchors as A
 from monitor.verdicts.engine.context import Context
 from monitor.verdicts.engine.coverage import CoverageIndex, covered
 from monitor.verdicts.engine.index import (
@@ -54,6 +58,7 @@ from monitor.verdicts.engine.values import (
     WEAK,
     CoveragePeriod,
     Evidence,
+    Milestone,
     PartyRef,
     Reason,
     SourceRef,
@@ -65,7 +70,7 @@ from terms.rules import local_day
 
 __all__ = [
     "CONTESTED", "COUNTS", "EXCLUDED", "STRONG_CREDIBILITY", "STRONG_RELIABILITY", "WEAK",
-    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "PartyRef", "Reason",
+    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "Milestone", "PartyRef", "Reason",
     "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate", "evaluate_agreement",
     "qualifies", "_candidates", "_span", "context_of", "in_context",
 ]
@@ -159,31 +164,90 @@ def evaluate(
 def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), due_soon_days=7, details=True):
     """Verdicts for commitments that may be counted from one another, keyed by commitment id.
 
-    A commitment counted from another starts on the local day the other was met
-    (or met late), as known at `known_at`; until then it is awaiting its anchor.
+    A commitment counted from another commitment's moment (its window opening, its due
+    day, its being met, missed or first breached, its window closing) or from a milestone
+    starts on the local day of that moment, once it has happened as of `as_of`, as known at
+    `known_at`; until then it is awaiting its anchor, and the reason names the anchor and
+    the moment (`anchors`). Chains resolve in order, anchors first.
     `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff;
     `details=False` leaves every verdict's details empty.
     """
     by_id = {t.id: t for t in terms}
     local_days = {}  # time zone -> {report id: local day}
     verdicts = {}
+    anchor_days = {}  # commitment id -> its own anchor day, to re-judge it when searching for a first breach
+    reached = {}  # milestone id -> the instant it was reached, or None
     visiting = set()
     cutoff = as_of if known_at is None else known_at
     index = evidence if isinstance(evidence, EvidenceIndex) else EvidenceIndex(evidence, cutoff)
     if not isinstance(coverage, CoverageIndex):
         coverage = CoverageIndex(coverage, cutoff)
 
+    def strictly(anchor, when, counting):
+        """The anchor judged as of `when` on counting reports only, as known at the cutoff."""
+        return evaluate(anchor, (), qualified=(counting, []), as_of=when, known_at=cutoff, coverage=coverage,
+                        anchor_day=anchor_days.get(anchor.id), details=False)
+
+    def first_breach(anchor):
+        """The instant the anchor was first breached (on counting reports), even if it has recovered since.
+
+        Having been breached (breached, or recovered from a breach) only becomes true as reports
+        come, so the first report instant at which it holds is found by bisection.
+        """
+        counting, _ = _candidates(index, anchor, anchor_days.get(anchor.id), as_of)
+        if not counting or not A.has_breached(strictly(anchor, as_of, counting)):
+            return None
+        times = [e.occurred_at for e in counting]
+        low, high, found = 0, len(times) - 1, None
+        while low <= high:
+            mid = (low + high) // 2
+            verdict = strictly(anchor, times[mid], counting[: bisect_right(times, times[mid])])
+            if A.has_breached(verdict):
+                found, high = verdict, mid - 1
+            else:
+                low = mid + 1
+        return None if found is None else found.since
+
+    def missed(anchor, verdict):
+        """The anchor's missed instant, if it had passed by `as_of` and the anchor was missed as of then."""
+        instant = A.missed_at(anchor, verdict)
+        if instant is None or instant > as_of:
+            return None
+        then = evaluate(anchor, (), qualified=_candidates(index, anchor, anchor_days.get(anchor.id), instant),
+                        as_of=instant, known_at=cutoff, coverage=coverage, anchor_day=anchor_days.get(anchor.id),
+                        details=False)
+        return instant if then.status == S.MISSED else None
+
+    def anchored(term):
+        """(anchor day or None, the awaiting reason or None) for a commitment counted from another or a milestone."""
+        w = term.window
+        if w.anchor == "milestone":
+            m = term.anchor_milestone
+            if m is None:
+                return None, None
+            if m.id not in reached:
+                reached[m.id] = A.milestone_reached(index, m, term.time_zone, as_of)
+            if reached[m.id] is None:
+                return None, A.awaiting(term, m.title, m.key, "reached")
+            return local_day(reached[m.id], term.tz), None
+        anchor_id = w.anchor_commitment_id
+        if w.anchor != "commitment" or anchor_id not in by_id or anchor_id in visiting:
+            return None, None
+        visiting.add(term.id)
+        verdict = resolve(by_id[anchor_id])
+        visiting.discard(term.id)
+        anchor = by_id[anchor_id]
+        instant = A.moment_instant(verdict, w.anchor_moment, missed=lambda: missed(anchor, verdict),
+                                   first_breach=lambda: first_breach(anchor))
+        if instant is None or instant > as_of:
+            return None, A.awaiting(term, anchor.title, anchor.key, w.anchor_moment)
+        return A.moment_day(w.anchor_moment, instant, term.tz), None
+
     def resolve(term):
         if term.id in verdicts:
             return verdicts[term.id]
-        anchor_day = None
-        anchor_id = term.window.anchor_commitment_id
-        if term.window.anchor == "commitment" and anchor_id in by_id and anchor_id not in visiting:
-            visiting.add(term.id)
-            anchor = resolve(by_id[anchor_id])
-            visiting.discard(term.id)
-            if anchor.status in (S.MET, S.MET_LATE) and anchor.since is not None:
-                anchor_day = local_day(anchor.since, term.tz)
+        anchor_day, waiting = (None, None) if term.window.anchor == "signing" else anchored(term)
+        anchor_days[term.id] = anchor_day
         verdicts[term.id] = evaluate(
             term,
             (),
@@ -199,6 +263,8 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
             details=details,
             local_days=local_days.setdefault(term.time_zone, {}),
         )
+        if waiting is not None and verdicts[term.id].status == S.AWAITING_ANCHOR:
+            verdicts[term.id] = replace(verdicts[term.id], reason=waiting)
         return verdicts[term.id]
 
     for term in terms:

@@ -6,6 +6,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import NamedTuple
 
+from monitor.verdicts.engine.anchors import milestone_term
 from monitor.verdicts.engine.kinds import kind_of
 from monitor.verdicts.engine.values import (
     CONTEXT_LIMIT,
@@ -111,7 +112,10 @@ def affected(terms, changes, *, as_of):
     count one (categories, places, attribution: the very lists `EvidenceIndex.qualified` reads)
     that happened when a report can decide it (`_span`; a commitment counted from another is
     judged whenever it happened, since its window is not known before its anchor is judged);
-    and, transitively, when it is counted from an affected one.
+    when it is counted from a milestone whose rule would count one that happened by `as_of`
+    (whenever: the milestone may be reached earlier or later than it was); and, transitively,
+    when it is counted from an affected one (whatever the moment: a report can move when an
+    anchor is met, missed or first breached).
     """
     shelf, every, linked = _Shelf(), [], set()
     for change in sorted(changes, key=attrgetter("first")):
@@ -150,7 +154,17 @@ def affected(terms, changes, *, as_of):
                     return True
         return False
 
-    hit = {t.id for t in terms if t.id in linked or touched(t)}
+    milestones = {}  # milestone id -> touched or not, asked once for its dependents
+
+    def milestone_touched(term):
+        m = term.anchor_milestone
+        if term.window.anchor != "milestone" or m is None or not term.tracked:
+            return False
+        if m.id not in milestones:
+            milestones[m.id] = touched(milestone_term(m, term.time_zone))
+        return milestones[m.id]
+
+    hit = {t.id for t in terms if t.id in linked or touched(t) or milestone_touched(t)}
     dependents = {}
     for t in terms:
         if t.window.anchor == "commitment" and t.window.anchor_commitment_id is not None:

@@ -39,6 +39,20 @@ class PartyRef:
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A dated event a commitment is counted from that no commitment models (elections held).
+
+    Reached at the first counting report its rule recognises (anyone's: a milestone is owed by
+    no party), weighed as a deadline's act is.
+    """
+
+    id: int
+    key: str
+    title: str
+    rule: Rule
+
+
+@dataclass(frozen=True)
 class Term:
     """A commitment as the engine sees it."""
 
@@ -56,6 +70,9 @@ class Term:
     # Normalized names of the agreement's non-party actors: a report by one of them is never
     # evidence for or against a party, whatever the rule's attribution; it is context.
     non_party_names: frozenset = frozenset()
+    # The milestone this commitment is counted from (window.anchor == "milestone"), carried on the
+    # term itself so that judging it needs nothing beyond the terms and the evidence.
+    anchor_milestone: Milestone | None = None
 
     @property
     def tz(self):

@@ -5,7 +5,10 @@ from django.db import transaction
 
 from terms.agreement_file import AgreementFileError, load_agreement_file
 
-PLURALS = {"agreement": "agreements", "party": "parties", "non-party actor": "non-party actors", "party name": "party names", "commitment": "commitments"}
+PLURALS = {
+    "agreement": "agreements", "party": "parties", "non-party actor": "non-party actors", "party name": "party names",
+    "milestone": "milestones", "commitment": "commitments",
+}
 
 
 def _counted(counter):
