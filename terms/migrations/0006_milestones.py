@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('terms', '0003_escalation'),
+        ('terms', '0005_duties_without_date'),
     ]
 
     operations = [
