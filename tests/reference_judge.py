@@ -229,10 +229,7 @@ def judge_duty(t, w, reports, as_of):
     """A deadline without a due date: open until done, met on the act, overdue after a reasonable time."""
     acts = [e for e in reports if e.stance == "affirms" and w.inside(e.occurred_at)]
     if acts:
-        act = min(acts, key=lambda e: (done_by(e, w.tz), e.id))
-        denials = [d for d in reports if d.stance == "denies" and d.occurred_at >= act.occurred_at]
-        if denials:
-            return DISPUTED, max(act.occurred_at, min(d.occurred_at for d in denials))
+        act = min(acts, key=lambda e: (done_by(e, w.tz), e.id))  # denials were weighed in judge_one
         if w.overdue_at is None or done_by(act, w.tz) <= w.overdue_at:
             return MET, act.occurred_at
         if as_of >= w.overdue_at:
