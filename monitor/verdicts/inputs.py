@@ -16,6 +16,7 @@ from django.db.models import Max, Min, Prefetch, Q
 from monitor.evidence.models import Coverage, Report, Source, VerificationChange
 from monitor.verdicts import engine
 from monitor.verdicts.models import WITHDRAW, Assessment
+from terms import readings as reading_rules
 from terms.models import Commitment, Party, PartyName
 from terms.rules import Rule, normalize_name
 
@@ -47,12 +48,30 @@ def terms_for(commitments):
     for party_id, normalized in PartyName.objects.filter(party_id__in=names).values_list("party_id", "normalized"):
         names[party_id][1].add(normalized)
     refs = {pk: engine.PartyRef(id=pk, name=name, names=frozenset(folded)) for pk, (name, folded) in names.items()}
+    # Without readings: the sweep, which uses this, alerts on the main reading alone.
     return [
-        term_for(c, owing=tuple(sorted((refs[p] for p in owed[c.id]), key=lambda ref: ref.name))) for c in commitments
+        term_for(c, owing=tuple(sorted((refs[p] for p in owed[c.id]), key=lambda ref: ref.name)), readings=False)
+        for c in commitments
     ]
 
 
-def term_for(commitment, owing=None):
+def readings_for(commitment, window):
+    """The engine's Readings of a commitment: its rule and window with each reading's values over them."""
+    out = []
+    for reading in commitment.readings or ():
+        rule, reading_window = reading_rules.merged(commitment.rule, window, reading)
+        out.append(
+            engine.Reading(
+                key=reading["key"],
+                label=reading.get("label") or reading["key"],
+                rule=Rule.from_dict(commitment.kind, rule),
+                window=reading_window,
+            )
+        )
+    return tuple(out)
+
+
+def term_for(commitment, owing=None, readings=True):
     agreement = commitment.agreement
     if owing is None:
         owing = tuple(
@@ -63,18 +82,20 @@ def term_for(commitment, owing=None):
             )
             for party in commitment.owed_by.all()
         )
+    window = commitment.window()
     return engine.Term(
         id=commitment.id,
         key=commitment.key,
         title=commitment.title,
         kind=commitment.kind,
         rule=Rule.from_dict(commitment.kind, commitment.rule),
-        window=commitment.window(),
+        window=window,
         time_zone=agreement.time_zone,
         signed_on=agreement.signed_on,
         owing=owing,
         tracked=commitment.tracked,
         agreement_id=agreement.id,
+        readings=readings_for(commitment, window) if readings else (),
     )
 
 
@@ -95,8 +116,9 @@ def evidence_for(terms, known_at=None):
     reports = Report.objects.all()
     if known_at is not None:
         reports = reports.filter(recorded_at__lte=known_at)
-    if terms and all(t.rule.categories for t in terms):
-        categories = {c for t in terms for c in t.rule.categories}
+    rules = [t.rule for t in terms] + [r.rule for t in terms for r in t.readings]  # a reading may read others
+    if terms and all(rule.categories for rule in rules):
+        categories = {c for rule in rules for c in rule.categories}
         reports = reports.filter(
             Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment__in=[t.id for t in terms])
         )

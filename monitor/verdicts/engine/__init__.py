@@ -27,6 +27,8 @@ source covers), `index` (which reports can speak to which commitment, and `affec
 module per kind of commitment: `deadline`, `target`, `ceiling`, `prohibition`.
 """
 
+from dataclasses import replace
+
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine.context import Context, Outcome
 from monitor.verdicts.engine.coverage import CoverageIndex, covered
@@ -51,6 +53,8 @@ from monitor.verdicts.engine.values import (
     CoveragePeriod,
     Evidence,
     PartyRef,
+    Reading,
+    ReadingVerdict,
     Reason,
     SourceRef,
     Term,
@@ -60,7 +64,7 @@ from terms.rules import local_day
 
 __all__ = [
     "CONTESTED", "COUNTS", "EXCLUDED", "STRONG_CREDIBILITY", "STRONG_RELIABILITY", "WEAK",
-    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "PartyRef", "Reason",
+    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "PartyRef", "Reading", "ReadingVerdict", "Reason",
     "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate", "evaluate_agreement",
     "qualifies", "_candidates", "_span",
 ]
@@ -188,7 +192,33 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
             details=details,
             local_days=local_days.setdefault(term.time_zone, {}),
         )
+        if term.readings:
+            verdicts[term.id] = replace(verdicts[term.id], readings=_readings(term, anchor_day))
         return verdicts[term.id]
+
+    def _readings(term, anchor_day):
+        """The verdict under each reading: the same judgement with the reading's rule and window.
+
+        From the same anchor day as the main verdict, and with the reading's own evidence (other
+        categories or places read other reports). Never seen by commitments counted from this one.
+        """
+        out = []
+        for reading in term.readings:
+            other = replace(term, rule=reading.rule, window=reading.window, readings=())
+            v = evaluate(
+                other,
+                (),
+                qualified=_candidates(index, other, anchor_day, as_of),
+                as_of=as_of,
+                known_at=known_at,
+                coverage=coverage,
+                anchor_day=anchor_day,
+                due_soon_days=due_soon_days,
+                details=False,
+                local_days=local_days.setdefault(term.time_zone, {}),
+            )
+            out.append(ReadingVerdict(reading.key, reading.label, v.status, v.since, v.reason))
+        return tuple(out)
 
     for term in terms:
         resolve(term)

@@ -53,10 +53,25 @@ class Term:
     owing: tuple = ()  # PartyRef
     tracked: bool = True
     agreement_id: int | None = None
+    readings: tuple = ()  # Reading: competing accounts judged too; they never decide the status
 
     @property
     def tz(self):
         return ZoneInfo(self.time_zone)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A competing account of a commitment with machine values of its own (terms.readings).
+
+    `rule` and `window` are whole (the main ones with the reading's values over them); the
+    window keeps the main anchor.
+    """
+
+    key: str
+    label: str
+    rule: Rule
+    window: Window
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,22 @@ class Verdict:
     days_overdue: int | None = None
     evidence: tuple = ()  # ids of the reports relied on
     details: dict = field(default_factory=dict)
+    readings: tuple = ()  # ReadingVerdict, one per Term.readings, in order; set by evaluate_agreement
+
+    @property
+    def sentence(self):
+        return self.reason.sentence()
+
+
+@dataclass(frozen=True)
+class ReadingVerdict:
+    """The verdict under one reading: shown beside the main verdict, never deciding status or alerts."""
+
+    key: str
+    label: str
+    status: str
+    since: datetime | None
+    reason: Reason
 
     @property
     def sentence(self):
