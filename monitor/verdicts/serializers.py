@@ -1,5 +1,7 @@
 """The stable JSON shape of verdicts (docs/compliance-json.md). Add fields; never rename or remove one."""
 
+from terms.readings import main_label
+
 FORMAT_VERSION = 2  # 2: new statuses and per-party verdicts (docs/compliance-json.md, "Format 2")
 
 
@@ -21,6 +23,19 @@ def verdict_to_dict(verdict):
         "evidence": list(verdict.evidence),
         "as_of": _instant(verdict.as_of),
         "known_at": _instant(verdict.known_at),
+        "readings": [reading_to_dict(r) for r in verdict.readings],
+    }
+
+
+def reading_to_dict(reading):
+    """The verdict under one competing reading; only the main verdict decides status and alerts."""
+    return {
+        "key": reading.key,
+        "label": reading.label,
+        "status": reading.status,
+        "since": _instant(reading.since),
+        "sentence": reading.sentence,
+        "reason": {"code": reading.reason.code, "params": reading.reason.params},
     }
 
 
@@ -49,6 +64,7 @@ def standing_to_dict(standing):
         "owed_by": sorted(p.slug for p in c.owed_by.all()),
         "tracked": c.tracked,
         "needs_review": c.needs_review,
+        "main_reading": main_label(c),
         "status": standing.status,
         "provisional": standing.provisional,
         "computed": verdict_to_dict(standing.computed),
