@@ -412,3 +412,28 @@ def test_end_to_end_a_reading_in_the_file_is_judged_from_reports_and_shown_in_co
     assert reading["since"] == "2020-03-14T19:30:00+00:00"
     assert reading["reason"]["code"] == "deadline.met"
     assert reading["sentence"].startswith("Met on 15 March 2020")
+
+
+@pytest.mark.django_db
+def test_the_reading_in_the_format_documentations_example_loads(tmp_path):
+    doc = (SEED.parent.parent / "docs" / "agreement-format.md").read_text(encoding="utf-8")
+    example = doc.split("## Example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    load_agreement_file(write(tmp_path, example))
+
+    calm = Commitment.objects.get(key="calm-in-cities")
+    assert calm.readings == [
+        {"key": "none-at-all", "label": "no attacks at all", "source": "Southern Army spokesman", "rule": {"limit": 0}}
+    ]
+
+
+@pytest.mark.django_db
+def test_the_readings_example_in_the_format_documentation_loads(tmp_path):
+    doc = (SEED.parent.parent / "docs" / "agreement-format.md").read_text(encoding="utf-8")
+    snippet = doc.split("#### Readings", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    text = MINIMAL.split("commitments:\n", 1)[0] + "commitments:\n" + snippet
+
+    load_agreement_file(write(tmp_path, text))
+
+    talks = Commitment.objects.get(key="talks-begin")
+    assert [(r["label"], r["window"]) for r in talks.readings] == [("within 14 days", {"due": 14})]
+    assert talks.due_offset == 10
