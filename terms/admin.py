@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Prefetch
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from monitor.accounts.history import AuditedAdmin
@@ -290,7 +291,7 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
         if standing is None or not standing.computed.readings:
             return "—"
         rows = [(r.label, LABELS.get(r.status, r.status), r.sentence) for r in standing.computed.readings]
-        return format_html_join(format_html("<br>"), "“{}”: <strong>{}</strong> ({})", rows)
+        return format_html_join(mark_safe("<br>"), "“{}”: <strong>{}</strong> ({})", rows)
 
     @admin.display(description=_("public page"))
     def public_page(self, obj):

@@ -437,3 +437,32 @@ def test_the_readings_example_in_the_format_documentation_loads(tmp_path):
     talks = Commitment.objects.get(key="talks-begin")
     assert [(r["label"], r["window"]) for r in talks.readings] == [("within 14 days", {"due": 14})]
     assert talks.due_offset == 10
+
+
+# --- the admin --------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_verdict_under_each_reading_and_refuses_one_that_changes_nothing(client):
+    from tests.factories import AgreementFactory, CommitmentFactory, UserFactory
+    from tests.test_roles import admin_form_data
+
+    agreement = AgreementFactory(slug="doha", signed_on=date(2020, 2, 29), time_zone="Asia/Kabul")
+    later = {"key": "later", "label": "within 12 days", "window": {"due": 12}}
+    talks = CommitmentFactory(agreement=agreement, key="talks", rule={"categories": ["talks"]}, readings=[later])
+    ReportFactory(category="talks", occurred_at=midnight(date(2020, 3, 11), KABUL), credibility=1,
+                  source=SourceFactory(name="Wire", reliability="A"), actor1="", commitment=talks)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = reverse("admin:terms_commitment_change", args=[talks.pk])
+
+    response = client.get(url)
+    assert "“within 12 days”: <strong>Met</strong>" in response.content.decode()
+
+    data = admin_form_data(response)
+    data.update(readings=json.dumps([{"key": "same", "label": "same", "window": {"due": 10}}]),
+                competing_accounts="[]", rule=json.dumps(talks.rule))
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "readings[0]: changes nothing" in response.content.decode()
+    talks.refresh_from_db()
+    assert talks.readings == [later]
