@@ -209,7 +209,9 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
     inlines = [NewAssessmentInline, AssessmentHistoryInline]
     actions = ["export_verdicts_csv", "export_verdicts_json"]
     fieldsets = (
-        (_("Verdict now"), {"fields": ("live_verdict", "live_reason", "live_evidence", "live_readings", "public_page")}),
+        (_("Verdict now"), {"fields": (
+            "live_verdict", "live_reason", "live_evidence", "live_readings", "public_page",
+        )}),
         (None, {"fields": ("agreement", "key", "position", "title", "owed_by", "text")}),
         (_("Basis"), {"fields": ("basis", "basis_source", "basis_note", "competing_accounts")}),
         (_("Rule and window"), {"fields": (

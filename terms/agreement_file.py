@@ -403,7 +403,9 @@ class _Reader:
         accounts, readings = [], []
         for item, item_path in f.items("competing_accounts"):
             af = self.fields(item, item_path, _ACCOUNT_FIELDS)
-            account = {"account": af.text("account", required=True), "source": af.text("source"), "note": af.text("note")}
+            account = {
+                "account": af.text("account", required=True), "source": af.text("source"), "note": af.text("note")
+            }
             accounts.append(account)
             if af.has("key"):
                 readings.append((self.read_reading(af, account), af))

@@ -168,7 +168,9 @@ READING_REFUSALS = [
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("old", "new", "field", "message", "needle"), [c[1:] for c in READING_REFUSALS], ids=[c[0] for c in READING_REFUSALS]
+    ("old", "new", "field", "message", "needle"),
+    [c[1:] for c in READING_REFUSALS],
+    ids=[c[0] for c in READING_REFUSALS],
 )
 def test_a_bad_reading_is_refused_with_file_line_and_field_and_nothing_is_loaded(tmp_path, old, new, field, message,
                                                                                   needle):

@@ -64,8 +64,8 @@ from terms.rules import local_day
 
 __all__ = [
     "CONTESTED", "COUNTS", "EXCLUDED", "STRONG_CREDIBILITY", "STRONG_RELIABILITY", "WEAK",
-    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "PartyRef", "Reading", "ReadingVerdict", "Reason",
-    "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate", "evaluate_agreement",
+    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "PartyRef", "Reading", "ReadingVerdict",
+    "Reason", "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate", "evaluate_agreement",
     "qualifies", "_candidates", "_span",
 ]
 
@@ -158,7 +158,8 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     A commitment counted from another starts on the local day the other was met
     (or met late), as known at `known_at`; until then it is awaiting its anchor.
     `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff;
-    `details=False` leaves every verdict's details empty.
+    `details=False` leaves every verdict's details empty. A term with readings gets
+    `Verdict.readings`, the verdict under each; they decide nothing else.
     """
     by_id = {t.id: t for t in terms}
     local_days = {}  # time zone -> {report id: local day}
