@@ -468,3 +468,22 @@ def test_the_admin_shows_the_verdict_under_each_reading_and_refuses_one_that_cha
     assert "readings[0]: changes nothing" in response.content.decode()
     talks.refresh_from_db()
     assert talks.readings == [later]
+
+
+@pytest.mark.django_db
+def test_reports_only_a_reading_counts_are_read_from_the_database_for_it():
+    from monitor.verdicts import inputs
+    from tests.factories import AgreementFactory, CommitmentFactory
+
+    agreement = AgreementFactory(slug="doha", signed_on=date(2020, 2, 29), time_zone="Asia/Kabul")
+    meeting = {"key": "any-meeting", "label": "any meeting", "rule": {"categories": ["meeting"]}}
+    CommitmentFactory(agreement=agreement, key="talks", rule={"categories": ["talks"], "attribution": "any"},
+                      readings=[meeting])
+    ReportFactory(category="meeting", occurred_at=midnight(date(2020, 3, 3), KABUL),
+                  recorded_at=midnight(date(2020, 3, 3), KABUL), credibility=1,
+                  source=SourceFactory(name="Wire", reliability="A"))
+
+    [standing] = inputs.standings([agreement], as_of=midnight(date(2020, 3, 5), KABUL))
+
+    assert standing.computed.status == S.DUE_SOON
+    assert [(r.key, r.status) for r in standing.computed.readings] == [("any-meeting", S.MET)]
