@@ -13,7 +13,8 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Prefetch
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from monitor.accounts.history import AuditedAdmin
@@ -204,17 +205,21 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
     list_select_related = ("agreement",)
     search_fields = ("title", "key", "text", "agreement__title")
     autocomplete_fields = ("anchor_commitment", "owed_by")
-    readonly_fields = ("live_verdict", "live_reason", "live_evidence", "public_page")
+    readonly_fields = ("live_verdict", "live_reason", "live_evidence", "live_readings", "public_page")
     inlines = [NewAssessmentInline, AssessmentHistoryInline]
     actions = ["export_verdicts_csv", "export_verdicts_json"]
     fieldsets = (
-        (_("Verdict now"), {"fields": ("live_verdict", "live_reason", "live_evidence", "public_page")}),
+        (_("Verdict now"), {"fields": (
+            "live_verdict", "live_reason", "live_evidence", "live_readings", "public_page",
+        )}),
         (None, {"fields": ("agreement", "key", "position", "title", "owed_by", "text")}),
         (_("Basis"), {"fields": ("basis", "basis_source", "basis_note", "competing_accounts")}),
         (_("Rule and window"), {"fields": (
             "kind", "rule", "anchor", "anchor_commitment", "anchor_moment", "anchor_milestone", "offset_unit",
             "starts_offset", "due_offset", "ends_offset", "grace_days", "reasonable_days",
         )}),
+        # Checked by Commitment.clean like the rule: each reading as a whole commitment, never one that changes nothing.
+        (_("Competing readings"), {"fields": ("main_reading_label", "readings")}),
         (_("Review"), {"fields": ("tracked", "needs_review", "review_note")}),
     )
 
@@ -281,6 +286,14 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
     def live_evidence(self, obj):
         standing = getattr(obj, "standing", None)
         return len(standing.computed.evidence) if standing else 0
+
+    @admin.display(description=_("under each reading"))
+    def live_readings(self, obj):
+        standing = getattr(obj, "standing", None)
+        if standing is None or not standing.computed.readings:
+            return "—"
+        rows = [(r.label, LABELS.get(r.status, r.status), r.sentence) for r in standing.computed.readings]
+        return format_html_join(mark_safe("<br>"), "“{}”: <strong>{}</strong> ({})", rows)
 
     @admin.display(description=_("public page"))
     def public_page(self, obj):

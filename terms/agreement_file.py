@@ -29,6 +29,7 @@ import yaml
 from django.core.validators import slug_re
 from django.db import IntegrityError, transaction
 
+from terms import readings as reading_rules
 from terms import rules
 from terms.models import (
     AGREEMENT_STATES,
@@ -78,6 +79,7 @@ _COMMITMENT_FIELDS = (
     "text",
     "basis",
     "competing_accounts",
+    "main_reading_label",
     "kind",
     "rule",
     "window",
@@ -86,7 +88,9 @@ _COMMITMENT_FIELDS = (
     "review_note",
 )
 _BASIS_FIELDS = ("kind", "by", "note")
-_ACCOUNT_FIELDS = ("account", "source", "note")
+_ACCOUNT_FIELDS = ("account", "source", "note", "key", "label", "rule", "window")
+# With a key, a competing account is a reading: judged too, by the rule and window it overrides.
+_READING_VALUE_FIELDS = ("label", "rule", "window")
 _WINDOW_FIELDS = ("from", "moment", "unit", "starts", "due", "ends", "grace_days", "reasonable_days")
 
 
@@ -466,12 +470,21 @@ class _Reader:
         if basis_kind == INFERRED and not basis_note:
             self.problem(basis.node, basis.path("note"), "is required for an inferred term: inferred from what?")
 
-        accounts = []
+        accounts, readings = [], []
         for item, item_path in f.items("competing_accounts"):
             af = self.fields(item, item_path, _ACCOUNT_FIELDS)
-            accounts.append(
-                {"account": af.text("account", required=True), "source": af.text("source"), "note": af.text("note")}
-            )
+            account = {
+                "account": af.text("account", required=True), "source": af.text("source"), "note": af.text("note")
+            }
+            accounts.append(account)
+            if af.has("key"):
+                readings.append((self.read_reading(af, account), af))
+            else:
+                for name in _READING_VALUE_FIELDS:
+                    if af.has(name):
+                        self.problem(
+                            af.node_of(name), af.path(name), "belongs to a reading: give the account a key to judge it"
+                        )
 
         needs_review = f.flag("needs_review", default=False)
         review_note = f.text("review_note")
@@ -487,6 +500,8 @@ class _Reader:
             "basis_source": basis_by,
             "basis_note": basis_note,
             "competing_accounts": accounts,
+            "readings": [],
+            "main_reading_label": f.text("main_reading_label", max_length=200),
             "tracked": f.flag("tracked", default=True),
             "needs_review": needs_review,
             "review_note": review_note,
@@ -526,6 +541,7 @@ class _Reader:
             else:
                 # Stored in the canonical form, so a reload of the same rule changes nothing.
                 values["rule"] = parsed.to_dict()
+                values["readings"] = self.check_readings(kind, rule, window, readings)
         values.update(
             kind=kind,
             anchor=window.anchor,
@@ -545,6 +561,50 @@ class _Reader:
             path=path,
             moment=moment,
         )
+
+    def read_reading(self, af, account):
+        """A competing account with a key, as stored in Commitment.readings (its values checked later)."""
+        reading = {
+            "key": af.slug("key"),
+            "label": af.text("label", max_length=200) or account["account"][:200],
+            "source": account["source"],
+        }
+        before = len(self.problems)
+        rule = self.read_rule(af)
+        if rule:
+            reading["rule"] = rule
+        if af.has("window"):
+            w = self.fields(af.node_of("window"), af.path("window"), reading_rules.WINDOW_FIELDS)
+            window = {}
+            for name in reading_rules.WINDOW_FIELDS:
+                if not w.has(name):
+                    continue
+                if name == "unit":
+                    window[name] = w.text(name) or None
+                else:
+                    window[name] = w.whole_number(name, minimum=0 if name == "grace_days" else None)
+            reading["window"] = window
+        return reading if len(self.problems) == before else None
+
+    def check_readings(self, kind, rule, window, readings):
+        """The readings as stored, after checking each as a whole commitment and their keys against each other."""
+        out, first = [], {}
+        for reading, af in readings:
+            if reading is None:
+                continue
+            key = reading["key"]
+            if key in first:
+                self.problem(af.node_of("key"), af.path("key"), f"'{key}' is already used at line {first[key]}")
+                continue
+            first[key] = _line(af.node_of("key"))
+            try:
+                reading_rules.check(kind, rule, window, reading)
+            except rules.RuleError as e:
+                where = _find(af.node, e.field) if e.field else af.node
+                self.problem(where, af.path(e.field) if e.field else af.prefix, e.message)
+            else:
+                out.append(reading)
+        return out
 
     def read_rule(self, f):
         if not f.has("rule"):

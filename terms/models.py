@@ -17,6 +17,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from terms import readings as reading_rules
 from terms import rules
 
 # Agreement states
@@ -229,6 +230,21 @@ class Commitment(models.Model):
     basis_note = models.TextField(_("basis note"), blank=True)
     # [{"account": "...", "source": "...", "note": "..."}]: accounts that disagree with the one tracked.
     competing_accounts = models.JSONField(_("competing accounts"), default=list, blank=True)
+    # Competing accounts the monitor judges too (terms.readings): [{"key", "label", "source", "rule": {...},
+    # "window": {...}}], each rule and window overriding the commitment's own. Their verdicts are shown
+    # beside the main one; only the main reading (the commitment's own rule and window) decides the status.
+    readings = models.JSONField(
+        _("readings"),
+        default=list,
+        blank=True,
+        help_text=_("Competing accounts judged too, each overriding some of the rule and window."),
+    )
+    main_reading_label = models.CharField(
+        _("main reading called"),
+        max_length=200,
+        blank=True,
+        help_text=_("How pages name the commitment's own rule and window beside its readings; empty: from the basis."),
+    )
 
     kind = models.CharField(_("kind"), max_length=20, choices=COMMITMENT_KINDS)
     # Which reports count and what they must show; validated by terms.rules.Rule.
@@ -321,6 +337,10 @@ class Commitment(models.Model):
         except rules.RuleError as e:
             field = "anchor_moment" if e.field == "window.moment" else e.field or "rule"
             raise ValidationError({field: e.message}) from None
+        try:
+            reading_rules.validate(self.kind, self.rule, self.window(), self.readings)
+        except rules.RuleError as e:
+            raise ValidationError({"readings": f"{e.field}: {e.message}"}) from None
         if self.anchor_commitment_id and self.anchor_commitment_id == self.pk:
             raise ValidationError({"anchor_commitment": _("A commitment cannot be counted from itself.")})
         # The moment must be one the anchor has (docs/agreement-format.md, "Anchors"): a prohibition is never met.

@@ -49,12 +49,14 @@ def test_json_output_has_the_documented_shape(talks):
     assert agreement["time_zone"] == "Asia/Kabul"
     [c] = agreement["commitments"]
     assert set(c) == {
-        "key", "title", "kind", "owed_by", "tracked", "needs_review", "status", "provisional", "computed", "assessment",
+        "key", "title", "kind", "owed_by", "tracked", "needs_review", "main_reading", "status", "provisional", "computed",
+        "assessment",
     }
     assert set(c["computed"]) == {
         "status", "since", "reason", "sentence", "opens_at", "due_at", "closes_at", "days_left", "days_overdue",
-        "evidence", "as_of", "known_at", "weighed", "set_aside", "context",
+        "evidence", "as_of", "known_at", "weighed", "set_aside", "context", "readings",
     }
+    assert (c["main_reading"], c["computed"]["readings"]) == ("the official text", [])
     assert c["status"] == "due_soon"
     assert c["computed"]["days_left"] == 5
     # The deadline is Kabul midnight at the end of 10 March: 19:30 UTC.

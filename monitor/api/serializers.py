@@ -51,6 +51,14 @@ class ReasonSerializer(serializers.Serializer):
     params = serializers.DictField(help_text="The code's parameters; dates are local YYYY-MM-DD")
 
 
+class ReadingSerializer(serializers.Serializer):
+    key = serializers.SlugField(help_text="The reading's key in the agreement file")
+    label = serializers.CharField(help_text="What the reading says, e.g. “within seven days”")
+    status = serializers.CharField(help_text="The status under this reading (it decides nothing)")
+    since = serializers.DateTimeField(allow_null=True)
+    sentence = serializers.CharField(allow_null=True, help_text="The reason under this reading, in words")
+
+
 class VerdictSerializer(serializers.Serializer):
     published = serializers.BooleanField(
         help_text="False: provisional and not yet published; status, reason and countdown are null"
@@ -74,6 +82,12 @@ class VerdictSerializer(serializers.Serializer):
     )
     evidence = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of public reports relied on")
     details = serializers.DictField(help_text="Chart data: daily counts (ceiling) or a series (target)")
+    main_reading = serializers.CharField(help_text="What the main reading, which decides the status, is called")
+    readings = ReadingSerializer(
+        many=True,
+        help_text="The computed verdict under each competing reading; empty when there are none or the verdict "
+        "is not published",
+    )
 
 
 class AssessmentSerializer(serializers.Serializer):

@@ -29,6 +29,7 @@ from monitor.pages import cache as page_cache
 from monitor.pages import data, instants
 from monitor.verdicts.models import StatusChange
 from terms.models import Agreement
+from terms.readings import main_label
 
 CUTOFF_PARAMETERS = [
     OpenApiParameter(
@@ -110,6 +111,11 @@ def commitment_dict(request, row, audience):
         "days_to_due": row.days_to_due,
         "evidence": list(v.evidence),
         "details": v.details,
+        "main_reading": main_label(c),
+        "readings": [
+            {"key": r.key, "label": r.label, "status": r.status, "since": r.since, "sentence": r.sentence}
+            for r in (row.readings.rows if row.readings else ())
+        ],
     }
     # An unpublished verdict's assessment is still shown: assessments are the analysts' public word.
     return {

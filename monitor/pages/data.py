@@ -27,6 +27,7 @@ from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
 from monitor.verdicts.models import Assessment, StatusChange
 from terms import models as tm
+from terms import readings as reading_rules
 from terms.models import Agreement
 from terms.rules import normalize_name
 
@@ -122,10 +123,67 @@ class Row:
     latest: Report | None
     owed_by: list
     licensed: int = 0  # reports that count here but whose source's licence forbids listing them
+    readings: object = None  # Readings, or None when the commitment has none or its verdict is withheld
 
     @property
     def commitment(self):
         return self.verdict.commitment
+
+
+@dataclass
+class ReadingRow:
+    """The verdict under one competing reading, as one audience may see it."""
+
+    key: str
+    label: str
+    status: str
+    since: object
+    sentence: str | None
+
+    @property
+    def status_label(self):
+        return S.LABELS.get(self.status, self.status)
+
+
+@dataclass
+class Readings:
+    """A commitment's main reading and its competing ones, with their verdicts."""
+
+    main_label: str
+    main_status: str
+    rows: list  # ReadingRow
+
+    @property
+    def disagree(self):
+        return any(r.status != self.main_status for r in self.rows)
+
+    @property
+    def summary(self):
+        """'Missed under the official text; met under the reading “within seven days”', or None when all agree."""
+        if not self.disagree:
+            return None
+        parts = [_("%(status)s under %(main)s") % {"status": S.LABELS.get(self.main_status, self.main_status),
+                                                    "main": self.main_label}]
+        parts += [
+            _("%(status)s under the reading “%(label)s”") % {"status": str(r.status_label).lower(), "label": r.label}
+            for r in self.rows
+        ]
+        return "; ".join(str(p) for p in parts) + "."
+
+
+def readings_of(standing, verdict, audience, ledger):
+    """The verdicts under a commitment's readings, or None: withheld with the main verdict, as its outcome is.
+
+    Compared with the computed verdict, since that is what the readings are computed beside.
+    """
+    computed = standing.computed
+    if not computed.readings or not verdict.shown:
+        return None
+    rows = []
+    for r in computed.readings:
+        _params, sentence, _withheld = audience.reason(r.reason.code, r.reason.params, r.status, ledger)
+        rows.append(ReadingRow(r.key, r.label, r.status, r.since, sentence))
+    return Readings(reading_rules.main_label(standing.commitment), computed.status, rows)
 
 
 @dataclass
@@ -212,6 +270,7 @@ def agreement_overview(agreement, cut, audience):
                 latest=latest_rows.get(latest_ids.get(standing.commitment.id)),
                 owed_by=list(standing.commitment.owed_by.all()),
                 licensed=licensed.get(standing.commitment.id, 0),
+                readings=readings_of(standing, verdict, audience, ledger),
             )
         )
     return rows
@@ -287,6 +346,7 @@ class CommitmentDetail:
     # Reports of non-party actors' acts the rule would otherwise count (Verdict.context), newest
     # first, those this audience may see: shown apart from the evidence, never weighed.
     context: list = field(default_factory=list)
+    readings: object = None  # Readings (see Row.readings)
 
 
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
@@ -378,6 +438,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         days_to_due=publication.days_to_due(verdict, cut.as_of, tz),
         anchor=_anchor(commitment, standings),
         context=context,
+        readings=readings_of(standing, verdict, audience, ledger),
     )
 
 

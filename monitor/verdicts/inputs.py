@@ -17,6 +17,7 @@ from django.db.models import CharField, F, Max, Min, Prefetch, Q, Value
 from monitor.evidence.models import Coverage, Report, Source, VerificationChange
 from monitor.verdicts import engine
 from monitor.verdicts.models import WITHDRAW, Assessment
+from terms import readings as reading_rules
 from terms.models import Agreement, Commitment, Party, PartyName
 from terms.rules import Rule, normalize_name
 
@@ -50,11 +51,13 @@ def terms_for(commitments):
     for party_id, folded in aliases.items():
         names[party_id][1].update(folded)
     refs = {pk: engine.PartyRef(id=pk, name=name, names=frozenset(folded)) for pk, (name, folded) in names.items()}
+    # Without readings: the sweep, which uses this, alerts on the main reading alone.
     return [
         term_for(
             c,
             owing=tuple(sorted((refs[p] for p in owed[c.id]), key=lambda ref: ref.name)),
             non_party_names=non_party.get(c.agreement_id, frozenset()),
+            readings=False,
         )
         for c in commitments
     ]
@@ -91,7 +94,23 @@ def names_of(party_ids, agreement_ids):
     return party_names, {pk: frozenset(folded) for pk, folded in non_party.items()}
 
 
-def term_for(commitment, owing=None, non_party_names=None):
+def readings_for(commitment, window):
+    """The engine's Readings of a commitment: its rule and window with each reading's values over them."""
+    out = []
+    for reading in commitment.readings or ():
+        rule, reading_window = reading_rules.merged(commitment.rule, window, reading)
+        out.append(
+            engine.Reading(
+                key=reading["key"],
+                label=reading.get("label") or reading["key"],
+                rule=Rule.from_dict(commitment.kind, rule),
+                window=reading_window,
+            )
+        )
+    return tuple(out)
+
+
+def term_for(commitment, owing=None, non_party_names=None, readings=True):
     """The engine's Term for one commitment; what is not given is read (`owing` from its prefetch)."""
     agreement = commitment.agreement
     if non_party_names is None:
@@ -105,13 +124,14 @@ def term_for(commitment, owing=None, non_party_names=None):
             )
             for party in commitment.owed_by.all()
         )
+    window = commitment.window()
     return engine.Term(
         id=commitment.id,
         key=commitment.key,
         title=commitment.title,
         kind=commitment.kind,
         rule=Rule.from_dict(commitment.kind, commitment.rule),
-        window=commitment.window(),
+        window=window,
         time_zone=agreement.time_zone,
         signed_on=agreement.signed_on,
         owing=owing,
@@ -119,6 +139,7 @@ def term_for(commitment, owing=None, non_party_names=None):
         agreement_id=agreement.id,
         non_party_names=non_party_names,
         anchor_milestone=milestone_for(commitment),
+        readings=readings_for(commitment, window) if readings else (),
     )
 
 
@@ -149,8 +170,9 @@ def evidence_for(terms, known_at=None):
     reports = Report.objects.all()
     if known_at is not None:
         reports = reports.filter(recorded_at__lte=known_at)
-    if terms and all(t.rule.categories for t in terms):
-        categories = {c for t in terms for c in t.rule.categories}
+    rules = [t.rule for t in terms] + [r.rule for t in terms for r in t.readings]  # a reading may read others
+    if terms and all(rule.categories for rule in rules):
+        categories = {c for rule in rules for c in rule.categories}
         # and the reports that show the milestones they count from
         categories |= {c for t in terms if t.anchor_milestone for c in t.anchor_milestone.rule.categories}
         reports = reports.filter(

@@ -1,5 +1,7 @@
 """The stable JSON shape of verdicts (docs/compliance-json.md). Add fields; never rename or remove one."""
 
+from terms.readings import main_label
+
 FORMAT_VERSION = 2  # 2: new statuses and per-party verdicts (docs/compliance-json.md, "Format 2")
 
 
@@ -47,6 +49,19 @@ def verdict_to_dict(verdict, *, set_aside_page=1):
         "set_aside": set_aside_to_dict(details.get("set_aside"), set_aside_page),
         # Reports the rule would count but for their acting side, a non-party actor: never weighed.
         "context": list(verdict.context),
+        "readings": [reading_to_dict(r) for r in verdict.readings],
+    }
+
+
+def reading_to_dict(reading):
+    """The verdict under one competing reading; only the main verdict decides status and alerts."""
+    return {
+        "key": reading.key,
+        "label": reading.label,
+        "status": reading.status,
+        "since": _instant(reading.since),
+        "sentence": reading.sentence,
+        "reason": {"code": reading.reason.code, "params": reading.reason.params},
     }
 
 
@@ -75,6 +90,7 @@ def standing_to_dict(standing, *, set_aside_page=1):
         "owed_by": sorted(p.slug for p in c.owed_by.all()),
         "tracked": c.tracked,
         "needs_review": c.needs_review,
+        "main_reading": main_label(c),
         "status": standing.status,
         "provisional": standing.provisional,
         "computed": verdict_to_dict(standing.computed, set_aside_page=set_aside_page),

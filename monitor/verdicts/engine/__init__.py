@@ -60,6 +60,8 @@ from monitor.verdicts.engine.values import (
     Evidence,
     Milestone,
     PartyRef,
+    Reading,
+    ReadingVerdict,
     Reason,
     SourceRef,
     Term,
@@ -70,9 +72,9 @@ from terms.rules import local_day
 
 __all__ = [
     "CONTESTED", "COUNTS", "EXCLUDED", "STRONG_CREDIBILITY", "STRONG_RELIABILITY", "WEAK",
-    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "Milestone", "PartyRef", "Reason",
-    "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate", "evaluate_agreement",
-    "qualifies", "_candidates", "_span", "context_of", "in_context",
+    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "Milestone", "PartyRef", "Reading",
+    "ReadingVerdict", "Reason", "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate",
+    "evaluate_agreement", "qualifies", "_candidates", "_span", "context_of", "in_context",
 ]
 
 
@@ -170,7 +172,8 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     `known_at`; until then it is awaiting its anchor, and the reason names the anchor and
     the moment (`anchors`). Chains resolve in order, anchors first.
     `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff;
-    `details=False` leaves every verdict's details empty.
+    `details=False` leaves every verdict's details empty. A term with readings gets
+    `Verdict.readings`, the verdict under each; they decide nothing else.
     """
     by_id = {t.id: t for t in terms}
     local_days = {}  # time zone -> {report id: local day}
@@ -265,7 +268,35 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
         )
         if waiting is not None and verdicts[term.id].status == S.AWAITING_ANCHOR:
             verdicts[term.id] = replace(verdicts[term.id], reason=waiting)
+        if term.readings:
+            verdicts[term.id] = replace(verdicts[term.id], readings=_readings(term, anchor_day))
         return verdicts[term.id]
+
+    def _readings(term, anchor_day):
+        """The verdict under each reading: the same judgement with the reading's rule and window.
+
+        From the same anchor day as the main verdict, and with the reading's own evidence (other
+        categories or places read other reports). Never seen by commitments counted from this one.
+        """
+        out = []
+        for reading in term.readings:
+            other = replace(term, rule=reading.rule, window=reading.window, readings=())
+            v = evaluate(
+                other,
+                (),
+                qualified=_candidates(index, other, anchor_day, as_of),
+                claims=_claims(index, other, anchor_day, as_of),
+                context=(),
+                as_of=as_of,
+                known_at=known_at,
+                coverage=coverage,
+                anchor_day=anchor_day,
+                due_soon_days=due_soon_days,
+                details=False,
+                local_days=local_days.setdefault(term.time_zone, {}),
+            )
+            out.append(ReadingVerdict(reading.key, reading.label, v.status, v.since, v.reason))
+        return tuple(out)
 
     for term in terms:
         resolve(term)

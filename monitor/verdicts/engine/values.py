@@ -73,10 +73,25 @@ class Term:
     # The milestone this commitment is counted from (window.anchor == "milestone"), carried on the
     # term itself so that judging it needs nothing beyond the terms and the evidence.
     anchor_milestone: Milestone | None = None
+    readings: tuple = ()  # Reading: competing accounts judged too; they never decide the status
 
     @property
     def tz(self):
         return ZoneInfo(self.time_zone)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A competing account of a commitment with machine values of its own (terms.readings).
+
+    `rule` and `window` are whole (the main ones with the reading's values over them); the
+    window keeps the main anchor.
+    """
+
+    key: str
+    label: str
+    rule: Rule
+    window: Window
 
 
 @dataclass(frozen=True)
@@ -198,6 +213,22 @@ class Verdict:
     # Ids of reports the rule would otherwise count but whose acting side is a non-party actor:
     # shown beside the verdict, never weighed. In time order, the CONTEXT_LIMIT most recent.
     context: tuple = ()
+    readings: tuple = ()  # ReadingVerdict, one per Term.readings, in order; set by evaluate_agreement
+
+    @property
+    def sentence(self):
+        return self.reason.sentence()
+
+
+@dataclass(frozen=True)
+class ReadingVerdict:
+    """The verdict under one reading: shown beside the main verdict, never deciding status or alerts."""
+
+    key: str
+    label: str
+    status: str
+    since: datetime | None
+    reason: Reason
 
     @property
     def sentence(self):
