@@ -209,7 +209,7 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
     actions = ["export_verdicts_csv", "export_verdicts_json"]
     fieldsets = (
         (_("Verdict now"), {"fields": ("live_verdict", "live_reason", "live_evidence", "public_page")}),
-        (None, {"fields": ("agreement", "key", "position", "title", "owed_by", "text")}),
+        (None, {"fields": ("agreement", "key", "position", "title", "owed_by", "share", "text")}),
         (_("Basis"), {"fields": ("basis", "basis_source", "basis_note", "competing_accounts")}),
         (_("Rule and window"), {"fields": (
             "kind", "rule", "anchor", "anchor_commitment", "offset_unit", "starts_offset", "due_offset",

@@ -35,8 +35,10 @@ from terms.models import (
     ANCHOR_COMMITMENT,
     ANCHOR_SIGNING,
     BASES,
+    EACH,
     INFERRED,
     REPORTED,
+    SHARES,
     Agreement,
     Commitment,
     Party,
@@ -70,6 +72,7 @@ _COMMITMENT_FIELDS = (
     "key",
     "title",
     "owed_by",
+    "share",
     "text",
     "basis",
     "competing_accounts",
@@ -410,6 +413,13 @@ class _Reader:
                 f.node, f.path("review_note"), "is required when needs_review is true: what should be checked?"
             )
 
+        share = f.choice("share", SHARES)
+        if share and len(owed_by) == 1:
+            self.problem(
+                f.node_of("share"), f.path("share"),
+                f"says how several owing parties share the commitment, but only '{owed_by[0][0]}' owes it: "
+                "remove it",
+            )
         values = {
             "title": f.text("title", required=True, max_length=300),
             "text": f.text("text"),
@@ -448,6 +458,17 @@ class _Reader:
             else:
                 # Stored in the canonical form, so a reload of the same rule changes nothing.
                 values["rule"] = parsed.to_dict()
+                if share == EACH and len(owed_by) > 1 and parsed.attribution == "any":
+                    self.problem(
+                        f.node_of("share"), f.path("share"),
+                        "'each' judges every party on its own acts, but rule.attribution 'any' counts anyone's "
+                        "acts, so the parties' acts cannot be told apart: use share 'any', or attribute the acts",
+                    )
+        # Unsaid: `each` when several parties owe it (every one of them must act), unless the rule counts
+        # anyone's acts; stored as `each` for a single party, for which it means nothing.
+        if not share:
+            share = "any" if len(owed_by) > 1 and values.get("rule", {}).get("attribution") == "any" else EACH
+        values["share"] = share
         values.update(
             kind=kind,
             anchor=window.anchor,

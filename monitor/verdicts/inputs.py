@@ -41,12 +41,17 @@ def terms_for(commitments):
     """
     owed, names = defaultdict(list), {}
     through = Commitment.owed_by.through.objects.filter(commitment_id__in=[c.id for c in commitments])
-    for commitment_id, party_id, name in through.values_list("commitment_id", "party_id", "party__name"):
+    for commitment_id, party_id, name, slug in through.values_list(
+        "commitment_id", "party_id", "party__name", "party__slug"
+    ):
         owed[commitment_id].append(party_id)
-        names[party_id] = (name, {normalize_name(name)})
+        names[party_id] = (name, {normalize_name(name)}, slug)
     for party_id, normalized in PartyName.objects.filter(party_id__in=names).values_list("party_id", "normalized"):
         names[party_id][1].add(normalized)
-    refs = {pk: engine.PartyRef(id=pk, name=name, names=frozenset(folded)) for pk, (name, folded) in names.items()}
+    refs = {
+        pk: engine.PartyRef(id=pk, name=name, names=frozenset(folded), slug=slug)
+        for pk, (name, folded, slug) in names.items()
+    }
     return [
         term_for(c, owing=tuple(sorted((refs[p] for p in owed[c.id]), key=lambda ref: ref.name))) for c in commitments
     ]
@@ -60,6 +65,7 @@ def term_for(commitment, owing=None):
                 id=party.id,
                 name=party.name,
                 names=frozenset({normalize_name(party.name)} | {n.normalized for n in party.names.all()}),
+                slug=party.slug,
             )
             for party in commitment.owed_by.all()
         )
@@ -75,6 +81,7 @@ def term_for(commitment, owing=None):
         owing=owing,
         tracked=commitment.tracked,
         agreement_id=agreement.id,
+        share=commitment.share,
     )
 
 

@@ -72,6 +72,15 @@ SENTENCES = {
         "Disputed: %(without_label)s on the undisputed reports, %(with_label)s if the %(disputed)s disputed ones hold."
     ),
     "disputed.denied": _("Disputed: one credible report says it happened, another (%(source)s, %(grade)s) denies it."),
+    # Owed by several parties `each` (monitor/verdicts/engine/shares.py): every party's verdict in one sentence.
+    "shares.each": _("%(parts_text)s."),
+}
+
+# One party's part of a "shares.each" sentence, by its status; the label serves for the rest.
+PARTY_PARTS = {
+    "met": _("%(party)s: met on %(date)s"),
+    "met_late": _("%(party)s: met late on %(date)s"),
+    "breached": _("%(party)s: breached on %(date)s"),
 }
 
 
@@ -100,10 +109,20 @@ def _format_params(params):
     if params.get("breached_days") is not None:
         out["breached_days_text"] = _days(params["breached_days"])
     out["unit_text"] = f" {params['unit']}" if params.get("unit") else ""
+    if isinstance(params.get("parts"), list):
+        out["parts_text"] = "; ".join(_party_part(part) for part in params["parts"])
     for name in ("with", "without"):
         if name in params:
             out[f"{name}_label"] = str(LABELS.get(params[name], params[name])).lower()
     return out
+
+
+def _party_part(part):
+    template = PARTY_PARTS.get(part.get("status")) if part.get("date") else None
+    if template is None:
+        label = str(LABELS.get(part.get("status"), part.get("status"))).lower()
+        return f"{part.get('party')}: {label}"
+    return str(template) % {"party": part.get("party"), "date": date_format(date.fromisoformat(part["date"]), "j F Y")}
 
 
 def describe(reason):

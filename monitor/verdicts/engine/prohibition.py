@@ -7,6 +7,9 @@ from monitor.verdicts.engine.context import Outcome, not_open, source_params, wi
 from monitor.verdicts.engine.values import Reason
 from terms.rules import day_start, local_day
 
+# A limit on acts: shared `jointly`, every act by any of the owing parties counts (engine/index.py).
+LIMITS_ACTS = True
+
 
 def judge(ctx, reports):
     w, rule, tz = ctx.window, ctx.rule, ctx.tz

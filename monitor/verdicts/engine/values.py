@@ -36,6 +36,7 @@ class PartyRef:
     id: int
     name: str
     names: frozenset  # normalized names sources use for it, its own included
+    slug: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class Term:
     owing: tuple = ()  # PartyRef
     tracked: bool = True
     agreement_id: int | None = None
+    # How several owing parties share it (docs/agreement-format.md, "share"): "each" (every one
+    # must act: judged per party, then rolled up), "any" (an act by any of them), "jointly" (one
+    # act naming them together). Meaningless for a single owing party.
+    share: str = "each"
 
     @property
     def tz(self):
@@ -161,6 +166,22 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class PartyVerdict:
+    """One owing party's verdict on a commitment shared `each` (Verdict.parties)."""
+
+    party_id: int
+    name: str
+    status: str
+    reason: Reason
+    since: datetime | None = None
+    slug: str = ""
+
+    @property
+    def sentence(self):
+        return self.reason.sentence()
+
+
+@dataclass(frozen=True)
 class Verdict:
     commitment_id: int
     status: str
@@ -175,6 +196,9 @@ class Verdict:
     days_overdue: int | None = None
     evidence: tuple = ()  # ids of the reports relied on
     details: dict = field(default_factory=dict)
+    # Per-party verdicts (PartyVerdict, in the order of `Term.owing`) when several parties owe it
+    # and it is shared `each`; empty otherwise. `status` is then their roll-up (engine/shares.py).
+    parties: tuple = ()
 
     @property
     def sentence(self):
