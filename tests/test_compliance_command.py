@@ -53,7 +53,7 @@ def test_json_output_has_the_documented_shape(talks):
     }
     assert set(c["computed"]) == {
         "status", "since", "reason", "sentence", "opens_at", "due_at", "closes_at", "days_left", "days_overdue",
-        "evidence", "as_of", "known_at",
+        "evidence", "as_of", "known_at", "parties",
     }
     assert c["status"] == "due_soon"
     assert c["computed"]["days_left"] == 5

@@ -47,6 +47,16 @@ class ReasonSerializer(serializers.Serializer):
     params = serializers.DictField(help_text="The code's parameters; dates are local YYYY-MM-DD")
 
 
+class PartyVerdictSerializer(serializers.Serializer):
+    party = serializers.CharField(help_text="The owing party's slug")
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="This party's own computed status")
+    since = serializers.DateTimeField(allow_null=True)
+    reason = ReasonSerializer()
+    sentence = serializers.CharField(allow_null=True)
+    withheld = serializers.BooleanField(help_text="This party's verdict rests on a report that is not public")
+
+
 class VerdictSerializer(serializers.Serializer):
     published = serializers.BooleanField(
         help_text="False: provisional and not yet published; status, reason and countdown are null"
@@ -70,6 +80,10 @@ class VerdictSerializer(serializers.Serializer):
     )
     evidence = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of public reports relied on")
     details = serializers.DictField(help_text="Chart data: daily counts (ceiling) or a series (target)")
+    parties = PartyVerdictSerializer(
+        many=True,
+        help_text="Owed by several parties `each`: every party's verdict, `status` being their roll-up; else empty",
+    )
 
 
 class AssessmentSerializer(serializers.Serializer):

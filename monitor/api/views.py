@@ -110,6 +110,19 @@ def commitment_dict(request, row, audience):
         "days_to_due": row.days_to_due,
         "evidence": list(v.evidence),
         "details": v.details,
+        # Each owing party's verdict, for a commitment several parties owe `each`; `status` is their roll-up.
+        "parties": [
+            {
+                "party": p.slug,
+                "name": p.name,
+                "status": p.status,
+                "since": p.since,
+                "reason": {"code": p.reason_code, "params": p.reason_params},
+                "sentence": p.sentence,
+                "withheld": p.withheld,
+            }
+            for p in v.parties
+        ],
     }
     # An unpublished verdict's assessment is still shown: assessments are the analysts' public word.
     return {

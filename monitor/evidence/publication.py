@@ -139,10 +139,30 @@ class PublishedVerdict:
     days_overdue: int | None
     evidence: tuple  # ids of reports relied on whose rows this audience may see
     details: dict = field(default_factory=dict)
+    parties: tuple = ()  # PublishedParty: each owing party's verdict, for a commitment shared `each`
 
     @property
     def label(self):
         return LABELS.get(self.status, self.status) if self.status else None
+
+
+@dataclass(frozen=True)
+class PublishedParty:
+    """One owing party's verdict on a commitment shared `each`, as one audience may see it."""
+
+    party_id: int
+    name: str
+    slug: str
+    status: str
+    since: object
+    reason_code: str
+    reason_params: dict
+    sentence: str | None
+    withheld: bool
+
+    @property
+    def label(self):
+        return LABELS.get(self.status, self.status)
 
     @property
     def computed_label(self):
@@ -221,6 +241,8 @@ class Audience:
         for s in standings:
             ids.update(s.computed.evidence)
             ids.update(ids_in_params(s.computed.reason.params))
+            for party in s.computed.parties:
+                ids.update(ids_in_params(party.reason.params))
             details = s.computed.details or {}
             ids.update(details.get("violations", ()))
             ids.update(point[2] for point in details.get("series", ()) if len(point) > 2)
@@ -320,7 +342,16 @@ class Audience:
             since=computed.since,
             days_left=computed.days_left,
             days_overdue=computed.days_overdue,
+            parties=tuple(self.party(p, ledger) for p in computed.parties),
             **base,
+        )
+
+    def party(self, party, ledger):
+        """A PublishedParty: one party's verdict, its reason withheld as `reason` withholds any."""
+        params, sentence, withheld = self.reason(party.reason.code, party.reason.params, party.status, ledger)
+        return PublishedParty(
+            party_id=party.party_id, name=party.name, slug=party.slug, status=party.status, since=party.since,
+            reason_code=party.reason.code, reason_params=params, sentence=sentence, withheld=withheld,
         )
 
 

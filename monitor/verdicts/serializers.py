@@ -21,6 +21,19 @@ def verdict_to_dict(verdict):
         "evidence": list(verdict.evidence),
         "as_of": _instant(verdict.as_of),
         "known_at": _instant(verdict.known_at),
+        # Owed by several parties `each`: every party's own verdict; `status` above is their roll-up.
+        "parties": [party_verdict_to_dict(p) for p in verdict.parties],
+    }
+
+
+def party_verdict_to_dict(party):
+    return {
+        "party": party.slug,
+        "name": party.name,
+        "status": party.status,
+        "since": _instant(party.since),
+        "sentence": party.sentence,
+        "reason": {"code": party.reason.code, "params": party.reason.params},
     }
 
 
