@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from monitor.verdicts.engine import evaluate, evaluate_agreement
 from tests import reference_judge as ref
-from tests.engine_factories import ACLED, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc
+from tests.engine_factories import ACLED, GOVERNMENT, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc
 from tests.hypothesis_budget import examples
 
 ZONES = [
@@ -55,7 +55,8 @@ FOCUS = {tz: _clock_change_days(tz) + CALENDAR_EDGES for tz in ZONES}
 
 CATEGORIES = ["Battles", "talks_began", "Attack"]
 RULE_CATEGORIES = [(), ("Battles",), ("talks_began",), ("Battles", "Attack")]
-ACTORS = ["Taliban", "TALIBAN.", "Islamic Emirate of Afghanistan", "Unidentified Armed Group", "", "ISKP"]
+ACTORS = ["Taliban", "TALIBAN.", "Islamic Emirate of Afghanistan", "Unidentified Armed Group", "", "ISKP",
+          "Government of Afghanistan", "Taliban; Government of Afghanistan"]
 PLACES = ["Kabul", "kabul ", "Kandahar", ""]
 GRADES = [(UNAMA, 2), (UNAMA, 2), (ACLED, 1), (ACLED, 2), (LOCAL_PRESS, 2), (PARTY_STATEMENT, 6), (ACLED, 3)]
 HISTORIES = [(), (), (), ((0, "verified"),), ((30, "disputed"),), ((5, "rejected"),),
@@ -157,7 +158,10 @@ def worlds(draw, kind, bulk=False):
     # Signed on the day itself (a 29 February, a 31st: months are clamped) or up to a month before it.
     signed = focus - timedelta(days=draw(st.sampled_from([0, 0]) | st.integers(-3, 30)))
     window = window_for(draw, kind)
-    main = term(kind, rule=rule_for(draw, kind), window=window, id=1, time_zone=tz, owing=(TALIBAN,),
+    # Now and then owed by two parties, shared each, any or jointly (docs/agreement-format.md, "share").
+    owing = draw(st.sampled_from([(TALIBAN,)] * 3 + [(TALIBAN, GOVERNMENT)]))
+    main = term(kind, rule=rule_for(draw, kind), window=window, id=1, time_zone=tz, owing=owing,
+                share=draw(st.sampled_from(["each", "each", "any", "jointly"])),
                 signed_on=draw(st.sampled_from([signed] * 12 + [None])), tracked=draw(st.sampled_from([True] * 15 + [False])))
     terms = [main]
     if kind in ("deadline", "target") and draw(st.booleans()):
