@@ -423,7 +423,7 @@ class StatusChangeList(generics.ListAPIView):
     def list(self, request, *args, **kwargs):
         audience = publication.Audience(request.user)
         params = request.query_params
-        changes = StatusChange.objects.select_related("commitment__agreement").prefetch_related(
+        changes = StatusChange.objects.filter(party__isnull=True).select_related("commitment__agreement").prefetch_related(
             Prefetch("evidence", queryset=Report.objects.only("id"))
         )
         if params.get("agreement"):

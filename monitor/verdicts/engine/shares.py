@@ -68,7 +68,10 @@ def roll_up(term, verdicts):
         v for _, v in verdicts if v.status == status
     )
     parties = tuple(
-        PartyVerdict(party_id=p.id, name=p.name, slug=p.slug, status=v.status, reason=v.reason, since=v.since)
+        PartyVerdict(
+            party_id=p.id, name=p.name, slug=p.slug, status=v.status, reason=v.reason, since=v.since,
+            evidence=v.evidence,
+        )
         for p, v in verdicts
     )
     parts = [

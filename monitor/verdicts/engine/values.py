@@ -175,6 +175,7 @@ class PartyVerdict:
     reason: Reason
     since: datetime | None = None
     slug: str = ""
+    evidence: tuple = ()  # ids of the reports its verdict relied on
 
     @property
     def sentence(self):
