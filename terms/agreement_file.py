@@ -464,11 +464,9 @@ class _Reader:
                         "'each' judges every party on its own acts, but rule.attribution 'any' counts anyone's "
                         "acts, so the parties' acts cannot be told apart: use share 'any', or attribute the acts",
                     )
-        # Unsaid: `each` when several parties owe it (every one of them must act), unless the rule counts
-        # anyone's acts; stored as `each` for a single party, for which it means nothing.
-        if not share:
-            share = "any" if len(owed_by) > 1 and values.get("rule", {}).get("attribution") == "any" else EACH
-        values["share"] = share
+        # Unsaid: `each` (every owing party must act). It means nothing for a single party, nor when the
+        # rule counts anyone's acts (the engine then judges the commitment once: engine/shares.py).
+        values["share"] = share or EACH
         values.update(
             kind=kind,
             anchor=window.anchor,

@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from monitor.verdicts import inputs
+from monitor.verdicts.engine.shares import per_party
 from terms.agreement_file import AgreementFileError, load_agreement_file
 from terms.models import Commitment
 from tests.factories import ReportFactory, SourceFactory
@@ -43,11 +45,14 @@ def test_a_stated_share_is_stored(tmp_path):
     assert Commitment.objects.get(key="calm").share == "jointly"
 
 
-def test_unsaid_share_with_attribution_any_is_any(tmp_path):
-    text = edited(calm=("rule: {categories: [Battles], limit: 5}", "rule: {categories: [Battles], limit: 5, attribution: any}"))
+def test_unsaid_share_with_attribution_any_is_each_and_judged_once(tmp_path):
+    text = edited(calm=("limit: 5}", "limit: 5, attribution: any}"))
     load_agreement_file(write(tmp_path, text))
 
-    assert Commitment.objects.get(key="calm").share == "any"
+    calm = Commitment.objects.get(key="calm")
+    assert calm.share == "each"
+    assert inputs.term_for(calm).share == "each"
+    assert not per_party(inputs.term_for(calm))
 
 
 @pytest.mark.parametrize(
@@ -154,9 +159,8 @@ def test_both_sides_withdraw_is_missed_when_only_one_side_withdrew_late(tmp_path
 
 @pytest.fixture
 def withdrawal(tmp_path):
-    call_command("load_agreement", str(write(tmp_path, WITHDRAWAL.replace("  time_zone: Europe/Kyiv\n",
-                                                                          "  time_zone: Europe/Kyiv\n  publish_computed_verdicts: true\n"))),
-                 stdout=StringIO())
+    published = WITHDRAWAL.replace("  time_zone: Europe/Kyiv\n", "  time_zone: Europe/Kyiv\n  publish_computed_verdicts: true\n")
+    call_command("load_agreement", str(write(tmp_path, published)), stdout=StringIO())
     ReportFactory(
         category="withdrawal", actor1="Armed Forces of Ukraine", occurred_at=datetime(2022, 2, 26, 9, tzinfo=UTC),
         recorded_at=datetime(2022, 2, 26, 12, tzinfo=UTC), source=SourceFactory(name="OSCE SMM", reliability="A"),

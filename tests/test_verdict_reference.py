@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from monitor.verdicts.engine import evaluate, evaluate_agreement
 from tests import reference_judge as ref
-from tests.engine_factories import ACLED, GOVERNMENT, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc
+from tests.engine_factories import (
+    ACLED, GOVERNMENT, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc,
+)
 from tests.hypothesis_budget import examples
 
 ZONES = [

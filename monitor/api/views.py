@@ -423,8 +423,11 @@ class StatusChangeList(generics.ListAPIView):
     def list(self, request, *args, **kwargs):
         audience = publication.Audience(request.user)
         params = request.query_params
-        changes = StatusChange.objects.filter(party__isnull=True).select_related("commitment__agreement").prefetch_related(
-            Prefetch("evidence", queryset=Report.objects.only("id"))
+        # The commitments' own changes; a party's own (several owing it `each`) are the sweep's, for alerts.
+        changes = (
+            StatusChange.objects.filter(party__isnull=True)
+            .select_related("commitment__agreement")
+            .prefetch_related(Prefetch("evidence", queryset=Report.objects.only("id")))
         )
         if params.get("agreement"):
             changes = changes.filter(commitment__agreement__slug=params["agreement"])

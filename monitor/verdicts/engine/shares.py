@@ -36,7 +36,7 @@ SHARES = (EACH, ANY, JOINTLY)
 ROLL_UP = (
     S.MISSED, S.BREACHED, S.DISPUTED, S.NO_DATA, S.DUE_SOON, S.NOT_YET_DUE, S.MET_LATE, S.IN_COMPLIANCE, S.MET,
 )
-# Statuses a party reaches by acting (or by keeping within the limit): the roll-up reaches them when the last party does.
+# Statuses a party reaches by acting (or keeping within a limit): the roll-up reaches them when the last one does.
 _REACHED = frozenset({S.MET, S.MET_LATE, S.IN_COMPLIANCE})
 
 
