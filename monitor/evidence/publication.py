@@ -145,6 +145,10 @@ class PublishedVerdict:
     def label(self):
         return LABELS.get(self.status, self.status) if self.status else None
 
+    @property
+    def computed_label(self):
+        return LABELS.get(self.computed_status, self.computed_status) if self.computed_status else None
+
 
 @dataclass(frozen=True)
 class PublishedParty:
@@ -163,10 +167,6 @@ class PublishedParty:
     @property
     def label(self):
         return LABELS.get(self.status, self.status)
-
-    @property
-    def computed_label(self):
-        return LABELS.get(self.computed_status, self.computed_status) if self.computed_status else None
 
 
 class Audience:
