@@ -212,7 +212,7 @@ class CommitmentAdmin(KeepsRecords, AuditedAdmin):
         (_("Verdict now"), {"fields": (
             "live_verdict", "live_reason", "live_evidence", "live_readings", "public_page",
         )}),
-        (None, {"fields": ("agreement", "key", "position", "title", "owed_by", "text")}),
+        (None, {"fields": ("agreement", "key", "position", "title", "owed_by", "share", "text")}),
         (_("Basis"), {"fields": ("basis", "basis_source", "basis_note", "competing_accounts")}),
         (_("Rule and window"), {"fields": (
             "kind", "rule", "anchor", "anchor_commitment", "anchor_moment", "anchor_milestone", "offset_unit",

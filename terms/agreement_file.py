@@ -37,8 +37,10 @@ from terms.models import (
     ANCHOR_MILESTONE,
     ANCHOR_SIGNING,
     BASES,
+    EACH,
     INFERRED,
     REPORTED,
+    SHARES,
     Agreement,
     Commitment,
     Milestone,
@@ -76,6 +78,7 @@ _COMMITMENT_FIELDS = (
     "key",
     "title",
     "owed_by",
+    "share",
     "text",
     "basis",
     "competing_accounts",
@@ -493,6 +496,13 @@ class _Reader:
                 f.node, f.path("review_note"), "is required when needs_review is true: what should be checked?"
             )
 
+        share = f.choice("share", SHARES)
+        if share and len(owed_by) == 1:
+            self.problem(
+                f.node_of("share"), f.path("share"),
+                f"says how several owing parties share the commitment, but only '{owed_by[0][0]}' owes it: "
+                "remove it",
+            )
         values = {
             "title": f.text("title", required=True, max_length=300),
             "text": f.text("text"),
@@ -542,6 +552,15 @@ class _Reader:
                 # Stored in the canonical form, so a reload of the same rule changes nothing.
                 values["rule"] = parsed.to_dict()
                 values["readings"] = self.check_readings(kind, rule, window, readings)
+                if share == EACH and len(owed_by) > 1 and parsed.attribution == "any":
+                    self.problem(
+                        f.node_of("share"), f.path("share"),
+                        "'each' judges every party on its own acts, but rule.attribution 'any' counts anyone's "
+                        "acts, so the parties' acts cannot be told apart: use share 'any', or attribute the acts",
+                    )
+        # Unsaid: `each` (every owing party must act). It means nothing for a single party, nor when the
+        # rule counts anyone's acts (the engine then judges the commitment once: engine/shares.py).
+        values["share"] = share or EACH
         values.update(
             kind=kind,
             anchor=window.anchor,

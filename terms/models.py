@@ -74,6 +74,16 @@ ANCHOR_MOMENTS = (
     ("reached", _("the milestone is reached")),
 )
 
+# How several owing parties share a commitment (docs/agreement-format.md, "share").
+EACH = "each"
+ANY = "any"
+JOINTLY = "jointly"
+SHARES = (
+    (EACH, _("Each party must act")),
+    (ANY, _("An act by any of them suffices")),
+    (JOINTLY, _("One act naming them together")),
+)
+
 DAYS = "days"
 MONTHS = "months"
 OFFSET_UNITS = ((DAYS, _("days")), (MONTHS, _("calendar months")))
@@ -222,6 +232,16 @@ class Commitment(models.Model):
     title = models.CharField(_("title"), max_length=300)
     owed_by = models.ManyToManyField(Party, related_name="commitments", verbose_name=_("owed by"))
     text = models.TextField(_("the agreement's words"), blank=True)
+    share = models.CharField(
+        _("share"),
+        max_length=10,
+        choices=SHARES,
+        default=EACH,
+        help_text=_(
+            "When several parties owe it: each must act (judged per party), any one act suffices, or one act "
+            "naming them together. No meaning for a single party."
+        ),
+    )
 
     basis = models.CharField(_("basis"), max_length=20, choices=BASES, default=OFFICIAL_TEXT)
     basis_source = models.CharField(

@@ -76,6 +76,7 @@ def term(
     owing=(TALIBAN,),
     tracked=True,
     agreement_id=1,
+    share="each",
 ):
     """A commitment. `rule` may be a Rule or a dict (read by Rule.from_dict, so a
     ceiling gets its default recovery_days); `window` a Window or a dict of its fields.
@@ -108,6 +109,7 @@ def term(
         owing=tuple(owing),
         tracked=tracked,
         agreement_id=agreement_id,
+        share=share,
     )
 
 

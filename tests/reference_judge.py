@@ -19,9 +19,13 @@ What the docs leave open, decided here (and said so where it is used):
 - A duty without a date (a deadline with no `due`) counts its reasonable time from the day its
   window opens, as agreement-format.md says; before it opens it is `not_yet_due` with no `since`,
   like a dated deadline.
+
+It reads `Term.share` (each, any, jointly) and rolls per-party verdicts up as docs/architecture.md,
+"Several owing parties", says; `replace` (dataclasses) makes the one-party commitment it judges alone.
 """
 
 import calendar
+from dataclasses import replace
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
@@ -158,14 +162,26 @@ def speaks_to(t, e):
             fold(p) for p in rule.locations
         }:
             return False
+    return by_owing(t, e)
+
+
+def by_owing(t, e):
+    """Is the act attributed as the rule asks (docs/architecture.md, "Attribution", "Several owing parties")?"""
+    rule = t.rule
     actor = fold(e.actor1)
     if actor in getattr(t, "non_party_names", ()):
         return False  # a non-party actor's act is context, never evidence, whatever the attribution
     if rule.attribution == "any":
         return True
-    if any(actor in p.names for p in t.owing):
+    if rule.attribution == "owing_or_unidentified" and (actor == "" or actor.startswith("unidentified")):
         return True
-    return rule.attribution == "owing_or_unidentified" and (actor == "" or actor.startswith("unidentified"))
+    named = [fold(part) for part in e.actor1.split(";")] if ";" in e.actor1 else [actor]
+    named = [n for n in named if n]
+    parties_named = [p for p in t.owing if any(n in p.names for n in named)]
+    # Shared `jointly`, a deadline or target counts only an act naming every owing party together.
+    if t.share == "jointly" and len(t.owing) > 1 and t.kind in ("deadline", "target"):
+        return ";" in e.actor1 and len(parties_named) == len(t.owing)
+    return bool(parties_named)
 
 
 def in_context(t, e):
@@ -406,7 +422,30 @@ def judge_once(t, w, reports, as_of, known_at, periods):
     return judge_prohibition(t, w, reports, as_of)
 
 
+# Several parties owing `each`: the roll-up is the first of the parties' statuses here, worst first.
+ROLL_UP = [MISSED, BREACHED, DISPUTED, NO_DATA, DUE_SOON, NOT_YET_DUE, MET_LATE, IN_COMPLIANCE, MET]
+
+
 def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
+    if t.share == "each" and len(t.owing) > 1 and t.rule.attribution != "any" and t.tracked and (
+        anchor_day is not None or (t.window.anchor == "signing" and t.signed_on is not None)
+    ):
+        # Each party judged alone, on its own acts (a report linked by hand naming none of them: on every
+        # party's), then rolled up (docs/architecture.md, "Several owing parties").
+        verdicts = []
+        for p in t.owing:
+            alone = replace(t, owing=(p,))
+            mine = [
+                e for e in evidence
+                if (e.commitment_id != t.id and speaks_to(alone, e))
+                or (e.commitment_id == t.id and (by_owing(alone, e) or not by_owing(t, e)))
+            ]
+            verdicts.append(judge_one(alone, mine, as_of=as_of, known_at=known_at, coverage=coverage,
+                                      anchor_day=anchor_day))
+        status = min((v[0] for v in verdicts), key=ROLL_UP.index)
+        if status in (MET, MET_LATE, IN_COMPLIANCE):
+            return status, max((v[1] for v in verdicts if v[1] is not None), default=None)
+        return status, min((v[1] for v in verdicts if v[0] == status and v[1] is not None), default=None)
     if not t.tracked:
         return NOT_TRACKED, None
     if t.window.anchor == "signing":

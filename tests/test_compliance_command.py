@@ -54,7 +54,7 @@ def test_json_output_has_the_documented_shape(talks):
     }
     assert set(c["computed"]) == {
         "status", "since", "reason", "sentence", "opens_at", "due_at", "closes_at", "days_left", "days_overdue",
-        "evidence", "as_of", "known_at", "weighed", "set_aside", "context", "readings",
+        "evidence", "as_of", "known_at", "weighed", "set_aside", "context", "readings", "parties",
     }
     assert (c["main_reading"], c["computed"]["readings"]) == ("the official text", [])
     assert c["status"] == "due_soon"

@@ -53,8 +53,9 @@ class Deal:
                                 {"categories": ["Attack"], "admin1": ["Kabul"]}, [self.taliban], due_offset=None)
         self.kandahar = commitment("no_attacks_in_kandahar", "prohibition",
                                    {"categories": ["Attack"], "admin1": ["Kandahar"]}, [self.taliban], due_offset=None)
+        # Talks beginning is one act, by either side (share "any"): shared "each", both would have to act.
         self.talks = commitment("talks", "deadline", {"categories": ["talks_began"]},
-                                [self.taliban, self.government], due_offset=10)
+                                [self.taliban, self.government], due_offset=10, share="any")
         self.quiet = commitment("quiet_after_talks", "ceiling", {"categories": ["Armed clash"], "limit": 0},
                                 [self.taliban], due_offset=None, ends_offset=30, anchor="commitment",
                                 anchor_commitment=self.talks)

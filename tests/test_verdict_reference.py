@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 
 from monitor.verdicts.engine import Milestone, evaluate, evaluate_agreement
 from tests import reference_judge as ref
-from tests.engine_factories import ACLED, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc
+from tests.engine_factories import (
+    ACLED, GOVERNMENT, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc,
+)
 from tests.hypothesis_budget import examples
 from terms.rules import MOMENTS_OF_KIND, Rule
 
@@ -60,7 +62,10 @@ RULE_CATEGORIES = [(), ("Battles",), ("talks_began",), ("Battles", "Attack")]
 
 def topic_of(t):
     return t.rule.categories or ("talks_began",)
-ACTORS = ["Taliban", "TALIBAN.", "Islamic Emirate of Afghanistan", "Unidentified Armed Group", "", "ISKP"]
+
+
+ACTORS = ["Taliban", "TALIBAN.", "Islamic Emirate of Afghanistan", "Unidentified Armed Group", "", "ISKP",
+          "Government of Afghanistan", "Taliban; Government of Afghanistan"]
 PLACES = ["Kabul", "kabul ", "Kandahar", ""]
 GRADES = [(UNAMA, 2), (UNAMA, 2), (ACLED, 1), (ACLED, 2), (LOCAL_PRESS, 2), (PARTY_STATEMENT, 6), (ACLED, 3)]
 HISTORIES = [(), (), (), ((0, "verified"),), ((30, "disputed"),), ((5, "rejected"),),
@@ -171,7 +176,10 @@ def worlds(draw, kind, bulk=False):
     # Signed on the day itself (a 29 February, a 31st: months are clamped) or up to a month before it.
     signed = focus - timedelta(days=draw(st.sampled_from([0, 0]) | st.integers(-3, 30)))
     window = window_for(draw, kind)
-    main = term(kind, rule=rule_for(draw, kind), window=window, id=1, time_zone=tz, owing=(TALIBAN,),
+    # Now and then owed by two parties, shared each, any or jointly (docs/agreement-format.md, "share").
+    owing = draw(st.sampled_from([(TALIBAN,)] * 3 + [(TALIBAN, GOVERNMENT)]))
+    main = term(kind, rule=rule_for(draw, kind), window=window, id=1, time_zone=tz, owing=owing,
+                share=draw(st.sampled_from(["each", "each", "any", "jointly"])),
                 signed_on=draw(st.sampled_from([signed] * 12 + [None])), tracked=draw(st.sampled_from([True] * 15 + [False])))
     terms = [main]
     if draw(st.booleans()):

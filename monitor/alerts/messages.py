@@ -16,6 +16,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from monitor.alerts import models as am
+from monitor.verdicts.engine.values import Reason
 from monitor.verdicts.statuses import LABELS
 
 UNSUBSCRIBE_SALT = "alerts.unsubscribe"
@@ -168,10 +169,11 @@ class TransitionAlert(_Builder):
 
     corrects = None
 
-    def __init__(self, key, event, subscription, commitment, change, standing, historical):
+    def __init__(self, key, event, subscription, commitment, change, standing, historical, party=None):
         super().__init__(key, subscription)
         self.event, self.commitment, self.change = event, commitment, change
         self.standing, self.historical = standing, historical
+        self.party = party  # the owing party's name, for one party's change (several owe it `each`)
 
     def extra(self):
         return {"commitment": self.commitment, "status_change": self.change, "corrects": self.corrects}
@@ -181,6 +183,8 @@ class TransitionAlert(_Builder):
         status = _label(self.change.new_status)
         day = _day(self.change.effective_at, c)
         paragraphs = _verdict_paragraphs(c, self.standing, self.change.new_status)
+        if self.party is not None:
+            return self._party_content(c, status, day, paragraphs)
         if self.corrects is None:
             subject = _("%(status)s: %(commitment)s") % {"status": status, "commitment": c.title}
             heading = _("%(status)s on %(day)s") % {"status": status, "day": day}
@@ -193,7 +197,33 @@ class TransitionAlert(_Builder):
         ) % {"subject": self.corrects.subject, "status": status.lower(), "day": day})
         return subject, heading, paragraphs, commitment_url(c)
 
+    def _party_content(self, c, status, day, paragraphs):
+        """One owing party's change: "DPR missed: Talks begin", with the party's own reason first."""
+        values = {"party": self.party, "status": str(status).lower(), "commitment": c.title, "day": day}
+        reason = Reason(self.change.reason_code, self.change.reason_params).sentence()
+        # After what the evidence shows for the commitment, before whether an analyst assessed it.
+        paragraphs.insert(len(paragraphs) - 1, _("%(party)s: %(sentence)s") % {"party": self.party, "sentence": reason})
+        if self.corrects is None:
+            subject = _("%(party)s %(status)s: %(commitment)s") % values
+            heading = _("%(party)s: %(status)s on %(day)s") % values
+            return subject, heading, paragraphs, commitment_url(c)
+        subject = _("Correction: %(party)s %(status)s: %(commitment)s") % values
+        heading = _("Correction: %(party)s %(status)s on %(day)s") % values
+        paragraphs.insert(0, _(
+            "An earlier alert said “%(subject)s”. That no longer holds: the evidence behind it was rejected or "
+            "changed, and %(party)s is %(status)s from %(day)s."
+        ) % {"subject": self.corrects.subject, **values})
+        return subject, heading, paragraphs, commitment_url(c)
+
     def summary_line(self):
+        if self.party is not None:
+            return _("%(party)s %(status)s on %(day)s: %(commitment)s (%(agreement)s)") % {
+                "party": self.party,
+                "status": str(_label(self.change.new_status)).lower(),
+                "day": _day(self.change.effective_at, self.commitment),
+                "commitment": self.commitment.title,
+                "agreement": self.commitment.agreement.title,
+            }
         return _("%(status)s on %(day)s: %(commitment)s (%(agreement)s)") % {
             "status": _label(self.change.new_status),
             "day": _day(self.change.effective_at, self.commitment),
@@ -274,7 +304,15 @@ class Correction(_Builder):
     def content(self):
         c = self.original.commitment
         withdrawn = _label(self.original.status_change.new_status)
-        subject = _("Correction: %(commitment)s is not %(status)s") % {"commitment": c.title, "status": withdrawn.lower()}
+        party = self.original.status_change.party if self.original.status_change.party_id else None
+        if party is not None:  # one owing party's verdict withdrawn (several owe it `each`)
+            subject = _("Correction: %(party)s not %(status)s: %(commitment)s") % {
+                "party": party.name, "commitment": c.title, "status": withdrawn.lower(),
+            }
+        else:
+            subject = _("Correction: %(commitment)s is not %(status)s") % {
+                "commitment": c.title, "status": withdrawn.lower(),
+            }
         paragraphs = [
             _("An earlier alert said “%(subject)s”. That verdict has been withdrawn: the evidence behind it was "
               "rejected, or an analyst's assessment overrides it.") % {"subject": self.original.subject},

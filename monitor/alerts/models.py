@@ -7,7 +7,11 @@ The guarantees come from the database, not from Celery or Redis:
   one that was committed;
 - every alert has an idempotency key, unique per (commitment, event, status
   change, recipient): however often a sweep runs, or however many run at once,
-  the second insert of the same alert is a no-op;
+  the second insert of the same alert is a no-op. A transition's key is
+  `c{commitment}:{event}:sc{status change}:{address}`; for one owing party's
+  transition (a commitment several parties owe `each`, StatusChange.party) it
+  is `c{commitment}:p{party}:{event}:sc{status change}:{address}`, so one
+  party's alert is never taken for another's (monitor.alerts.sweep.transition_key);
 - a sender claims rows with a lease, renews a row's lease just before sending
   it and (on PostgreSQL) holds its lock while it is sent, so two senders never
   send one row, and a sender that dies mid-send leaves a row that another

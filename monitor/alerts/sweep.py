@@ -61,14 +61,25 @@ def _lock():
 
 
 def latest_changes(commitment_ids):
-    """The most recent status change of each commitment, in one query."""
+    """The most recent status change of each commitment (its own, not a party's), in one query."""
     latest_ids = (
-        StatusChange.objects.filter(commitment__in=commitment_ids)
+        StatusChange.objects.filter(commitment__in=commitment_ids, party__isnull=True)
         .values("commitment")
         .annotate(last=Max("id"))
         .values("last")
     )
     return {c.commitment_id: c for c in StatusChange.objects.filter(id__in=latest_ids)}
+
+
+def latest_party_changes(commitment_ids):
+    """The most recent status change of each owing party of each commitment judged per party, in one query."""
+    latest_ids = (
+        StatusChange.objects.filter(commitment__in=commitment_ids, party__isnull=False)
+        .values("commitment", "party")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
+    return {(c.commitment_id, c.party_id): c for c in StatusChange.objects.filter(id__in=latest_ids)}
 
 
 def run_sweep(*, now, trigger=am.BEAT, changes=None):
@@ -152,22 +163,54 @@ def _sweep(now, run, changes=None):
                 reason_code=verdict.reason.code, reason_params=verdict.reason.params,
             )
         )
-    StatusChange.objects.bulk_create(new_changes)
+    # Several parties owing `each`: each party's verdict has its own chain of changes, so one party's
+    # miss and another's are two transitions (and two alerts), never one taken for a repeat of the other.
+    latest_party = latest_party_changes(ids)
+    party_changes, party_evidence = [], []
+    for c in commitments:
+        for pv in verdicts[c.id].parties:
+            previous = latest_party.get((c.id, pv.party_id))
+            if previous is not None and previous.new_status == pv.status:
+                continue
+            kind = COMPUTED
+            if previous is not None and previous.new_status in S.ADVERSE:
+                then = evaluate(previous.effective_at, c.id)[c.id]
+                was = next((p.status for p in then.parties if p.party_id == pv.party_id), then.status)
+                if was != previous.new_status:
+                    kind = CORRECTION
+            party_changes.append(
+                StatusChange(
+                    commitment=c, party_id=pv.party_id, previous=previous, kind=kind,
+                    old_status=previous.new_status if previous else "", new_status=pv.status,
+                    effective_at=pv.since or now, detected_at=now, reason_code=pv.reason.code,
+                    reason_params=pv.reason.params,
+                )
+            )
+            party_evidence.append(pv.evidence)
+    StatusChange.objects.bulk_create(new_changes + party_changes)
     _link_evidence(
         [(change.id, report_id) for change in new_changes for report_id in verdicts[change.commitment_id].evidence]
+        + [(change.id, report_id) for change, ids_ in zip(party_changes, party_evidence) for report_id in ids_]
     )
     for change in new_changes:
         latest[change.commitment_id] = change
+    for change in party_changes:
+        latest_party[(change.commitment_id, change.party_id)] = change
 
     standings = {
         c.id: inputs.Standing(c, verdicts[c.id], assessments.get(c.id)) for c in commitments
     }
-    withdrawn = {ch.previous_id for ch in latest.values() if ch.kind == CORRECTION}
-    # An analyst overriding an adverse verdict withdraws it too.
+    withdrawn = {ch.previous_id for ch in [*latest.values(), *latest_party.values()] if ch.kind == CORRECTION}
+    # An analyst overriding an adverse verdict withdraws it too, and its parties' adverse verdicts with it.
+    overridden = set()
     for c in commitments:
         change, standing = latest[c.id], standings[c.id]
         if change.new_status in S.ADVERSE and standing.assessed and standing.status not in S.ADVERSE:
             withdrawn.add(change.id)
+            overridden.add(c.id)
+    withdrawn.update(
+        ch.id for (cid, _), ch in latest_party.items() if cid in overridden and ch.new_status in S.ADVERSE
+    )
 
     subscriptions = list(
         am.Subscription.objects.filter(agreement__in=agreements.keys())
@@ -175,7 +218,7 @@ def _sweep(now, run, changes=None):
         .select_related("user")
     )
     owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements,
-                        digests=changes is None)
+                        digests=changes is None, latest_party=latest_party)
     owed += _corrections(now, withdrawn, standings)
     owed += escalation.owed(now, commitments, standings, latest, agreements)
     owed += webhooks.owed(now, commitments, standings, latest, withdrawn, agreements)
@@ -223,38 +266,55 @@ def _event_for(change):
     return RECOVERY_EVENTS.get((change.old_status, change.new_status))
 
 
-def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements, digests=True):
-    """Every alert owed now, as (key, builder) pairs; builders render only the missing ones."""
+def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements, digests=True,
+                 latest_party=None):
+    """Every alert owed now, as (key, builder) pairs; builders render only the missing ones.
+
+    A commitment judged per party (several parties owe it `each`) alerts per party: each party's
+    latest change, naming the party, rather than the commitment's own, which would say again what
+    the first party's alert said and nothing when a second party misses.
+    """
     by_agreement = defaultdict(list)
     for sub in subscriptions:
         by_agreement[sub.agreement_id].append(sub)
     history_cutoff = timedelta(days=settings.MONITOR_HISTORY_DAYS)
+    by_commitment = defaultdict(list)
+    for (commitment_id, _), change in (latest_party or {}).items():
+        by_commitment[commitment_id].append(change)
     owed = []
     for c in commitments:
-        standing, change = standings[c.id], latest[c.id]
+        standing = standings[c.id]
         agreement = agreements[c.agreement_id]
         recipients = list(_recipients(c, by_agreement))
-        event = _event_for(change)
-        if change.kind == CORRECTION:
-            event = None  # the adverse verdict was withdrawn: its recipients get a correction instead
-        elif change.id in withdrawn:
-            # An analyst overrode it before its alert was owed (often in this very sweep, which
-            # records the change): an alert queued now would only be cancelled, or corrected, later.
-            event = None
-        if event:
+        if standing.computed.parties:
+            names = {p.party_id: p.name for p in standing.computed.parties}
+            changes = [(ch, names.get(ch.party_id)) for ch in by_commitment[c.id] if ch.party_id in names]
+        else:
+            changes = [(latest[c.id], None)]
+        for change, party in changes:
+            event = _event_for(change)
+            if change.kind == CORRECTION:
+                event = None  # the adverse verdict was withdrawn: its recipients get a correction instead
+            elif change.id in withdrawn:
+                # An analyst overrode it before its alert was owed (often in this very sweep, which
+                # records the change): an alert queued now would only be cancelled, or corrected, later.
+                event = None
+            if not event:
+                continue
             historical = change.detected_at - change.effective_at > history_cutoff
             for sub in recipients:
                 if sub.confirmed_at > change.detected_at:
                     continue  # subscribed after it happened: not news to them
                 # Outside subscribers hear only of verdicts an analyst assessed, unless the agreement
-                # publishes computed ones; staff hear of provisional ones at once.
+                # publishes computed ones; staff hear of provisional ones at once. A party's verdict is
+                # part of the commitment's: published with it.
                 public_ok = agreement.publish_computed_verdicts or (
-                    standing.assessed and standing.status == change.new_status
+                    standing.assessed and (party is not None or standing.status == change.new_status)
                 )
                 if not (sub.is_staff or public_ok):
                     continue
                 owed.append((transition_key(c.id, event, change, sub.address),
-                             messages.TransitionAlert(None, event, sub, c, change, standing, historical)))
+                             messages.TransitionAlert(None, event, sub, c, change, standing, historical, party=party)))
         owed += _reminders(now, c, standing, recipients)
     if digests:
         owed += _digests(now, commitments, standings, by_agreement, agreements)
@@ -269,6 +329,10 @@ def transition_key(commitment_id, event, change, address):
     change must reach whoever was told the opposite. Two sweeps can never record the same change
     twice (StatusChange.previous is one-to-one), so its id is as stable as the instant was.
     """
+    if change.party_id is not None:
+        # One owing party's change (several owe it `each`): the party in the key, so its alert is never
+        # taken for another party's; a commitment's own changes keep the keys they always had.
+        return f"c{commitment_id}:p{change.party_id}:{event}:sc{change.id}:{address}"
     return f"c{commitment_id}:{event}:sc{change.id}:{address}"
 
 
@@ -355,13 +419,14 @@ def _say_what_they_correct(builders):
         event__in=[*ADVERSE_EVENTS.values(), *RECOVERY_EVENTS.values(), am.CORRECTION],
         state__in=[am.PENDING, am.SENT, am.FOLDED],
     )
-    last_ids = said.values("commitment", "to_email").annotate(last=Max("id")).values("last")
+    # A party's word and the commitment's are apart: DPR's miss does not rewrite what Ukraine's said.
+    last_ids = said.values("commitment", "to_email", "status_change__party").annotate(last=Max("id")).values("last")
     last_word = {
-        (a.commitment_id, a.to_email): a
+        (a.commitment_id, a.to_email, a.status_change.party_id): a
         for a in am.Alert.objects.filter(id__in=last_ids).select_related("status_change")
     }
     for builder in transitions:
-        word = last_word.get((builder.commitment.id, builder.to_email))
+        word = last_word.get((builder.commitment.id, builder.to_email, builder.change.party_id))
         if word is not None and builder.change.effective_at <= word.status_change.effective_at:
             builder.corrects = word
             # However old the instant, it contradicts what they were told: news, never folded away.

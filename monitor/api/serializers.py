@@ -59,6 +59,16 @@ class ReadingSerializer(serializers.Serializer):
     sentence = serializers.CharField(allow_null=True, help_text="The reason under this reading, in words")
 
 
+class PartyVerdictSerializer(serializers.Serializer):
+    party = serializers.CharField(help_text="The owing party's slug")
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="This party's own computed status")
+    since = serializers.DateTimeField(allow_null=True)
+    reason = ReasonSerializer()
+    sentence = serializers.CharField(allow_null=True)
+    withheld = serializers.BooleanField(help_text="This party's verdict rests on a report that is not public")
+
+
 class VerdictSerializer(serializers.Serializer):
     published = serializers.BooleanField(
         help_text="False: provisional and not yet published; status, reason and countdown are null"
@@ -87,6 +97,10 @@ class VerdictSerializer(serializers.Serializer):
         many=True,
         help_text="The computed verdict under each competing reading; empty when there are none or the verdict "
         "is not published",
+    )
+    parties = PartyVerdictSerializer(
+        many=True,
+        help_text="Owed by several parties `each`: every party's verdict, `status` being their roll-up; else empty",
     )
 
 

@@ -116,6 +116,19 @@ def commitment_dict(request, row, audience):
             {"key": r.key, "label": r.label, "status": r.status, "since": r.since, "sentence": r.sentence}
             for r in (row.readings.rows if row.readings else ())
         ],
+        # Each owing party's verdict, for a commitment several parties owe `each`; `status` is their roll-up.
+        "parties": [
+            {
+                "party": p.slug,
+                "name": p.name,
+                "status": p.status,
+                "since": p.since,
+                "reason": {"code": p.reason_code, "params": p.reason_params},
+                "sentence": p.sentence,
+                "withheld": p.withheld,
+            }
+            for p in v.parties
+        ],
     }
     # An unpublished verdict's assessment is still shown: assessments are the analysts' public word.
     return {
@@ -419,8 +432,11 @@ class StatusChangeList(generics.ListAPIView):
     def list(self, request, *args, **kwargs):
         audience = publication.Audience(request.user)
         params = request.query_params
-        changes = StatusChange.objects.select_related("commitment__agreement").prefetch_related(
-            Prefetch("evidence", queryset=Report.objects.only("id"))
+        # The commitments' own changes; a party's own (several owing it `each`) are the sweep's, for alerts.
+        changes = (
+            StatusChange.objects.filter(party__isnull=True)
+            .select_related("commitment__agreement")
+            .prefetch_related(Prefetch("evidence", queryset=Report.objects.only("id")))
         )
         if params.get("agreement"):
             changes = changes.filter(commitment__agreement__slug=params["agreement"])

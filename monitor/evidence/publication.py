@@ -142,6 +142,7 @@ class PublishedVerdict:
     days_overdue: int | None
     evidence: tuple  # ids of reports relied on whose rows this audience may see
     details: dict = field(default_factory=dict)
+    parties: tuple = ()  # PublishedParty: each owing party's verdict, for a commitment shared `each`
 
     @property
     def label(self):
@@ -150,6 +151,25 @@ class PublishedVerdict:
     @property
     def computed_label(self):
         return LABELS.get(self.computed_status, self.computed_status) if self.computed_status else None
+
+
+@dataclass(frozen=True)
+class PublishedParty:
+    """One owing party's verdict on a commitment shared `each`, as one audience may see it."""
+
+    party_id: int
+    name: str
+    slug: str
+    status: str
+    since: object
+    reason_code: str
+    reason_params: dict
+    sentence: str | None
+    withheld: bool
+
+    @property
+    def label(self):
+        return LABELS.get(self.status, self.status)
 
 
 class Audience:
@@ -226,6 +246,8 @@ class Audience:
             ids.update(ids_in_params(s.computed.reason.params))
             for name in REPORT_ID_LIST_PARAMS:
                 ids.update((s.computed.reason.params or {}).get(name, ()))
+            for party in s.computed.parties:
+                ids.update(ids_in_params(party.reason.params))
             details = s.computed.details or {}
             ids.update(details.get("violations", ()))
             ids.update(i for i, _why in (details.get("set_aside") or {}).get("reports", ()))
@@ -336,7 +358,16 @@ class Audience:
             since=computed.since,
             days_left=computed.days_left,
             days_overdue=computed.days_overdue,
+            parties=tuple(self.party(p, ledger) for p in computed.parties),
             **base,
+        )
+
+    def party(self, party, ledger):
+        """A PublishedParty: one party's verdict, its reason withheld as `reason` withholds any."""
+        params, sentence, withheld = self.reason(party.reason.code, party.reason.params, party.status, ledger)
+        return PublishedParty(
+            party_id=party.party_id, name=party.name, slug=party.slug, status=party.status, since=party.since,
+            reason_code=party.reason.code, reason_params=params, sentence=sentence, withheld=withheld,
         )
 
 

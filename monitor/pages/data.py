@@ -362,8 +362,9 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
 
     # In the order detected: each change follows the one before it, though a correction may take effect
     # before the change it replaces (the history shows both instants; docs/public-pages.md).
+    # The commitment's own changes: a party's own (several owing it `each`) are the sweep's, for alerts.
     changes = StatusChange.objects.filter(
-        commitment=commitment, detected_at__lte=cut.known_at, effective_at__lte=cut.as_of
+        commitment=commitment, party__isnull=True, detected_at__lte=cut.known_at, effective_at__lte=cut.as_of
     ).order_by("detected_at", "id")
     evidence_rows = Report.objects.select_related("source").order_by("occurred_at")
     changes = list(

@@ -105,7 +105,7 @@ class AgreementChangesFeed(_ChangesFeed):
         return reverse("pages:agreement", kwargs={"agreement": obj.slug})
 
     def changes(self, obj):
-        return StatusChange.objects.filter(commitment__agreement=obj)
+        return StatusChange.objects.filter(commitment__agreement=obj, party__isnull=True)
 
 
 class CommitmentChangesFeed(_ChangesFeed):
@@ -126,4 +126,4 @@ class CommitmentChangesFeed(_ChangesFeed):
         return reverse("pages:commitment", kwargs={"agreement": obj.agreement.slug, "key": obj.key})
 
     def changes(self, obj):
-        return StatusChange.objects.filter(commitment=obj)
+        return StatusChange.objects.filter(commitment=obj, party__isnull=True)

@@ -126,9 +126,9 @@ class AssessmentAdmin(AuditedAdmin):
 class StatusChangeAdmin(admin.ModelAdmin):
     """Read-only, for everyone: the record of transitions is append-only (corrections are new rows)."""
 
-    list_display = ("commitment", "old_status", "new_status", "effective_at", "detected_at", "kind")
+    list_display = ("commitment", "party", "old_status", "new_status", "effective_at", "detected_at", "kind")
     list_filter = ("kind", "new_status")
-    list_select_related = ("commitment",)
+    list_select_related = ("commitment", "party")
     # The evidence and the reason's parameters (a source's name and grade) can name restricted reports:
     # they are shown below the form, narrowed to what this user may see, not as plain fields.
     exclude = ("evidence", "reason_params")

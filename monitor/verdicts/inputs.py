@@ -44,13 +44,18 @@ def terms_for(commitments):
     """
     owed, names = defaultdict(list), {}
     through = Commitment.owed_by.through.objects.filter(commitment_id__in=[c.id for c in commitments])
-    for commitment_id, party_id, name in through.values_list("commitment_id", "party_id", "party__name"):
+    for commitment_id, party_id, name, slug in through.values_list(
+        "commitment_id", "party_id", "party__name", "party__slug"
+    ):
         owed[commitment_id].append(party_id)
-        names[party_id] = (name, {normalize_name(name)})
+        names[party_id] = (name, {normalize_name(name)}, slug)
     aliases, non_party = names_of(names, {c.agreement_id for c in commitments})
     for party_id, folded in aliases.items():
         names[party_id][1].update(folded)
-    refs = {pk: engine.PartyRef(id=pk, name=name, names=frozenset(folded)) for pk, (name, folded) in names.items()}
+    refs = {
+        pk: engine.PartyRef(id=pk, name=name, names=frozenset(folded), slug=slug)
+        for pk, (name, folded, slug) in names.items()
+    }
     # Without readings: the sweep, which uses this, alerts on the main reading alone.
     return [
         term_for(
@@ -121,6 +126,7 @@ def term_for(commitment, owing=None, non_party_names=None, readings=True):
                 id=party.id,
                 name=party.name,
                 names=frozenset({normalize_name(party.name)} | {n.normalized for n in party.names.all()}),
+                slug=party.slug,
             )
             for party in commitment.owed_by.all()
         )
@@ -140,6 +146,7 @@ def term_for(commitment, owing=None, non_party_names=None, readings=True):
         non_party_names=non_party_names,
         anchor_milestone=milestone_for(commitment),
         readings=readings_for(commitment, window) if readings else (),
+        share=commitment.share,
     )
 
 

@@ -110,6 +110,9 @@ class StatusChange(models.Model):
     `effective_at` is when the rule says it happened (the deadline, the breach),
     `detected_at` when the monitor noticed; the two differ whenever evidence
     arrives late or a sweep runs after the instant.
+
+    With `party` set it is one owing party's transition (a commitment several parties owe
+    `each`); pages, feeds and the API list the commitment's own (`party` null).
     """
 
     # PROTECT: deleting a commitment would take its history with it (a cascade bypasses delete() above).
@@ -117,6 +120,11 @@ class StatusChange(models.Model):
     # Each change names the one it follows, and a change can be followed only once: two sweeps
     # that both saw the same state cannot both record a transition from it (the loser's insert fails).
     previous = models.OneToOneField("self", models.PROTECT, null=True, blank=True, related_name="following")
+    # One owing party's own verdict, for a commitment several parties owe `each` (engine/shares.py);
+    # null: the commitment's verdict. Each party's changes form their own chain through `previous`.
+    party = models.ForeignKey(
+        "terms.Party", models.PROTECT, null=True, blank=True, related_name="status_changes", verbose_name=_("party")
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=CHANGE_KINDS, default=COMPUTED)
     old_status = models.CharField(_("from"), max_length=20, choices=STATUSES, blank=True)
     new_status = models.CharField(_("to"), max_length=20, choices=STATUSES)
@@ -135,8 +143,15 @@ class StatusChange(models.Model):
         indexes = [models.Index(fields=("commitment", "-detected_at"))]
         constraints = [
             models.UniqueConstraint(
-                fields=("commitment",), condition=models.Q(previous__isnull=True), name="status_change_one_first"
-            )
+                fields=("commitment",),
+                condition=models.Q(previous__isnull=True, party__isnull=True),
+                name="status_change_one_first",
+            ),
+            models.UniqueConstraint(
+                fields=("commitment", "party"),
+                condition=models.Q(previous__isnull=True, party__isnull=False),
+                name="status_change_one_first_per_party",
+            ),
         ]
 
     def __str__(self):

@@ -110,6 +110,15 @@ SENTENCES = {
         "Unconfirmed: claimed by %(source)s on %(date)s (%(grade)s), not confirmed by a credible report; "
         "%(without_label)s on credible reports alone."
     ),
+    # Owed by several parties `each` (monitor/verdicts/engine/shares.py): every party's verdict in one sentence.
+    "shares.each": _("%(parts_text)s."),
+}
+
+# One party's part of a "shares.each" sentence, by its status; the label serves for the rest.
+PARTY_PARTS = {
+    "met": _("%(party)s: met on %(date)s"),
+    "met_late": _("%(party)s: met late on %(date)s"),
+    "breached": _("%(party)s: breached on %(date)s"),
 }
 
 
@@ -161,10 +170,20 @@ def _format_params(params):
         out["limit_text"] = words % {"limit": out["limit"]} if words else out["limit"]
         # Under "fewer than N" a day with N events is already a breach: it is *at or over* the limit.
         out["over_text"] = _("at or over") if comparison == "<" else _("over")
+    if isinstance(params.get("parts"), list):
+        out["parts_text"] = "; ".join(_party_part(part) for part in params["parts"])
     for name in ("with", "without"):
         if name in params:
             out[f"{name}_label"] = str(LABELS.get(params[name], params[name])).lower()
     return out
+
+
+def _party_part(part):
+    template = PARTY_PARTS.get(part.get("status")) if part.get("date") else None
+    if template is None:
+        label = str(LABELS.get(part.get("status"), part.get("status"))).lower()
+        return f"{part.get('party')}: {label}"
+    return str(template) % {"party": part.get("party"), "date": date_format(date.fromisoformat(part["date"]), "j F Y")}
 
 
 def describe(reason):

@@ -50,6 +50,8 @@ def verdict_to_dict(verdict, *, set_aside_page=1):
         # Reports the rule would count but for their acting side, a non-party actor: never weighed.
         "context": list(verdict.context),
         "readings": [reading_to_dict(r) for r in verdict.readings],
+        # Owed by several parties `each`: every party's own verdict; `status` above is their roll-up.
+        "parties": [party_verdict_to_dict(p) for p in verdict.parties],
     }
 
 
@@ -62,6 +64,17 @@ def reading_to_dict(reading):
         "since": _instant(reading.since),
         "sentence": reading.sentence,
         "reason": {"code": reading.reason.code, "params": reading.reason.params},
+    }
+
+
+def party_verdict_to_dict(party):
+    return {
+        "party": party.slug,
+        "name": party.name,
+        "status": party.status,
+        "since": _instant(party.since),
+        "sentence": party.sentence,
+        "reason": {"code": party.reason.code, "params": party.reason.params},
     }
 
 

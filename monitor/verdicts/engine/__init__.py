@@ -24,7 +24,8 @@ How evidence is weighed (docs/architecture.md, "Weighing evidence"):
 The package, by concern: `values` (the plain inputs and the verdict), `coverage` (days some
 source covers), `index` (which reports can speak to which commitment, and `affected`),
 `context` (what every judge shares), `kinds` (a kind's module, found by name), and one
-module per kind of commitment: `deadline`, `target`, `ceiling`, `prohibition`.
+module per kind of commitment: `deadline`, `target`, `ceiling`, `prohibition`; and `shares`,
+which judges a commitment several parties owe `each` per party and rolls the verdicts up.
 """
 
 from bisect import bisect_right
@@ -32,6 +33,7 @@ from dataclasses import replace
 
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine import anchors as A
+from monitor.verdicts.engine import shares
 from monitor.verdicts.engine.context import Context
 from monitor.verdicts.engine.coverage import CoverageIndex, covered
 from monitor.verdicts.engine.index import (
@@ -62,6 +64,7 @@ from monitor.verdicts.engine.values import (
     PartyRef,
     Reading,
     ReadingVerdict,
+    PartyVerdict,
     Reason,
     SourceRef,
     Term,
@@ -72,9 +75,9 @@ from terms.rules import local_day
 
 __all__ = [
     "CONTESTED", "COUNTS", "EXCLUDED", "STRONG_CREDIBILITY", "STRONG_RELIABILITY", "WEAK",
-    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "Milestone", "PartyRef", "Reading",
-    "ReadingVerdict", "Reason", "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered", "evaluate",
-    "evaluate_agreement", "qualifies", "_candidates", "_span", "context_of", "in_context",
+    "Change", "CoverageIndex", "CoveragePeriod", "Evidence", "EvidenceIndex", "Milestone", "PartyRef", "PartyVerdict",
+    "Reading", "ReadingVerdict", "Reason", "SourceRef", "Term", "Verdict", "affected", "anchors_of", "covered",
+    "evaluate", "evaluate_agreement", "qualifies", "_candidates", "_span", "context_of", "in_context",
 ]
 
 
@@ -107,6 +110,13 @@ def evaluate(
         anchor_day = term.signed_on
     elif anchor_day is None:
         return Verdict(status=S.AWAITING_ANCHOR, reason=Reason("awaiting.anchor"), **base)
+    if shares.per_party(term):  # owed by several parties `each`: judged per party, rolled up
+        if not isinstance(coverage, CoverageIndex):
+            coverage = CoverageIndex(coverage, known_at)
+        return shares.evaluate_each(
+            evaluate, term, evidence, as_of=as_of, known_at=known_at, qualified=qualified, coverage=coverage,
+            anchor_day=anchor_day, due_soon_days=due_soon_days, details=details, local_days=local_days,
+        )
 
     if qualified is None:
         counting, contested, claims, speaking = [], [], [], []

@@ -7,6 +7,9 @@ from monitor.verdicts.engine.context import Outcome, not_open, window_end, windo
 from monitor.verdicts.engine.values import DAY_PRECISE, ONE_DAY, Reason, norm_set
 from terms.rules import day_start, local_day
 
+# A limit on acts: shared `jointly`, every act by any of the owing parties counts (engine/index.py).
+LIMITS_ACTS = True
+
 
 # A denial contests the events inside its own period. Claims below the counting grade never make a
 # ceiling unconfirmed: it counts events against a limit, and the claims are listed as set aside.

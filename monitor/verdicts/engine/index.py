@@ -2,6 +2,7 @@
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from operator import attrgetter
 from typing import NamedTuple
@@ -143,8 +144,7 @@ def affected(terms, changes, *, as_of):
             owing = frozenset().union(*(p.names for p in term.owing))
             lists = [[
                 row for row in every
-                if _counts_without_category(term.rule, owing, row, term.non_party_names)
-                or _context_without_category(term, row)
+                if _counts_without_category(term, owing, row) or _context_without_category(term, row)
             ]]
         for rows in lists:
             for row in rows:  # in order of `first`
@@ -272,7 +272,7 @@ class EvidenceIndex:
         rule = term.rule
         if not rule.categories:
             owing = frozenset().union(*(p.names for p in term.owing))
-            rows = [row for row in self.all if _counts_without_category(rule, owing, row)]
+            rows = [row for row in self.all if _counts_without_category(term, owing, row)]
         else:
             rows = [row for lists in (self.counting.lists(term), self.contested.lists(term)) for rs in lists
                     for row in rs.rows]
@@ -291,7 +291,7 @@ class EvidenceIndex:
         rows = list(self.aside_by_commitment.get(term.id, ()))
         if not rule.categories:
             owing = frozenset().union(*(p.names for p in term.owing))
-            rows += [row for row in self.all_aside if _counts_without_category(rule, owing, row)]
+            rows += [row for row in self.all_aside if _counts_without_category(term, owing, row)]
         else:
             rows += [row for rs in self.aside.lists(term) for row in rs.rows]
         return rows
@@ -306,10 +306,7 @@ class EvidenceIndex:
         linked = self.by_commitment.get(term.id, ())
         if not rule.categories:
             owing = frozenset().union(*(p.names for p in term.owing))
-            rows = [
-                *linked,
-                *(row for row in self.all if _counts_without_category(rule, owing, row, term.non_party_names)),
-            ]
+            rows = [*linked, *(row for row in self.all if _counts_without_category(term, owing, row))]
             return _by_standing(rows, until)
         counting, contested = self.counting.lists(term), self.contested.lists(term)
         # A report can sit in two lists when the rule names its category and its sub-category, its
@@ -416,6 +413,7 @@ class _Shelf:
         self._by_actor = {}  # (category, field, place) -> {actor: _Rows}
         self._unidentified = {}  # (category, field, place, non-party names) -> _Rows
         self._others = {}  # (category, field, place, non-party names) -> _Rows: all but the non-parties' acts
+        self._joints = {}  # (category, field, place) -> {frozenset of folded actors: _Rows}
 
     def file(self, category, row):
         rows = self.by_category.get(category)
@@ -432,6 +430,7 @@ class _Shelf:
         # A non-party actor's acts are never counted, whatever the attribution (they are context).
         non_party = term.non_party_names
         owing = frozenset().union(*(p.names for p in term.owing)) - non_party if rule.attribution != "any" else ()
+        joint_only = _joint_only(term)
         out = []
         for category in norm_set(rule.categories):
             if category not in self.by_category:
@@ -442,8 +441,13 @@ class _Shelf:
                     if rows:
                         out.append(rows)
                     continue
-                actors = self._actors(category, field_, place)
-                out += [actors[name] for name in owing if name in actors]
+                if not joint_only:
+                    actors = self._actors(category, field_, place)
+                    out += [actors[name] for name in owing if name in actors]
+                # Acts whose acting side names several actors ("Ukraine; DPR"): few distinct sets, each tried once.
+                for pieces, rows in self._joint(category, field_, place).items():
+                    if _joint_counts(term, owing, pieces, joint_only):
+                        out.append(rows)
                 if rule.attribution == "owing_or_unidentified":
                     rows = self._unidentified_rows(category, field_, place, non_party)
                     if rows:
@@ -493,8 +497,17 @@ class _Shelf:
     def _actors(self, category, field_, place):
         key = (category, field_, place)
         if key not in self._by_actor:
-            self._by_actor[key] = _split(self._rows(category, field_, place).rows, _ACTOR)
+            # A joint acting side ("Ukraine; DPR") is filed by the actors it names (`_joint`), not here.
+            rows = [row for row in self._rows(category, field_, place).rows if JOINT_SEPARATOR not in row.e.actor1]
+            self._by_actor[key] = _split(rows, _ACTOR)
         return self._by_actor[key]
+
+    def _joint(self, category, field_, place):
+        key = (category, field_, place)
+        if key not in self._joints:
+            rows = [row for row in self._rows(category, field_, place).rows if JOINT_SEPARATOR in row.e.actor1]
+            self._joints[key] = _split(rows, lambda row: _pieces(row.e.actor1))
+        return self._joints[key]
 
     def _unidentified_rows(self, category, field_, place, non_party=frozenset()):
         key = (category, field_, place, non_party)
@@ -509,11 +522,11 @@ class _Shelf:
 _EMPTY = _Rows()
 
 
-def _counts_without_category(rule, owing, row, non_party=frozenset()):
+def _counts_without_category(term, owing, row):
     """For a rule naming no category: a report not linked by hand, in its places, by whom it says."""
-    if not _placed_without_category(rule, row):
+    if not _placed_without_category(term.rule, row):
         return False
-    return _attributed_name(rule.attribution, owing, row.actor, non_party)
+    return _acts_count(term, owing, row.actor, row.e.actor1)
 
 
 def _context_without_category(term, row):
@@ -592,7 +605,58 @@ def _selects(term, e):
 
 def _attributed(term, e):
     owing = frozenset().union(*(p.names for p in term.owing))
-    return _attributed_name(term.rule.attribution, owing, normalize_name(e.actor1), term.non_party_names)
+    return _acts_count(term, owing, normalize_name(e.actor1), e.actor1)
+
+
+# An acting side naming several actors, as ACLED lists associated actors: "Ukraine; DPR".
+JOINT_SEPARATOR = ";"
+
+
+@lru_cache(maxsize=4096)
+def _pieces(raw):
+    """The folded names of the actors a joint acting side names; None when it names one."""
+    if JOINT_SEPARATOR not in (raw or ""):
+        return None
+    return frozenset(filter(None, (normalize_name(part) for part in raw.split(JOINT_SEPARATOR))))
+
+
+def _joint_only(term):
+    """Does only an act naming every owing party together count (`share: jointly`)?
+
+    Only for kinds that are met by an act or a figure: a limit shared `jointly` (a ceiling, a
+    prohibition: their kind's module says `LIMITS_ACTS`) counts every act by any of them.
+    """
+    return (
+        term.share == "jointly" and len(term.owing) > 1 and term.rule.attribution != "any"
+        and not getattr(kind_of(term.kind), "LIMITS_ACTS", False)
+    )
+
+
+def _joint_counts(term, owing, pieces, joint_only):
+    if joint_only:
+        return all(not p.names.isdisjoint(pieces) for p in term.owing)
+    return not owing.isdisjoint(pieces)
+
+
+def _acts_count(term, owing, actor, raw):
+    """Does an act by this acting side (`actor` folded, `raw` as reported) count for `term`?
+
+    An act counts for a party when its acting side is one of the party's names, or names it
+    among several actors ("Ukraine; DPR"); shared `jointly`, only an act naming every owing
+    party counts (`_joint_only`). Unidentified actors as `_attributed_name` says.
+    """
+    if actor in term.non_party_names:
+        return False  # a non-party actor's act is context, whatever the attribution
+    attribution = term.rule.attribution
+    if attribution == "any":
+        return True
+    if attribution == "owing_or_unidentified" and (not actor or actor.startswith("unidentified")):
+        return True
+    pieces = _pieces(raw)
+    joint_only = _joint_only(term)
+    if pieces is not None:
+        return _joint_counts(term, owing, pieces, joint_only)
+    return not joint_only and actor in owing
 
 
 def _attributed_name(attribution, owing_names, actor, non_party=frozenset()):

@@ -9,6 +9,9 @@ from monitor.verdicts.engine.context import Outcome, not_open, source_params, wi
 from monitor.verdicts.engine.values import OCCURRED, Reason
 from terms.rules import day_start, local_day
 
+# A limit on acts: shared `jointly`, every act by any of the owing parties counts (engine/index.py).
+LIMITS_ACTS = True
+
 
 # A denial ("no attack in Kabul on 5 March") contests the violations inside its own period; a
 # claimed violation below the counting grade makes a prohibition in compliance unconfirmed.

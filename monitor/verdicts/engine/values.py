@@ -36,6 +36,7 @@ class PartyRef:
     id: int
     name: str
     names: frozenset  # normalized names sources use for it, its own included
+    slug: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ class Term:
     # term itself so that judging it needs nothing beyond the terms and the evidence.
     anchor_milestone: Milestone | None = None
     readings: tuple = ()  # Reading: competing accounts judged too; they never decide the status
+    # How several owing parties share it (docs/agreement-format.md, "share"): "each" (every one
+    # must act: judged per party, then rolled up), "any" (an act by any of them), "jointly" (one
+    # act naming them together). Meaningless for a single owing party.
+    share: str = "each"
 
     @property
     def tz(self):
@@ -196,6 +201,23 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class PartyVerdict:
+    """One owing party's verdict on a commitment shared `each` (Verdict.parties)."""
+
+    party_id: int
+    name: str
+    status: str
+    reason: Reason
+    since: datetime | None = None
+    slug: str = ""
+    evidence: tuple = ()  # ids of the reports its verdict relied on
+
+    @property
+    def sentence(self):
+        return self.reason.sentence()
+
+
+@dataclass(frozen=True)
 class Verdict:
     commitment_id: int
     status: str
@@ -214,6 +236,9 @@ class Verdict:
     # shown beside the verdict, never weighed. In time order, the CONTEXT_LIMIT most recent.
     context: tuple = ()
     readings: tuple = ()  # ReadingVerdict, one per Term.readings, in order; set by evaluate_agreement
+    # Per-party verdicts (PartyVerdict, in the order of `Term.owing`) when several parties owe it
+    # and it is shared `each`; empty otherwise. `status` is then their roll-up (engine/shares.py).
+    parties: tuple = ()
 
     @property
     def sentence(self):
