@@ -125,14 +125,20 @@ def measure(scale, log=print):
         statuses = verdict_sql.statuses(generate.NOW)
         result.sql.append(time.perf_counter() - started)
         log(f"hand-written SQL: {result.sql[-1]:.1f} s")
-    recorded = {
-        c.commitment_id: c.new_status
-        for c in StatusChange.objects.filter(commitment_id__in=statuses).order_by("commitment_id", "-id")
+    changes = (
+        StatusChange.objects.filter(commitment_id__in=statuses).order_by("commitment_id", "-id")
         .distinct("commitment_id")
+    )
+    recorded = {c.commitment_id: c.new_status for c in changes}
+    # The SQL weighs credible reports only: where claims below the counting grade make the sweep's verdict
+    # "unconfirmed", the SQL's is the verdict on credible reports alone, which the reason records.
+    credible = {
+        c.commitment_id: (c.reason_params or {}).get("without") if c.new_status == "unconfirmed" else c.new_status
+        for c in changes
     }
     result.statuses = recorded
     result.disagreements = sorted(
-        (pk, recorded.get(pk), status) for pk, status in statuses.items() if recorded.get(pk) != status
+        (pk, recorded.get(pk), status) for pk, status in statuses.items() if credible.get(pk) != status
     )
     assert not result.disagreements, f"the SQL and the sweep disagree: {result.disagreements[:20]}"
 

@@ -423,7 +423,7 @@ def judge_once(t, w, reports, as_of, known_at, periods):
 
 
 # Several parties owing `each`: the roll-up is the first of the parties' statuses here, worst first.
-ROLL_UP = [MISSED, BREACHED, DISPUTED, NO_DATA, DUE_SOON, NOT_YET_DUE, MET_LATE, IN_COMPLIANCE, MET]
+ROLL_UP = [MISSED, OVERDUE, BREACHED, DISPUTED, UNCONFIRMED, NO_DATA, DUE_SOON, NOT_YET_DUE, MET_LATE, IN_COMPLIANCE, MET]
 
 
 def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
@@ -476,7 +476,10 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
             if t.kind == "deadline":
                 speaks = a.occurred_at <= d.occurred_at  # "it had not happened by then"
             elif t.kind in ("ceiling", "prohibition"):
-                speaks = d.occurred_at <= a.occurred_at < period_end(d, w.tz)  # "it did not happen then"
+                # "it did not happen then"; conduct over a period reaching into a ban's window is there from its opening
+                instant = w.opens_at if (t.kind == "prohibition" and a.occurred_until is not None
+                                         and a.occurred_at < w.opens_at < period_end(a, w.tz)) else a.occurred_at
+                speaks = d.occurred_at <= instant < period_end(d, w.tz)
             else:
                 speaks = False  # a measurement: only the one grouped with it
             # Only acts that could decide it: a target reads every figure; the others, acts in the window.

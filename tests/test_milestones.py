@@ -206,7 +206,8 @@ def test_the_package_chain_resolves_from_the_file_through_reports_to_compliance_
     )
     assert early["amnesty"]["sentence"] == "Awaiting its anchor: counted from 'Local elections held', not yet reported."
 
-    ReportFactory(source=source, category="pullout_completed", actor1="Eastern forces",
+    # Both sides pulled out (the pullout is owed by each of them: one report names both).
+    ReportFactory(source=source, category="pullout_completed", actor1="Eastern forces; Western forces",
                   occurred_at=kyiv(10), recorded_at=kyiv(10, 18))
     ReportFactory(source=source, category="elections_held", actor1="Central Election Commission",
                   occurred_at=kyiv(12), recorded_at=kyiv(12, 20))

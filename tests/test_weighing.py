@@ -288,7 +288,9 @@ def test_the_set_aside_list_comes_a_hundred_reports_a_page(tmp_path):
 
 def test_conduct_over_a_period_that_runs_into_a_bans_window_breaches_it_from_its_opening():
     ban = term("prohibition", rule={"categories": ["ties"]}, window={"starts": 1})  # from 1 March
-    ties = report(at(2020, 2, 1, 0), id=9, category="ties", occurred_until=at(2020, 5, 27, 0), recorded_at=at(2020, 6, 1, 0))
+    ties = report(
+        at(2020, 2, 1, 0), id=9, category="ties", occurred_until=at(2020, 5, 27, 0), recorded_at=at(2020, 6, 1, 0)
+    )
 
     v = evaluate(ban, [ties], as_of=at(2020, 6, 10))
 
@@ -307,3 +309,57 @@ def test_an_act_dated_to_a_week_straddling_a_deadlines_opening_is_set_aside_sayi
 
     assert v.status == S.MISSED  # it may have happened before the window opened
     assert v.details["set_aside"] == {"counts": {"straddles_window": 1}, "reports": [(4, "straddles_window")]}
+
+
+BAN = """\
+format: 1
+agreement:
+  slug: ban-accord
+  title: Ban accord
+  signed_on: 2020-02-29
+  time_zone: Asia/Kabul
+parties:
+  - slug: north
+    name: Northern Front
+commitments:
+  - key: no-shelling
+    title: No shelling of towns from 1 March
+    owed_by: [north]
+    basis: {kind: official_text}
+    kind: prohibition
+    rule: {categories: [shelling]}
+    window: {from: signing, starts: 1}
+"""
+
+
+@pytest.mark.django_db
+def test_a_ban_loaded_end_to_end_is_breached_by_a_period_reaching_into_it_then_disputed_by_a_denial(tmp_path):
+    from tests.factories import ReportFactory, SourceFactory
+
+    call_command("load_agreement", str(write(tmp_path, BAN)), stdout=StringIO())
+    mission = SourceFactory(name="Mission", reliability="A")
+    period = ReportFactory(
+        source=mission, credibility=2, category="shelling", actor1="Northern Front",
+        occurred_at=at(2020, 2, 1, 0), occurred_until=at(2020, 3, 5, 0), recorded_at=at(2020, 3, 6, 0),
+    )
+    out = StringIO()
+    call_command("compliance", "--json", "--agreement", "ban-accord", "--as-of", "2020-03-10", stdout=out)
+    [c] = json.loads(out.getvalue())["agreements"][0]["commitments"]
+
+    assert c["computed"]["status"] == "breached"
+    assert c["computed"]["reason"]["code"] == "prohibition.breached_from_period"
+    assert c["computed"]["since"] == at(2020, 3, 1, 0).isoformat()  # from the ban's first day, not 1 February
+    assert c["computed"]["evidence"] == [period.id]
+
+    # A credible report that no shelling happened over those days contests the period: disputed, both sides named.
+    denial = ReportFactory(
+        source=mission, credibility=1, category="shelling", actor1="Northern Front", stance="denies",
+        occurred_at=at(2020, 3, 1, 0), occurred_until=at(2020, 3, 6, 0), recorded_at=at(2020, 3, 7, 0),
+    )
+    out = StringIO()
+    call_command("compliance", "--json", "--agreement", "ban-accord", "--as-of", "2020-03-10", stdout=out)
+    [c] = json.loads(out.getvalue())["agreements"][0]["commitments"]
+
+    assert c["computed"]["status"] == "disputed"
+    params = c["computed"]["reason"]["params"]
+    assert (params["with_reports"], params["without_reports"]) == ([period.id], [denial.id])

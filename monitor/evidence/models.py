@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -266,7 +267,8 @@ class Report(models.Model):
     )
     # When the row entered the monitor, whatever its knowledge time says: an ACLED row known since 2020 and
     # imported in 2026 is recorded_at 2020 and entered_at 2026. Never set from a file, never changed.
-    entered_at = models.DateTimeField(_("entered at"), default=timezone.now, editable=False)
+    # `db_default` too: a row written by SQL alone (a COPY, a bulk load) is entered when it lands.
+    entered_at = models.DateTimeField(_("entered at"), default=timezone.now, db_default=Now(), editable=False)
 
     value = models.FloatField(_("measured value"), null=True, blank=True)
     country = models.CharField(_("country"), max_length=100, blank=True)

@@ -331,7 +331,9 @@ def standings(agreements, *, as_of, known_at=None):
     owing = {p.id: p for c in commitments for p in c.owed_by.all()}
     aliases, non_party = names_of(owing, {c.agreement_id for c in commitments})
     refs = {
-        pk: engine.PartyRef(id=pk, name=p.name, names=frozenset({normalize_name(p.name)} | aliases.get(pk, set())))
+        pk: engine.PartyRef(
+            id=pk, name=p.name, names=frozenset({normalize_name(p.name)} | aliases.get(pk, set())), slug=p.slug,
+        )
         for pk, p in owing.items()
     }
     terms = [

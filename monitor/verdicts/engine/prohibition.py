@@ -72,7 +72,11 @@ def judge(ctx, reports):
         code = "prohibition.breached"
         if first.id in straddling:
             code = "prohibition.breached_from_period"
-            params["period_from"] = local_day(straddling[first.id].occurred_at, tz).isoformat()
+            began = straddling[first.id].occurred_at
+            try:
+                params["period_from"] = local_day(began, tz).isoformat()
+            except OverflowError:  # a period said to begin at the very start of time
+                params["period_from"] = began.date().isoformat()
         return Outcome(
             S.BREACHED,
             Reason(code, params),

@@ -34,7 +34,8 @@ SHARES = (EACH, ANY, JOINTLY)
 
 # Worst first: the roll-up of parties' statuses is the first of theirs in this order.
 ROLL_UP = (
-    S.MISSED, S.BREACHED, S.DISPUTED, S.NO_DATA, S.DUE_SOON, S.NOT_YET_DUE, S.MET_LATE, S.IN_COMPLIANCE, S.MET,
+    S.MISSED, S.OVERDUE, S.BREACHED, S.DISPUTED, S.UNCONFIRMED, S.NO_DATA, S.DUE_SOON, S.NOT_YET_DUE, S.MET_LATE,
+    S.IN_COMPLIANCE, S.MET,
 )
 # Statuses a party reaches by acting (or keeping within a limit): the roll-up reaches them when the last one does.
 _REACHED = frozenset({S.MET, S.MET_LATE, S.IN_COMPLIANCE})

@@ -6,7 +6,7 @@ here too, since it depends on the report alone.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
 from zoneinfo import ZoneInfo
@@ -164,8 +164,15 @@ class Evidence:
             return max(self.occurred_until, self.occurred_at + SPANS["minute"])
         if self.precision == "minute":
             return self.occurred_at + SPANS["minute"]
-        first_day = local_day(self.occurred_at, tz)
-        return day_start(first_day + SPANS.get(self.precision, SPANS["day"]), tz)
+        try:
+            first_day = local_day(self.occurred_at, tz)
+            return day_start(first_day + SPANS.get(self.precision, SPANS["day"]), tz)
+        except OverflowError:
+            # A report dated at the very ends of time (0001-01-01, 9999-12-31) has no local day in some
+            # zones: it ends a day after it began, or, at the far end, never.
+            if self.occurred_at.year > 1:
+                return datetime.max.replace(tzinfo=UTC)
+            return self.occurred_at + SPANS["day"]
 
     @property
     def grade(self):

@@ -69,8 +69,13 @@ def contest(denies, counting, tz, span=(None, None), straddling_counts=False):
         if denies == "until":
             hits += counting[: bisect_right(counting, d.occurred_at, key=OCCURRED)]
         elif denies == "period":
-            hits += counting[bisect_left(counting, d.occurred_at, key=OCCURRED):
-                             bisect_left(counting, d.ends_at(tz), key=OCCURRED)]
+            d_end = d.ends_at(tz)
+            low = bisect_left(counting, d.occurred_at, key=OCCURRED)
+            hits += counting[low:bisect_left(counting, d_end, low, key=OCCURRED)]
+            if straddling_counts and opens is not None and d.occurred_at <= opens < d_end:
+                # Conduct over a period reaching into the window counts from its opening: denied there.
+                before = counting[:bisect_left(counting, opens, key=OCCURRED)]
+                hits += [a for a in before if a.occurred_until is not None]
         for a in hits:
             starts_inside = opens is None or a.occurred_at >= opens or (
                 straddling_counts and a.occurred_until is not None and a.ends_at(tz) > opens
