@@ -116,6 +116,11 @@ def evaluate(
         return shares.evaluate_each(
             evaluate, term, evidence, as_of=as_of, known_at=known_at, qualified=qualified, coverage=coverage,
             anchor_day=anchor_day, due_soon_days=due_soon_days, details=details, local_days=local_days,
+            claims=claims, speaking=speaking,
+            context=context if context is not None else context_of(
+                term, evidence, kind_of(term.kind).reads(term.window.resolve(anchor_day, term.tz)),
+                as_of=as_of, known_at=known_at,
+            ),
         )
 
     if qualified is None:

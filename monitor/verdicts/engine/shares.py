@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine.index import _attributed, qualifies
-from monitor.verdicts.engine.values import CONTESTED, COUNTS, TIME_ORDER, PartyVerdict, Reason, Verdict
+from monitor.verdicts.engine.values import CONTESTED, COUNTS, TIME_ORDER, WEAK, PartyVerdict, Reason, Verdict
 from terms.rules import local_day
 
 EACH = "each"
@@ -46,14 +46,33 @@ def per_party(term):
     return term.share == EACH and len(term.owing) > 1 and term.rule.attribution != "any"
 
 
-def evaluate_each(evaluate, term, evidence, *, as_of, known_at, qualified, **kwargs):
-    """The rolled-up verdict of `term`, each owing party judged alone by `evaluate`."""
-    counting, contested = qualified if qualified is not None else _sift(term, evidence, as_of, known_at)
+def evaluate_each(evaluate, term, evidence, *, as_of, known_at, qualified, claims=None, speaking=None, **kwargs):
+    """The rolled-up verdict of `term`, each owing party judged alone by `evaluate`.
+
+    Each party's claims below the counting grade and its account of what was set aside are its own
+    reports' (engine/weighing.py), as its counting and disputed reports are.
+    """
+    if qualified is None:
+        counting, contested = _sift(term, evidence, as_of, known_at)
+        speaking = [(e, e.standing_at(known_at)) for e in evidence if qualifies(term, e)]
+        claims = sorted(
+            (e for e, standing in speaking if standing == WEAK and e.occurred_at <= as_of), key=TIME_ORDER
+        )
+    else:
+        counting, contested = qualified
     verdicts = []
     for party in term.owing:
         alone = replace(term, owing=(party,))
         mine = (_of_party(term, alone, counting), _of_party(term, alone, contested))
-        verdicts.append((party, evaluate(alone, (), as_of=as_of, known_at=known_at, qualified=mine, **kwargs)))
+        my_claims = _of_party(term, alone, claims or [])
+        my_speaking = None
+        if speaking is not None:
+            ids = {e.id for e in _of_party(term, alone, [e for e, _standing in speaking])}
+            my_speaking = [(e, standing) for e, standing in speaking if e.id in ids]
+        verdicts.append((party, evaluate(
+            alone, (), as_of=as_of, known_at=known_at, qualified=mine, claims=my_claims, speaking=my_speaking,
+            **kwargs,
+        )))
     return roll_up(term, verdicts)
 
 
