@@ -209,22 +209,17 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     def first_breach(anchor):
         """The instant the anchor was first breached (on counting reports), even if it has recovered since.
 
-        Having been breached (breached, or recovered from a breach) only becomes true as reports
-        come, so the first report instant at which it holds is found by bisection.
+        Walked report instant by report instant, in time order: a later credible denial can make
+        an earlier breach disputed as of now, so whether it has been breached is not monotonic in
+        the reports, and a bisection could miss the first breach (anchors on a breach are rare).
         """
         counting, _ = _candidates(index, anchor, anchor_days.get(anchor.id), as_of)
-        if not counting or not A.has_breached(strictly(anchor, as_of, counting)):
-            return None
         times = [e.occurred_at for e in counting]
-        low, high, found = 0, len(times) - 1, None
-        while low <= high:
-            mid = (low + high) // 2
-            verdict = strictly(anchor, times[mid], counting[: bisect_right(times, times[mid])])
+        for when in dict.fromkeys(times):
+            verdict = strictly(anchor, when, counting[: bisect_right(times, when)])
             if A.has_breached(verdict):
-                found, high = verdict, mid - 1
-            else:
-                low = mid + 1
-        return None if found is None else found.since
+                return verdict.since
+        return None
 
     def missed(anchor, verdict):
         """The anchor's missed instant, if it had passed by `as_of` and the anchor was missed as of then."""
