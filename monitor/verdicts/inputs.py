@@ -79,7 +79,7 @@ def names_of(party_ids, agreement_ids):
     def tagged(rows, kind, owner, text):
         return rows.annotate(
             np_kind=Value(kind, output_field=CharField()), np_owner=F(owner), np_text=F(text)
-        ).values_list("np_kind", "np_owner", "np_text")
+        ).order_by().values_list("np_kind", "np_owner", "np_text")  # no ORDER BY: SQLite refuses one in a UNION
 
     aliases = tagged(PartyName.objects.filter(party_id__in=list(party_ids)), "party", "party_id", "normalized")
     actors = Agreement.non_party_actors.through.objects.filter(agreement_id__in=list(agreement_ids))
