@@ -10,7 +10,7 @@ from datetime import date
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine import Change, Milestone, affected, evaluate_agreement
 from terms.rules import Rule
-from tests.engine_factories import LOCAL_PRESS, at, midnight, report, term
+from tests.engine_factories import LOCAL_PRESS, PARTY_STATEMENT, at, midnight, report, term
 
 ATTACK = {"categories": ["attack"]}
 
@@ -134,6 +134,16 @@ def test_an_anchor_met_within_its_grace_is_never_missed():
 
     assert v[1].status == S.MET_LATE
     assert v[2].status == S.AWAITING_ANCHOR
+
+
+def test_an_anchor_with_only_an_unconfirmed_claim_of_the_act_is_not_missed():
+    claim = report(date(2020, 3, 9), commitment_id=1, source=PARTY_STATEMENT)
+
+    v = evaluate_agreement([GRACED, ON_MISSED], [claim], as_of=at(2020, 3, 20))
+
+    assert v[1].status == S.UNCONFIRMED
+    assert v[2].status == S.AWAITING_ANCHOR
+    assert v[2].reason.params["moment"] == "missed"
 
 
 # --- breached ------------------------------------------------------------------------------------

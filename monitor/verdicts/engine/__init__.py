@@ -226,9 +226,11 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
         instant = A.missed_at(anchor, verdict)
         if instant is None or instant > as_of:
             return None
-        then = evaluate(anchor, (), qualified=_candidates(index, anchor, anchor_days.get(anchor.id), instant),
-                        as_of=instant, known_at=cutoff, coverage=coverage, anchor_day=anchor_days.get(anchor.id),
-                        details=False)
+        day = anchor_days.get(anchor.id)
+        # Claims weighed too: a deadline with only unconfirmed claims of the act is not missed.
+        then = evaluate(anchor, (), qualified=_candidates(index, anchor, day, instant),
+                        claims=_claims(index, anchor, day, instant), as_of=instant, known_at=cutoff,
+                        coverage=coverage, anchor_day=day, details=False)
         return instant if then.status == S.MISSED else None
 
     def anchored(term):
