@@ -14,6 +14,7 @@ conditional commitments already exist as an anchor on another commitment.
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -190,6 +191,40 @@ class Agreement(models.Model):
 
     def clean(self):
         rules.validate_time_zone(self.time_zone)
+
+
+class Revision(models.Model):
+    """A recorded change to an agreement's terms as the project models them: who, when, why, what.
+
+    The terms are versioned so that a cited verdict never changes without notice: r1 is the first
+    load, and every later change to a judged field of a commitment is a revision with its author,
+    reason and instant (`load_agreement FILE --revise "reason"`, or the admin). Pages, the API, feeds
+    and exports name the revision they used. Room left: an amendment the parties themselves make
+    (with its own date in the world) will be a revision that also carries that date.
+    """
+
+    agreement = models.ForeignKey(Agreement, models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField(_("number"))
+    made_at = models.DateTimeField(_("made at"), default=timezone.now)
+    made_by = models.CharField(_("made by"), max_length=150, help_text=_("A username, or who ran the loader."))
+    reason = models.TextField(_("reason"))
+    # What changed: [{"commitment": key, "field": name, "old": value, "new": value}, ...]; empty for r1.
+    changes = models.JSONField(_("changes"), default=list, blank=True)
+
+    class Meta:
+        ordering = ("agreement", "number")
+        verbose_name = _("revision of the terms")
+        verbose_name_plural = _("revisions of the terms")
+        constraints = [
+            models.UniqueConstraint(fields=("agreement", "number"), name="revision_number_unique_per_agreement"),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def label(self):
+        return f"r{self.number}"
 
 
 class Milestone(models.Model):
