@@ -29,6 +29,7 @@ import yaml
 from django.core.validators import slug_re
 from django.db import IntegrityError, transaction
 
+from terms import provisions as provision_rules
 from terms import readings as reading_rules
 from terms import rules
 from terms.models import (
@@ -46,6 +47,7 @@ from terms.models import (
     Milestone,
     Party,
     PartyName,
+    Provision,
 )
 
 FORMAT_VERSION = 1
@@ -58,7 +60,7 @@ _RULE_LIST_FIELDS = ("categories", "admin1", "locations")
 # Commitments counted from another start when that one is met; only these kinds can be met.
 _ANCHOR_KINDS = ("deadline", "target")
 
-_ROOT_FIELDS = ("format", "agreement", "parties", "non_party_actors", "milestones", "commitments")
+_ROOT_FIELDS = ("format", "agreement", "parties", "non_party_actors", "milestones", "provisions", "commitments")
 _MILESTONE_FIELDS = ("key", "title", "text", "rule")
 # A milestone is owed by no party: its rule says which reports show it, by category and place only.
 _MILESTONE_RULE_FIELDS = ("categories", "admin1", "locations")
@@ -89,7 +91,10 @@ _COMMITMENT_FIELDS = (
     "tracked",
     "needs_review",
     "review_note",
+    "provisions",
 )
+# The agreement's text, provision by provision (terms.provisions; docs/agreement-format.md, "provisions").
+_PROVISION_FIELDS = ("number", "ref", "status", "reason", "category", "wording", "summary", "quote", "source", "note")
 _BASIS_FIELDS = ("kind", "by", "note")
 _ACCOUNT_FIELDS = ("account", "source", "note", "key", "label", "rule", "window")
 # With a key, a competing account is a reading: judged too, by the rule and window it overrides.
@@ -180,12 +185,22 @@ class CommitmentSpec:
     node: yaml.Node
     path: str
     moment: str | None = None  # window.moment as written; None: the default for its anchor
+    citations: list = field(default_factory=list)  # (provision ref or number, node, field path), as written
 
 
 @dataclass
 class MilestoneSpec:
     key: str
     values: dict  # Milestone field -> value
+    node: yaml.Node
+    path: str
+
+
+@dataclass
+class ProvisionSpec:
+    ref: str
+    number: str
+    values: dict  # Provision field -> value
     node: yaml.Node
     path: str
 
@@ -198,6 +213,8 @@ class AgreementSpec:
     commitments: list
     actors: list = field(default_factory=list)  # PartySpec of the non-party actors
     milestones: list = field(default_factory=list)
+    provisions: list = field(default_factory=list)  # ProvisionSpec, in the text's order
+    has_text: bool = False  # the file has a `provisions` section: every provision must then be classified
 
 
 def read_agreement_file(path):
@@ -352,6 +369,7 @@ class _Reader:
         agreement = self.read_agreement(doc.mapping("agreement", _AGREEMENT_FIELDS, required=True))
         parties = [self.read_party(n, p) for n, p in doc.items("parties", required=True)]
         milestones = [self.read_milestone(n, p, i) for i, (n, p) in enumerate(doc.items("milestones"))]
+        provisions = [self.read_provision(n, p, i) for i, (n, p) in enumerate(doc.items("provisions"))]
         commitments = [
             self.read_commitment(n, p, i) for i, (n, p) in enumerate(doc.items("commitments", required=True))
         ]
@@ -361,11 +379,14 @@ class _Reader:
         spec = AgreementSpec(
             self.path, agreement, [p for p in parties if p], [c for c in commitments if c], [a for a in actors if a],
             [m for m in milestones if m],
+            [p for p in provisions if p],
+            doc.has("provisions"),
         )
         # One namespace for parties and non-party actors: a slug, a name or a name sources use
         # names one actor, or a report could be both a party's act and a non-party's.
         self.check_parties(spec.parties + spec.actors)
         self.check_commitments(spec)
+        self.check_provisions(spec)
         return spec
 
     def read_agreement(self, f):
@@ -579,7 +600,56 @@ class _Reader:
             node=node,
             path=path,
             moment=moment,
+            citations=[(self.text_item(n, p), n, p) for n, p in f.items("provisions")],
         )
+
+    def read_provision(self, node, path, position):
+        """One provision of the text: its number, its wording or a faithful summary, and its class."""
+        f = self.fields(node, path, _PROVISION_FIELDS)
+        if not f.has_node():
+            return None
+        number = f.text("number", required=True, max_length=200)
+        if f.has("ref"):
+            ref = f.slug("ref")
+        else:
+            ref = provision_rules.ref_for(number)
+            if number and not ref:
+                self.problem(f.node_of("number"), f.path("number"), "has no letters or digits to make a reference "
+                             "from: give a `ref`")
+            elif len(ref) > 100:
+                self.problem(f.node_of("number"), f.path("number"), "makes a reference longer than 100 characters: "
+                             "give a shorter `ref`")
+        status = f.choice("status", provision_rules.STATUSES)
+        if not status and f.has_node() and not f.has("status"):
+            # The point of the text section: every provision accounted for, none left silently aside.
+            self.problem(f.node, f.path("status"), "is required: classify every provision of the text ("
+                         + ", ".join(s for s, _l in provision_rules.STATUSES) + ")")
+        reason = f.choice("reason", provision_rules.REASONS)
+        if status == provision_rules.NOT_MONITORABLE and not reason:
+            self.problem(f.node, f.path("reason"), "is required for a provision that is not monitorable: "
+                         + ", ".join(r for r, _l in provision_rules.REASONS))
+        elif reason and status != provision_rules.NOT_MONITORABLE:
+            self.problem(f.node_of("reason"), f.path("reason"), f"only a not_monitorable provision has a reason, and "
+                         f"this one is {status or 'unclassified'}")
+        values = {
+            "number": number,
+            "status": status or "",
+            "reason": reason or "",
+            "category": f.choice("category", provision_rules.CATEGORIES) or "",
+            "wording": f.text("wording"),
+            "summary": f.text("summary"),
+            "quote": f.text("quote"),
+            "source": f.text("source", max_length=500),
+            "note": f.text("note"),
+            "position": position,
+        }
+        if not values["wording"] and not values["summary"]:
+            self.problem(f.node, f.path("wording"), "is required, or a `summary`: the official wording where the "
+                         "project may hold it, otherwise a faithful summary")
+        elif not values["wording"] and not values["source"]:
+            self.problem(f.node, f.path("source"), "is required with a summary: name where the summary and its "
+                         "quoted phrase come from")
+        return ProvisionSpec(ref, number, values, node, path)
 
     def read_reading(self, af, account):
         """A competing account with a key, as stored in Commitment.readings (its values checked later)."""
@@ -769,6 +839,59 @@ class _Reader:
             elif not anchor.values["tracked"]:
                 self.problem(where, path, f"'{c.anchor_key}' is not tracked, so it is never met")
         self.check_cycles(spec.commitments, by_key)
+
+    def check_provisions(self, spec):
+        """Every provision numbered once; citations name provisions of the text; each class agrees with them.
+
+        A commitment may cite only a monitored provision, and a monitored provision needs a tracked
+        commitment citing it: "monitored" is then never a claim the monitor does not keep.
+        """
+        self.check_unique(spec.provisions, "number", lambda p: p.number)
+        by_ref, numbered = {}, {}
+        for p in spec.provisions:
+            if not p.ref:
+                continue
+            if p.ref in by_ref and p.number != by_ref[p.ref].number and p.number not in numbered:
+                first = by_ref[p.ref]
+                self.problem(_find(p.node, "number"), f"{p.path}.number",
+                             f"'{p.number}' gives the same reference '{p.ref}' as '{first.number}' at line "
+                             f"{_line(_find(first.node, 'number'))}: number it apart, or give a `ref`")
+            by_ref.setdefault(p.ref, p)
+            numbered.setdefault(p.number, p)
+        cited_by = {}
+        for c in spec.commitments:
+            seen = set()
+            for name, node, path in c.citations:
+                if not name:
+                    continue
+                p = by_ref.get(name) or numbered.get(name)
+                if p is None:
+                    if not spec.has_text:
+                        self.problem(node, path, f"'{name}' is not a provision: this file has no `provisions` section")
+                    else:
+                        self.problem(node, path, f"'{name}' is not a provision of this file's text (cite a "
+                                     "provision's ref, e.g. '" + next(iter(by_ref), "part-one-a-1") + "', or its number)")
+                    continue
+                if p.ref in seen:
+                    self.problem(node, path, f"'{name}' is cited twice")
+                    continue
+                seen.add(p.ref)
+                status = p.values["status"]
+                if status and status != provision_rules.MONITORED:
+                    self.problem(node, path, f"'{p.number}' is classified {status} (line {_line(p.node)}): a "
+                                 "commitment may cite only a monitored provision; classify it monitored, or remove "
+                                 "the citation")
+                if c.values.get("tracked", True):
+                    cited_by.setdefault(p.ref, []).append(c.key)
+            if spec.has_text and not c.citations and c.values.get("tracked", True):
+                self.problem(c.node, f"{c.path}.provisions", "is required when the file carries the text: cite the "
+                             "provision(s) this commitment monitors")
+        for p in spec.provisions:
+            if p.values["status"] == provision_rules.MONITORED and p.ref and p.ref not in cited_by:
+                self.problem(_find(p.node, "status"), f"{p.path}.status",
+                             f"'{p.number}' is classified monitored, but no tracked commitment cites it: cite it "
+                             "from the commitment that monitors it (commitments[].provisions), or classify it "
+                             "not_monitorable or not_yet_modelled")
 
     @staticmethod
     def moments_of(anchor):
@@ -969,6 +1092,7 @@ class _Writer:
         )
         milestones = self.write_milestones(agreement)
         self.write_commitments(agreement, parties, milestones)
+        self.write_provisions(agreement)
         self.result.agreement = agreement
         return self.result
 
@@ -1129,6 +1253,46 @@ class _Writer:
                 f"commitment {key} is in the database but not in this file: left as it is "
                 "(it may have history; delete it in the admin if it should go)"
             )
+
+    def write_provisions(self, agreement):
+        """The text's provisions and the commitments citing them, exactly as the file says.
+
+        Unlike commitments, provisions are deleted when the file drops them: they carry no evidence or
+        verdicts, only the file's account of the text, and a stale one would miscount the text.
+        """
+        existing = {p.ref: p for p in agreement.provisions.all()}
+        written = {}
+        for spec in self.spec.provisions:
+            provision = existing.get(spec.ref) or Provision(agreement=agreement, ref=spec.ref)
+            self.save(provision, spec.values, "provision", spec.ref)
+            written[spec.ref] = provision
+        gone = existing.keys() - written.keys()
+        if gone:
+            agreement.provisions.filter(ref__in=gone).delete()
+            for ref in sorted(gone):
+                self.result.record("updated", "provision", ref, ["deleted: no longer in the file"])
+        # Citations, set per provision (through the relation, so that the history records them).
+        commitments = dict(agreement.commitments.values_list("key", "pk"))
+        keys = {pk: key for key, pk in commitments.items()}
+        current = {}
+        through = Provision.commitments.through.objects.filter(provision__agreement=agreement)
+        for provision_id, commitment_id in through.values_list("provision_id", "commitment_id"):
+            current.setdefault(provision_id, set()).add(commitment_id)
+        for spec in self.spec.provisions:
+            provision = written[spec.ref]
+            want = {
+                commitments[c.key]
+                for c in self.spec.commitments
+                if any(name in (spec.ref, spec.number) for name, _node, _path in c.citations)
+            }
+            have = current.get(provision.pk, set())
+            if want != have:
+                provision.commitments.set(want)
+                if spec.ref not in existing:
+                    continue  # a new provision's citations are part of its creation
+                cited = sorted(keys[pk] for pk in want)
+                self.result.record("updated", "citations of provision", spec.ref,
+                                   [f"cited by {', '.join(cited) or 'no commitment'}"])
 
     def in_anchor_order(self):
         """File order, except that a commitment comes after the one it is counted from."""

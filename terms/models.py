@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from terms import provisions as provision_rules
 from terms import readings as reading_rules
 from terms import rules
 
@@ -407,3 +408,72 @@ class Commitment(models.Model):
                 raise ValidationError({"anchor_moment": _("The anchor's window has no end, so it never closes.")})
         if self.anchor == ANCHOR_MILESTONE and self.anchor_moment != "reached":
             raise ValidationError({"anchor_moment": _("A milestone's only moment is 'reached'.")})
+
+
+class Provision(models.Model):
+    """One provision of the agreement's text, numbered as the text numbers it, and how it is accounted for.
+
+    Monitored (one or more tracked commitments cite it), not monitorable (with the reason), or not yet
+    modelled: so that a reader sees what the monitor tracks of the text and what it leaves aside
+    (terms.provisions; docs/agreement-format.md, "provisions"). Written by the agreement file's loader,
+    which keeps them in sync with the file.
+    """
+
+    agreement = models.ForeignKey(Agreement, models.CASCADE, related_name="provisions")
+    ref = models.SlugField(
+        _("reference"),
+        max_length=100,
+        help_text=_("Stable anchor and citation key within the agreement, e.g. part-two-a-1."),
+    )
+    number = models.CharField(_("number"), max_length=200, help_text=_("As the text numbers it: “Part Two, A.1”."))
+    position = models.PositiveIntegerField(_("position"), default=0)
+    wording = models.TextField(_("official wording"), blank=True)
+    summary = models.TextField(
+        _("summary"), blank=True, help_text=_("A faithful summary, where the official wording cannot be held.")
+    )
+    quote = models.TextField(_("operative phrase quoted"), blank=True)
+    source = models.CharField(_("source"), max_length=500, blank=True, help_text=_("Where the wording or quote comes from."))
+    status = models.CharField(_("class"), max_length=20, choices=provision_rules.STATUSES)
+    reason = models.CharField(
+        _("why not monitorable"), max_length=20, choices=provision_rules.REASONS, blank=True
+    )
+    category = models.CharField(_("category"), max_length=20, choices=provision_rules.CATEGORIES, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    commitments = models.ManyToManyField(
+        Commitment,
+        related_name="provisions",
+        blank=True,
+        verbose_name=_("cited by"),
+        help_text=_("The commitments that cite this provision: those that monitor it."),
+    )
+
+    history = HistoricalRecords(m2m_fields=[commitments])
+
+    class Meta:
+        ordering = ("agreement", "position", "id")
+        verbose_name = _("provision")
+        verbose_name_plural = _("provisions")
+        constraints = [
+            models.UniqueConstraint(fields=("agreement", "ref"), name="provision_ref_unique_per_agreement"),
+            # A reason is what makes "not monitorable" a judgement rather than a shrug; no other class has one.
+            models.CheckConstraint(
+                condition=models.Q(status=provision_rules.NOT_MONITORABLE, reason__in=[r for r, _l in provision_rules.REASONS])
+                | (~models.Q(status=provision_rules.NOT_MONITORABLE) & models.Q(reason="")),
+                name="provision_reason_iff_not_monitorable",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def label(self):
+        return self.number
+
+    def clean(self):
+        if self.status == provision_rules.NOT_MONITORABLE and not self.reason:
+            raise ValidationError({"reason": _("Say why it cannot be monitored.")})
+        if self.status != provision_rules.NOT_MONITORABLE and self.reason:
+            raise ValidationError({"reason": _("Only a provision that is not monitorable has a reason.")})
+        if not self.wording and not self.summary:
+            raise ValidationError({"summary": _("Give the official wording or a faithful summary.")})
