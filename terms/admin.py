@@ -22,7 +22,7 @@ from monitor.evidence.importing import exports
 from monitor.verdicts.admin import KeepsRecords, countdown_text, due_text, live_standings, public_url, verdict_html
 from monitor.verdicts.models import CONFIRM, OVERRIDE, WITHDRAW, Assessment
 from monitor.verdicts.statuses import LABELS, STATUSES
-from terms.models import Agreement, Commitment, Milestone, Party, PartyName
+from terms.models import Agreement, Commitment, Milestone, Party, PartyName, Provision
 
 
 class PartyNameInline(admin.TabularInline):
@@ -50,6 +50,15 @@ class CommitmentInline(admin.TabularInline):
         return super().get_queryset(request).prefetch_related("owed_by")
 
 
+class ProvisionInline(admin.TabularInline):
+    """The text's provisions with their class, editable on the agreement; the full form is the provision's own."""
+
+    model = Provision
+    extra = 0
+    show_change_link = True
+    fields = ("position", "number", "ref", "status", "reason", "category")
+
+
 @admin.register(Agreement)
 class AgreementAdmin(KeepsRecords, AuditedAdmin):
     list_display = ("title", "state", "signed_on", "time_zone", "commitment_count")
@@ -57,7 +66,7 @@ class AgreementAdmin(KeepsRecords, AuditedAdmin):
     search_fields = ("title", "slug")
     prepopulated_fields = {"slug": ("title",)}
     filter_horizontal = ("parties", "non_party_actors")
-    inlines = [CommitmentInline]
+    inlines = [CommitmentInline, ProvisionInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(commitment_count=Count("commitments"))
@@ -328,3 +337,21 @@ class MilestoneAdmin(admin.ModelAdmin):
     list_display = ("title", "key", "agreement")
     list_filter = ("agreement",)
     search_fields = ("title", "key")
+
+
+@admin.register(Provision)
+class ProvisionAdmin(AuditedAdmin):
+    """The agreement's text, provision by provision (docs/agreement-format.md, "provisions"); loaded from the file.
+
+    Edits here last until the file is loaded again: the file is authoritative for what it describes.
+    """
+
+    list_display = ("number", "agreement", "status", "reason", "category", "position")
+    list_filter = ("agreement", "status", "reason", "category")
+    search_fields = ("number", "ref", "summary", "wording", "quote")
+    list_select_related = ("agreement",)
+    filter_horizontal = ("commitments",)
+    fields = (
+        "agreement", "number", "ref", "position", "status", "reason", "category",
+        "wording", "summary", "quote", "source", "note", "commitments",
+    )

@@ -10,6 +10,7 @@ from django.urls import reverse
 from monitor.evidence.models import INTERNAL, VERIFIED, Coverage, Report, VerificationChange
 from monitor.verdicts import inputs
 from monitor.verdicts.models import StatusChange
+from terms.models import Provision
 from tests.factories import (
     AgreementFactory,
     AssessmentFactory,
@@ -137,3 +138,29 @@ def test_the_large_agreement_really_paginates_its_evidence(client, small_and_lar
     )
     assert b"Page 1 of" in response.content
     assert response.content.count(b'class="report"') == 25
+
+
+def give_text(agreement, provisions):
+    """`provisions` provisions, each cited by every commitment of the agreement when monitored (every other one)."""
+    rows = Provision.objects.bulk_create(
+        Provision(agreement=agreement, ref=f"article-{i}", number=f"Article {i}", position=i, summary="…",
+                  source="test", status="monitored" if i % 2 == 0 else "not_yet_modelled")
+        for i in range(provisions)
+    )
+    through = Provision.commitments.through
+    through.objects.bulk_create(
+        through(provision=p, commitment=c) for p in rows if p.status == "monitored" for c in agreement.commitments.all()
+    )
+
+
+def test_the_text_page_takes_the_same_queries_for_5_reports_and_2_provisions_as_for_500_and_40(
+    client, small_and_large
+):
+    small, large = small_and_large
+    give_text(small, 2)
+    give_text(large, 40)
+    counts = [count(client, reverse("pages:text", kwargs={"agreement": a.slug})) for a in small_and_large]
+    assert counts[0] == counts[1] <= MAX_QUERIES, counts
+    # The agreement page counts the provisions in a fixed number of queries too.
+    counts = [count(client, reverse("pages:agreement", kwargs={"agreement": a.slug})) for a in small_and_large]
+    assert counts[0] == counts[1] <= MAX_QUERIES, counts

@@ -26,6 +26,19 @@ class PartySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class ProvisionCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Provisions of the text the agreement file carries (0: no text)")
+    monitored = serializers.IntegerField(help_text="Cited by one or more tracked commitments")
+    not_monitorable = serializers.IntegerField(help_text="Aspirational, procedural, or no observable act")
+    not_yet_modelled = serializers.IntegerField(help_text="Could be judged; no commitment does so yet")
+
+
+class CitationSerializer(serializers.Serializer):
+    ref = serializers.SlugField(help_text="Stable citation key, the anchor on the text page")
+    label = serializers.CharField(help_text="The provision's number as the text numbers it, e.g. 'Part One, A.1'")
+    page = serializers.URLField(help_text="The provision on the agreement's text page")
+
+
 class AgreementSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     title = serializers.CharField()
@@ -44,6 +57,8 @@ class AgreementSerializer(serializers.Serializer):
     )
     page = serializers.URLField(help_text="The public page")
     commitments = serializers.URLField(help_text="This agreement's commitments with their verdicts")
+    provisions = ProvisionCountsSerializer(help_text="How the provisions of its text are accounted for")
+    text = serializers.URLField(help_text="The public page of its text, provision by provision")
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -126,6 +141,7 @@ class CommitmentSerializer(serializers.Serializer):
     page = serializers.URLField()
     verdict = VerdictSerializer()
     assessment = AssessmentSerializer(allow_null=True)
+    provisions = CitationSerializer(many=True, help_text="The provisions of the text it cites, in the text's order")
 
 
 class CommitmentDetailSerializer(CommitmentSerializer):

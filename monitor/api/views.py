@@ -28,6 +28,7 @@ from monitor.evidence.models import ARRIVED_API, Report
 from monitor.pages import cache as page_cache
 from monitor.pages import data, instants
 from monitor.verdicts.models import StatusChange
+from terms import provisions as provision_rules
 from terms.models import Agreement
 from terms.readings import main_label
 
@@ -131,6 +132,7 @@ def commitment_dict(request, row, audience):
         ],
     }
     # An unpublished verdict's assessment is still shown: assessments are the analysts' public word.
+    text_page = _page_url(request, "pages:text", agreement=c.agreement.slug) if row.provisions else ""
     return {
         "key": c.key,
         "title": c.title,
@@ -141,6 +143,9 @@ def commitment_dict(request, row, audience):
         "page": _page_url(request, "pages:commitment", agreement=c.agreement.slug, key=c.key),
         "verdict": verdict,
         "assessment": _assessment(v, audience),
+        "provisions": [
+            {"ref": p.ref, "label": p.label, "page": text_page + "#" + p.ref} for p in row.provisions
+        ],
     }
 
 
@@ -176,6 +181,8 @@ def _agreement_dict(request, agreement):
         "non_party_actors": list(agreement.non_party_actors.all()),
         "page": _page_url(request, "pages:agreement", agreement=agreement.slug),
         "commitments": api_reverse("api:commitment-list", kwargs={"agreement": agreement.slug}, request=request),
+        "provisions": provision_rules.Counts.of(agreement).as_dict(),
+        "text": _page_url(request, "pages:text", agreement=agreement.slug),
     }
 
 
@@ -183,7 +190,11 @@ class AgreementList(generics.ListAPIView):
     """Every agreement the monitor follows."""
 
     serializer_class = s.AgreementSerializer
-    queryset = Agreement.objects.prefetch_related("parties", "non_party_actors").order_by("title")
+    queryset = (
+        Agreement.objects.prefetch_related("parties", "non_party_actors")
+        .annotate(**provision_rules.count_annotations())
+        .order_by("title")
+    )
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
@@ -196,7 +207,12 @@ class AgreementDetail(generics.GenericAPIView):
     serializer_class = s.AgreementSerializer
 
     def get(self, request, agreement):
-        obj = get_object_or_404(Agreement.objects.prefetch_related("parties", "non_party_actors"), slug=agreement)
+        obj = get_object_or_404(
+            Agreement.objects.prefetch_related("parties", "non_party_actors").annotate(
+                **provision_rules.count_annotations()
+            ),
+            slug=agreement,
+        )
         return Response(self.get_serializer(_agreement_dict(request, obj)).data)
 
 

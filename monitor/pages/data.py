@@ -27,6 +27,7 @@ from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
 from monitor.verdicts.models import Assessment, StatusChange
 from terms import models as tm
+from terms import provisions as provision_rules
 from terms import readings as reading_rules
 from terms.models import Agreement
 from terms.rules import normalize_name
@@ -124,6 +125,7 @@ class Row:
     owed_by: list
     licensed: int = 0  # reports that count here but whose source's licence forbids listing them
     readings: object = None  # Readings, or None when the commitment has none or its verdict is withheld
+    provisions: list = field(default_factory=list)  # Citation: the provisions of the text it cites
 
     @property
     def commitment(self):
@@ -241,8 +243,51 @@ def headline(verdicts):
     return items
 
 
-def agreement_overview(agreement, cut, audience):
-    """The agreement page: every commitment's published verdict and latest visible evidence."""
+@dataclass(frozen=True)
+class Citation:
+    """A provision of the text a commitment cites: "Part One, A.1", anchored at #part-one-a-1 on the text page."""
+
+    ref: str
+    number: str
+
+    @property
+    def label(self):
+        return self.number
+
+
+@dataclass
+class TextIndex:
+    counts: provision_rules.Counts
+    citations: dict  # commitment id -> [Citation], in the text's order
+
+
+def text_index(agreement):
+    """How the agreement's provisions are accounted for, and what each commitment cites: one query."""
+    rows = (
+        tm.Provision.objects.filter(agreement=agreement)
+        .order_by("position", "id")
+        .values_list("id", "ref", "number", "status", "commitments")
+    )
+    statuses, citations = {}, {}
+    for pk, ref, number, status, commitment_id in rows:
+        statuses[pk] = status
+        if commitment_id is not None:
+            citations.setdefault(commitment_id, []).append(Citation(ref, number))
+    by_status = Counter(statuses.values())
+    counts = provision_rules.Counts(
+        len(statuses),
+        by_status[provision_rules.MONITORED],
+        by_status[provision_rules.NOT_MONITORABLE],
+        by_status[provision_rules.NOT_YET_MODELLED],
+    )
+    return TextIndex(counts, citations)
+
+
+def agreement_overview(agreement, cut, audience, index=None):
+    """The agreement page: every commitment's published verdict and latest visible evidence.
+
+    `index`: the agreement's `text_index`, when the caller has it already (it is read otherwise).
+    """
     tz = ZoneInfo(agreement.time_zone)
     standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at)
     terms = [s.term for s in standings]
@@ -273,7 +318,45 @@ def agreement_overview(agreement, cut, audience):
                 readings=readings_of(standing, verdict, audience, ledger),
             )
         )
+    citations = (index or text_index(agreement)).citations
+    for row in rows:
+        row.provisions = citations.get(row.commitment.id, [])
     return rows
+
+
+@dataclass
+class ProvisionRow:
+    """A provision as the text page shows it, with the commitments that monitor it (their Rows)."""
+
+    provision: tm.Provision
+    rows: list
+
+    @property
+    def status_label(self):
+        return provision_rules.STATUS_LABELS.get(self.provision.status, self.provision.status)
+
+    @property
+    def reason_label(self):
+        return provision_rules.REASON_LABELS.get(self.provision.reason, "")
+
+    @property
+    def category_label(self):
+        return provision_rules.CATEGORY_LABELS.get(self.provision.category, "")
+
+
+def text_overview(agreement, cut, audience, index=None):
+    """The text page: every provision in order, each monitored one with its commitments' published verdicts.
+
+    The verdicts are the agreement page's rows (`agreement_overview`), so the two pages never disagree
+    and what is withheld there is withheld here; the provisions add one query.
+    """
+    rows = agreement_overview(agreement, cut, audience, index)
+    by_ref = {}
+    for row in rows:
+        for citation in row.provisions:
+            by_ref.setdefault(citation.ref, []).append(row)
+    provisions = tm.Provision.objects.filter(agreement=agreement).order_by("position", "id")
+    return [ProvisionRow(p, by_ref.get(p.ref, [])) for p in provisions]
 
 
 def parties_and_actors(agreement):

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("method/", views.method, name="method"),
     path("agreements/<slug:agreement>/", views.agreement, name="agreement"),
+    path("agreements/<slug:agreement>/text/", views.text, name="text"),
     path("agreements/<slug:agreement>/changes.atom", _per_request(feeds.AgreementChangesFeed), name="agreement-feed"),
     path("agreements/<slug:agreement>/deadlines.ics", views.deadlines_ics, name="deadlines"),
     path("agreements/<slug:agreement>/commitments/<slug:key>/", views.commitment, name="commitment"),

@@ -126,17 +126,46 @@ def _agreement(request, agreement, now):
     if not error and (response := _incomplete(request, cut, "pages:agreement", agreement=agreement.slug)):
         return response
     audience = Audience(request.user)
-    rows = data.agreement_overview(agreement, cut, audience)
+    index = data.text_index(agreement)
+    rows = data.agreement_overview(agreement, cut, audience, index)
     context = {
         "agreement": agreement,
         **data.parties_and_actors(agreement),
         "rows": rows,
+        "provision_counts": index.counts,
         "headline": data.headline([r.verdict for r in rows]),
         "audience": audience,
         **_cut_context(request, agreement, cut, error, "pages:agreement", {"agreement": agreement.slug}),
     }
     with timezone.override(ZoneInfo(agreement.time_zone)):
         response = render(request, "pages/agreement.html", context, status=400 if error else 200)
+    return _finish(request, response, audience)
+
+
+@reads_cutoffs
+def text(request, agreement):
+    return cache.serve(
+        request, lambda now: _text(request, agreement, now), follows_clock=not instants.given(request.GET)
+    )
+
+
+def _text(request, agreement, now):
+    """The agreement's text, provision by provision: its class, and the status of the commitments monitoring it."""
+    agreement = data.agreement_or_404(agreement)
+    cut, error = _cutoffs(request, agreement, now)
+    if not error and (response := _incomplete(request, cut, "pages:text", agreement=agreement.slug)):
+        return response
+    audience = Audience(request.user)
+    index = data.text_index(agreement)
+    context = {
+        "agreement": agreement,
+        "provisions": data.text_overview(agreement, cut, audience, index),
+        "provision_counts": index.counts,
+        "audience": audience,
+        **_cut_context(request, agreement, cut, error, "pages:text", {"agreement": agreement.slug}),
+    }
+    with timezone.override(ZoneInfo(agreement.time_zone)):
+        response = render(request, "pages/text.html", context, status=400 if error else 200)
     return _finish(request, response, audience)
 
 
@@ -169,6 +198,8 @@ def _commitment(request, agreement, key, now):
             detail.term, list(commitment.owed_by.all()), agreement.signed_on, detail.anchor
         ),
         "competing_accounts": [a for a in commitment.competing_accounts or [] if isinstance(a, dict)],
+        # The provisions of the text it cites, linked to their anchors on the text page.
+        "citations": list(commitment.provisions.order_by("position", "id")),
         "audience": audience,
         "badge_code": format_html(
             '<img src="{}" alt="{}">',
