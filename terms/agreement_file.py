@@ -869,8 +869,9 @@ class _Reader:
                     if not spec.has_text:
                         self.problem(node, path, f"'{name}' is not a provision: this file has no `provisions` section")
                     else:
+                        example = next(iter(by_ref), "part-one-a-1")
                         self.problem(node, path, f"'{name}' is not a provision of this file's text (cite a "
-                                     "provision's ref, e.g. '" + next(iter(by_ref), "part-one-a-1") + "', or its number)")
+                                     f"provision's ref, e.g. '{example}', or its number)")
                     continue
                 if p.ref in seen:
                     self.problem(node, path, f"'{name}' is cited twice")

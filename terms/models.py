@@ -432,7 +432,9 @@ class Provision(models.Model):
         _("summary"), blank=True, help_text=_("A faithful summary, where the official wording cannot be held.")
     )
     quote = models.TextField(_("operative phrase quoted"), blank=True)
-    source = models.CharField(_("source"), max_length=500, blank=True, help_text=_("Where the wording or quote comes from."))
+    source = models.CharField(
+        _("source"), max_length=500, blank=True, help_text=_("Where the wording or quote comes from.")
+    )
     status = models.CharField(_("class"), max_length=20, choices=provision_rules.STATUSES)
     reason = models.CharField(
         _("why not monitorable"), max_length=20, choices=provision_rules.REASONS, blank=True
@@ -457,7 +459,9 @@ class Provision(models.Model):
             models.UniqueConstraint(fields=("agreement", "ref"), name="provision_ref_unique_per_agreement"),
             # A reason is what makes "not monitorable" a judgement rather than a shrug; no other class has one.
             models.CheckConstraint(
-                condition=models.Q(status=provision_rules.NOT_MONITORABLE, reason__in=[r for r, _l in provision_rules.REASONS])
+                condition=models.Q(
+                    status=provision_rules.NOT_MONITORABLE, reason__in=[r for r, _l in provision_rules.REASONS]
+                )
                 | (~models.Q(status=provision_rules.NOT_MONITORABLE) & models.Q(reason="")),
                 name="provision_reason_iff_not_monitorable",
             ),

@@ -309,6 +309,7 @@ def test_every_table_a_public_page_reads_moves_the_data_version(client, talks, w
         reverse("pages:deadlines", kwargs={"agreement": "accord"}),
         reverse("pages:commitment-feed", kwargs={"agreement": "accord", "key": "talks"}),
         reverse("pages:agreement-feed", kwargs={"agreement": "accord"}),
+        reverse("pages:text", kwargs={"agreement": "accord"}),
     ]
     read = set()
     for url in urls:
@@ -321,5 +322,5 @@ def test_every_table_a_public_page_reads_moves_the_data_version(client, talks, w
             ["pages_data_changed"],
         )
         watched = {name for (name,) in cursor.fetchall()}
-    assert {"evidence_report", "verdicts_statuschange", "terms_commitment"} <= read
+    assert {"evidence_report", "verdicts_statuschange", "terms_commitment", "terms_provision"} <= read
     assert read - watched - NOT_SHOWN == set()

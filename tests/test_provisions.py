@@ -92,7 +92,8 @@ def test_a_commitment_may_cite_a_provision_by_its_number_as_written(tmp_path):
 
 def test_a_provision_numbered_twice_is_refused_naming_both_lines(tmp_path):
     text, errors = refused(tmp_path, "  - number: Article 3", "  - number: Article 2")
-    assert [(e.line, e.field) for e in errors] == [(line_of(text, "number: Article 2", last=True), "provisions[2].number")]
+    second = line_of(text, "number: Article 2", last=True)
+    assert [(e.line, e.field) for e in errors] == [(second, "provisions[2].number")]
     assert f"'Article 2' is already used at line {line_of(text, 'number: Article 2')}" in errors[0].message
 
 
@@ -111,7 +112,8 @@ def test_a_citation_of_a_provision_that_does_not_exist_is_refused(tmp_path):
 
 def test_a_monitored_provision_no_commitment_cites_is_refused(tmp_path):
     text, errors = refused(tmp_path, "    status: not_yet_modelled", "    status: monitored")
-    assert [(e.line, e.field) for e in errors] == [(line_of(text, "status: monitored", last=True), "provisions[2].status")]
+    status = line_of(text, "status: monitored", last=True)
+    assert [(e.line, e.field) for e in errors] == [(status, "provisions[2].status")]
     assert "'Article 3' is classified monitored, but no tracked commitment cites it" in errors[0].message
 
 
@@ -204,3 +206,15 @@ def test_the_reported_terms_carry_no_text_and_still_load():
     agreement = load_agreement_file(REPORTED).agreement
     assert agreement.provisions.count() == 0
     assert not P.Counts.of(agreement)
+
+
+def test_the_admin_shows_the_provisions_with_their_class_on_the_agreement_and_in_their_own_list(admin_client):
+    agreement = load_agreement_file(SIGNED).agreement
+    page = admin_client.get(f"/admin/terms/agreement/{agreement.pk}/change/").content.decode()
+    assert 'name="provisions-TOTAL_FORMS" value="24"' in page
+    assert 'name="provisions-0-status"' in page and 'name="provisions-0-reason"' in page
+    listing = admin_client.get("/admin/terms/provision/", {"status__exact": "not_yet_modelled"}).content.decode()
+    assert "Part One, B.2" in listing and "Part One, A.1" not in listing
+    provision = agreement.provisions.get(ref="part-three-2")
+    form = admin_client.get(f"/admin/terms/provision/{provision.pk}/change/").content.decode()
+    assert "seek positive relations with each other" in form
