@@ -44,6 +44,10 @@ class AgreementSerializer(serializers.Serializer):
     )
     page = serializers.URLField(help_text="The public page")
     commitments = serializers.URLField(help_text="This agreement's commitments with their verdicts")
+    terms_revision = serializers.CharField(
+        allow_null=True, help_text="The current revision of its terms (r1 at the first load; docs/api.md)"
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules (docs/api.md)")
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -126,6 +130,10 @@ class CommitmentSerializer(serializers.Serializer):
     page = serializers.URLField()
     verdict = VerdictSerializer()
     assessment = AssessmentSerializer(allow_null=True)
+    terms_revision = serializers.CharField(
+        allow_null=True, help_text="The revision of the agreement's terms the verdict used (as known at known_at)"
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules the verdict used")
 
 
 class CommitmentDetailSerializer(CommitmentSerializer):
@@ -143,6 +151,10 @@ class CommitmentListSerializer(serializers.Serializer):
     agreement = serializers.SlugField()
     as_of = serializers.DateTimeField()
     known_at = serializers.DateTimeField()
+    terms_revision = serializers.CharField(
+        allow_null=True, help_text="The revision of the agreement's terms the verdicts used (as known at known_at)"
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules the verdicts used")
     commitments = CommitmentSerializer(many=True)
 
 
