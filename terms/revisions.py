@@ -14,6 +14,7 @@ names one set of judged terms. Changes to wording (titles, the agreement's words
 no revision: they change no verdict, and the audit trail (django-simple-history) keeps them.
 """
 
+from django.db import transaction
 from django.db.models import Max, OuterRef, Q, Subquery
 from django.db.models.signals import post_save
 
@@ -178,12 +179,14 @@ def record(agreement, *, made_by, reason, changes=(), made_at=None):
     """Record the next revision of the agreement's terms (call inside the transaction that makes the change)."""
     from terms.models import Revision
 
-    lock(agreement)
-    number = (agreement.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
-    fields = {"made_at": made_at} if made_at else {}
-    return Revision.objects.create(
-        agreement=agreement, number=number, made_by=made_by[:150], reason=reason, changes=list(changes), **fields
-    )
+    # Its own transaction (a savepoint inside the caller's), for a caller in autocommit: the lock needs one.
+    with transaction.atomic():
+        lock(agreement)
+        number = (agreement.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
+        fields = {"made_at": made_at} if made_at else {}
+        return Revision.objects.create(
+            agreement=agreement, number=number, made_by=made_by[:150], reason=reason, changes=list(changes), **fields
+        )
 
 
 def first_revision(sender, instance, created, raw=False, **kwargs):
