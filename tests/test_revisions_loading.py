@@ -186,3 +186,19 @@ def test_reloading_an_unchanged_file_records_nothing(tmp_path):
     load(path)
     assert Revision.objects.count() == 1
 
+
+
+def test_after_the_upgrade_every_agreement_recorded_before_revisions_has_r1_by_the_migration():
+    import importlib
+
+    from django.apps import apps
+
+    from tests.factories import AgreementFactory
+
+    give_r1 = importlib.import_module("terms.migrations.0010_every_agreement_has_r1").give_r1
+    old, current = AgreementFactory(slug="old"), AgreementFactory(slug="current")
+    Revision.objects.filter(agreement=old).delete()  # as it was before revisions existed
+    give_r1(apps, None)
+    revision = Revision.objects.get(agreement=old)
+    assert (revision.label, revision.made_by, revision.made_at) == ("r1", "migration", old.created)
+    assert list(current.revisions.values_list("number", "made_by")) == [(1, "system")]  # left as it was
