@@ -70,7 +70,9 @@ def test_a_view_as_known_before_a_revision_names_the_revision_then_in_force(clie
 
 
 def test_every_other_page_names_the_method_version_and_the_front_page_each_agreements_revision(client, doha):
+    method = client.get(reverse("pages:method")).content.decode()
     assert f"method version {METHOD_VERSION}" in footer(client.get(reverse("pages:method")))
+    assert f"The rules have a version (now {METHOD_VERSION})" in method
     front = client.get(reverse("pages:home")).content.decode()
     assert "Terms: revision r2." in front and f"method version {METHOD_VERSION}" in front
 
