@@ -23,6 +23,12 @@ from monitor.verdicts.admin import KeepsRecords, countdown_text, due_text, live_
 from monitor.verdicts.models import CONFIRM, OVERRIDE, WITHDRAW, Assessment
 from monitor.verdicts.statuses import LABELS, STATUSES
 from terms.models import Agreement, Commitment, Milestone, Party, PartyName, Provision
+from terms.revisions_admin import (
+    CommitmentRevisionFormSet,
+    JudgedChangeForm,
+    RevisedAgreementAdmin,
+    RevisedCommitmentAdmin,
+)
 
 
 class PartyNameInline(admin.TabularInline):
@@ -41,6 +47,9 @@ class PartyAdmin(admin.ModelAdmin):
 class CommitmentInline(admin.TabularInline):
     model = Commitment
     fk_name = "agreement"
+    # A judged edit of a cited commitment needs a revision reason (terms.revisions_admin).
+    form = JudgedChangeForm
+    formset = CommitmentRevisionFormSet
     extra = 0
     show_change_link = True
     fields = ("position", "key", "title", "kind", "owed_by", "tracked", "needs_review")
@@ -60,7 +69,7 @@ class ProvisionInline(admin.TabularInline):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(KeepsRecords, AuditedAdmin):
+class AgreementAdmin(RevisedAgreementAdmin, KeepsRecords, AuditedAdmin):
     list_display = ("title", "state", "signed_on", "time_zone", "commitment_count")
     list_filter = ("state",)
     search_fields = ("title", "slug")
@@ -208,7 +217,7 @@ class NewAssessmentInline(admin.StackedInline):
 
 
 @admin.register(Commitment)
-class CommitmentAdmin(KeepsRecords, AuditedAdmin):
+class CommitmentAdmin(RevisedCommitmentAdmin, KeepsRecords, AuditedAdmin):
     list_display = ("title", "agreement", "kind", "verdict", "due", "countdown", "evidence_count", "owing")
     list_filter = ("agreement", "kind", VerdictFilter, "owed_by", "tracked", "needs_review")
     list_select_related = ("agreement",)

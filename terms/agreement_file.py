@@ -31,7 +31,7 @@ from django.db import IntegrityError, transaction
 
 from terms import provisions as provision_rules
 from terms import readings as reading_rules
-from terms import rules
+from terms import revisions, rules
 from terms.models import (
     AGREEMENT_STATES,
     ANCHOR_COMMITMENT,
@@ -137,6 +137,7 @@ class LoadResult:
     updated: Counter = field(default_factory=Counter)
     changes: list = field(default_factory=list)  # one readable line per object created or updated
     warnings: list = field(default_factory=list)
+    revision: object = None  # the terms.models.Revision this load recorded, if it recorded one
 
     @property
     def changed(self):
@@ -1048,18 +1049,21 @@ class _Fields:
 # --- writing ----------------------------------------------------------------
 
 
-def load_agreement_file(path, *, rename_parties=False):
+def load_agreement_file(path, *, rename_parties=False, revise=None, by=None):
     """Load an agreement file into the database, all or nothing.
 
     Raises AgreementFileError listing every problem, having written nothing.
     Loading the same file again changes nothing; loading an edited file
     updates in place. A party shared with another agreement keeps its name
     unless `rename_parties` says the file may rename it for all of them.
+    A change to a judged field of a commitment with published verdicts is
+    refused unless `revise` gives the reason for a new revision of the terms
+    (terms.revisions); `by` is who made it (the first load's r1 too).
     """
     spec = read_agreement_file(path)
     try:
         with transaction.atomic():
-            result = _Writer(spec, rename_parties=rename_parties).write()
+            result = _Writer(spec, rename_parties=rename_parties, revise=revise, by=by).write()
     except IntegrityError as e:
         # The checks cover every constraint, so only a concurrent edit gets here.
         raise AgreementFileError(
@@ -1071,9 +1075,11 @@ def load_agreement_file(path, *, rename_parties=False):
 class _Writer:
     """Writes a checked AgreementSpec, matching what exists by slug, key and normalized name."""
 
-    def __init__(self, spec, *, rename_parties=False):
+    def __init__(self, spec, *, rename_parties=False, revise=None, by=None):
         self.spec = spec
         self.rename_parties = rename_parties
+        self.revise = revise
+        self.by = by or revisions.DEFAULT_AUTHOR
         self.result = LoadResult(spec.path)
 
     def write(self):
@@ -1087,6 +1093,8 @@ class _Writer:
             ).select_related("party")
         }
         self.check(names)
+        # The judged terms as they stand, read under the agreement's lock (terms.revisions).
+        before = revisions.snapshot(Agreement.objects.select_for_update().filter(slug=spec.values["slug"]).first())
         self.write_parties(parties, names)
         agreement = self.write_agreement(
             [parties[p.slug] for p in spec.parties], [parties[a.slug] for a in spec.actors]
@@ -1094,8 +1102,54 @@ class _Writer:
         milestones = self.write_milestones(agreement)
         self.write_commitments(agreement, parties, milestones)
         self.write_provisions(agreement)
+        self.write_revision(agreement, before)
         self.result.agreement = agreement
         return self.result
+
+    def write_revision(self, agreement, before):
+        """r1 on a first load; otherwise a new revision when a judged field changed, refused without a
+        reason for a commitment with published verdicts (the transaction then writes nothing)."""
+        if before is None:
+            # The agreement's r1 was recorded as it was created (terms.revisions.first_revision): say by whom.
+            agreement.revisions.filter(number=1).update(made_by=self.by[:150], reason=revisions.FIRST_LOAD)
+            self.result.revision = agreement.revisions.get(number=1)
+            return
+        changes = revisions.changes_between(before, revisions.snapshot(agreement))
+        if not changes:
+            if self.revise:
+                self.result.warnings.append("--revise given, but no judged field changed: no revision recorded")
+            return
+        refused = revisions.needing_reason(changes, before) if not self.revise else {}
+        if refused:
+            raise AgreementFileError(self.revision_problems(refused))
+        reason = self.revise or (
+            f"loaded {self.spec.path}: judged terms changed that no published verdict rests on"
+        )
+        self.result.revision = revisions.record(agreement, made_by=self.by, reason=reason, changes=changes)
+
+    def revision_problems(self, refused):
+        by_key = {c.key: c for c in self.spec.commitments}
+        problems = []
+        for key, fields in refused.items():
+            names = ", ".join(dict.fromkeys(revisions.file_name(f) for f in fields))
+            if key is None:
+                # Every deadline moves with the signing day and the zone, so every published verdict may.
+                where, line, what = "agreement", None, f"agreement {self.spec.values['slug']}, whose commitments"
+            else:
+                where, line, what = by_key[key].path, _line(by_key[key].node), f"commitment {key}, which"
+            problems.append(
+                Problem(
+                    self.spec.path,
+                    line,
+                    where,
+                    f"changes judged field{'s' if ',' in names else ''} {names} of {what} "
+                    f"{'have' if key is None else 'has'} published verdicts (status changes or assessments): "
+                    "a verdict someone cited "
+                    'would change without notice. Load with --revise "reason" to record this as a revision '
+                    "of the terms, or undo the change",
+                )
+            )
+        return problems
 
     def check(self, names):
         """Problems only the database can show: names that belong to parties outside this file."""

@@ -59,6 +59,10 @@ class AgreementSerializer(serializers.Serializer):
     commitments = serializers.URLField(help_text="This agreement's commitments with their verdicts")
     provisions = ProvisionCountsSerializer(help_text="How the provisions of its text are accounted for")
     text = serializers.URLField(help_text="The public page of its text, provision by provision")
+    terms_revision = serializers.CharField(
+        allow_null=True, help_text="The current revision of its terms (r1 at the first load; docs/api.md)"
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules (docs/api.md)")
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -142,6 +146,10 @@ class CommitmentSerializer(serializers.Serializer):
     verdict = VerdictSerializer()
     assessment = AssessmentSerializer(allow_null=True)
     provisions = CitationSerializer(many=True, help_text="The provisions of the text it cites, in the text's order")
+    terms_revision = serializers.CharField(
+        allow_null=True, help_text="The revision of the agreement's terms the verdict used (as known at known_at)"
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules the verdict used")
 
 
 class CommitmentDetailSerializer(CommitmentSerializer):
@@ -159,6 +167,10 @@ class CommitmentListSerializer(serializers.Serializer):
     agreement = serializers.SlugField()
     as_of = serializers.DateTimeField()
     known_at = serializers.DateTimeField()
+    terms_revision = serializers.CharField(
+        allow_null=True, help_text="The revision of the agreement's terms the verdicts used (as known at known_at)"
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules the verdicts used")
     commitments = CommitmentSerializer(many=True)
 
 

@@ -27,8 +27,10 @@ from monitor.evidence import publication
 from monitor.evidence.models import ARRIVED_API, Report
 from monitor.pages import cache as page_cache
 from monitor.pages import data, instants
+from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import StatusChange
 from terms import provisions as provision_rules
+from terms import revisions
 from terms.models import Agreement
 from terms.readings import main_label
 
@@ -63,6 +65,12 @@ def _cutoffs(request, agreement):
     if wait:
         raise Throttled(wait=wait)
     return cut
+
+
+def _versions(agreement, known_at=None):
+    """What a verdict was judged with besides the evidence: the terms' revision ("r3") and the method version.
+    Free for an agreement from `data.agreement_or_404` or `revisions.with_revision` (terms.revisions.label_at)."""
+    return {"terms_revision": revisions.label_at(agreement, known_at), "method_version": METHOD_VERSION}
 
 
 def _page_url(request, name, **kwargs):
@@ -183,6 +191,7 @@ def _agreement_dict(request, agreement):
         "commitments": api_reverse("api:commitment-list", kwargs={"agreement": agreement.slug}, request=request),
         "provisions": provision_rules.Counts.of(agreement).as_dict(),
         "text": _page_url(request, "pages:text", agreement=agreement.slug),
+        **_versions(agreement),
     }
 
 
@@ -190,11 +199,11 @@ class AgreementList(generics.ListAPIView):
     """Every agreement the monitor follows."""
 
     serializer_class = s.AgreementSerializer
-    queryset = (
-        Agreement.objects.prefetch_related("parties", "non_party_actors")
-        .annotate(**provision_rules.count_annotations())
-        .order_by("title")
-    )
+    queryset = revisions.with_revision(
+        Agreement.objects.prefetch_related("parties", "non_party_actors").annotate(
+            **provision_rules.count_annotations()
+        )
+    ).order_by("title")
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.get_queryset())
@@ -208,8 +217,10 @@ class AgreementDetail(generics.GenericAPIView):
 
     def get(self, request, agreement):
         obj = get_object_or_404(
-            Agreement.objects.prefetch_related("parties", "non_party_actors").annotate(
-                **provision_rules.count_annotations()
+            revisions.with_revision(
+                Agreement.objects.prefetch_related("parties", "non_party_actors").annotate(
+                    **provision_rules.count_annotations()
+                )
             ),
             slug=agreement,
         )
@@ -230,11 +241,13 @@ class CommitmentList(generics.GenericAPIView):
         cut = _cutoffs(request, agreement)
         audience = publication.Audience(request.user)
         rows = data.agreement_overview(agreement, cut, audience)
+        versions = _versions(agreement, cut.known_at)
         body = {
             "agreement": agreement.slug,
             "as_of": cut.as_of,
             "known_at": cut.known_at,
-            "commitments": [commitment_dict(request, r, audience) for r in rows],
+            **versions,
+            "commitments": [{**commitment_dict(request, r, audience), **versions} for r in rows],
         }
         return Response(self.get_serializer(body).data)
 
@@ -256,6 +269,7 @@ class CommitmentDetail(generics.GenericAPIView):
             raise Http404
         c = row.commitment
         body = commitment_dict(request, row, audience)
+        body.update(_versions(agreement, cut.known_at))
         body.update(
             text=c.text,
             basis=c.basis,

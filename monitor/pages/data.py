@@ -29,6 +29,7 @@ from monitor.verdicts.models import Assessment, StatusChange
 from terms import models as tm
 from terms import provisions as provision_rules
 from terms import readings as reading_rules
+from terms import revisions
 from terms.models import Agreement
 from terms.rules import normalize_name
 
@@ -81,14 +82,15 @@ def _offset(name):
 
 
 def agreement_or_404(slug):
-    """The agreement, with the extent of its longest window (`longest_days`, `longest_months`) in the
-    same query, so that the cutoffs can be checked before any work without a query more."""
+    """The agreement, with the extent of its longest window (`longest_days`, `longest_months`) and its current
+    revision in the same query, so that the cutoffs can be checked before any work without a query more."""
     extent = Greatest(_offset("starts_offset"), _offset("due_offset") + _offset("grace_days"), _offset("ends_offset"))
     agreements = Agreement.objects.annotate(
         longest_days=Max(extent, filter=~Q(commitments__offset_unit=tm.MONTHS)),
         longest_months=Max(extent, filter=Q(commitments__offset_unit=tm.MONTHS)),
     )
-    return get_object_or_404(agreements, slug=slug)
+    # And its current revision (terms.revisions.label_at), which every page and answer names.
+    return get_object_or_404(revisions.with_revision(agreements), slug=slug)
 
 
 def earliest_day(agreement):

@@ -4,6 +4,10 @@ Each entry links to the commitment page as of the change's effective date and as
 known when it was detected, so a feed entry is a stable citation of what the
 monitor said then. Which changes and what of their reasons the public sees is
 decided by `monitor.evidence.publication.Audience`.
+
+The feed names the method version it is judged by (its subtitle), and each entry the revision
+of the agreement's terms in force when the change was detected (docs/public-pages.md): the
+revisions are read once per feed, never per entry.
 """
 
 from urllib.parse import urlencode
@@ -16,9 +20,10 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
 from monitor.evidence import publication
+from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import CORRECTION, StatusChange
 from monitor.verdicts.statuses import LABELS
-from terms.models import Agreement, Commitment
+from terms.models import Agreement, Commitment, Revision
 
 FEED_ITEMS = 50
 
@@ -50,6 +55,31 @@ class _ChangesFeed(Feed):
         self.ledger = publication.Ledger.load({i for c in items for i in publication.ids_in_params(c.reason_params)})
         return items
 
+    def get_feed(self, obj, request):
+        # The agreement's revisions, oldest first, read once: the subtitle names the current one, each entry
+        # the one it was detected under.
+        self.revisions = list(
+            Revision.objects.filter(agreement=self.agreement_of(obj))
+            .order_by("number")
+            .values_list("number", "made_at")
+        )
+        return super().get_feed(obj, request)
+
+    def agreement_of(self, obj):
+        raise NotImplementedError
+
+    def revision_at(self, instant):
+        """'r2': the last revision made by `instant`; r1 for a change detected before the terms were first recorded."""
+        numbers = [number for number, made_at in self.revisions if made_at <= instant]
+        return f"r{numbers[-1] if numbers else 1}"
+
+    def versions(self, obj):
+        current = f"r{self.revisions[-1][0]}" if self.revisions else None
+        text = _("Judged by method version %(method)s.") % {"method": METHOD_VERSION}
+        if current:
+            text += " " + _("Terms now: revision %(revision)s.") % {"revision": current}
+        return text
+
     def item_title(self, item):
         title = _("%(commitment)s: %(old)s → %(new)s") % {
             "commitment": item.commitment.title,
@@ -68,6 +98,10 @@ class _ChangesFeed(Feed):
         parts.append(
             _("Effective %(effective)s; recorded %(detected)s.")
             % {"effective": item.effective_at.isoformat(), "detected": item.detected_at.isoformat()}
+        )
+        parts.append(
+            _("Terms: revision %(revision)s; method version %(method)s.")
+            % {"revision": self.revision_at(item.detected_at), "method": METHOD_VERSION}
         )
         return " ".join(parts)
 
@@ -99,7 +133,11 @@ class AgreementChangesFeed(_ChangesFeed):
         return _("Status changes: %(title)s") % {"title": obj.title}
 
     def subtitle(self, obj):
-        return _("Every published change of a commitment's status, and every correction.")
+        every = _("Every published change of a commitment's status, and every correction.")
+        return f"{every} {self.versions(obj)}"
+
+    def agreement_of(self, obj):
+        return obj
 
     def link(self, obj):
         return reverse("pages:agreement", kwargs={"agreement": obj.slug})
@@ -120,7 +158,10 @@ class CommitmentChangesFeed(_ChangesFeed):
         return _("Status changes: %(title)s") % {"title": obj.title}
 
     def subtitle(self, obj):
-        return obj.agreement.title
+        return " ".join([obj.agreement.title + ".", self.versions(obj)])
+
+    def agreement_of(self, obj):
+        return obj.agreement_id
 
     def link(self, obj):
         return reverse("pages:commitment", kwargs={"agreement": obj.agreement.slug, "key": obj.key})

@@ -24,7 +24,9 @@ from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_STATE
 from monitor.evidence.publication import Audience
 from monitor.pages import cache, charts, data, instants, plain
 from monitor.pages.templatetags.pages_tags import TONES
+from monitor.verdicts.method import METHOD_VERSION
 from terms import models as tm
+from terms import revisions
 from terms.models import Agreement
 
 # Feeds, calendars and badges are fetched by machines over and over; a few minutes' staleness is fine.
@@ -93,6 +95,8 @@ def _cut_context(request, agreement, cut, error, view, url_kwargs):
         # Links to other pages keep the reader's cutoffs; the API link always names them.
         "keep_qs": "?" + urlencode(cut.query()) if cut.given else "",
         "cut_qs": urlencode(cut.query()),
+        # The revision of the agreement's terms in force as known at the cutoff ("r3"), named in the footer.
+        "terms_revision": revisions.label_at(agreement, cut.known_at),
     }
 
 
@@ -106,7 +110,7 @@ def home(request):
 
 def _home(request, now):
     audience = Audience(request.user)
-    agreements = list(Agreement.objects.prefetch_related("parties").order_by("title"))
+    agreements = list(revisions.with_revision(Agreement.objects.prefetch_related("parties")).order_by("title"))
     headlines = data.agreements_overview(agreements, now, audience) if agreements else {}
     items = [(a, headlines.get(a.id, [])) for a in agreements]
     response = render(request, "pages/home.html", {"items": items, "audience": audience})
@@ -249,7 +253,11 @@ def deadlines_ics(request, agreement):
 
 
 def _deadlines_ics(request, agreement, now):
-    agreement = get_object_or_404(Agreement, slug=agreement)
+    agreement = get_object_or_404(revisions.with_revision(Agreement.objects.all()), slug=agreement)
+    # What the statuses were judged with besides the evidence, said on the calendar and in every event.
+    versions = _("Terms: revision %(revision)s; method version %(method)s.") % {
+        "revision": revisions.label_at(agreement, now), "method": METHOD_VERSION,
+    }
     audience = Audience(request.user)
     tz = ZoneInfo(agreement.time_zone)
     cut = instants.Cutoffs(as_of=now, known_at=now)
@@ -261,6 +269,7 @@ def _deadlines_ics(request, agreement, now):
     cal.add("version", "2.0")
     cal.add("x-wr-calname", _("Deadlines: %(title)s") % {"title": agreement.title})
     cal.add("x-wr-timezone", agreement.time_zone)
+    cal.add("x-wr-caldesc", versions)
     for row in rows:
         verdict, commitment = row.verdict, row.commitment
         if commitment.kind in (tm.DEADLINE, tm.TARGET):
@@ -282,7 +291,7 @@ def _deadlines_ics(request, agreement, now):
         event.add("dtstart", day)
         event.add("dtend", day + timedelta(days=1))
         event.add("summary", summary % {"title": commitment.title})
-        event.add("description", f"{_('Owed by')}: {owing}. {status}\n{url}")
+        event.add("description", f"{_('Owed by')}: {owing}. {status} {versions}\n{url}")
         event.add("url", url)
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)

@@ -111,7 +111,7 @@ def standing_to_dict(standing, *, set_aside_page=1):
     }
 
 
-def agreement_to_dict(agreement, standings, *, as_of, known_at, set_aside_page=1):
+def agreement_to_dict(agreement, standings, *, as_of, known_at, set_aside_page=1, terms_revision=None):
     return {
         "slug": agreement.slug,
         "title": agreement.title,
@@ -120,5 +120,7 @@ def agreement_to_dict(agreement, standings, *, as_of, known_at, set_aside_page=1
         "time_zone": agreement.time_zone,
         "as_of": _instant(as_of),
         "known_at": _instant(known_at),
+        # The revision of the terms the verdicts used ("r3", terms.revisions); the method version is the document's.
+        "terms_revision": terms_revision,
         "commitments": [standing_to_dict(s, set_aside_page=set_aside_page) for s in standings],
     }

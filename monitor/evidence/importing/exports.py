@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from monitor.evidence import publication
 from monitor.verdicts import inputs
+from monitor.verdicts.method import METHOD_VERSION
+from terms import revisions
+from terms.models import Agreement
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -31,6 +34,7 @@ REPORT_COLUMNS = (
 VERDICT_COLUMNS = (
     "agreement", "key", "title", "kind", "owed_by", "status", "provisional", "shown", "since", "due_at",
     "days_left", "days_overdue", "sentence", "evidence", "assessed_status", "assessed_at", "as_of",
+    "terms_revision", "method_version",
 )
 
 
@@ -146,6 +150,9 @@ def _verdict_rows(commitments, *, as_of):
     standings = [s for s in inputs.standings(agreements, as_of=as_of) if s.commitment.pk in wanted]
     audience = publication.Audience()
     ledger = publication.Ledger.load(audience.report_ids_in(standings))
+    # The revision of each agreement's terms the verdicts used (terms.revisions), read in one query.
+    with_revision = revisions.with_revision(Agreement.objects.filter(pk__in=agreements))
+    revision = {a.pk: revisions.label_at(a) for a in with_revision}
     for s in standings:
         v = audience.verdict(s, ledger)
         c = s.commitment
@@ -167,6 +174,8 @@ def _verdict_rows(commitments, *, as_of):
             "assessed_status": s.assessment.status if v.assessed else None,
             "assessed_at": _instant(s.assessment.assessed_at) if v.assessed else None,
             "as_of": _instant(as_of),
+            "terms_revision": revision.get(c.agreement_id),
+            "method_version": METHOD_VERSION,
         }
 
 

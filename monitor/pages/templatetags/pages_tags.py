@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_STATES, VISIBILITIES
 from monitor.verdicts import statuses as S
+from monitor.verdicts.method import METHOD_VERSION
 
 register = template.Library()
 
@@ -125,3 +126,9 @@ def countdown(verdict, days_to_due):
     n = -days_to_due
     # Neutral on purpose: whether it was done is the verdict, which is not published yet.
     return ngettext("due date passed %(n)s day ago", "due date passed %(n)s days ago", n) % {"n": n}
+
+
+@register.simple_tag
+def method_version():
+    """The version of the judging rules (monitor.verdicts.method), named on every page beside the terms' revision."""
+    return METHOD_VERSION

@@ -1,5 +1,7 @@
 """manage.py load_agreement FILE [FILE...]: load agreement files (docs/agreement-format.md)."""
 
+import getpass
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -18,6 +20,13 @@ def _counted(counter):
     )
 
 
+def _system_user():
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container): still a load, by someone unnamed
+        return "unknown"
+
+
 class Command(BaseCommand):
     help = "Load agreement files into the database: all of them, or nothing if any has a problem."
 
@@ -30,15 +39,28 @@ class Command(BaseCommand):
             "--rename-parties", action="store_true",
             help="let the files rename parties that other agreements share (renamed there too)",
         )
+        parser.add_argument(
+            "--revise", metavar="REASON",
+            help="record the change of judged fields as a new revision of the terms, with this reason (needed when "
+            "a changed commitment has published verdicts; docs/agreement-format.md, \"Revisions\")",
+        )
+        parser.add_argument(
+            "--by", metavar="NAME", help="who makes this load or revision, as recorded; default: the system user"
+        )
 
-    def handle(self, *args, files, dry_run, rename_parties, verbosity, **options):
+    def handle(self, *args, files, dry_run, rename_parties, verbosity, revise=None, by=None, **options):
+        if revise is not None and not revise.strip():
+            raise CommandError("--revise needs a reason: what changed in the terms and why.")
+        by = by or _system_user()
         problems, results = [], []
         # One transaction for all files, so that a problem in any of them writes
         # none; every file is still checked, so one run reports every problem.
         with transaction.atomic():
             for path in files:
                 try:
-                    results.append(load_agreement_file(path, rename_parties=rename_parties))
+                    results.append(
+                        load_agreement_file(path, rename_parties=rename_parties, revise=revise and revise.strip(), by=by)
+                    )
                 except AgreementFileError as e:
                     problems.extend(e.errors)
             if problems or dry_run:
@@ -69,5 +91,9 @@ class Command(BaseCommand):
             # load's list of everything created is detail.
             if change.startswith("updated") or verbosity >= 2:
                 self.stdout.write(f"  {change}")
+        revision = result.revision
+        if revision is not None and (revision.number > 1 or verbosity >= 2):
+            self.stdout.write(f"  {would}recorded revision {revision.label} of the terms by {revision.made_by}: "
+                              f"{revision.reason}")
         for warning in result.warnings:
             self.stderr.write(self.style.WARNING(f"{result.path}: warning: {warning}"))

@@ -5,7 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from monitor.verdicts import inputs, serializers
+from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.statuses import LABELS
+from terms import revisions
 from terms.models import Agreement
 from terms.rules import day_start, validate_time_zone
 
@@ -39,7 +41,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        agreements = Agreement.objects.order_by("title")
+        agreements = revisions.with_revision(Agreement.objects.all()).order_by("title")
         if options["agreement"]:
             agreements = agreements.filter(slug=options["agreement"])
             if not agreements.exists():
@@ -53,9 +55,12 @@ class Command(BaseCommand):
             standings = inputs.standings([agreement], as_of=as_of, known_at=known_at)
             out.append(serializers.agreement_to_dict(
                 agreement, standings, as_of=as_of, known_at=known_at, set_aside_page=options["set_aside_page"],
+                terms_revision=revisions.label_at(agreement, known_at),
             ))
         if options["json"]:
-            self.stdout.write(json.dumps({"format": serializers.FORMAT_VERSION, "agreements": out}, indent=2))
+            self.stdout.write(json.dumps(
+                {"format": serializers.FORMAT_VERSION, "method_version": METHOD_VERSION, "agreements": out}, indent=2
+            ))
             return
         for a in out:
             self.print_agreement(a)
@@ -63,7 +68,8 @@ class Command(BaseCommand):
     def print_agreement(self, a):
         signed = a["signed_on"] or "not signed"
         self.stdout.write(self.style.MIGRATE_HEADING(f"{a['title']} ({a['slug']}), {signed}, {a['time_zone']}"))
-        self.stdout.write(f"  as of {a['as_of']}, as known at {a['known_at']}")
+        revision = a["terms_revision"] or "(no revision)"
+        self.stdout.write(f"  as of {a['as_of']}, as known at {a['known_at']}; terms {revision}, method {METHOD_VERSION}")
         for c in a["commitments"]:
             label = str(LABELS.get(c["status"], c["status"]))
             marks = ["provisional" if c["provisional"] else "assessed"]
