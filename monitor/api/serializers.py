@@ -155,6 +155,13 @@ class SourceSerializer(serializers.Serializer):
 class ReportSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     summary = serializers.CharField()
+    original_text = serializers.CharField(help_text="The source's own words, when summary translates them")
+    original_language = serializers.CharField(
+        help_text="BCP 47 tag of the language the source wrote in (ps, prs, ar…); empty if not given"
+    )
+    translation = serializers.CharField(
+        help_text="Who translated summary from original_language: human, machine, or empty (not a translation)"
+    )
     category = serializers.CharField()
     sub_category = serializers.CharField()
     stance = serializers.CharField(help_text="affirms or denies")
@@ -246,6 +253,9 @@ class ReportCreateSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "summary",
+            "original_text",
+            "original_language",
+            "translation",
             "category",
             "sub_category",
             "stance",

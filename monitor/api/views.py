@@ -268,6 +268,9 @@ def report_dict(report, audience):
     out = {
         "id": report.id,
         "summary": report.summary,
+        "original_text": report.original_text,
+        "original_language": report.original_language,
+        "translation": report.translation,
         "category": report.category,
         "sub_category": report.sub_category,
         "stance": report.stance,
