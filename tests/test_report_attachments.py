@@ -282,3 +282,19 @@ def test_the_page_lists_attachments_in_a_fixed_number_of_queries(client, report)
     with CaptureQueriesContext(connection) as ten:
         assert len(re.findall(r'class="attachment"', page(client))) == 10
     assert len(three) == len(ten)
+
+
+def test_a_file_over_the_limit_is_dropped_as_it_arrives_never_spooled_to_disk(
+        client, report, monitor, media, settings, tmp_path, monkeypatch):
+    spool = tmp_path / "upload-tmp"
+    spool.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(spool)
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # every upload the handlers keep goes to a temporary file in `spool`
+    settings.MONITOR_ATTACHMENT_MAX_BYTES = 100 * 1024
+    checked = []
+    monkeypatch.setattr(attachments, "check", lambda *a: checked.append(a))
+    response = upload(client, report, "capture.warc", b"WARC/1.1\r\n" + bytes(300 * 1024))
+    assert response.context["adminform"].form.errors == {
+        "file": ["capture.warc is larger than the limit of 0.1 MB for an attachment."]}
+    assert checked == []  # refused by the upload handler, before the model's check
+    assert files_in(spool) == [] and files_in(media) == [] and not ev.Attachment.objects.exists()

@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from monitor.accounts.history import AuditedAdmin
 from monitor.alerts import triggers
+from monitor.evidence import attachments as attachment_rules
 from monitor.evidence import models as ev
 from monitor.evidence.importing import exports, jobs
 from monitor.evidence.importing.bulk import record_history
@@ -414,12 +415,41 @@ class AttachmentAdmin(admin.ModelAdmin):
             return ()
         return self.get_fields(request, obj)  # stored: a record, shown whole and read-only
 
+    def get_urls(self):
+        # The add view reads the upload through a size-limiting handler, installed before the CSRF check reads
+        # the body (as ImportJobAdmin's upload does): a file far over the limit is never written, even to a
+        # temporary file. changeform_view still checks the CSRF token itself (csrf_protect_m).
+        name = f"{self.opts.app_label}_{self.opts.model_name}_add"
+        add = path("add/", self.admin_site.admin_view(csrf_exempt(self.limited_add_view)), name=name)
+        return [add] + [u for u in super().get_urls() if u.name != name]
+
+    def limited_add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST":
+            request.attachment_limit = SizeLimitHandler(request, attachment_rules.max_bytes())
+            request.upload_handlers.insert(0, request.attachment_limit)
+        return self.add_view(request, form_url, extra_context)
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if obj is None and "report" in form.base_fields:
             # Reports this user may see (a restricted report's id typed in would otherwise be accepted).
             form.base_fields["report"].queryset = ReportAdmin.get_queryset(
                 self.admin_site._registry[ev.Report], request)
+        handler = getattr(request, "attachment_limit", None)
+        if obj is None and handler is not None:
+            class Limited(form):
+                def clean(self):
+                    data = super().clean()
+                    if handler.too_large:
+                        # The file was chosen, then skipped as it arrived: only the reason belongs under it.
+                        self.errors.pop("file", None)
+                        self.add_error("file", _("%(name)s is larger than the limit of %(limit)s MB for an "
+                                                 "attachment.") % {"name": getattr(handler, "file_name", None)
+                                                                   or _("The file"),
+                                                                   "limit": _megabytes(attachment_rules.max_bytes())})
+                    return data
+
+            return Limited
         return form
 
     def has_change_permission(self, request, obj=None):
