@@ -104,3 +104,10 @@ def test_the_model_refuses_a_method_not_in_the_list_or_on_another_state(report):
     with pytest.raises(ValidationError, match="only when verifying"):
         ev.Report.objects.filter(pk=report.pk).set_verification(ev.REJECTED, method=ev.SITE_VISIT)
     assert not report.verification_changes.exists()
+
+
+def test_the_method_page_lists_the_verification_methods_and_how_to_check_a_download(client):
+    shown = text(client.get(reverse("pages:method")).content.decode())
+    assert ("shows it beside the date: two independent sources; site visit; official record; imagery; "
+            "other (described).") in shown
+    assert "compare it with the digest of the file you download" in shown

@@ -21,7 +21,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_STATES
+from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_METHODS, VERIFICATION_STATES
 from monitor.evidence.attachments import INLINE
 from monitor.evidence.models import Attachment
 from monitor.evidence.publication import Audience, Ledger
@@ -243,6 +243,7 @@ def method(request):
         "reliability": RELIABILITY,
         "credibility": CREDIBILITY,
         "verification_states": VERIFICATION_STATES,
+        "verification_methods": VERIFICATION_METHODS,
         "due_soon_days": getattr(settings, "MONITOR_DUE_SOON_DAYS", 7),
     }
     return render(request, "pages/method.html", context)
