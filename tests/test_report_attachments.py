@@ -298,3 +298,15 @@ def test_a_file_over_the_limit_is_dropped_as_it_arrives_never_spooled_to_disk(
         "file": ["capture.warc is larger than the limit of 0.1 MB for an attachment."]}
     assert checked == []  # refused by the upload handler, before the model's check
     assert files_in(spool) == [] and files_in(media) == [] and not ev.Attachment.objects.exists()
+
+
+def test_the_api_lists_a_reports_attachments_with_their_digest_and_where_to_download_them(client, report):
+    kept = attach(report, "letter.pdf", PDF, kind=ev.DOCUMENT, captured_at=datetime(2020, 3, 5, 7, tzinfo=UTC))
+    (shown,) = client.get(reverse("api:report-detail", kwargs={"pk": report.pk})).json()["attachments"]
+    assert shown["sha256"] == hashlib.sha256(PDF).hexdigest() == kept.sha256
+    assert (shown["name"], shown["kind"], shown["content_type"], shown["size"]) == (
+        "letter.pdf", "document", "application/pdf", len(PDF))
+    assert shown["captured_at"] == "2020-03-05T07:00:00Z"
+    assert body(client.get(shown["url"])) == PDF
+    listed = client.get(reverse("api:report-list")).json()["results"]
+    assert [a["sha256"] for r in listed for a in r["attachments"]] == [kept.sha256]
