@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_METHODS, VERIFICATION_STATES
-from monitor.evidence.attachments import INLINE
+from monitor.evidence.attachments import INLINE, PDF
 from monitor.evidence.models import Attachment
 from monitor.evidence.publication import Audience, Ledger
 from monitor.pages import cache, charts, data, instants, plain
@@ -212,8 +212,8 @@ def attachment(request, report, attachment, name):
     the report's row: monitor.evidence.publication); staff when their role lets them see the report.
     Anyone else gets a 404, as for a report that does not exist. The file goes out as stored, with its
     SHA-256 in a `Repr-Digest` header (RFC 9530) beside the one on the page. Only images, PDFs and plain
-    text are shown in the browser; a captured web page is always a download, and every file is sandboxed
-    (no script of someone else's page runs in the monitor's origin).
+    text are shown in the browser; a captured web page is always a download, and every file but a PDF is
+    sandboxed (no script of someone else's page runs in the monitor's origin).
     """
     kept = get_object_or_404(Attachment.objects.only("report_id", "file", "original_name", "content_type",
                                                      "sha256"), pk=attachment, report_id=report)
@@ -226,7 +226,9 @@ def attachment(request, report, attachment, name):
         raise Http404 from None
     response = FileResponse(stream, as_attachment=kept.content_type not in INLINE, filename=kept.original_name,
                             content_type=kept.content_type)
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    if kept.content_type != PDF:
+        # Not for PDFs: browsers' PDF viewers refuse to open in a sandbox, and a PDF's scripts run in the viewer's.
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     response["X-Content-Type-Options"] = "nosniff"
     response["Repr-Digest"] = "sha-256=:" + base64.b64encode(bytes.fromhex(kept.sha256)).decode() + ":"
     if audience.staff:
