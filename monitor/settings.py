@@ -204,6 +204,11 @@ STORAGES = {
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
+# Attachments of reports (documents, screenshots, captures of web pages) are kept under MEDIA_ROOT/attachments/
+# and never overwritten. Larger ones are refused: 25 MB holds a long PDF, a full-page screenshot or a WARC of one
+# page; a whole site's capture belongs in a web archive, cited by its URL (docs/operations.md, *Attachments*).
+MONITOR_ATTACHMENT_MAX_BYTES = int(os.environ.get("MONITOR_ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+
 # --- Imports: bounded work per file, and a Celery queue of their own (issue 11) --------------------------
 # Uploads over MAX_UPLOAD are refused; those over INLINE are checked and imported by a worker; rows are
 # written in batches of BATCH_SIZE (docs/importing.md).

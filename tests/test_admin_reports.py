@@ -56,7 +56,7 @@ def test_grouping_reports_as_one_event_merges_the_events_they_were_in(client, re
 def test_verifying_hands_the_reports_to_reevaluation_inside_the_transaction(client, reevaluated):
     client.force_login(grant_role(UserFactory(), ANALYST))
     report = ReportFactory(entered_by=UserFactory())
-    act(client, "verify_reports", [report])
+    act(client, "verify_reports", [report], confirm="yes", method=ev.SITE_VISIT)
     assert reevaluated == [([report.pk], True)]
 
 

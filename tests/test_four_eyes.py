@@ -104,6 +104,8 @@ def other_value(report, name):
         return {name: ev.EventGroup.objects.create(label="Another event").pk}
     if name == "source":
         return {name: SourceFactory(name="Another source").pk}
+    if name == "original_text":  # an original text names its language
+        return {name: "متن اصلی", "original_language": "ps"}
     if field.choices:
         return {name: next(str(c) for c, _label in field.choices if c != current)}
     if isinstance(field, ev.models.DateTimeField):

@@ -236,7 +236,8 @@ def test_evidence_shows_date_source_grade_verification_and_whether_it_counts(cli
     assert "3 reports listed, newest first." in page
     assert (
         "12 September 2020 Intra-Afghan negotiations open in Doha between the Taliban and the Afghan government's "
-        "team. Wire service (demo) · grade B1 · verification: Verified · Counts"
+        "team. Wire service (demo) · grade B1 · verification: Verified (two independent sources) on 15 September 2020 "
+        "· Counts"
     ) in page
     assert "Taliban spokesman (demo) · grade D4 · verification: Claimed · Weaker than B2 and unverified" in page
     assert "says it did not happen" in page

@@ -83,7 +83,7 @@ def test_a_viewer_is_offered_no_verification_and_a_forged_one_changes_nothing(cl
     offered = [value for value, _label in client.get(CHANGELIST).context["action_form"].fields["action"].choices]
     assert "verify_reports" not in offered and "reject_reports" not in offered and "group_as_event" not in offered
     assert "export_csv" in offered
-    response = act(client, "verify_reports", [others_report])
+    response = act(client, "verify_reports", [others_report], confirm="yes", method=ev.TWO_SOURCES)
     assert "No action selected" in response.content.decode()
     others_report.refresh_from_db()
     assert others_report.verification == ev.CLAIMED
@@ -113,7 +113,7 @@ def test_a_monitor_cannot_verify_even_by_forging_the_action(client, others_repor
     client.force_login(staff(MONITOR))
     offered = [value for value, _label in client.get(CHANGELIST).context["action_form"].fields["action"].choices]
     assert "verify_reports" not in offered and "group_as_event" in offered
-    act(client, "verify_reports", [others_report])
+    act(client, "verify_reports", [others_report], confirm="yes", method=ev.TWO_SOURCES)
     act(client, "reject_reports", [others_report], confirm="yes", reason="Forged.")
     others_report.refresh_from_db()
     assert others_report.verification == ev.CLAIMED and not others_report.verification_changes.exists()
@@ -135,7 +135,7 @@ def test_a_monitor_may_upload_a_file_but_not_see_restricted_reports_of_others(cl
 def test_an_analyst_verifies_a_report_someone_else_entered(client, others_report):
     analyst = staff(ANALYST)
     client.force_login(analyst)
-    response = act(client, "verify_reports", [others_report])
+    response = act(client, "verify_reports", [others_report], confirm="yes", method=ev.TWO_SOURCES)
     assert "1 report marked verified." in response.content.decode()
     others_report.refresh_from_db()
     assert others_report.verification == ev.VERIFIED
@@ -146,7 +146,7 @@ def test_no_one_verifies_a_report_they_entered_themselves_not_even_in_bulk(clien
     analyst = staff(ANALYST)
     own = ReportFactory(entered_by=analyst, source=others_report.source)
     client.force_login(analyst)
-    response = act(client, "verify_reports", [own, others_report])
+    response = act(client, "verify_reports", [own, others_report], confirm="yes", method=ev.TWO_SOURCES)
     text = response.content.decode()
     assert "1 report marked verified." in text
     assert "1 report was not verified: you entered it, so someone else must verify it." in text
@@ -224,7 +224,7 @@ def test_an_administrator_manages_sources_but_neither_deletes_reports_nor_verifi
     source = ev.Source.objects.get(name="UN mission")
     assert source.history.get().history_user == admin_user
     own = ReportFactory(entered_by=admin_user, source=source)
-    act(client, "verify_reports", [own])
+    act(client, "verify_reports", [own], confirm="yes", method=ev.TWO_SOURCES)
     own.refresh_from_db()
     assert own.verification == ev.CLAIMED
     # A report is a record: rejected or hidden, never deleted (tests/test_records_kept.py).
@@ -236,7 +236,7 @@ def test_a_superuser_cannot_verify_a_report_they_entered_either(client):
     root = UserFactory(username="root", is_superuser=True)
     own = ReportFactory(entered_by=root)
     client.force_login(root)
-    act(client, "verify_reports", [own])
+    act(client, "verify_reports", [own], confirm="yes", method=ev.TWO_SOURCES)
     own.refresh_from_db()
     assert own.verification == ev.CLAIMED
 

@@ -10,7 +10,7 @@ A deployment that wants different roles makes other groups; these four are
 reset to their definitions.
 
 - Viewer: reads everything staff may read, changes nothing.
-- Monitor: also enters and edits reports, groups them as events, imports files.
+- Monitor: also enters and edits reports, attaches files to them, groups them as events, imports files.
   Cannot verify, dispute or reject.
 - Analyst: also verifies, disputes and rejects reports (never one they entered
   themselves: see Report.set_verification), sees restricted reports, records
@@ -37,6 +37,8 @@ MONITOR_EXTRA = (
     "evidence.add_eventgroup",
     "evidence.change_eventgroup",
     "evidence.add_importjob",
+    # Files kept with a report (a document, a screenshot, a web capture): added, never changed or deleted.
+    "evidence.add_attachment",
 )
 ANALYST_EXTRA = (
     "evidence.verify_report",

@@ -180,9 +180,29 @@ class SourceSerializer(serializers.Serializer):
     reliability = serializers.CharField(help_text="Admiralty A–F")
 
 
+class AttachmentSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The file's name as uploaded")
+    kind = serializers.CharField(help_text="document, screenshot or web_capture")
+    content_type = serializers.CharField(help_text="The type read from the file's bytes")
+    size = serializers.IntegerField(help_text="Bytes")
+    sha256 = serializers.CharField(help_text="SHA-256 of the bytes as stored: check a download against it")
+    captured_at = serializers.DateTimeField(help_text="When the capture was made")
+    captured_url = serializers.CharField(help_text="The page captured, if any")
+    description = serializers.CharField()
+    stored_at = serializers.DateTimeField(help_text="When the monitor stored it (what 'as known at' compares)")
+    url = serializers.CharField(help_text="Where to download it")
+
+
 class ReportSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     summary = serializers.CharField()
+    original_text = serializers.CharField(help_text="The source's own words, when summary translates them")
+    original_language = serializers.CharField(
+        help_text="BCP 47 tag of the language the source wrote in (ps, prs, ar…); empty if not given"
+    )
+    translation = serializers.CharField(
+        help_text="Who translated summary from original_language: human, machine, or empty (not a translation)"
+    )
     category = serializers.CharField()
     sub_category = serializers.CharField()
     stance = serializers.CharField(help_text="affirms or denies")
@@ -209,6 +229,7 @@ class ReportSerializer(serializers.Serializer):
     visibility = serializers.CharField(required=False, help_text="Staff only")
     commitment = serializers.CharField(allow_null=True, help_text="agreement-slug/key, if linked by hand")
     event = serializers.IntegerField(allow_null=True, source="event_id", help_text="Reports of one event share it")
+    attachments = AttachmentSerializer(many=True, help_text="Files kept with the report (issue 14)")
 
 
 class StatusChangeSerializer(serializers.Serializer):
@@ -274,6 +295,9 @@ class ReportCreateSerializer(serializers.ModelSerializer):
         fields = (
             "id",
             "summary",
+            "original_text",
+            "original_language",
+            "translation",
             "category",
             "sub_category",
             "stance",

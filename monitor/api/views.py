@@ -294,10 +294,31 @@ class CommitmentDetail(generics.GenericAPIView):
         return Response(self.get_serializer(body).data)
 
 
-def report_dict(report, audience):
+def attachment_dicts(report, request=None):
+    """A report's attachments as the API shows them (issue 14): what a reader needs to fetch and check each.
+
+    Read from `report.attachments.all()`, which the callers prefetch (the commitment's evidence: those
+    stored by its cutoff), so a page of reports costs one query for all their files.
+    """
+    out = []
+    for a in report.attachments.all():
+        url = reverse("pages:attachment", kwargs={"report": report.id, "attachment": a.id, "name": a.original_name})
+        out.append({
+            "name": a.original_name, "kind": a.kind, "content_type": a.content_type, "size": a.size,
+            "sha256": a.sha256, "captured_at": a.captured_at, "captured_url": a.captured_url,
+            "description": a.description, "stored_at": a.stored_at,
+            "url": request.build_absolute_uri(url) if request is not None else url,
+        })
+    return out
+
+
+def report_dict(report, audience, request=None):
     out = {
         "id": report.id,
         "summary": report.summary,
+        "original_text": report.original_text,
+        "original_language": report.original_language,
+        "translation": report.translation,
         "category": report.category,
         "sub_category": report.sub_category,
         "stance": report.stance,
@@ -321,6 +342,7 @@ def report_dict(report, audience):
         "verification": report.verification,
         "commitment": f"{report.commitment.agreement.slug}/{report.commitment.key}" if report.commitment_id else None,
         "event_id": report.event_id,
+        "attachments": attachment_dicts(report, request),
     }
     if audience.staff:
         out["visibility"] = report.visibility
@@ -356,7 +378,7 @@ class CommitmentReports(generics.GenericAPIView):
                 "pages": page.paginator.num_pages,
                 "not_listed_licence": detail.hidden_licensed,
                 "results": self.get_serializer(
-                    [report_dict(r.report, audience) for r in page.object_list], many=True
+                    [report_dict(r.report, audience, request) for r in page.object_list], many=True
                 ).data,
             }
         )
@@ -384,7 +406,7 @@ class ReportList(generics.ListCreateAPIView):
         audience = publication.Audience(self.request.user)
         reports = audience.reports(
             Report.objects.select_related("source", "commitment__agreement").order_by("-occurred_at", "-id")
-        )
+        ).prefetch_related("attachments")
         params = self.request.query_params
         if params.get("category"):
             reports = reports.filter(category=params["category"])
@@ -415,7 +437,7 @@ class ReportList(generics.ListCreateAPIView):
         audience = publication.Audience(request.user)
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(
-            s.ReportSerializer([report_dict(r, audience) for r in page], many=True).data
+            s.ReportSerializer([report_dict(r, audience, request) for r in page], many=True).data
         )
 
     @extend_schema(request=s.ReportCreateSerializer, responses={201: s.ReportCreateSerializer})
@@ -437,9 +459,10 @@ class ReportDetail(generics.GenericAPIView):
     def get(self, request, pk):
         audience = publication.Audience(request.user)
         report = get_object_or_404(
-            audience.reports(Report.objects.select_related("source", "commitment__agreement")), pk=pk
+            audience.reports(Report.objects.select_related("source", "commitment__agreement")
+                             .prefetch_related("attachments")), pk=pk
         )
-        return Response(self.get_serializer(report_dict(report, audience)).data)
+        return Response(self.get_serializer(report_dict(report, audience, request)).data)
 
 
 class StatusChangeList(generics.ListAPIView):

@@ -18,12 +18,14 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from monitor.accounts.history import AuditedAdmin
 from monitor.alerts import triggers
+from monitor.evidence import attachments as attachment_rules
 from monitor.evidence import models as ev
 from monitor.evidence.importing import exports, jobs
 from monitor.evidence.importing.bulk import record_history
@@ -79,7 +81,7 @@ class VerificationChangeInline(admin.TabularInline):
     model = ev.VerificationChange
     extra = 0
     can_delete = False
-    readonly_fields = ("old_state", "new_state", "changed_at", "changed_by", "reason")
+    readonly_fields = ("old_state", "new_state", "changed_at", "changed_by", "reason", "method", "method_note")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("changed_by")
@@ -125,6 +127,26 @@ class SourceGradeFilter(admin.ChoicesFieldListFilter):
         self.title = gettext_lazy("source grade")
 
 
+class VerificationForm(forms.Form):
+    method = forms.ChoiceField(
+        label=gettext_lazy("How were these reports verified?"), choices=ev.VERIFICATION_METHODS,
+        widget=forms.RadioSelect,
+        help_text=gettext_lazy("Recorded with each report's verification and shown with it on the public pages."),
+    )
+    method_note = forms.CharField(
+        label=gettext_lazy("The method, in words"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Required for “other”; for any method, what a reader should know (which sources)."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        problems = ev.verification_method_problems(ev.VERIFIED, data.get("method"), data.get("method_note"))
+        for field, reason in problems.items():
+            if field not in self.errors:
+                self.add_error(field, reason[:1].upper() + reason[1:] + ".")
+        return data
+
+
 class RejectionForm(forms.Form):
     reason = forms.CharField(
         label=gettext_lazy("Why are these reports rejected?"), widget=forms.Textarea(attrs={"rows": 3}),
@@ -152,7 +174,7 @@ class ReportAdmin(AuditedAdmin):
     # "as known at" view and citation of a past date would silently change.
     # `entered_at`, beside it: when the report entered the monitor (an ACLED row known since 2020, imported now).
     readonly_fields = ("recorded_at", "entered_at", "verification", "entered_by", "arrived_via", "import_file",
-                       "import_line")
+                       "import_line", "attachments_kept")
     inlines = [VerificationChangeInline]
     actions = ["verify_reports", "dispute_reports", "reject_reports", "group_as_event", "export_csv", "export_json"]
     # Counting a million rows on every page view is slow; the filtered count is enough.
@@ -160,6 +182,8 @@ class ReportAdmin(AuditedAdmin):
     formfield_overrides = URLS_HTTPS
     fieldsets = (
         (None, {"fields": ("summary", "category", "sub_category", "stance", "value")}),
+        (gettext_lazy("Original language"), {"fields": ("original_language", "translation", "original_text"),
+                                              "classes": ("collapse",)}),
         (gettext_lazy("When"), {"fields": ("occurred_at", "occurred_until", "precision", "recorded_at",
                                            "entered_at")}),
         (gettext_lazy("Where and who"), {"fields": ("country", "admin1", "location", "actor1", "actor2",
@@ -167,7 +191,23 @@ class ReportAdmin(AuditedAdmin):
         (gettext_lazy("Source"), {"fields": ("source", "source_ref", "url", "credibility")}),
         (gettext_lazy("Review"), {"fields": ("verification", "visibility", "commitment", "event")}),
         (gettext_lazy("How it arrived"), {"fields": ("arrived_via", "entered_by", "import_file", "import_line")}),
+        # Listed here, added on their own page: an inline would make every post of this form carry a formset,
+        # and an attachment, once stored, is never edited anyway (AttachmentAdmin).
+        (gettext_lazy("Attachments"), {"fields": ("attachments_kept",)}),
     )
+
+    @admin.display(description=gettext_lazy("files kept"))
+    def attachments_kept(self, obj):
+        if obj is None or obj.pk is None:
+            return gettext_lazy("Save the report first, then attach files to it.")
+        rows = format_html_join(
+            "", "<li><a href=\"{}\">{}</a> ({}, {} bytes, {}) · captured {} UTC · stored {} UTC · SHA-256 <code>{}</code></li>",
+            ((reverse("admin:evidence_attachment_change", args=[a.pk]), a.original_name, a.get_kind_display(), a.size,
+              a.content_type, f"{a.captured_at:%Y-%m-%d %H:%M}", f"{a.stored_at:%Y-%m-%d %H:%M}", a.sha256)
+             for a in obj.attachments.all()),
+        )
+        add = reverse("admin:evidence_attachment_add") + f"?report={obj.pk}"
+        return format_html("<ul>{}</ul><a class=\"addlink\" href=\"{}\">{}</a>", rows, add, _("Attach a file"))
 
     @admin.display(description=gettext_lazy("what happened"), ordering="summary")
     def summary_short(self, obj):
@@ -212,10 +252,10 @@ class ReportAdmin(AuditedAdmin):
 
     # --- verification -------------------------------------------------------------
 
-    def _set_verification(self, request, queryset, state, reason=""):
+    def _set_verification(self, request, queryset, state, reason="", method="", method_note=""):
         with transaction.atomic():
             changed, own = ev.Report.objects.filter(pk__in=queryset.values("pk")).set_verification(
-                state, by=request.user, reason=reason
+                state, by=request.user, reason=reason, method=method, method_note=method_note,
             )
             triggers.reports_changed(changed)
         label = dict(ev.VERIFICATION_STATES)[state].lower()
@@ -232,9 +272,15 @@ class ReportAdmin(AuditedAdmin):
             self.message_user(request, _("The selected reports were already %(state)s.") % {"state": label},
                               messages.INFO)
 
-    @admin.action(description=gettext_lazy("Verify the selected reports"), permissions=["verify"])
+    @admin.action(description=gettext_lazy("Verify the selected reports…"), permissions=["verify"])
     def verify_reports(self, request, queryset):
-        self._set_verification(request, queryset, ev.VERIFIED)
+        """Verifying asks how (issue 14): a form, as rejecting asks why; nothing changes until it is answered."""
+        form = VerificationForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            self._set_verification(request, queryset, ev.VERIFIED, method=form.cleaned_data["method"],
+                                   method_note=form.cleaned_data["method_note"].strip())
+            return None
+        return self._confirmation(request, queryset, form, _("Verify reports"), "admin/evidence/report/verify.html")
 
     @admin.action(description=gettext_lazy("Mark the selected reports disputed"), permissions=["verify"])
     def dispute_reports(self, request, queryset):
@@ -246,9 +292,12 @@ class ReportAdmin(AuditedAdmin):
         if form.is_bound and form.is_valid():
             self._set_verification(request, queryset, ev.REJECTED, form.cleaned_data["reason"])
             return None
+        return self._confirmation(request, queryset, form, _("Reject reports"), "admin/evidence/report/reject.html")
+
+    def _confirmation(self, request, queryset, form, title, template):
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Reject reports"),
+            "title": title,
             "opts": self.model._meta,
             "reports": queryset.select_related("source")[:200],
             "count": queryset.count(),
@@ -257,7 +306,7 @@ class ReportAdmin(AuditedAdmin):
             "select_across": request.POST.get("select_across", "0"),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/evidence/report/reject.html", context)
+        return TemplateResponse(request, template, context)
 
     # --- events -------------------------------------------------------------------
 
@@ -321,6 +370,102 @@ class ReportAdmin(AuditedAdmin):
                   permissions=["view"])
     def export_json(self, request, queryset):
         return self._export(request, queryset, as_json=True)
+
+
+# --- attachments ---------------------------------------------------------------
+
+
+class AttachmentForm(forms.ModelForm):
+    class Meta:
+        model = ev.Attachment
+        fields = ("report", "file", "kind", "captured_at", "captured_url", "description")
+
+
+@admin.register(ev.Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """Files kept with reports: added with their SHA-256 computed from the bytes, then never changed or deleted.
+
+    The file's size and type are checked by the model (monitor/evidence/attachments.py) when the form is
+    validated: a refused file is named under the field with the reason, and nothing is stored.
+    """
+
+    form = AttachmentForm
+    list_display = ("original_name", "report", "kind", "content_type", "size", "captured_at", "stored_at", "sha256")
+    list_filter = ("kind", "content_type")
+    list_select_related = ("report",)
+    search_fields = ("original_name", "sha256", "report__summary")
+    autocomplete_fields = ("report",)
+    readonly_fields = ("original_name", "content_type", "size", "sha256", "stored_at", "added_by")
+    formfield_overrides = URLS_HTTPS
+
+    def get_queryset(self, request):
+        attachments = super().get_queryset(request)
+        if request.user.has_perm("evidence.view_restricted_report"):
+            return attachments
+        # As for the reports themselves: a restricted report's files are for analysts and whoever entered it.
+        return attachments.filter(~Q(report__visibility=ev.RESTRICTED) | Q(report__entered_by=request.user))
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return AttachmentForm.Meta.fields
+        return ("report", "file", "kind", "captured_at", "captured_url", "description", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return self.get_fields(request, obj)  # stored: a record, shown whole and read-only
+
+    def get_urls(self):
+        # The add view reads the upload through a size-limiting handler, installed before the CSRF check reads
+        # the body (as ImportJobAdmin's upload does): a file far over the limit is never written, even to a
+        # temporary file. changeform_view still checks the CSRF token itself (csrf_protect_m).
+        name = f"{self.opts.app_label}_{self.opts.model_name}_add"
+        add = path("add/", self.admin_site.admin_view(csrf_exempt(self.limited_add_view)), name=name)
+        return [add] + [u for u in super().get_urls() if u.name != name]
+
+    def limited_add_view(self, request, form_url="", extra_context=None):
+        if request.method == "POST":
+            request.attachment_limit = SizeLimitHandler(request, attachment_rules.max_bytes())
+            request.upload_handlers.insert(0, request.attachment_limit)
+        return self.add_view(request, form_url, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and "report" in form.base_fields:
+            # Reports this user may see (a restricted report's id typed in would otherwise be accepted).
+            form.base_fields["report"].queryset = ReportAdmin.get_queryset(
+                self.admin_site._registry[ev.Report], request)
+        handler = getattr(request, "attachment_limit", None)
+        if obj is None and handler is not None:
+            class Limited(form):
+                def clean(self):
+                    data = super().clean()
+                    if handler.too_large:
+                        # The file was chosen, then skipped as it arrived: only the reason belongs under it.
+                        self.errors.pop("file", None)
+                        self.add_error("file", _("%(name)s is larger than the limit of %(limit)s MB for an "
+                                                 "attachment.") % {"name": getattr(handler, "file_name", None)
+                                                                   or _("The file"),
+                                                                   "limit": _megabytes(attachment_rules.max_bytes())})
+                    return data
+
+            return Limited
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # evidence kept: a wrong file is left, described, and another added
+
+    def save_model(self, request, obj, form, change):
+        obj.added_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(request, _("“%(name)s” is kept with the report, SHA-256 %(sha)s.") % {
+            "name": obj.original_name, "sha": obj.sha256}, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:evidence_report_change", args=[obj.report_id]))
 
 
 # --- imports -------------------------------------------------------------------

@@ -20,7 +20,8 @@ from monitor.verdicts.inputs import CHANGE_FIELDS, EVIDENCE_FIELDS
 # never edited; see docs/report-format.md).
 NOT_CONTENT = frozenset({"id", "recorded_at"})
 # What a report says besides what the engine reads.
-DESCRIBED = frozenset({"summary", "country", "actor2", "fatalities", "source_ref", "url"})
+# The original-language text is what the summary translates: changed, the summary may no longer say it.
+DESCRIBED = frozenset({"summary", "country", "actor2", "fatalities", "source_ref", "url", "original_text"})
 
 _NAMES = {f.attname: f.name for f in Report._meta.concrete_fields}
 

@@ -10,6 +10,8 @@ history, not a field: each change is a row, so a verdict "as known at" any past
 instant sees the verification state as it stood then.
 """
 
+import os
+import re
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as fixed_offset
 
@@ -69,6 +71,29 @@ VERIFICATION_STATES = (
     (VERIFIED, _("Verified")),
     (DISPUTED, _("Disputed")),
     (REJECTED, _("Rejected")),
+)
+
+# How a report was verified (issue 14): asked of whoever verifies, recorded on the VerificationChange and
+# shown with the verification ("Verified (two independent sources) on 3 March 2020"). docs/architecture.md.
+TWO_SOURCES = "two_sources"
+SITE_VISIT = "site_visit"
+OFFICIAL_RECORD = "official_record"
+IMAGERY = "imagery"
+OTHER_METHOD = "other"
+VERIFICATION_METHODS = (
+    (TWO_SOURCES, _("two independent sources")),
+    (SITE_VISIT, _("site visit")),
+    (OFFICIAL_RECORD, _("official record")),
+    (IMAGERY, _("imagery")),
+    (OTHER_METHOD, _("other (described)")),
+)
+
+# A report's summary may be a translation of its original-language text: by whom it was translated.
+HUMAN_TRANSLATION = "human"
+MACHINE_TRANSLATION = "machine"
+TRANSLATIONS = (
+    (HUMAN_TRANSLATION, _("Translated by a person")),
+    (MACHINE_TRANSLATION, _("Machine-translated")),
 )
 
 # Visibility
@@ -155,6 +180,44 @@ def report_date_problems(*, now=None, **dates):
     return problems
 
 
+def verification_method_problems(state, method, note=""):
+    """{field: reason} when a change to `state` lacks the method it needs, or names one not in the list.
+
+    Verifying asks how (VERIFICATION_METHODS); "other" asks for the method in words. Other states take no
+    method. Reasons follow the field's name, as report_date_problems's do.
+    """
+    problems = {}
+    methods = dict(VERIFICATION_METHODS)
+    if state != VERIFIED:
+        if method:
+            problems["method"] = "is given only when verifying"
+        return problems
+    if not method:
+        problems["method"] = "is required to verify: say how the report was verified (" + ", ".join(
+            str(label) for label in methods.values()) + ")"
+    elif method not in methods:
+        problems["method"] = f"“{method}” is not one of: " + ", ".join(methods)
+    elif method == OTHER_METHOD and not (note or "").strip():
+        problems["method_note"] = "is required when the method is “other”: describe how it was verified"
+    return problems
+
+
+# BCP 47 language tags, by their syntax (RFC 5646, "langtag" without the rare extensions and grandfathered
+# forms): a 2-3 letter language, optional extlang, script (4 letters), region (2 letters or 3 digits) and
+# variants. The registry itself is not consulted: the tag is kept as given, checked for shape.
+_BCP47 = re.compile(
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{3}){0,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
+
+
+def validate_language_tag(value):
+    if value and not _BCP47.match(value):
+        raise ValidationError(
+            _("“%(value)s” is not a BCP 47 language tag (such as ps, fa-AF, prs, ar, en)."),
+            code="invalid_language", params={"value": value},
+        )
+
+
 class Source(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     kind = models.CharField(_("kind"), max_length=30, choices=SOURCE_KINDS, default=OTHER)
@@ -225,13 +288,14 @@ class SelfVerification(PermissionDenied):
 
 
 class ReportQuerySet(models.QuerySet):
-    def set_verification(self, state, *, by=None, at=None, reason=""):
+    def set_verification(self, state, *, by=None, at=None, reason="", method="", method_note=""):
         """Move every report in this set to `state`, in three queries whatever their number.
 
         Locks the rows, records one VerificationChange per report that actually
         changes, and returns (changed ids, ids skipped because `by` entered them
         and may not verify them). Reports already in `state` are left alone.
         """
+        _check_method(state, method, method_note)
         at = at or timezone.now()
         with transaction.atomic():
             rows = list(self.select_for_update().order_by().values_list("id", "verification", "entered_by_id"))
@@ -239,11 +303,21 @@ class ReportQuerySet(models.QuerySet):
             moving = [(pk, old) for pk, old, entered_by in rows if old != state and pk not in own]
             VerificationChange.objects.bulk_create(
                 VerificationChange(report_id=pk, old_state=old, new_state=state, changed_at=at, changed_by=by,
-                                   reason=reason)
+                                   reason=reason, method=method, method_note=method_note)
                 for pk, old in moving
             )
             Report.objects.filter(pk__in=[pk for pk, _old in moving]).update(verification=state)
         return [pk for pk, _old in moving], own
+
+
+def _check_method(state, method, method_note):
+    # A method that is given must be one of the list (and "other" described). Verifying without one is refused
+    # where people verify (the admin's action); callers of the model that predate the rule (the demo loader,
+    # scripts) may still record a verification whose method is not known: it shows as plain "Verified".
+    if method or state != VERIFIED:
+        problems = verification_method_problems(state, method, method_note)
+        if problems:
+            raise ValidationError({f: reason[:1].upper() + reason[1:] + "." for f, reason in problems.items()})
 
 
 def _own_verification(state, by, entered_by_id):
@@ -252,6 +326,19 @@ def _own_verification(state, by, entered_by_id):
 
 class Report(models.Model):
     summary = models.TextField(_("what happened"))
+    # The words as the source wrote them, when `summary` is a translation of them (issue 14): kept beside it, so
+    # a reader can check the translation, and the page says who translated ("Machine-translated from Pashto").
+    # `db_default` on these new columns: rows written by SQL that names its columns (the importer's staging,
+    # a COPY) get them empty, as rows written before them have.
+    original_text = models.TextField(_("original text"), blank=True, default="", db_default="")
+    original_language = models.CharField(
+        _("original language"), max_length=35, blank=True, default="", db_default="", validators=[validate_language_tag],
+        help_text=_("A BCP 47 tag: ps (Pashto), prs (Dari), fa, ar, en…"),
+    )
+    translation = models.CharField(
+        _("summary translated"), max_length=10, choices=TRANSLATIONS, blank=True, default="", db_default="",
+        help_text=_("Empty: the summary is in the source's own words."),
+    )
     category = models.CharField(_("category"), max_length=100, db_index=True)
     sub_category = models.CharField(_("sub-category"), max_length=100, blank=True)
     stance = models.CharField(_("stance"), max_length=10, choices=STANCES, default=AFFIRMS)
@@ -365,25 +452,42 @@ class Report(models.Model):
         problems = report_date_problems(**{f: getattr(self, f) for f in DATE_FIELDS if f not in skip})
         for field, reason in problems.items():
             errors[field] = [ValidationError(reason[:1].upper() + reason[1:] + ".", code="out_of_bounds")]
+        for field, reason in translation_problems(self.original_text, self.original_language,
+                                                  self.translation).items():
+            if field not in skip:
+                errors.setdefault(field, []).append(ValidationError(reason[:1].upper() + reason[1:] + ".",
+                                                                    code="translation"))
         if errors:
             raise ValidationError(errors)
 
-    def set_verification(self, state, *, by=None, at=None, reason=""):
-        """Change the verification state and record who changed it, when and why.
+    def set_verification(self, state, *, by=None, at=None, reason="", method="", method_note=""):
+        """Change the verification state and record who changed it, when, why and (verifying) how.
 
         Locks the report row so that two analysts acting at once each record a
         change against the state they actually saw.
         """
         if _own_verification(state, by, self.entered_by_id):
             raise SelfVerification("A report cannot be verified by the person who entered it.")
+        _check_method(state, method, method_note)
         at = at or timezone.now()
         with transaction.atomic():
             current = Report.objects.select_for_update().only("verification").get(pk=self.pk)
             VerificationChange.objects.create(
-                report=self, old_state=current.verification, new_state=state, changed_at=at, changed_by=by, reason=reason
+                report=self, old_state=current.verification, new_state=state, changed_at=at, changed_by=by, reason=reason,
+                method=method, method_note=method_note,
             )
             Report.objects.filter(pk=self.pk).update(verification=state)
         self.verification = state
+
+
+def translation_problems(original_text, original_language, translation):
+    """{field: reason}: a translation needs the language it is from, and an original text needs its language."""
+    problems = {}
+    if (translation or original_text) and not original_language:
+        problems["original_language"] = (
+            "is required when the summary is a translation or an original text is given: the language it is from"
+        )
+    return problems
 
 
 class VerificationChange(models.Model):
@@ -400,6 +504,11 @@ class VerificationChange(models.Model):
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
     )
     reason = models.TextField(_("reason"), blank=True)
+    # How it was verified (VERIFICATION_METHODS), for a change to "verified"; empty for other changes, and for
+    # verifications recorded before the method was asked.
+    # `db_default`: the importer's staging SQL writes changes naming its columns (importing/staging.py).
+    method = models.CharField(_("method"), max_length=20, choices=VERIFICATION_METHODS, blank=True, default="", db_default="")
+    method_note = models.TextField(_("method, in words"), blank=True, default="", db_default="")
 
     class Meta:
         ordering = ("report", "changed_at", "id")
@@ -409,6 +518,109 @@ class VerificationChange(models.Model):
 
     def __str__(self):
         return f"{self.old_state} → {self.new_state} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+# What an attachment is (issue 14); its file's type is read from its bytes (monitor/evidence/attachments.py).
+DOCUMENT = "document"
+SCREENSHOT = "screenshot"
+WEB_CAPTURE = "web_capture"
+ATTACHMENT_KINDS = (
+    (DOCUMENT, _("Document")),
+    (SCREENSHOT, _("Screenshot")),
+    (WEB_CAPTURE, _("Capture of a web page")),
+)
+
+
+def attachment_path(instance, filename):
+    # Under its digest, so two files never share a folder by chance; and the storage never overwrites a file
+    # that exists (Django's FileSystemStorage picks a new name), so a stored attachment is never replaced.
+    return f"attachments/{instance.stored_at:%Y/%m}/{instance.sha256[:16]}/{filename}"
+
+
+class Attachment(models.Model):
+    """A file kept as evidence with a report: a document, a screenshot, a capture of a web page.
+
+    Append-only, like the verification history: once stored, its file, digest and times never change (a
+    wrong file is left and another added; the report's visibility decides who may download it). The SHA-256
+    is computed from the bytes as they are stored, so a reader who downloads the file can check it is the
+    one the monitor kept. `captured_at` is when the capture was made, as the monitor says (a screenshot of a
+    page taken the day the page said it); `stored_at` is when the monitor kept it, and what an "as known at"
+    view compares.
+    """
+
+    report = models.ForeignKey(Report, models.PROTECT, related_name="attachments", verbose_name=_("report"))
+    file = models.FileField(_("file"), upload_to=attachment_path, max_length=400)
+    original_name = models.CharField(_("file name"), max_length=255, editable=False)
+    content_type = models.CharField(_("type"), max_length=100, editable=False)
+    size = models.BigIntegerField(_("size in bytes"), editable=False)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, editable=False, db_index=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=ATTACHMENT_KINDS, default=DOCUMENT)
+    captured_at = models.DateTimeField(
+        _("captured at"), default=timezone.now,
+        help_text=_("When the capture was made (the screenshot taken, the page saved); by default, now."),
+    )
+    captured_url = models.URLField(_("captured from"), max_length=1000, blank=True,
+                                   help_text=_("The address of the page captured, if any."))
+    description = models.TextField(_("description"), blank=True)
+    stored_at = models.DateTimeField(_("stored at"), default=timezone.now, editable=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", editable=False,
+        verbose_name=_("added by"),
+    )
+
+    class Meta:
+        ordering = ("report", "stored_at", "id")
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self):
+        return self.original_name or self.file.name
+
+    def clean_fields(self, exclude=None):
+        """The fields' checks, then the file's own (size, type by content) and the capture's time, by field."""
+        errors = {}
+        try:
+            super().clean_fields(exclude)
+        except ValidationError as e:
+            errors = e.update_error_dict(errors)
+        if "file" not in errors and "file" not in (exclude or ()) and self._new_file():
+            try:
+                self._check_file()
+            except ValidationError as e:
+                errors = e.update_error_dict(errors)
+        if self.captured_at and self.captured_at > timezone.now() + timedelta(minutes=5):
+            errors.setdefault("captured_at", []).append(
+                ValidationError(_("Is in the future: a capture cannot be made before it is stored."), code="future"))
+        elif self.captured_at and self.captured_at < REPORTS_FROM:
+            errors.setdefault("captured_at", []).append(
+                ValidationError(_("Is before 1 January 1900."), code="out_of_bounds"))
+        if errors:
+            raise ValidationError(errors)
+
+    def _new_file(self):
+        return bool(self.file) and not getattr(self.file, "_committed", True)
+
+    def _check_file(self):
+        from monitor.evidence import attachments
+
+        name = os.path.basename(self.file.name or "")
+        try:
+            checked = attachments.check(self.file, name)
+        except attachments.Refused as e:
+            raise ValidationError({"file": ValidationError(
+                _("%(name)s %(reason)s.") % {"name": name or _("The file"), "reason": e}, code="refused")}) from None
+        self.original_name = name[:255]
+        self.content_type, self.size, self.sha256 = checked.content_type, checked.size, checked.sha256
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            if self._new_file():
+                raise ValidationError({"file": _("An attachment's file is never replaced: add another attachment.")})
+        elif self._new_file():
+            # Checked here too, whoever saves (a script, a test): nothing reaches the storage unchecked, and the
+            # digest is always of the bytes stored.
+            self._check_file()
+        super().save(*args, **kwargs)
 
 
 class PlaceName(models.Model):

@@ -16,12 +16,14 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.db.models import BigIntegerField, Exists, Max, OuterRef, Prefetch, Q
+from django.db.models import BigIntegerField, Exists, Max, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
 from monitor.evidence import publication
+from monitor.evidence import models as ev
+from monitor.evidence.languages import language_name
 from monitor.evidence.models import Report
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
@@ -403,6 +405,37 @@ class EvidenceRow:
     def grade(self):
         return f"{self.report.source.reliability}{self.report.credibility}"
 
+    @property
+    def verified_how(self):
+        """How the verification in force was made ("two independent sources", "other: …"), or "" if not said."""
+        method, note = getattr(self.report, "verified_method", ""), getattr(self.report, "verified_method_note", "")
+        if not method:
+            return ""
+        label = dict(ev.VERIFICATION_METHODS).get(method, method)
+        return f"{_('other')}: {note}" if method == ev.OTHER_METHOD else str(label)
+
+    @property
+    def original_language_name(self):
+        return language_name(self.report.original_language)
+
+
+def with_evidence_kept(reports, known_at):
+    """`reports` with what a page says of how their evidence is kept, as known at `known_at` (issue 14).
+
+    The verification change in force then (its method and instant: "Verified (site visit) on 3 March") is
+    read as annotations of the reports' own query; their attachments stored by then, in one more query,
+    whatever the number of reports. An attachment stored after `known_at` was not known then.
+    """
+    latest = ev.VerificationChange.objects.filter(report=OuterRef("pk"), changed_at__lte=known_at).order_by(
+        "-changed_at", "-id")
+    return reports.annotate(
+        verified_method=Subquery(latest.values("method")[:1]),
+        verified_method_note=Subquery(latest.values("method_note")[:1]),
+        verified_on=Subquery(latest.values("changed_at")[:1]),
+    ).prefetch_related(Prefetch(
+        "attachments", queryset=ev.Attachment.objects.filter(stored_at__lte=known_at).order_by("stored_at", "id")
+    ))
+
 
 @dataclass
 class ChangeRow:
@@ -474,7 +507,9 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     hidden_internal = sum(1 for e in visible if not ledger.countable(e.id)) if audience.staff else 0
     page = Paginator(visible, per_page).get_page(page_number)
     # The context's rows are read with the page's, in one query.
-    rows_by_id = Report.objects.select_related("source").in_bulk([e.id for e in page.object_list] + shown_context)
+    rows_by_id = with_evidence_kept(Report.objects.select_related("source"), cut.known_at).in_bulk(
+        [e.id for e in page.object_list] + shown_context
+    )
     context = sorted(
         (rows_by_id[pk] for pk in shown_context if pk in rows_by_id), key=lambda r: (r.occurred_at, r.id), reverse=True
     )

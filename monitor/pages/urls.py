@@ -29,4 +29,6 @@ urlpatterns = [
         name="commitment-feed",
     ),
     path("agreements/<slug:agreement>/commitments/<slug:key>/badge.svg", views.badge, name="badge"),
+    # Files kept with a report (issue 14): not through the page cache, since who may have one depends on the reader.
+    path("reports/<int:report>/attachments/<int:attachment>/<str:name>", views.attachment, name="attachment"),
 ]

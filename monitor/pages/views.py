@@ -6,13 +6,14 @@ Dates are shown in the agreement's own time zone, the one its deadlines are
 counted in.
 """
 
+import base64
 from datetime import timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import icalendar
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,8 +21,10 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_STATES
-from monitor.evidence.publication import Audience
+from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_METHODS, VERIFICATION_STATES
+from monitor.evidence.attachments import INLINE, PDF
+from monitor.evidence.models import Attachment
+from monitor.evidence.publication import Audience, Ledger
 from monitor.pages import cache, charts, data, instants, plain
 from monitor.pages.templatetags.pages_tags import TONES
 from monitor.verdicts.method import METHOD_VERSION
@@ -237,11 +240,47 @@ def _chart(commitment, detail, tz, cut):
     )
 
 
+def attachment(request, report, attachment, name):
+    """A file kept with a report, to whoever may see the report's row (issue 14).
+
+    The public may download it when the report is public and its source may be republished (the rule for
+    the report's row: monitor.evidence.publication); staff when their role lets them see the report.
+    Anyone else gets a 404, as for a report that does not exist. The file goes out as stored, with its
+    SHA-256 in a `Repr-Digest` header (RFC 9530) beside the one on the page. Only images, PDFs and plain
+    text are shown in the browser; a captured web page is always a download, and every file but a PDF is
+    sandboxed (no script of someone else's page runs in the monitor's origin).
+    """
+    kept = get_object_or_404(Attachment.objects.only("report_id", "file", "original_name", "content_type",
+                                                     "sha256"), pk=attachment, report_id=report)
+    audience = Audience(request.user)
+    if not audience.shows_row(kept.report_id, Ledger.load([kept.report_id])) or name != kept.original_name:
+        raise Http404
+    try:
+        stream = kept.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(stream, as_attachment=kept.content_type not in INLINE, filename=kept.original_name,
+                            content_type=kept.content_type)
+    if kept.content_type != PDF:
+        # Not for PDFs: browsers' PDF viewers refuse to open in a sandbox, and a PDF's scripts run in the viewer's.
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Repr-Digest"] = "sha-256=:" + base64.b64encode(bytes.fromhex(kept.sha256)).decode() + ":"
+    if audience.staff:
+        patch_cache_control(response, private=True, no_store=True)
+    else:
+        # Public now, but the report's visibility may change: kept briefly, and only by the reader's browser.
+        patch_cache_control(response, private=True, max_age=300)
+    patch_vary_headers(response, ("Cookie",))
+    return response
+
+
 def method(request):
     context = {
         "reliability": RELIABILITY,
         "credibility": CREDIBILITY,
         "verification_states": VERIFICATION_STATES,
+        "verification_methods": VERIFICATION_METHODS,
         "due_soon_days": getattr(settings, "MONITOR_DUE_SOON_DAYS", 7),
     }
     return render(request, "pages/method.html", context)

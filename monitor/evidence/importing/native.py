@@ -7,6 +7,7 @@ null clears it. `source` + `source_ref` identify a report: importing a row with
 the same pair again updates that report.
 """
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from monitor.evidence import models as ev
@@ -22,6 +23,8 @@ OPTIONAL = (
     "source", "sub_category", "stance", "occurred_until", "precision", "recorded_at", "value",
     "country", "admin1", "location", "actor1", "actor2", "fatalities", "url", "credibility", "visibility",
     "commitment",
+    # The source's own words when `summary` translates them, their language, and who translated (issue 14).
+    "original_text", "original_language", "translation",
 )
 # Columns the export adds that describe the monitor's own state; an exported file imports without them.
 IGNORED = ("id", "entered_at", "verification", "grade")
@@ -120,6 +123,9 @@ class NativeReader:
         take("credibility", lambda v: _credibility(v))
         take("visibility", lambda v: fields.choice(str(v), ev.VISIBILITIES, default=ev.PUBLIC))
         take("commitment", self._commitment)
+        take("original_text", lambda v: fields.text(str(v)))
+        take("original_language", _language)
+        take("translation", lambda v: fields.choice(str(v), ev.TRANSLATIONS, default=""))
         source_id = take("source", self._source) or self.source_id
         if source_id is None and "source" not in [p.column for p in problems]:
             problems.append(Problem(line, "source", "is required (no source was chosen for the whole file)"))
@@ -138,6 +144,10 @@ class NativeReader:
         until, since = values.get("occurred_until"), values.get("occurred_at")
         if until and since and until < since:
             problems.append(Problem(line, "occurred_until", "is before occurred_at"))
+        # In the row itself: a translation, or an original text, names the language it is from.
+        if (values.get("translation") or values.get("original_text")) and not values.get("original_language"):
+            problems.append(Problem(line, "original_language", "is required with translation or original_text: "
+                                                                  "the language the source wrote in"))
         if values.get("recorded_at", False) is None:
             del values["recorded_at"]  # empty: recorded when it is written, as without the column
         if "commitment" in values:
@@ -185,6 +195,15 @@ def _unneutralised(cell):
     if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_STARTS:
         return cell[1:]
     return cell
+
+
+def _language(value):
+    value = str(value).strip()
+    try:
+        ev.validate_language_tag(value)
+    except ValidationError:
+        raise ValueError(f"“{value}” is not a BCP 47 language tag (such as ps, prs, fa-AF, ar, en)") from None
+    return value
 
 
 def _credibility(value):

@@ -133,6 +133,7 @@ class Command(BaseCommand):
                 changes.append(ev.VerificationChange(
                     report=report, old_state=ev.CLAIMED, new_state=state,
                     changed_at=report.recorded_at + timedelta(days=2), reason="Demo: checked against a second source.",
+                    method=ev.TWO_SOURCES if state == ev.VERIFIED else "",
                 ))
                 report.verification = state
         ev.VerificationChange.objects.bulk_create(changes)
