@@ -26,6 +26,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("pages", "0004_watch_milestones"), ("evidence", "0010_attachments_and_verification_method")]
+    dependencies = [("pages", "0006_watch_revisions"), ("evidence", "0008_attachments_and_verification_method")]
 
     operations = [migrations.RunPython(create, drop)]
