@@ -26,7 +26,7 @@ from monitor.api import serializers as s
 from monitor.evidence import publication
 from monitor.evidence.models import ARRIVED_API, Report
 from monitor.pages import cache as page_cache
-from monitor.pages import data, instants
+from monitor.pages import data, instants, later
 from monitor.verdicts.models import StatusChange
 from terms.models import Agreement
 from terms.readings import main_label
@@ -62,6 +62,12 @@ def _cutoffs(request, agreement):
     if wait:
         raise Throttled(wait=wait)
     return cut
+
+
+def _later(request, agreement, cut, verdicts, view, url_kwargs):
+    """The banner a cited page shows, as a field (monitor/pages/later.py); None when there is none."""
+    change = later.change(request, agreement, cut, verdicts, view, url_kwargs)
+    return change.as_dict() if change else None
 
 
 def _page_url(request, name, **kwargs):
@@ -219,6 +225,8 @@ class CommitmentList(generics.GenericAPIView):
             "as_of": cut.as_of,
             "known_at": cut.known_at,
             "commitments": [commitment_dict(request, r, audience) for r in rows],
+            "later_change": _later(request, agreement, cut, [r.verdict for r in rows], "api:commitment-list",
+                                   {"agreement": agreement.slug}),
         }
         return Response(self.get_serializer(body).data)
 
@@ -260,6 +268,8 @@ class CommitmentDetail(generics.GenericAPIView):
             reports=api_reverse(
                 "api:commitment-reports", kwargs={"agreement": agreement.slug, "key": key}, request=request
             ),
+            later_change=_later(request, agreement, cut, [row.verdict], "api:commitment-detail",
+                                {"agreement": agreement.slug, "key": key}),
         )
         return Response(self.get_serializer(body).data)
 
