@@ -236,8 +236,8 @@ def _evidence(report_rows, sources, changes):
 def _recorded_evidence(terms, known_at, categories):
     """`evidence_for` as recorded at `known_at`: each report's and source's version then (`recorded.versions`).
 
-    Five queries whatever the number of reports: the sources now and their versions, the reports'
-    versions, the reports with no history at all (as they are now), their verification changes. A
+    Four queries whatever the number of reports: the sources' versions, the reports' versions, the
+    reports with no history at all (as they are now), their verification changes. A
     report is a candidate when any of its versions, or its row now, is in the categories; whether it
     counts is then decided on the version that stands (an edit may have moved it in or out).
     """
@@ -249,12 +249,12 @@ def _recorded_evidence(terms, known_at, categories):
         matches = Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment_id__in=list(linked))
         chosen = Q(id__in=history.filter(matches).values("id"))
         current = matches
+    # A source deleted since still graded its reports then. One with no history (none since evidence
+    # 0002 kept it) is read as it is now, one query more.
     sources = {
-        s.id: engine.SourceRef(id=s.id, name=s.name, reliability=s.reliability, kind=s.kind)
-        for s in Source.objects.all()
+        row.id: engine.SourceRef(id=row.id, name=row.name, reliability=row.reliability, kind=row.kind)
+        for row in as_recorded.versions(Source, known_at)
     }
-    for row in as_recorded.versions(Source, known_at):  # a source deleted since still graded its reports then
-        sources[row.id] = engine.SourceRef(id=row.id, name=row.name, reliability=row.reliability, kind=row.kind)
     candidates = Q(report__in=history.filter(chosen).values("id")) | Q(report__in=Report.objects.filter(
         current, recorded_at__lte=known_at).values("id"))
     changes = verification_for(candidates, known_at)
@@ -273,6 +273,9 @@ def _recorded_evidence(terms, known_at, categories):
             continue
         kept.append(row[:16])
     kept.sort(key=lambda r: (r[2], r[0]))
+    if missing := {r[1] for r in kept} - set(sources):
+        sources.update({s.id: engine.SourceRef(id=s.id, name=s.name, reliability=s.reliability, kind=s.kind)
+                        for s in Source.objects.filter(id__in=missing)})
     return _evidence(kept, sources, changes)
 
 
@@ -387,38 +390,36 @@ def _recorded_terms(agreements, known_at):
     """(commitments, terms) of these agreements as recorded at `known_at` (`monitor.verdicts.recorded`).
 
     The commitments are model instances built from their versions then (never saved): the pages show
-    the rule, window and owing parties the verdict used. Seven queries whatever their number: the
-    commitments now (those with no history stand as they are), the agreements', commitments',
-    milestones' and parties' versions, the owing parties and non-party actors the versions name
-    (simple-history keeps the many-to-many rows with each version), and the names' versions.
+    the rule, window and owing parties the verdict used. Eight queries whatever their number: the
+    commitments now with their agreements (those with no history stand as they are), the agreements',
+    commitments', milestones' and parties' versions, the owing parties and non-party actors the
+    versions name (simple-history keeps the many-to-many rows with each version), the names' versions.
     """
     ids = [getattr(a, "pk", a) for a in agreements]
-    now = {c.id: c for c in commitments_for(ids, parties=False).prefetch_related("owed_by")}
+    now = {c.id: c for c in commitments_for(ids, parties=False)}
     agreements_then = {row.id: row for row in as_recorded.versions(Agreement, known_at, id__in=ids)}
     chosen, with_history = {}, set()
     for row in as_recorded.versions(Commitment, known_at, agreement_id__in=ids):
         with_history.add(row.id)
         if as_recorded.present(row) and not as_recorded.joined_later(row, agreements_then.get(row.agreement_id)):
             chosen[row.id] = row
-    # A commitment with no history at all (written before history was kept) stands as it is now.
+    # A commitment with no history at all (written before history was kept) stands as it is now
+    # (its owing parties then read one query each: there are none such since terms 0002).
     commitments = {pk: c for pk, c in now.items() if pk not in with_history}
-    missing = {row.agreement_id for row in chosen.values()} - set(agreements_then)
-    agreements_now = Agreement.objects.in_bulk(missing) if missing else {}  # none has no history, normally
-    agreement_objects = {pk: row.instance for pk, row in agreements_then.items()}
+    # The agreement's own fields (its signing date, its time zone) are read as they are now: a signing
+    # recorded after the load is a fact with its own date in the world, not a revision of the terms
+    # (amendments, dated in the world, are the room left for it: terms/models.py, Revision).
+    agreements_now = {c.agreement_id: c.agreement for c in now.values()}
+    missing = {row.agreement_id for row in chosen.values()} - set(agreements_now)
+    if missing:  # every commitment it had then is deleted now
+        agreements_now.update(Agreement.objects.in_bulk(missing))
     for pk, row in chosen.items():
         c = row.instance
-        c.agreement = agreement_objects.get(row.agreement_id) or agreements_now[row.agreement_id]
+        c.agreement = agreements_now[row.agreement_id]
         commitments[pk] = c
-    agreement_rows = {row.history_id: row for row in agreements_then.values()}
-    owed, actors = defaultdict(list), defaultdict(list)
-    for history_id, party_id in _m2m(Commitment, "owed_by").filter(
-            history_id__in=[r.history_id for r in chosen.values()]).values_list("history_id", "party_id"):
-        owed[history_id].append(party_id)
-    for history_id, party_id in _m2m(Agreement, "non_party_actors").filter(
-            history_id__in=list(agreement_rows)).values_list("history_id", "party_id"):
-        actors[agreement_rows[history_id].id].append(party_id)
-    owing_ids = {pk: (owed[chosen[pk].history_id] if pk in chosen else [p.id for p in now[pk].owed_by.all()])
-                 for pk in commitments}
+    owed = _m2m_sets(Commitment, "owed_by", "commitment", chosen)
+    actors = _m2m_sets(Agreement, "non_party_actors", "agreement", agreements_then)
+    owing_ids = {pk: (owed[pk] if pk in chosen else [p.id for p in now[pk].owed_by.all()]) for pk in commitments}
     party_ids = {p for ps in owing_ids.values() for p in ps} | {p for ps in actors.values() for p in ps}
     parties = {row.id: row for row in as_recorded.versions(Party, known_at, id__in=party_ids)}
     names = defaultdict(set)
@@ -426,7 +427,9 @@ def _recorded_terms(agreements, known_at):
         if as_recorded.present(row) and not as_recorded.joined_later(row, parties.get(row.party_id)):
             names[row.party_id].add(row.normalized)
     milestone_ids = {c.anchor_milestone_id for c in commitments.values() if c.anchor_milestone_id}
-    milestones = {row.id: row.instance for row in as_recorded.versions(Milestone, known_at, id__in=milestone_ids)}
+    milestones = {
+        row.id: row.instance for row in as_recorded.versions(Milestone, known_at, id__in=milestone_ids)
+    } if milestone_ids else {}
     refs = {
         pk: engine.PartyRef(id=pk, name=row.name, names=frozenset({normalize_name(row.name)} | names[pk]), slug=row.slug)
         for pk, row in parties.items()
@@ -445,11 +448,30 @@ def _recorded_terms(agreements, known_at):
     return ordered, terms
 
 
-def _m2m(model, field):
-    """The historical many-to-many model simple-history keeps beside `model`'s versions for `field`."""
-    return model.history.model._meta.apps.get_model(
-        model._meta.app_label, f"Historical{model.__name__}_{field}"
-    ).objects
+def _m2m_sets(model, field, owner, chosen):
+    """{object id: [party ids]}: the many-to-many `field` as each chosen version (`{id: row}`) holds it, in one query.
+
+    simple-history keeps the many-to-many rows with each version. An object is saved before its
+    many-to-many rows are set (the loader, the admin, a factory), so its very first version holds
+    none: when that first version stands for an object recorded after the cutoff, the first
+    version that holds some is read instead, the object as first recorded in full.
+    """
+    through = model.history.model._meta.apps.get_model(model._meta.app_label, f"Historical{model.__name__}_{field}")
+    chosen_ids = [row.history_id for row in chosen.values()]
+    first_recorded = [pk for pk, row in chosen.items() if not getattr(row, as_recorded.BEFORE)]
+    found = through.objects.filter(Q(history_id__in=chosen_ids) | Q(**{f"{owner}_id__in": first_recorded}))
+    by_version, earliest = defaultdict(list), {}
+    for history_id, object_id, party_id in found.order_by("history__history_date", "history_id").values_list(
+            "history_id", f"{owner}_id", "party_id"):
+        by_version[(object_id, history_id)].append(party_id)
+        earliest.setdefault(object_id, history_id)  # the earliest version holding some: read in date order
+    out = {}
+    for pk, row in chosen.items():
+        parties = by_version.get((pk, row.history_id))
+        if parties is None and not getattr(row, as_recorded.BEFORE) and pk in earliest:
+            parties = by_version[(pk, earliest[pk])]
+        out[pk] = parties or []
+    return out
 
 
 def _prefetched(instance, name, objects):
