@@ -200,3 +200,28 @@ def test_the_api_names_the_later_change_of_a_cited_answer(client, troops):
     assert body["later_change"]["revision"] == "r2"
     assert body["later_change"]["changed"] == ["troops"]
     assert client.get(url).json()["later_change"] is None  # the present view has nothing to compare
+
+
+def test_every_table_a_cited_view_reads_moves_the_page_caches_data_version(client, troops):
+    """A cited page is cached until the data changes: the history and revisions it reads must move the version."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _agreement, commitment, _later = troops
+    revise(commitment, 2, target=8750)  # so that the banner, and the revision it names, are read
+    read = set()
+    for name, kwargs in (("pages:agreement", {}), ("pages:commitment", {"key": "troops"}),
+                         ("api:commitment-list", {})):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse(name, kwargs={"agreement": "deal", **kwargs}),
+                                  {"as_of": "2020-07-20", "known_at": "2020-07-20"})
+        assert response.status_code == 200
+        read |= {t for q in queries for t in re.findall(r'(?:FROM|JOIN)\s+"(\w+)"', q["sql"])}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname = %s",
+            ["pages_data_changed"],
+        )
+        watched = {name for (name,) in cursor.fetchall()}
+    assert {"terms_historicalcommitment", "evidence_historicalreport", "terms_revision"} <= read
+    assert read - watched - {"auth_user"} == set()
