@@ -131,7 +131,9 @@ class CommitmentSerializer(serializers.Serializer):
 class LaterChangeSerializer(serializers.Serializer):
     """A cited view that today's terms and contents judge otherwise (monitor/pages/later.py)."""
 
-    revision = serializers.CharField(allow_null=True, help_text="The latest revision of the terms made after known_at")
+    revision = serializers.CharField(
+        allow_null=True, help_text="The latest revision of the terms made after known_at"
+    )
     message = serializers.CharField()
     changed = serializers.ListField(child=serializers.SlugField(), help_text="Keys of the commitments that change")
     current = serializers.URLField(help_text="The same as_of, as known now")

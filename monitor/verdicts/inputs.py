@@ -431,7 +431,9 @@ def _recorded_terms(agreements, known_at):
         row.id: row.instance for row in as_recorded.versions(Milestone, known_at, id__in=milestone_ids)
     } if milestone_ids else {}
     refs = {
-        pk: engine.PartyRef(id=pk, name=row.name, names=frozenset({normalize_name(row.name)} | names[pk]), slug=row.slug)
+        pk: engine.PartyRef(
+            id=pk, name=row.name, names=frozenset({normalize_name(row.name)} | names[pk]), slug=row.slug
+        )
         for pk, row in parties.items()
     }
     party_objects = {pk: row.instance for pk, row in parties.items()}
