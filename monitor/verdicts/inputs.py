@@ -390,10 +390,11 @@ def _recorded_terms(agreements, known_at):
     """(commitments, terms) of these agreements as recorded at `known_at` (`monitor.verdicts.recorded`).
 
     The commitments are model instances built from their versions then (never saved): the pages show
-    the rule, window and owing parties the verdict used. Eight queries whatever their number: the
-    commitments now with their agreements (those with no history stand as they are), the agreements',
-    commitments', milestones' and parties' versions, the owing parties and non-party actors the
-    versions name (simple-history keeps the many-to-many rows with each version), the names' versions.
+    the rule, window and owing parties the verdict used. Seven queries whatever their number (eight
+    with milestones): the commitments now with their agreements (those with no history stand as they
+    are), the agreements', commitments', parties' and milestones' versions, the owing parties and
+    non-party actors the versions name (simple-history keeps the many-to-many rows with each
+    version), the names' versions.
     """
     ids = [getattr(a, "pk", a) for a in agreements]
     now = {c.id: c for c in commitments_for(ids, parties=False)}
