@@ -109,6 +109,17 @@ def test_a_report_corrected_after_a_citation_leaves_the_cited_view_unchanged_wit
     assert [s.status for s in now] == ["met_late"]
 
 
+def test_a_view_cited_before_the_agreement_was_loaded_names_no_revision_for_a_corrected_report(client, troops):
+    _agreement, _commitment, later = troops  # r1, the first load, was made after 20 July 2020
+    later.value = 8500
+    later.save()
+
+    status, html = commitment_status(client)
+
+    assert status == "missed"
+    assert banner(html) == "Corrections made since change this. See the current view"
+
+
 def test_a_commitment_cited_before_a_revision_and_a_correction_is_read_from_history_by_standings(troops):
     agreement, commitment, later = troops
     cited = timezone.now()
@@ -225,3 +236,29 @@ def test_every_table_a_cited_view_reads_moves_the_page_caches_data_version(clien
         watched = {name for (name,) in cursor.fetchall()}
     assert {"terms_historicalcommitment", "evidence_historicalreport", "terms_revision"} <= read
     assert read - watched - {"auth_user"} == set()
+
+
+def test_a_milestone_rule_changed_after_a_citation_does_not_move_the_commitments_counted_from_it(troops):
+    """Talks due ten days after elections, which a report of 1 March shows held; the milestone's rule is then
+    changed to a category no report carries: the cited view still counts from 1 March, the present one waits."""
+    from terms.models import Milestone
+
+    agreement, _commitment, _later = troops
+    elections = Milestone.objects.create(agreement=agreement, key="elections", title="Elections held",
+                                         rule={"categories": ["elections_held"], "attribution": "any"})
+    CommitmentFactory(agreement=agreement, key="talks", anchor="milestone", anchor_milestone=elections,
+                      anchor_moment="reached", due_offset=10,
+                      rule={"categories": ["talks_started"], "attribution": "any"})
+    ReportFactory(source=SourceFactory(name="Wire"), category="elections_held", occurred_at=at(2020, 3, 1),
+                  recorded_at=at(2020, 3, 1, 12))
+    cited = timezone.now()
+
+    elections.rule = {"categories": ["elections_certified"], "attribution": "any"}
+    elections.save()
+
+    def talks(**options):
+        found = inputs.standings([agreement], as_of=at(2020, 3, 20), known_at=cited, **options)
+        return next(s.status for s in found if s.commitment.key == "talks")
+
+    assert talks() == "missed"  # due 11 March, ten days after the elections the cited view knew of
+    assert talks(recorded=False) == "awaiting_anchor"

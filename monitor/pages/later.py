@@ -62,8 +62,11 @@ def change(request, agreement, cut, verdicts, view, url_kwargs):
     changed = tuple(v.commitment.key for pk, v in shown.items() if current.get(pk) != v.status)
     if not changed:
         return None
+    # r1 is the first recording: a view as known before it was read as first recorded, so r1 changes none.
     revision = (
-        Revision.objects.filter(agreement=agreement, made_at__gt=cut.known_at).order_by("-made_at", "-number").first()
+        Revision.objects.filter(agreement=agreement, made_at__gt=cut.known_at, number__gt=1)
+        .order_by("-made_at", "-number")
+        .first()
     )
     # To the microsecond, not the minute a citation names: a revision made a few seconds ago is known now.
     known_now = timezone.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
