@@ -262,3 +262,16 @@ def test_a_milestone_rule_changed_after_a_citation_does_not_move_the_commitments
 
     assert talks() == "missed"  # due 11 March, ten days after the elections the cited view knew of
     assert talks(recorded=False) == "awaiting_anchor"
+
+
+def test_a_commitment_marked_for_review_after_a_citation_is_marked_in_the_cited_view_too(troops):
+    """A warning about the terms, not a term: the cited view reads the rule then, and the warning now."""
+    agreement, commitment, _later = troops
+    cited = timezone.now()
+    commitment.needs_review, commitment.review_note = True, "The figure looks garbled."
+    commitment.save()
+
+    (standing,) = inputs.standings([agreement], as_of=at(2020, 7, 20), known_at=cited)
+
+    assert standing.commitment.needs_review and standing.commitment.review_note == "The figure looks garbled."
+    assert standing.commitment.rule["target"] == 8600

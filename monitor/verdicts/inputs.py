@@ -417,6 +417,10 @@ def _recorded_terms(agreements, known_at):
     for pk, row in chosen.items():
         c = row.instance
         c.agreement = agreements_now[row.agreement_id]
+        if pk in now:
+            # Whether an analyst must review it is a warning about the terms, not a term: raised or settled
+            # since, it holds for every view, cited ones too (no verdict is shown while it is raised).
+            c.needs_review, c.review_note = now[pk].needs_review, now[pk].review_note
         commitments[pk] = c
     owed = _m2m_sets(Commitment, "owed_by", "commitment", chosen)
     actors = _m2m_sets(Agreement, "non_party_actors", "agreement", agreements_then)
