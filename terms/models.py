@@ -98,6 +98,10 @@ class Party(models.Model):
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
 
+    # A party's name is one of the names its acts are recognised by: a view cited "as known at" a past
+    # instant reads the name it had then (monitor.verdicts.recorded), as it does its other names.
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ("name",)
         verbose_name = _("party")
@@ -119,6 +123,9 @@ class PartyName(models.Model):
     name = models.CharField(_("name"), max_length=300)
     normalized = models.CharField(max_length=300, unique=True, editable=False)
     note = models.CharField(_("note"), max_length=300, blank=True)
+
+    # A name added later must not count in a view cited as known before it (monitor.verdicts.recorded).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("name",)
@@ -244,6 +251,9 @@ class Milestone(models.Model):
     text = models.TextField(_("the agreement's words"), blank=True)
     # Which reports show it happened; validated by terms.rules.Rule (categories required).
     rule = models.JSONField(_("rule"), default=dict, blank=True)
+
+    # Its rule is part of the terms a cited view reads as they were recorded (monitor.verdicts.recorded).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ("agreement", "position", "id")

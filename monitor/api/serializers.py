@@ -152,6 +152,17 @@ class CommitmentSerializer(serializers.Serializer):
     method_version = serializers.CharField(help_text="The version of the judging rules the verdict used")
 
 
+class LaterChangeSerializer(serializers.Serializer):
+    """A cited view that today's terms and contents judge otherwise (monitor/pages/later.py)."""
+
+    revision = serializers.CharField(
+        allow_null=True, help_text="The latest revision of the terms made after known_at"
+    )
+    message = serializers.CharField()
+    changed = serializers.ListField(child=serializers.SlugField(), help_text="Keys of the commitments that change")
+    current = serializers.URLField(help_text="The same as_of, as known now")
+
+
 class CommitmentDetailSerializer(CommitmentSerializer):
     text = serializers.CharField(help_text="The agreement's words")
     basis = serializers.CharField(help_text="official_text, reported or inferred")
@@ -161,6 +172,10 @@ class CommitmentDetailSerializer(CommitmentSerializer):
     rule = serializers.DictField(help_text="The rule as in the agreement file")
     window = serializers.DictField(help_text="Offsets from the anchor day")
     reports = serializers.URLField(help_text="The reports that speak to it, paginated")
+    later_change = LaterChangeSerializer(
+        allow_null=True, required=False,
+        help_text="Null unless the cutoffs are named and today's terms and contents would change its verdict",
+    )
 
 
 class CommitmentListSerializer(serializers.Serializer):
@@ -172,6 +187,10 @@ class CommitmentListSerializer(serializers.Serializer):
     )
     method_version = serializers.CharField(help_text="The version of the judging rules the verdicts used")
     commitments = CommitmentSerializer(many=True)
+    later_change = LaterChangeSerializer(
+        allow_null=True, required=False,
+        help_text="Null unless the cutoffs are named and today's terms and contents would change a verdict",
+    )
 
 
 class SourceSerializer(serializers.Serializer):

@@ -26,7 +26,7 @@ from monitor.api import serializers as s
 from monitor.evidence import publication
 from monitor.evidence.models import ARRIVED_API, Report
 from monitor.pages import cache as page_cache
-from monitor.pages import data, instants
+from monitor.pages import data, instants, later
 from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import StatusChange
 from terms import provisions as provision_rules
@@ -71,6 +71,10 @@ def _versions(agreement, known_at=None):
     """What a verdict was judged with besides the evidence: the terms' revision ("r3") and the method version.
     Free for an agreement from `data.agreement_or_404` or `revisions.with_revision` (terms.revisions.label_at)."""
     return {"terms_revision": revisions.label_at(agreement, known_at), "method_version": METHOD_VERSION}
+def _later(request, agreement, cut, verdicts, view, url_kwargs):
+    """The banner a cited page shows, as a field (monitor/pages/later.py); None when there is none."""
+    change = later.change(request, agreement, cut, verdicts, view, url_kwargs)
+    return change.as_dict() if change else None
 
 
 def _page_url(request, name, **kwargs):
@@ -248,6 +252,8 @@ class CommitmentList(generics.GenericAPIView):
             "known_at": cut.known_at,
             **versions,
             "commitments": [{**commitment_dict(request, r, audience), **versions} for r in rows],
+            "later_change": _later(request, agreement, cut, [r.verdict for r in rows], "api:commitment-list",
+                                   {"agreement": agreement.slug}),
         }
         return Response(self.get_serializer(body).data)
 
@@ -290,6 +296,8 @@ class CommitmentDetail(generics.GenericAPIView):
             reports=api_reverse(
                 "api:commitment-reports", kwargs={"agreement": agreement.slug, "key": key}, request=request
             ),
+            later_change=_later(request, agreement, cut, [row.verdict], "api:commitment-detail",
+                                {"agreement": agreement.slug, "key": key}),
         )
         return Response(self.get_serializer(body).data)
 

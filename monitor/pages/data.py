@@ -293,9 +293,10 @@ def agreement_overview(agreement, cut, audience, index=None):
     `index`: the agreement's `text_index`, when the caller has it already (it is read otherwise).
     """
     tz = ZoneInfo(agreement.time_zone)
-    standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at)
+    # A cited view (the address names its cutoffs) reads what was recorded then; the present one, the tables.
+    standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=cut.given)
     terms = [s.term for s in standings]
-    qualifying = _qualifying(terms, inputs.evidence_for(terms, cut.known_at), cut.as_of)
+    qualifying = _qualifying(terms, inputs.evidence_for(terms, cut.known_at, recorded=cut.given), cut.as_of)
     ledger = publication.Ledger.load(
         audience.report_ids_in(standings) | {e.id for reports in qualifying.values() for e in reports}
     )
@@ -380,7 +381,7 @@ def parties_and_actors(agreement):
 
 def agreements_overview(agreements, now, audience):
     """The front page: each agreement with its headline as of now. One `standings` call for all of them."""
-    standings = inputs.standings(agreements, as_of=now, known_at=now)
+    standings = inputs.standings(agreements, as_of=now, known_at=now, recorded=False)
     # No evidence rows are shown here, so only the ids verdicts name need checking.
     ledger = publication.Ledger.load(audience.report_ids_in(standings))
     by_agreement = {}
@@ -470,13 +471,14 @@ class CommitmentDetail:
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
     """The commitment page, or None if the agreement has no commitment with this key."""
     tz = ZoneInfo(agreement.time_zone)
-    standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at)
+    standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=cut.given)
     standing = next((s for s in standings if s.commitment.key == key), None)
     if standing is None:
         return None
     commitment = standing.commitment
     term = standing.term
-    qualifying = _qualifying([term], inputs.evidence_for([term], cut.known_at), cut.as_of)[term.id]
+    evidence = inputs.evidence_for([term], cut.known_at, recorded=cut.given)
+    qualifying = _qualifying([term], evidence, cut.as_of)[term.id]
 
     # In the order detected: each change follows the one before it, though a correction may take effect
     # before the change it replaces (the history shows both instants; docs/public-pages.md).

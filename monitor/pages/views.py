@@ -21,11 +21,10 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_METHODS, VERIFICATION_STATES
 from monitor.evidence.attachments import INLINE, PDF
-from monitor.evidence.models import Attachment
+from monitor.evidence.models import CREDIBILITY, RELIABILITY, VERIFICATION_METHODS, VERIFICATION_STATES, Attachment
 from monitor.evidence.publication import Audience, Ledger
-from monitor.pages import cache, charts, data, instants, plain
+from monitor.pages import cache, charts, data, instants, later, plain
 from monitor.pages.templatetags.pages_tags import TONES
 from monitor.verdicts.method import METHOD_VERSION
 from terms import models as tm
@@ -143,6 +142,9 @@ def _agreement(request, agreement, now):
         "headline": data.headline([r.verdict for r in rows]),
         "audience": audience,
         **_cut_context(request, agreement, cut, error, "pages:agreement", {"agreement": agreement.slug}),
+        # A cited view that today's terms and contents would judge otherwise says so (issue 14).
+        "later": later.change(request, agreement, cut, [r.verdict for r in rows], "pages:agreement",
+                              {"agreement": agreement.slug}),
     }
     with timezone.override(ZoneInfo(agreement.time_zone)):
         response = render(request, "pages/agreement.html", context, status=400 if error else 200)
@@ -214,6 +216,7 @@ def _commitment(request, agreement, key, now):
             commitment.title,
         ),
         **_cut_context(request, agreement, cut, error, "pages:commitment", kwargs),
+        "later": later.change(request, agreement, cut, [detail.verdict], "pages:commitment", kwargs),
     }
     with timezone.override(tz):
         response = render(request, "pages/commitment.html", context, status=400 if error else 200)

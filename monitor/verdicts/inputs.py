@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, F, Max, Min, Prefetch, Q, Value
+from django.db.models import CharField, Exists, F, Max, Min, OuterRef, Prefetch, Q, Value
 
 from monitor.evidence.models import Coverage, Report, Source, VerificationChange
 from monitor.verdicts import engine
+from monitor.verdicts import recorded as as_recorded
 from monitor.verdicts.models import WITHDRAW, Assessment
 from terms import readings as reading_rules
-from terms.models import Agreement, Commitment, Party, PartyName
+from terms.models import Agreement, Commitment, Milestone, Party, PartyName
 from terms.rules import Rule, normalize_name
 
 
@@ -166,40 +167,60 @@ EVIDENCE_FIELDS = (
 )
 
 
-def evidence_for(terms, known_at=None):
+def evidence_for(terms, known_at=None, recorded=False):
     """Reports that could count for these terms, with their verification histories, in time order.
 
     When every rule names its categories, only reports in those categories (or
     linked by hand) are read; a rule that takes any category means all reports.
     Rows are read as tuples, not model instances: a sweep reads every report, and
     building a million Report objects would cost more than evaluating them.
+    `recorded`: each report's contents and each source's grade as recorded at
+    `known_at` (their history, `_recorded_evidence`), not as they are now.
     """
+    categories = _categories(terms)
+    if recorded and known_at is not None:
+        return _recorded_evidence(terms, known_at, categories)
     reports = Report.objects.all()
     if known_at is not None:
         reports = reports.filter(recorded_at__lte=known_at)
-    rules = [t.rule for t in terms] + [r.rule for t in terms for r in t.readings]  # a reading may read others
-    if terms and all(rule.categories for rule in rules):
-        categories = {c for rule in rules for c in rule.categories}
-        # and the reports that show the milestones they count from
-        categories |= {c for t in terms if t.anchor_milestone for c in t.anchor_milestone.rule.categories}
+    if categories is not None:
         reports = reports.filter(
             Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment__in=[t.id for t in terms])
         )
-    changes = defaultdict(list)
-    history = VerificationChange.objects.filter(report__in=reports.values("id")).order_by("changed_at", "id")
-    if known_at is not None:
-        history = history.filter(changed_at__lte=known_at)
-    for report_id, changed_at, new_state in rows(history.values_list("report_id", "changed_at", "new_state")):
-        changes[report_id].append((changed_at, new_state))
+    changes = verification_for(Q(report__in=reports.values("id")), known_at)
     sources = {
         s.id: engine.SourceRef(id=s.id, name=s.name, reliability=s.reliability, kind=s.kind)
         for s in Source.objects.all()
     }
+    return _evidence(rows(reports.order_by("occurred_at", "id").values_list(*EVIDENCE_FIELDS)), sources, changes)
+
+
+def _categories(terms):
+    """The categories every report that can count for these terms is in, or None: any category may count."""
+    rules = [t.rule for t in terms] + [r.rule for t in terms for r in t.readings]  # a reading may read others
+    if not (terms and all(rule.categories for rule in rules)):
+        return None
+    categories = {c for rule in rules for c in rule.categories}
+    # and the reports that show the milestones they count from
+    return categories | {c for t in terms if t.anchor_milestone for c in t.anchor_milestone.rule.categories}
+
+
+def verification_for(which, known_at):
+    """{report id: [(changed_at, new_state), ...]} in time order, for the reports `which` (a Q on `report`)."""
+    changes = defaultdict(list)
+    history = VerificationChange.objects.filter(which).order_by("changed_at", "id")
+    if known_at is not None:
+        history = history.filter(changed_at__lte=known_at)
+    for report_id, changed_at, new_state in rows(history.values_list("report_id", "changed_at", "new_state")):
+        changes[report_id].append((changed_at, new_state))
+    return changes
+
+
+def _evidence(report_rows, sources, changes):
     out = []
     make, no_changes = engine.Evidence, ()
     for (pk, source_id, occurred_at, occurred_until, precision, recorded_at, category, sub_category, stance, value,
-         admin1, location, actor1, credibility, event_id, commitment_id) in rows(
-            reports.order_by("occurred_at", "id").values_list(*EVIDENCE_FIELDS)):
+         admin1, location, actor1, credibility, event_id, commitment_id) in report_rows:
         out.append(
             make(
                 id=pk, source=sources[source_id], occurred_at=occurred_at, occurred_until=occurred_until,
@@ -210,6 +231,52 @@ def evidence_for(terms, known_at=None):
             )
         )
     return out
+
+
+def _recorded_evidence(terms, known_at, categories):
+    """`evidence_for` as recorded at `known_at`: each report's and source's version then (`recorded.versions`).
+
+    Four queries whatever the number of reports: the sources' versions, the reports' versions, the
+    reports with no history at all (as they are now), their verification changes. A
+    report is a candidate when any of its versions, or its row now, is in the categories; whether it
+    counts is then decided on the version that stands (an edit may have moved it in or out).
+    """
+    history = Report.history.model.objects
+    linked = {t.id for t in terms}
+    if categories is None:
+        chosen, current = Q(), Q()
+    else:
+        matches = Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment_id__in=list(linked))
+        chosen = Q(id__in=history.filter(matches).values("id"))
+        current = matches
+    # A source deleted since still graded its reports then. One with no history (none since evidence
+    # 0002 kept it) is read as it is now, one query more.
+    sources = {
+        row.id: engine.SourceRef(id=row.id, name=row.name, reliability=row.reliability, kind=row.kind)
+        for row in as_recorded.versions(Source, known_at)
+    }
+    candidates = Q(report__in=history.filter(chosen).values("id")) | Q(report__in=Report.objects.filter(
+        current, recorded_at__lte=known_at).values("id"))
+    changes = verification_for(candidates, known_at)
+    versions = as_recorded.versions(Report, known_at).filter(chosen).values_list(
+        *EVIDENCE_FIELDS, "history_type", as_recorded.BEFORE)
+    without_history = Report.objects.filter(current, ~Exists(history.filter(id=OuterRef("id"))))
+    kept, wanted = [], (None if categories is None else set(categories))
+    for row in [*rows(versions), *(r + ("+", 1) for r in rows(without_history.values_list(*EVIDENCE_FIELDS)))]:
+        (_pk, _source, _at, _until, _precision, recorded_at, category, sub_category, *_rest) = row
+        commitment_id, history_type, before = row[15], row[16], row[17]
+        if history_type == "-" and before:
+            continue  # deleted by the cutoff
+        if recorded_at > known_at:
+            continue  # known later: its version's own recording time, as in the present view
+        if wanted is not None and not (category in wanted or sub_category in wanted or commitment_id in linked):
+            continue
+        kept.append(row[:16])
+    kept.sort(key=lambda r: (r[2], r[0]))
+    if missing := {r[1] for r in kept} - set(sources):
+        sources.update({s.id: engine.SourceRef(id=s.id, name=s.name, reliability=s.reliability, kind=s.kind)
+                        for s in Source.objects.filter(id__in=missing)})
+    return _evidence(kept, sources, changes)
 
 
 def rows(values_list, chunk_size=10000):
@@ -319,12 +386,126 @@ class Standing:
         return self.assessment.status if self.assessed else self.computed.status
 
 
-def standings(agreements, *, as_of, known_at=None):
+def _recorded_terms(agreements, known_at):
+    """(commitments, terms) of these agreements as recorded at `known_at` (`monitor.verdicts.recorded`).
+
+    The commitments are model instances built from their versions then (never saved): the pages show
+    the rule, window and owing parties the verdict used. Seven queries whatever their number (eight
+    with milestones): the commitments now with their agreements (those with no history stand as they
+    are), the agreements', commitments', parties' and milestones' versions, the owing parties and
+    non-party actors the versions name (simple-history keeps the many-to-many rows with each
+    version), the names' versions.
+    """
+    ids = [getattr(a, "pk", a) for a in agreements]
+    now = {c.id: c for c in commitments_for(ids, parties=False)}
+    agreements_then = {row.id: row for row in as_recorded.versions(Agreement, known_at, id__in=ids)}
+    chosen, with_history = {}, set()
+    for row in as_recorded.versions(Commitment, known_at, agreement_id__in=ids):
+        with_history.add(row.id)
+        if as_recorded.present(row) and not as_recorded.joined_later(row, agreements_then.get(row.agreement_id)):
+            chosen[row.id] = row
+    # A commitment with no history at all (written before history was kept) stands as it is now
+    # (its owing parties then read one query each: there are none such since terms 0002).
+    commitments = {pk: c for pk, c in now.items() if pk not in with_history}
+    # The agreement's own fields (its signing date, its time zone) are read as they are now: a signing
+    # recorded after the load is a fact with its own date in the world, not a revision of the terms
+    # (amendments, dated in the world, are the room left for it: terms/models.py, Revision).
+    agreements_now = {c.agreement_id: c.agreement for c in now.values()}
+    missing = {row.agreement_id for row in chosen.values()} - set(agreements_now)
+    if missing:  # every commitment it had then is deleted now
+        agreements_now.update(Agreement.objects.in_bulk(missing))
+    for pk, row in chosen.items():
+        c = row.instance
+        c.agreement = agreements_now[row.agreement_id]
+        if pk in now:
+            # Whether an analyst must review it is a warning about the terms, not a term: raised or settled
+            # since, it holds for every view, cited ones too (no verdict is shown while it is raised).
+            c.needs_review, c.review_note = now[pk].needs_review, now[pk].review_note
+        commitments[pk] = c
+    owed = _m2m_sets(Commitment, "owed_by", "commitment", chosen)
+    actors = _m2m_sets(Agreement, "non_party_actors", "agreement", agreements_then)
+    owing_ids = {pk: (owed[pk] if pk in chosen else [p.id for p in now[pk].owed_by.all()]) for pk in commitments}
+    party_ids = {p for ps in owing_ids.values() for p in ps} | {p for ps in actors.values() for p in ps}
+    parties = {row.id: row for row in as_recorded.versions(Party, known_at, id__in=party_ids)}
+    names = defaultdict(set)
+    for row in as_recorded.versions(PartyName, known_at, party_id__in=party_ids):
+        if as_recorded.present(row) and not as_recorded.joined_later(row, parties.get(row.party_id)):
+            names[row.party_id].add(row.normalized)
+    milestone_ids = {c.anchor_milestone_id for c in commitments.values() if c.anchor_milestone_id}
+    milestones = {
+        row.id: row.instance for row in as_recorded.versions(Milestone, known_at, id__in=milestone_ids)
+    } if milestone_ids else {}
+    refs = {
+        pk: engine.PartyRef(
+            id=pk, name=row.name, names=frozenset({normalize_name(row.name)} | names[pk]), slug=row.slug
+        )
+        for pk, row in parties.items()
+    }
+    party_objects = {pk: row.instance for pk, row in parties.items()}
+    ordered = sorted(commitments.values(), key=lambda c: (c.agreement.title, c.position, c.id))
+    terms = []
+    for c in ordered:
+        owing = sorted((refs[p] for p in owing_ids[c.id] if p in refs), key=lambda ref: ref.name)
+        if c.anchor_milestone_id in milestones:
+            c.anchor_milestone = milestones[c.anchor_milestone_id]
+        # The owing parties the version names, in the prefetch cache pages read them from (no query each).
+        _prefetched(c, "owed_by", [party_objects[r.id] for r in owing])
+        non_party = frozenset(n for p in actors.get(c.agreement_id, ()) if p in refs for n in refs[p].names)
+        terms.append(term_for(c, owing=tuple(owing), non_party_names=non_party))
+    return ordered, terms
+
+
+def _m2m_sets(model, field, owner, chosen):
+    """{object id: [party ids]}: the many-to-many `field` as each chosen version (`{id: row}`) holds it, in one query.
+
+    simple-history keeps the many-to-many rows with each version. An object is saved before its
+    many-to-many rows are set (the loader, the admin, a factory), so its very first version holds
+    none: when that first version stands for an object recorded after the cutoff, the first
+    version that holds some is read instead, the object as first recorded in full.
+    """
+    through = model.history.model._meta.apps.get_model(model._meta.app_label, f"Historical{model.__name__}_{field}")
+    chosen_ids = [row.history_id for row in chosen.values()]
+    first_recorded = [pk for pk, row in chosen.items() if not getattr(row, as_recorded.BEFORE)]
+    found = through.objects.filter(Q(history_id__in=chosen_ids) | Q(**{f"{owner}_id__in": first_recorded}))
+    by_version, earliest = defaultdict(list), {}
+    for history_id, object_id, party_id in found.order_by("history__history_date", "history_id").values_list(
+            "history_id", f"{owner}_id", "party_id"):
+        by_version[(object_id, history_id)].append(party_id)
+        earliest.setdefault(object_id, history_id)  # the earliest version holding some: read in date order
+    out = {}
+    for pk, row in chosen.items():
+        parties = by_version.get((pk, row.history_id))
+        if parties is None and not getattr(row, as_recorded.BEFORE) and pk in earliest:
+            parties = by_version[(pk, earliest[pk])]
+        out[pk] = parties or []
+    return out
+
+
+def _prefetched(instance, name, objects):
+    """Fills `instance.<name>.all()` with `objects`, as a prefetch would, so that reading it costs no query."""
+    manager = getattr(instance, name)
+    queryset = manager.get_queryset()
+    queryset._result_cache, queryset._prefetch_done = list(objects), True
+    instance._prefetched_objects_cache = {**getattr(instance, "_prefetched_objects_cache", {}),
+                                          manager.prefetch_cache_name: queryset}
+
+
+def standings(agreements, *, as_of, known_at=None, recorded=None):
     """Every commitment's standing in these agreements, as of `as_of`, as known at `known_at`.
+
+    `recorded`: read the terms, the parties' names, the sources' grades and the reports' contents as
+    they were recorded at `known_at` (their history: a view cited "as known at" a past instant keeps
+    showing what it showed, docs/architecture.md); False: as they are now, only recording and
+    verification times respected (the present view, and what a cited view's banner compares with).
+    Default: recorded when `known_at` is given.
 
     A fixed number of queries, whatever the number of commitments and reports.
     """
+    recorded = known_at is not None if recorded is None else recorded
     known_at = as_of if known_at is None else known_at
+    if recorded:
+        commitments, terms = _recorded_terms(agreements, known_at)
+        return _judged(commitments, terms, as_of, known_at, recorded=True)
     # The owing parties prefetched (their slugs are shown), their names read with the non-party
     # actors' in one query (`names_of`): three queries, as many as a prefetch of parties and names.
     commitments = list(commitments_for(agreements, parties=False).prefetch_related("owed_by"))
@@ -344,9 +525,13 @@ def standings(agreements, *, as_of, known_at=None):
         )
         for c in commitments
     ]
+    return _judged(commitments, terms, as_of, known_at)
+
+
+def _judged(commitments, terms, as_of, known_at, recorded=False):
     verdicts = engine.evaluate_agreement(
         terms,
-        evidence_for(terms, known_at),
+        evidence_for(terms, known_at, recorded=recorded),
         as_of=as_of,
         known_at=known_at,
         coverage=coverage_for(known_at),

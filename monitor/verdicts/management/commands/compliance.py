@@ -52,7 +52,9 @@ class Command(BaseCommand):
             tz = validate_time_zone(agreement.time_zone)
             as_of = parse_instant(options["as_of"], tz, "--as-of") if options["as_of"] else now
             known_at = parse_instant(options["known_at"], tz, "--known-at") if options["known_at"] else as_of
-            standings = inputs.standings([agreement], as_of=as_of, known_at=known_at)
+            # A named cutoff reads what was recorded then (docs/architecture.md, "As known at").
+            recorded = bool(options["as_of"] or options["known_at"])
+            standings = inputs.standings([agreement], as_of=as_of, known_at=known_at, recorded=recorded)
             out.append(serializers.agreement_to_dict(
                 agreement, standings, as_of=as_of, known_at=known_at, set_aside_page=options["set_aside_page"],
                 terms_revision=revisions.label_at(agreement, known_at),
