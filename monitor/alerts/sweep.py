@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from monitor.alerts import escalation, messages, webhooks
 from monitor.alerts import models as am
+from monitor.evidence.publication import under_review
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
 from monitor.verdicts.models import COMPUTED, CORRECTION, StatusChange
@@ -119,7 +120,10 @@ def _sweep(now, run, changes=None):
         commitments = [c for c in commitments if c.id in chosen]
         terms = [t for t in terms if t.id in needed]
     # Weighed and filed once for this cutoff, whatever the number of instants judged below.
-    evidence = engine.EvidenceIndex(inputs.evidence_for(terms, now), now)
+    rows = inputs.evidence_for(terms, now)
+    # Which categories some source reports: "in compliance" on silence no source could break is "no data".
+    terms = inputs.with_reported(terms, rows, inputs.declared_categories())
+    evidence = engine.EvidenceIndex(rows, now)
     coverage = engine.CoverageIndex(inputs.coverage_for(now), now)
 
     def evaluate(as_of, commitment_id=None):
@@ -217,11 +221,15 @@ def _sweep(now, run, changes=None):
         .filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True, suspended_at__isnull=True)
         .select_related("user")
     )
-    owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements,
+    # A commitment under review (needs_review, and no assessment covering its verdict) raises no alert
+    # of any kind: its transitions are recorded, and the latest is owed (once, by its key) at the first
+    # sweep after an analyst settles it (docs/architecture.md, "Verdicts that claim no more than the evidence").
+    alerting = [c for c in commitments if not under_review(standings[c.id])]
+    owed = _owed_alerts(now, alerting, standings, latest, withdrawn, subscriptions, agreements,
                         digests=changes is None, latest_party=latest_party)
     owed += _corrections(now, withdrawn, standings)
-    owed += escalation.owed(now, commitments, standings, latest, agreements)
-    owed += webhooks.owed(now, commitments, standings, latest, withdrawn, agreements)
+    owed += escalation.owed(now, alerting, standings, latest, agreements)
+    owed += webhooks.owed(now, alerting, standings, latest, withdrawn, agreements)
     queued = _insert_missing(owed, run, now)
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
 

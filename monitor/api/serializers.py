@@ -123,6 +123,11 @@ class CommitmentSerializer(serializers.Serializer):
     owed_by = serializers.ListField(child=serializers.SlugField())
     tracked = serializers.BooleanField()
     needs_review = serializers.BooleanField()
+    under_review = serializers.BooleanField(
+        help_text="Marked for review and not assessed: the computed verdict is withheld from the public until an "
+        "analyst settles it"
+    )
+    review_note = serializers.CharField(help_text="What the analysts must settle; empty when not marked for review")
     page = serializers.URLField()
     verdict = VerdictSerializer()
     assessment = AssessmentSerializer(allow_null=True)

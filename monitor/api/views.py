@@ -138,6 +138,8 @@ def commitment_dict(request, row, audience):
         "owed_by": sorted(p.slug for p in row.owed_by),
         "tracked": c.tracked,
         "needs_review": c.needs_review,
+        "under_review": v.under_review,
+        "review_note": c.review_note if c.needs_review else "",
         "page": _page_url(request, "pages:commitment", agreement=c.agreement.slug, key=c.key),
         "verdict": verdict,
         "assessment": _assessment(v, audience),

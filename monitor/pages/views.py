@@ -132,6 +132,7 @@ def _agreement(request, agreement, now):
         **data.parties_and_actors(agreement),
         "rows": rows,
         "headline": data.headline([r.verdict for r in rows]),
+        "closure": data.closure(agreement, rows),
         "audience": audience,
         **_cut_context(request, agreement, cut, error, "pages:agreement", {"agreement": agreement.slug}),
     }
@@ -288,6 +289,8 @@ def _badge(request, agreement, key, now):
         if verdict.provisional:
             text = _("%(status)s (provisional)") % {"status": text}
         tone = TONES.get(verdict.status, "pending")  # the pages' own tones; the rest grey
+    elif verdict.under_review:
+        text, tone = _("under review"), "pending"
     else:
         text, tone = _("provisional: awaiting an analyst"), "pending"
     label = _("compliance")

@@ -4,11 +4,12 @@ Everything the engine needs for a set of commitments is read here, once, so the
 engine itself stays pure and the number of queries does not grow with the
 number of commitments or reports: commitments (1), owing parties (1), their
 names and the names of the agreements' non-party actors (1, `names_of`), reports (1),
-verification changes (1), sources (1), coverage (1), assessments (1).
+verification changes (1), sources (1), coverage (1), assessments (1), the categories sources
+declare they report (1, `declared_categories`).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import connection
@@ -147,6 +148,7 @@ def term_for(commitment, owing=None, non_party_names=None, readings=True):
         anchor_milestone=milestone_for(commitment),
         readings=readings_for(commitment, window) if readings else (),
         share=commitment.share,
+        coverage_share=agreement.coverage_share,
     )
 
 
@@ -266,6 +268,29 @@ def changes_for(description):
     return out
 
 
+def declared_categories():
+    """The normalized categories sources declare they report (`Source.categories`), in one query."""
+    out = set()
+    for categories in Source.objects.values_list("categories", flat=True):
+        out.update(normalize_name(c) for c in categories or () if isinstance(c, str))
+    return frozenset(out)
+
+
+def with_reported(terms, evidence, declared):
+    """The terms, each told which categories some source reports (`Term.reported_categories`), no query more.
+
+    Those sources declare (`declared_categories`), and those some report known at the cutoff carried:
+    `evidence` is `evidence_for`'s, which holds every report in a category any of the terms names, so
+    a rule's categories are among them exactly when some report ever carried one.
+    """
+    carried = set()
+    for e in evidence:
+        carried.add(e.category)
+        carried.add(e.sub_category)
+    reported = frozenset(declared | {normalize_name(c) for c in carried if c})
+    return [replace(t, reported_categories=reported) for t in terms]
+
+
 def coverage_for(known_at=None):
     periods = Coverage.objects.all()
     if known_at is not None:
@@ -344,9 +369,11 @@ def standings(agreements, *, as_of, known_at=None):
         )
         for c in commitments
     ]
+    evidence = evidence_for(terms, known_at)
+    terms = with_reported(terms, evidence, declared_categories())
     verdicts = engine.evaluate_agreement(
         terms,
-        evidence_for(terms, known_at),
+        evidence,
         as_of=as_of,
         known_at=known_at,
         coverage=coverage_for(known_at),
