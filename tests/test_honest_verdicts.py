@@ -16,6 +16,7 @@ from django.core import mail
 from django.urls import reverse
 
 from monitor.alerts import models as am
+from monitor.alerts import triggers
 from monitor.alerts.delivery import send_due
 from monitor.alerts.sweep import run_sweep
 from monitor.verdicts import statuses as S
@@ -242,6 +243,21 @@ def test_a_category_a_report_once_carried_counts_as_reported(client):
     assert "In compliance" not in early
 
 
+def test_the_first_report_of_a_category_anywhere_ends_no_source_reports_this_at_the_targeted_sweep():
+    agreement = AgreementFactory(slug="quiet", publish_computed_verdicts=True)
+    kabul = CommitmentFactory(agreement=agreement, key="kabul", kind="prohibition", due_offset=None,
+                              rule={"categories": ["child_recruitment"], "admin1": ["Kabul"], "attribution": "any"})
+    CoverageFactory()
+    run_sweep(now=datetime(2020, 3, 20, tzinfo=UTC))
+    latest = kabul.status_changes.latest("id")
+    assert (latest.new_status, latest.reason_code) == (S.NO_DATA, "coverage.no_source")
+    # Reported in Kandahar: no act the Kabul rule counts, but now some source reports the category.
+    report = ReportFactory(category="child_recruitment", admin1="Kandahar", occurred_at=datetime(2020, 3, 20, 6, tzinfo=UTC),
+                           recorded_at=datetime(2020, 3, 20, 7, tzinfo=UTC))
+    run_sweep(now=datetime(2020, 3, 20, 8, tzinfo=UTC), trigger=am.REPORTS, changes=triggers.describe([report.id]))
+    assert kabul.status_changes.latest("id").new_status == S.IN_COMPLIANCE
+
+
 # --- 4. an agreement that is over ------------------------------------------------------------------
 
 
@@ -307,3 +323,29 @@ def test_the_headline_counts_only_the_published_verdicts(client):
     CommitmentFactory(agreement=AgreementFactory(slug="all-published", publish_computed_verdicts=True), key="missed")
     shown = headline(page(client, "pages:agreement", agreement="all-published", params=cut("2020-03-12")))
     assert shown["missed"] == "1" and shown["met"] == "0" and "awaiting" not in shown
+
+
+# --- the agreement file ------------------------------------------------------------------------------
+
+
+def test_the_agreement_file_sets_the_coverage_share_and_the_end_and_refuses_a_share_over_100(tmp_path):
+    from terms.agreement_file import AgreementFileError, load_agreement_file
+    from terms.models import Agreement
+    from tests.test_agreement_file import MINIMAL, write
+
+    text = MINIMAL.replace("  time_zone: Asia/Kabul\n",
+                           "  time_zone: Asia/Kabul\n  coverage_share: 60\n  state: superseded\n  ended_on: 2021-05-01\n")
+    load_agreement_file(write(tmp_path, text))
+    accord = Agreement.objects.get(slug="test-accord")
+    assert (accord.coverage_share, accord.state, accord.ended_on) == (60, "superseded", date(2021, 5, 1))
+
+    load_agreement_file(write(tmp_path, MINIMAL, "default.yaml"))
+    assert Agreement.objects.get(slug="test-accord").coverage_share == 80  # the documented default
+
+    bad = MINIMAL.replace("  time_zone: Asia/Kabul\n", "  time_zone: Asia/Kabul\n  coverage_share: 150\n")
+    with pytest.raises(AgreementFileError) as raised:
+        load_agreement_file(write(tmp_path, bad, "bad.yaml"))
+    [problem] = raised.value.errors
+    assert (problem.field, problem.line) == ("agreement.coverage_share", 7)
+    assert "must be a percentage, 0 to 100" in problem.message
+    assert Agreement.objects.get(slug="test-accord").coverage_share == 80  # nothing written
