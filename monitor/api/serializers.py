@@ -30,7 +30,11 @@ class AgreementSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     title = serializers.CharField()
     summary = serializers.CharField()
-    state = serializers.CharField(help_text="draft, in_force, suspended or terminated")
+    state = serializers.CharField(help_text="draft, in_force, suspended, terminated or superseded")
+    ended_on = serializers.DateField(allow_null=True, help_text="When it was terminated or superseded")
+    coverage_share = serializers.IntegerField(
+        help_text="Per cent of a ceiling's or prohibition's days sources must cover for 'in compliance'"
+    )
     signed_on = serializers.DateField(allow_null=True)
     time_zone = serializers.CharField(help_text="IANA zone the agreement's days are counted in")
     source = serializers.CharField(help_text="Where the terms come from, in words")

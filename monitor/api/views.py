@@ -174,6 +174,8 @@ def _agreement_dict(request, agreement):
         "time_zone": agreement.time_zone,
         "source": agreement.source,
         "publish_computed_verdicts": agreement.publish_computed_verdicts,
+        "ended_on": agreement.ended_on,
+        "coverage_share": agreement.coverage_share,
         "parties": list(agreement.parties.all()),
         "non_party_actors": list(agreement.non_party_actors.all()),
         "page": _page_url(request, "pages:agreement", agreement=agreement.slug),
