@@ -19,6 +19,7 @@ from monitor.alerts import models as am
 from monitor.alerts import triggers
 from monitor.alerts.delivery import send_due
 from monitor.alerts.sweep import run_sweep
+from monitor.evidence.importing import exports
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine import evaluate
 from tests import engine_factories as ef
@@ -104,6 +105,9 @@ def test_a_commitment_marked_for_review_shows_no_verdict_on_any_public_output(cl
     badge = page(client, "pages:badge", agreement="deal", key="talks")
     assert "under review" in badge and "Missed" not in badge
     assert "Missed" not in page(client, "pages:deadlines", agreement="deal")
+    # The export meant for publication (the admin's "export verdicts"): withheld there too.
+    [exported] = exports.verdict_rows([garbled], as_of=AFTER_MISS)
+    assert (exported["shown"], exported["status"], exported["sentence"]) == (False, None, None)
 
 
 def test_staff_see_the_computed_verdict_of_a_commitment_under_review_marked_as_withheld(client, garbled):
