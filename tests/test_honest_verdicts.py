@@ -298,7 +298,7 @@ def test_a_terminated_or_superseded_agreement_says_so_at_the_top(client, state, 
     markup = page(client, "pages:agreement", agreement="ended")
     top = text(markup).split("At a glance", 1)[0]
     assert said in top
-    assert "nothing is monitored any more" in top
+    assert "It no longer binds its parties, and no alerts are sent." in top
 
 
 # --- 5. the headline -------------------------------------------------------------------------------
