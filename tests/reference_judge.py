@@ -531,7 +531,8 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
                 return DISPUTED, max(first_act, first_denial)
             return DISPUTED, max((s for s in (strict[1], loose[1]) if s is not None), default=None)
     # Claims below the grade (architecture.md, "Weighing evidence", 8).
-    can_move = {"deadline": (MISSED, OVERDUE, NO_DATA), "target": (MISSED, NO_DATA), "prohibition": (IN_COMPLIANCE, NO_DATA)}
+    can_move = {"deadline": (MISSED, OVERDUE, NO_DATA), "target": (MISSED, NO_DATA),
+                "prohibition": (IN_COMPLIANCE, NO_DATA)}
     claims = [e for e in weak if e.stance == "affirms"]
     # A claim a counting denial contests (as in step 6) is refuted, not awaiting confirmation.
     for d in counting:
