@@ -23,7 +23,9 @@ that PostgreSQL runs itself, with none of the engine's Python. It honours the en
   (a group of reports counted once, on its earliest) per local day against the limit, with the
   days some source covers, a breach over after `recovery_days` complete days with data at or
   under the limit; prohibitions: breached from the first violation, over `recovery_days` after
-  the last one;
+  the last one; a ceiling or prohibition in compliance is no data when no source declares or
+  report carried its categories, or sources cover less than the agreement's `coverage_share`
+  of its days (docs/architecture.md, "Verdicts that claim no more than the evidence");
 - a commitment counted from another starts on the local day the other was met; anchors are
   resolved a round at a time (the benchmark's data anchors on deadlines, whose `since` this
   computes; a target as an anchor would need its run of on-target measurements, which this does not).
@@ -69,9 +71,20 @@ SELECT c.id, c.kind, a.time_zone AS tz, a.signed_on, c.anchor, c.anchor_commitme
              WHERE o.commitment_id = c.id
              UNION
              SELECT pn.normalized FROM terms_commitment_owed_by o JOIN terms_partyname pn ON pn.party_id = o.party_id
-             WHERE o.commitment_id = c.id) AS owing
+             WHERE o.commitment_id = c.id) AS owing,
+       a.coverage_share AS share
 FROM terms_commitment c JOIN terms_agreement a ON a.id = c.agreement_id
 WHERE a.state = 'in_force'
+"""
+
+# The categories some source declares or some report known at the cutoff carried: a ceiling or prohibition
+# whose rule names none of them is no data ("no source reports this"), never in compliance.
+REPORTED = """
+CREATE TEMPORARY TABLE sql_reported ON COMMIT DROP AS
+SELECT DISTINCT pg_temp.norm(x) AS n FROM (
+  SELECT DISTINCT unnest(ARRAY[category, sub_category]) AS x FROM evidence_report WHERE recorded_at <= %(known_at)s
+  UNION SELECT jsonb_array_elements_text(categories) FROM evidence_source
+) c WHERE x <> ''
 """
 
 # The reports that can decide something at the cutoff, with their names folded and their standing.
@@ -128,7 +141,7 @@ SELECT t.id,
        + CASE WHEN cardinality(t.admin1s) = 0 THEN '{}'::datemultirange
               ELSE (SELECT range_intersect_agg(coalesce(c.days, '{}'::datemultirange))
                     FROM unnest(t.admin1s) p LEFT JOIN sql_coverage c ON c.province = p) END AS days
-FROM sql_terms t WHERE t.kind = 'ceiling'
+FROM sql_terms t WHERE t.kind IN ('ceiling', 'prohibition')
 """
 
 ROUNDS = (
@@ -370,6 +383,20 @@ ceiling_clean AS (
   WHERE cc.last_breach IS NOT NULL
   GROUP BY cc.tid, cc.v, cc.last_breach, cd.covered, cd.last_day0, cc.last_event_day, cd.last_complete
 ),
+-- "In compliance" needs enough evidence (docs/architecture.md, "Verdicts that claim no more than the evidence"):
+-- some source reports a category the rule names, and the days with data (covered, or with an event) are at
+-- least the agreement's share of the days looked at.
+ceiling_enough AS (
+  SELECT cc.tid, cc.v,
+         (cardinality(w.cats) = 0 OR EXISTS (SELECT 1 FROM sql_reported r WHERE r.n = ANY (w.cats)))
+         AND (coalesce(w.share, 0) = 0 OR 100 * (
+                (SELECT coalesce(sum(upper(r) - lower(r)), 0)
+                 FROM unnest(cd.covered * datemultirange(daterange(
+                        cd.first_day, greatest(cd.last_day0, cc.last_event_day), '[]'))) r)
+                + (SELECT count(*) FROM per_day d WHERE d.tid = cc.tid AND d.v = cc.v AND NOT cd.covered @> d.day))
+              >= w.share * ((greatest(cd.last_day0, cc.last_event_day) - cd.first_day) + 1)) AS enough
+  FROM ceiling_counts cc JOIN w ON w.id = cc.tid JOIN ceiling_days cd ON cd.tid = cc.tid
+),
 ceiling AS (
   SELECT cc.tid, cc.v,
          CASE WHEN %(as_of)s < w.opens_at THEN 'not_yet_due'
@@ -379,16 +406,18 @@ ceiling AS (
               WHEN cc.events = 0 AND NOT cd.covered && daterange(cd.first_day,
                                                                   greatest(cd.last_day0, cc.last_event_day), '[]')
                 THEN 'no_data'
+              WHEN NOT en.enough THEN 'no_data'
               ELSE 'in_compliance' END AS status
   FROM ceiling_counts cc JOIN w ON w.id = cc.tid JOIN ceiling_days cd ON cd.tid = cc.tid
   LEFT JOIN ceiling_clean cl ON cl.tid = cc.tid AND cl.v = cc.v
+  JOIN ceiling_enough en ON en.tid = cc.tid AND en.v = cc.v
 ),
 -- Prohibitions: breached from the first violation, over `recovery` days after the last one.
 violations AS (
   SELECT p.tid, p.v, max(p.occ) AS last FROM sql_pv p JOIN w ON w.id = p.tid
   WHERE w.kind = 'prohibition' AND p.affirms GROUP BY p.tid, p.v
 ),
-prohibition AS (
+prohibition_kept AS (
   SELECT v.tid, v.v,
          CASE WHEN %(as_of)s < w.opens_at THEN 'not_yet_due'
               WHEN x.tid IS NULL THEN 'in_compliance'
@@ -399,6 +428,39 @@ prohibition AS (
               ELSE 'breached' END AS status
   FROM variants v JOIN w ON w.id = v.tid LEFT JOIN violations x ON x.tid = v.tid AND x.v = v.v
   WHERE w.kind = 'prohibition'
+),
+-- In compliance only with enough evidence, as for a ceiling: the days from the opening to the last one begun,
+-- covered or with a violation reported in them.
+prohibition_days AS (
+  SELECT k.tid, k.v, (w.opens_at AT TIME ZONE w.tz)::date AS first_day,
+         CASE WHEN least(%(as_of)s, coalesce(w.closes_at, 'infinity')) > w.opens_at
+              THEN ((least(%(as_of)s, coalesce(w.closes_at, 'infinity')) - interval '1 microsecond')
+                    AT TIME ZONE w.tz)::date
+              ELSE (w.opens_at AT TIME ZONE w.tz)::date END AS last_day,
+         c.days AS covered
+  FROM prohibition_kept k JOIN w ON w.id = k.tid JOIN sql_term_coverage c ON c.id = k.tid
+  WHERE k.status = 'in_compliance'
+),
+prohibition AS (
+  SELECT k.tid, k.v,
+         CASE WHEN k.status <> 'in_compliance' THEN k.status
+              WHEN cardinality(w.cats) > 0 AND NOT EXISTS (SELECT 1 FROM sql_reported r WHERE r.n = ANY (w.cats))
+                THEN 'no_data'
+              WHEN coalesce(w.share, 0) > 0 AND 100 * (
+                     (SELECT coalesce(sum(upper(r) - lower(r)), 0)
+                      FROM unnest(pd.covered * datemultirange(daterange(pd.first_day, pd.last_day, '[]'))) r)
+                     + (SELECT count(DISTINCT (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
+                                               AT TIME ZONE w.tz)::date)
+                        FROM sql_pv p
+                        WHERE p.tid = k.tid AND p.v = k.v AND p.affirms
+                          AND (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END AT TIME ZONE w.tz)::date
+                              BETWEEN pd.first_day AND pd.last_day
+                          AND NOT pd.covered @> (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
+                                                  AT TIME ZONE w.tz)::date))
+                   < w.share * ((pd.last_day - pd.first_day) + 1)
+                THEN 'no_data'
+              ELSE 'in_compliance' END AS status
+  FROM prohibition_kept k JOIN w ON w.id = k.tid LEFT JOIN prohibition_days pd ON pd.tid = k.tid AND pd.v = k.v
 ),
 judged AS (
   SELECT tid, v, status, since FROM deadline
@@ -437,7 +499,7 @@ def statuses(as_of, known_at=None, *, due_soon_days=7, work_mem="256MB", explain
         # The joins and sorts are large; a hand-tuned query would be given the memory to do them.
         cursor.execute(f"SET LOCAL work_mem = '{work_mem}'")
         cursor.execute(NORM)
-        for statement in (NAMES, TERMS, REPORTS, EVIDENCE, COVERAGE, TERM_COVERAGE):
+        for statement in (NAMES, TERMS, REPORTED, REPORTS, EVIDENCE, COVERAGE, TERM_COVERAGE):
             cursor.execute(statement, params)
         cursor.execute("ANALYZE sql_reports")
         cursor.execute("ANALYZE sql_evidence")

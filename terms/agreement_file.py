@@ -34,6 +34,7 @@ from terms import readings as reading_rules
 from terms import revisions, rules
 from terms.models import (
     AGREEMENT_STATES,
+    DEFAULT_COVERAGE_SHARE,
     ANCHOR_COMMITMENT,
     ANCHOR_MILESTONE,
     ANCHOR_SIGNING,
@@ -73,6 +74,8 @@ _AGREEMENT_FIELDS = (
     "state",
     "source",
     "publish_computed_verdicts",
+    "coverage_share",
+    "ended_on",
 )
 _PARTY_FIELDS = ("slug", "name", "description", "names")
 _PARTY_NAME_FIELDS = ("name", "note")
@@ -402,7 +405,13 @@ class _Reader:
             "state": f.choice("state", AGREEMENT_STATES, default="draft"),
             "source": f.text("source"),
             "publish_computed_verdicts": f.flag("publish_computed_verdicts", default=False),
+            # The share (in %) of a ceiling's or prohibition's elapsed days sources must cover for
+            # "in compliance" (docs/agreement-format.md, "coverage_share").
+            "coverage_share": f.whole_number("coverage_share", default=DEFAULT_COVERAGE_SHARE, minimum=0),
+            "ended_on": f.day("ended_on"),
         }
+        if values["coverage_share"] is not None and values["coverage_share"] > 100:
+            self.problem(f.node_of("coverage_share"), f.path("coverage_share"), "must be a percentage, 0 to 100")
         if values["time_zone"]:
             try:
                 rules.validate_time_zone(values["time_zone"])

@@ -12,7 +12,7 @@ conditional commitments already exist as an anchor on another commitment.
 """
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,12 +27,20 @@ DRAFT = "draft"
 IN_FORCE = "in_force"
 SUSPENDED = "suspended"
 TERMINATED = "terminated"
+# Replaced by a later agreement: no longer in force, and its page says so (docs/public-pages.md, "Closed agreements").
+SUPERSEDED = "superseded"
 AGREEMENT_STATES = (
     (DRAFT, _("Draft")),
     (IN_FORCE, _("In force")),
     (SUSPENDED, _("Suspended")),
     (TERMINATED, _("Terminated")),
+    (SUPERSEDED, _("Superseded")),
 )
+# States in which the agreement no longer binds anyone: its page leads with it.
+ENDED_STATES = frozenset({TERMINATED, SUPERSEDED})
+# "In compliance" needs sources covering at least this share (in %) of the days a ceiling's or a
+# prohibition's window has run so far (docs/architecture.md, "Verdicts that claim no more than the evidence").
+DEFAULT_COVERAGE_SHARE = 80
 
 # Commitment kinds
 DEADLINE = "deadline"
@@ -174,6 +182,22 @@ class Agreement(models.Model):
         _("publish computed verdicts"),
         default=False,
         help_text=_("Show and send provisional verdicts to the public before an analyst assesses them."),
+    )
+    coverage_share = models.PositiveSmallIntegerField(
+        _("coverage needed for “in compliance” (%)"),
+        default=DEFAULT_COVERAGE_SHARE,
+        validators=[MaxValueValidator(100)],
+        help_text=_(
+            "A ceiling or prohibition is in compliance only when sources cover at least this share of the days "
+            "its window has run so far; below it the verdict is “no data” (insufficient data), with the share. "
+            "0: any covered day suffices."
+        ),
+    )
+    ended_on = models.DateField(
+        _("ended on"),
+        null=True,
+        blank=True,
+        help_text=_("When it was terminated or superseded: the page says so at the top."),
     )
     escalate_after_hours = models.PositiveIntegerField(
         _("escalate after (hours)"),

@@ -68,6 +68,18 @@ class SourceFactory(factory.django.DjangoModelFactory):
     reliability = "B"
 
 
+class CoverageFactory(factory.django.DjangoModelFactory):
+    """A source's declared coverage, countrywide and open-ended, recorded long before anything happens."""
+
+    class Meta:
+        model = ev.Coverage
+
+    source = factory.SubFactory(SourceFactory)
+    starts_on = date(2020, 1, 1)
+    ends_on = None
+    recorded_at = datetime(2020, 1, 1, tzinfo=UTC)
+
+
 class ReportFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ev.Report

@@ -358,7 +358,7 @@ def judge_ceiling(t, w, reports, as_of, known_at, periods):
     if rule.period == "window":
         if over(len(events)):
             return BREACHED, events[crossing].occurred_at
-        return (IN_COMPLIANCE if with_data else NO_DATA), w.opens_at
+        return enough_evidence(t, (IN_COMPLIANCE if with_data else NO_DATA, w.opens_at), len(with_data), len(days))
 
     breached, since, clean = False, w.opens_at, 0
     for day in days:
@@ -376,12 +376,42 @@ def judge_ceiling(t, w, reports, as_of, known_at, periods):
             breached, since, clean = False, first_instant(day + ONE_DAY, w.tz), 0
     if breached:
         return BREACHED, since
-    return (IN_COMPLIANCE if with_data else NO_DATA), since
+    return enough_evidence(t, (IN_COMPLIANCE if with_data else NO_DATA, since), len(with_data), len(days))
 
 
-def judge_prohibition(t, w, reports, as_of):
+def enough_evidence(t, verdict, days_with_data, days):
+    """"In compliance" only when it could have been otherwise (architecture.md, "Verdicts that claim no more
+    than the evidence"): some source reports the rule's categories, and sources cover at least the
+    agreement's share of the days looked at; else no data, from the same instant."""
+    status, since = verdict
+    if status != IN_COMPLIANCE:
+        return verdict
+    if t.rule.categories and t.reported_categories is not None:
+        if not {fold(c) for c in t.rule.categories} & {fold(c) for c in t.reported_categories}:
+            return NO_DATA, since
+    if t.coverage_share and days and days_with_data / days < t.coverage_share / 100:
+        return NO_DATA, since
+    return verdict
+
+
+def judge_prohibition(t, w, reports, as_of, known_at=None, periods=()):
+    verdict, instants, end = _prohibition(t, w, reports, as_of)
+    if verdict[0] != IN_COMPLIANCE:
+        return verdict
+    # The days looked at, as for a ceiling (without days after the end): covered, or a violation was reported.
+    last = w.opens_day
+    while first_instant(last + ONE_DAY, w.tz) < end:
+        last += ONE_DAY
+    days = day_list(w.opens_day, last)
+    violated = {local_date(i, w.tz) for i in instants}
+    with_data = [d for d in days if d in violated or covered(t, d, periods, known_at)]
+    return enough_evidence(t, verdict, len(with_data), len(days))
+
+
+def _prohibition(t, w, reports, as_of):
+    """((status, since), violation instants, end) of a ban, before asking whether the evidence can say so."""
     if as_of < w.opens_at:
-        return NOT_YET_DUE, None
+        return (NOT_YET_DUE, None), [], None
     end = as_of if w.closes_at is None else min(as_of, w.closes_at)
     # Each violation's instant: a report of conduct over a period (occurred_until) that began before the
     # window and runs into it counts from the window's opening (architecture.md, "By kind").
@@ -392,9 +422,9 @@ def judge_prohibition(t, w, reports, as_of):
     ]
     instants.sort()
     if not instants:
-        return IN_COMPLIANCE, w.opens_at
+        return (IN_COMPLIANCE, w.opens_at), instants, end
     if t.rule.recovery_days is None:
-        return BREACHED, instants[0]  # until an analyst says otherwise
+        return (BREACHED, instants[0]), instants, end  # until an analyst says otherwise
     status, since, clean = IN_COMPLIANCE, w.opens_at, 0
     day = w.opens_day
     while first_instant(day, w.tz) <= end:
@@ -409,7 +439,7 @@ def judge_prohibition(t, w, reports, as_of):
         if status == BREACHED and clean >= t.rule.recovery_days and first_instant(day + ONE_DAY, w.tz) <= end:
             status, since, clean = IN_COMPLIANCE, first_instant(day + ONE_DAY, w.tz), 0
         day += ONE_DAY
-    return status, since
+    return (status, since), instants, end
 
 
 def judge_once(t, w, reports, as_of, known_at, periods):
@@ -419,7 +449,7 @@ def judge_once(t, w, reports, as_of, known_at, periods):
         return judge_target(t, w, reports, as_of)
     if t.kind == "ceiling":
         return judge_ceiling(t, w, reports, as_of, known_at, periods)
-    return judge_prohibition(t, w, reports, as_of)
+    return judge_prohibition(t, w, reports, as_of, known_at, periods)
 
 
 # Several parties owing `each`: the roll-up is the first of the parties' statuses here, worst first.
@@ -501,7 +531,8 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
                 return DISPUTED, max(first_act, first_denial)
             return DISPUTED, max((s for s in (strict[1], loose[1]) if s is not None), default=None)
     # Claims below the grade (architecture.md, "Weighing evidence", 8).
-    can_move = {"deadline": (MISSED, OVERDUE, NO_DATA), "target": (MISSED, NO_DATA), "prohibition": (IN_COMPLIANCE,)}
+    can_move = {"deadline": (MISSED, OVERDUE, NO_DATA), "target": (MISSED, NO_DATA),
+                "prohibition": (IN_COMPLIANCE, NO_DATA)}
     claims = [e for e in weak if e.stance == "affirms"]
     # A claim a counting denial contests (as in step 6) is refuted, not awaiting confirmation.
     for d in counting:

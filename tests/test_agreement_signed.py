@@ -189,10 +189,12 @@ def test_every_commitment_gets_a_verdict_as_of_20_march_2020_with_no_reports():
     for key in ("forces-to-8600", "five-bases", "full-withdrawal", "un-sanctions", "us-sanctions"):
         assert verdicts[key]["computed"]["status"] not in ("missed", "met", "met_late"), key
         assert verdicts[key]["computed"]["days_left"] > 0, key
-    # ... and no credible report breaches a guarantee.
+    # ... and no credible report breaches a guarantee; but with no source covering a day and none
+    # reporting these categories, none is said to be kept either: no data, never "in compliance".
     for key, _, due in EXPECTED:
         if due is None:
-            assert verdicts[key]["computed"]["status"] == "in_compliance", key
+            assert verdicts[key]["computed"]["status"] == "no_data", key
+            assert verdicts[key]["computed"]["reason"]["code"] in ("coverage.no_source", "coverage.insufficient"), key
 
 
 def test_the_reported_terms_stay_unsigned_beside_the_signed_text():

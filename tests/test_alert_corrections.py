@@ -11,7 +11,14 @@ from monitor.alerts import models as am
 from monitor.alerts.delivery import send_due
 from monitor.alerts.sweep import run_sweep
 from monitor.evidence.models import REJECTED
-from tests.factories import AgreementFactory, AssessmentFactory, CommitmentFactory, ReportFactory, UserFactory
+from tests.factories import (
+    AgreementFactory,
+    AssessmentFactory,
+    CommitmentFactory,
+    CoverageFactory,
+    ReportFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +50,8 @@ def talks(agreement):
 
 @pytest.fixture
 def prohibition(agreement):
+    # A source covering every day: "in compliance" once the breach is withdrawn is then a finding, not silence.
+    CoverageFactory()
     return CommitmentFactory(agreement=agreement, key="no_ties", title="No ties to al-Qaeda", kind="prohibition",
                              due_offset=None, rule={"categories": ["al_qaeda_ties"], "attribution": "any"})
 

@@ -76,7 +76,12 @@ def test_agreements_list_and_detail_link_to_pages_and_verdicts(api, demo):
 def test_published_verdicts_are_the_ones_manage_py_compliance_gives_for_the_same_dates(api, published, as_of, known_at):
     expected = compliance("--as-of", as_of, "--known-at", known_at)
     body = commitments(api, as_of=as_of, known_at=known_at)
-    got = {c["key"]: c["verdict"] for c in body["commitments"]}
+    # A commitment under review (the seed file marks three) is withheld from the public; the command is staff's.
+    under_review = {c["key"] for c in body["commitments"] if c["under_review"]}
+    assert under_review == {k for k, v in expected.items() if v["needs_review"] and v["provisional"]}
+    assert all(c["verdict"]["status"] is None for c in body["commitments"] if c["key"] in under_review)
+    got = {c["key"]: c["verdict"] for c in body["commitments"] if c["key"] not in under_review}
+    expected = {k: v for k, v in expected.items() if k not in under_review}
     assert {k: v["status"] for k, v in got.items()} == {k: v["status"] for k, v in expected.items()}
     assert {k: v["sentence"] for k, v in got.items()} == {k: v["computed"]["sentence"] for k, v in expected.items()}
     assert body["as_of"] == expected["talks-begin"]["computed"]["as_of"].replace("+00:00", "Z")

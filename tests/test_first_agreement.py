@@ -74,9 +74,11 @@ def test_demo_violence_ceiling_breaches_on_exactly_the_days_over_ten_taliban_att
     assert standing.computed.status == "in_compliance"
     assert standing.computed.reason.code == "ceiling.recovered"
 
-    # As known on 18 March itself, the dataset had not yet published that week: no breach was knowable.
+    # As known on 18 March itself, the dataset had not yet published that week (nor declared its coverage):
+    # no breach was knowable, and too few days had data to call it in compliance.
     as_known_then = compliance("--as-of", "2020-03-18")["violence-major-cities"]["computed"]
-    assert as_known_then["status"] == "in_compliance"
+    assert as_known_then["status"] == "no_data"
+    assert as_known_then["reason"]["code"] == "coverage.insufficient"
     assert as_known_then["reason"]["params"]["days_with_data"] < as_known_then["reason"]["params"]["days"]
 
 

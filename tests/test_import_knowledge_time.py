@@ -236,8 +236,10 @@ def test_a_replay_as_known_at_a_past_date_counts_the_rows_the_dataset_held_then(
     assert sorted(handed) == sorted(ev.Report.objects.values_list("id", flat=True))  # re-evaluated all the same
 
     as_known_then = ceiling("2020-03-12", "2020-03-12")
-    assert as_known_then["status"] == "in_compliance"
-    assert as_known_then["reason"]["params"] == {"limit": 10, "days_with_data": 1, "days": 3, "breached_days": 0}
+    # Ten attacks, under the limit, on the one day with data of three: too little to say "in compliance".
+    assert as_known_then["status"] == "no_data"
+    assert as_known_then["reason"] == {"code": "coverage.insufficient", "params": {
+        "days_with_data": 1, "days": 3, "share": 33, "needed": 80, "opens": "2020-03-10"}}
     assert as_known_then["known_at"] == "2020-03-12T19:29:59.999999+00:00"
 
     once_published = ceiling("2020-03-12", "2020-03-21")
@@ -257,7 +259,7 @@ def test_the_sweep_dates_a_breach_from_the_dataset_not_from_the_import(agreement
     run(write(tmp_path, attacks(11, last_known=PUBLISHED_LATER)))
     run_sweep(now=datetime(2020, 3, 12, 12, tzinfo=UTC))  # the eleventh attack was not yet known
     ceiling_changes = StatusChange.objects.filter(commitment__key="violence-major-cities").order_by("detected_at")
-    assert [c.new_status for c in ceiling_changes] == ["in_compliance"]
+    assert [c.new_status for c in ceiling_changes] == ["no_data"]  # one day of three with data
     swept_at = datetime(2020, 3, 21, 12, tzinfo=UTC)
     run_sweep(now=swept_at)
     breach = ceiling_changes.last()

@@ -19,7 +19,7 @@ from monitor.verdicts.engine.values import CONTEXT_LIMIT
 from terms.agreement_file import AgreementFileError, load_agreement_file
 from terms.models import Agreement, Party
 from tests.engine_factories import GOVERNMENT, TALIBAN, report, term, utc
-from tests.factories import ReportFactory, SourceFactory
+from tests.factories import CoverageFactory, ReportFactory, SourceFactory
 from tests.hypothesis_budget import examples
 from tests.test_verdict_index import worlds
 
@@ -272,7 +272,9 @@ def test_the_api_lists_parties_and_non_party_actors_apart(client, tmp_path):
 @pytest.mark.django_db
 def test_a_reported_non_party_act_is_context_in_the_compliance_json_and_the_page(client, tmp_path):
     call_command("load_agreement", str(write(tmp_path, FILE)), stdout=StringIO())
-    source = SourceFactory(name="Border monitors", reliability="A")
+    # Reporting shelling every day: "in compliance" is then a finding, whatever the context adds.
+    source = SourceFactory(name="Border monitors", reliability="A", categories=["Shelling"])
+    CoverageFactory(source=source)
 
     def compliance():
         out = StringIO()

@@ -16,6 +16,7 @@ from tests.factories import (
     AgreementFactory,
     AssessmentFactory,
     CommitmentFactory,
+    CoverageFactory,
     PartyFactory,
     ReportFactory,
     SourceFactory,
@@ -150,6 +151,7 @@ def test_each_recorded_change_names_the_reports_it_rests_on_and_no_others(talks)
 def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recipient(talks):
     prohibition = CommitmentFactory(agreement=talks.agreement, kind="prohibition", due_offset=None,
                                     rule={"categories": ["al_qaeda_ties"], "attribution": "any"})
+    CoverageFactory()  # a source covering every day: "in compliance" is a finding once the breach is withdrawn
     staff_subscription(talks.agreement, reminder_days=[])
     staff_subscription(talks.agreement, username="second", email="second@example.org", reminder_days=[])
     report = ReportFactory(category="al_qaeda_ties", occurred_at=datetime(2020, 3, 20, tzinfo=UTC),

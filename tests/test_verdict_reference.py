@@ -27,7 +27,7 @@ from tests.engine_factories import (
     ACLED, GOVERNMENT, LOCAL_PRESS, PARTY_STATEMENT, TALIBAN, UNAMA, coverage, report, term, utc,
 )
 from tests.hypothesis_budget import examples
-from terms.rules import MOMENTS_OF_KIND, Rule
+from terms.rules import MOMENTS_OF_KIND, Rule, normalize_name
 
 ZONES = [
     "Pacific/Pago_Pago",  # UTC-11
@@ -200,6 +200,14 @@ def worlds(draw, kind, bulk=False):
                          signed_on=signed)
         terms.append(replace(dependent, anchor_milestone=milestone, window=replace(
             dependent.window, anchor="milestone", anchor_milestone_id=1, anchor_moment="reached")))
+
+    # What "in compliance" needs (architecture.md, "Verdicts that claim no more than the evidence"): the
+    # agreement's coverage share, and the categories some source reports (unknown, none, or the main topic).
+    share = draw(st.sampled_from([None, None, 0, 50, 80, 100]))
+    reported = draw(st.sampled_from([None, None, frozenset(), frozenset({"somethingelse"}),
+                                     frozenset(normalize_name(c) for c in main.rule.categories)]))
+    terms = [replace(t, coverage_share=share, reported_categories=reported) for t in terms]
+    main = terms[0]
 
     span = 75 if window["unit"] == "months" else 45
     links = [1, 2] if len(terms) > 1 else [1]

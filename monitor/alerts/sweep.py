@@ -33,10 +33,12 @@ from django.utils import timezone
 
 from monitor.alerts import escalation, messages, webhooks
 from monitor.alerts import models as am
+from monitor.evidence.publication import under_review
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
 from monitor.verdicts.models import COMPUTED, CORRECTION, StatusChange
-from terms.models import IN_FORCE, Agreement
+from terms.models import CEILING, IN_FORCE, PROHIBITION, Agreement
+from terms.rules import normalize_name
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,23 @@ RECOVERY_EVENTS = {
     (S.OVERDUE, S.MET_LATE): am.MET_LATE,  # a duty without a date, done after its reasonable time
     (S.BREACHED, S.IN_COMPLIANCE): am.BREACH_OVER,
 }
+
+
+def _silent(terms, changed):
+    """Ceilings and prohibitions with no data in a category a changed report carries: judged again too.
+
+    "No source reports this" (`coverage.no_source`) ends with the first report of one of the rule's
+    categories, wherever and by whomever it happened, which `engine.affected` (what the rule would
+    count) does not see. One query, for the few terms in those categories whose status is no data.
+    """
+    categories = {normalize_name(c) for ch in changed for c in (ch.category, ch.sub_category) if c}
+    candidates = [
+        t.id for t in terms
+        if t.kind in (CEILING, PROHIBITION) and categories & {normalize_name(c) for c in t.rule.categories}
+    ]
+    if not candidates:
+        return set()
+    return {pk for pk, change in latest_changes(candidates).items() if change.new_status == S.NO_DATA}
 
 
 def _lock():
@@ -114,12 +133,16 @@ def _sweep(now, run, changes=None):
     terms = inputs.terms_for(commitments)
     if changes is not None:
         # Read after taking the lock, like everything else: the reports as they are now.
-        chosen = engine.affected(terms, inputs.changes_for(changes), as_of=now)
+        changed = inputs.changes_for(changes)
+        chosen = engine.affected(terms, changed, as_of=now) | _silent(terms, changed)
         needed = engine.anchors_of(terms, chosen)  # an anchored commitment is judged from its anchor's verdict
         commitments = [c for c in commitments if c.id in chosen]
         terms = [t for t in terms if t.id in needed]
     # Weighed and filed once for this cutoff, whatever the number of instants judged below.
-    evidence = engine.EvidenceIndex(inputs.evidence_for(terms, now), now)
+    rows = inputs.evidence_for(terms, now)
+    # Which categories some source reports: "in compliance" on silence no source could break is "no data".
+    terms = inputs.with_reported(terms, rows, inputs.declared_categories())
+    evidence = engine.EvidenceIndex(rows, now)
     coverage = engine.CoverageIndex(inputs.coverage_for(now), now)
 
     def evaluate(as_of, commitment_id=None):
@@ -217,11 +240,15 @@ def _sweep(now, run, changes=None):
         .filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True, suspended_at__isnull=True)
         .select_related("user")
     )
-    owed = _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements,
+    # A commitment under review (needs_review, and no assessment covering its verdict) raises no alert
+    # of any kind: its transitions are recorded, and the latest is owed (once, by its key) at the first
+    # sweep after an analyst settles it (docs/architecture.md, "Verdicts that claim no more than the evidence").
+    alerting = [c for c in commitments if not under_review(standings[c.id])]
+    owed = _owed_alerts(now, alerting, standings, latest, withdrawn, subscriptions, agreements,
                         digests=changes is None, latest_party=latest_party)
     owed += _corrections(now, withdrawn, standings)
-    owed += escalation.owed(now, commitments, standings, latest, agreements)
-    owed += webhooks.owed(now, commitments, standings, latest, withdrawn, agreements)
+    owed += escalation.owed(now, alerting, standings, latest, agreements)
+    owed += webhooks.owed(now, alerting, standings, latest, withdrawn, agreements)
     queued = _insert_missing(owed, run, now)
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
 

@@ -43,7 +43,11 @@ class AgreementSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     title = serializers.CharField()
     summary = serializers.CharField()
-    state = serializers.CharField(help_text="draft, in_force, suspended or terminated")
+    state = serializers.CharField(help_text="draft, in_force, suspended, terminated or superseded")
+    ended_on = serializers.DateField(allow_null=True, help_text="When it was terminated or superseded")
+    coverage_share = serializers.IntegerField(
+        help_text="Per cent of a ceiling's or prohibition's days sources must cover for 'in compliance'"
+    )
     signed_on = serializers.DateField(allow_null=True)
     time_zone = serializers.CharField(help_text="IANA zone the agreement's days are counted in")
     source = serializers.CharField(help_text="Where the terms come from, in words")
@@ -142,6 +146,11 @@ class CommitmentSerializer(serializers.Serializer):
     owed_by = serializers.ListField(child=serializers.SlugField())
     tracked = serializers.BooleanField()
     needs_review = serializers.BooleanField()
+    under_review = serializers.BooleanField(
+        help_text="Marked for review and not assessed: the computed verdict is withheld from the public until an "
+        "analyst settles it"
+    )
+    review_note = serializers.CharField(help_text="What the analysts must settle; empty when not marked for review")
     page = serializers.URLField()
     verdict = VerdictSerializer()
     assessment = AssessmentSerializer(allow_null=True)

@@ -226,6 +226,15 @@ class Source(models.Model):
     declared_coverage = models.TextField(
         _("declared coverage"), blank=True, help_text=_("In words; the days and places are in coverage periods.")
     )
+    # The categories this source reports (its own names or the monitor's): a rule whose categories no source
+    # declares and no report has ever carried is "no source reports this", never "in compliance"
+    # (docs/architecture.md, "Verdicts that claim no more than the evidence"). Empty: declares none.
+    categories = models.JSONField(
+        _("categories it reports"),
+        default=list,
+        blank=True,
+        help_text=_("A list of category names, e.g. [\"Battles\", \"prisoner release\"]."),
+    )
     licence = models.CharField(_("licence"), max_length=300, blank=True)
     may_republish = models.BooleanField(
         _("raw rows may be republished"),

@@ -11,7 +11,8 @@ publication) goes through this module, so a rule changes in one place:
   (daily counts, totals, a measured value) may be shown, but not its text,
   place, actors or id;
 - a computed verdict is public only when its agreement publishes computed
-  verdicts or an analyst's assessment covers it; otherwise the public is told it
+  verdicts (and the commitment is not marked for review) or an analyst's
+  assessment covers it; otherwise the public is told it
   is provisional and awaiting an analyst, and not what the engine computed
   ("not tracked" and "awaiting signature" are facts about the agreement, not
   judgements of evidence, and are always public);
@@ -149,6 +150,11 @@ class PublishedVerdict:
         return LABELS.get(self.status, self.status) if self.status else None
 
     @property
+    def under_review(self):
+        """Marked for an analyst's review and not assessed: the computed verdict is withheld (under_review())."""
+        return bool(self.commitment.needs_review) and not self.assessed
+
+    @property
     def computed_label(self):
         return LABELS.get(self.computed_status, self.computed_status) if self.computed_status else None
 
@@ -215,12 +221,11 @@ class Audience:
     # --- verdicts -----------------------------------------------------------
 
     def shows_verdict(self, standing):
-        return (
-            self.staff
-            or standing.assessed
-            or standing.commitment.agreement.publish_computed_verdicts
-            or standing.computed.status in FACTUAL_STATUSES
-        )
+        if self.staff or standing.assessed or standing.computed.status in FACTUAL_STATUSES:
+            return True
+        if standing.commitment.needs_review:
+            return False  # under review: what the engine computed is not shown until an analyst settles it
+        return standing.commitment.agreement.publish_computed_verdicts
 
     def status_changes(self, changes, known_at=None):
         """A status-change queryset narrowed, in SQL, to what this audience may see, annotated `assessed`.
@@ -235,7 +240,9 @@ class Audience:
         if self.staff:
             return changes
         return changes.filter(
-            Q(kind=ASSESSED) | Q(commitment__agreement__publish_computed_verdicts=True) | Q(assessed=True)
+            Q(kind=ASSESSED)
+            | Q(commitment__agreement__publish_computed_verdicts=True, commitment__needs_review=False)
+            | Q(assessed=True)
         )
 
     def report_ids_in(self, standings):
@@ -369,6 +376,17 @@ class Audience:
             party_id=party.party_id, name=party.name, slug=party.slug, status=party.status, since=party.since,
             reason_code=party.reason.code, reason_params=params, sentence=sentence, withheld=withheld,
         )
+
+
+def under_review(standing):
+    """A commitment marked for review whose verdict no analyst's assessment covers.
+
+    Its computed verdict is shown to no one outside the staff and raises no alert, whatever the
+    agreement's `publish_computed_verdicts`, until an analyst settles it: by clearing the mark (the
+    question answered) or by an assessment covering the computed status (the analyst's own verdict,
+    which is public, as any assessment is). The page says why, with the review note.
+    """
+    return bool(standing.commitment.needs_review) and not standing.assessed
 
 
 def days_to_due(verdict, as_of, tz):

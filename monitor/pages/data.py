@@ -130,6 +130,9 @@ class Row:
     licensed: int = 0  # reports that count here but whose source's licence forbids listing them
     readings: object = None  # Readings, or None when the commitment has none or its verdict is withheld
     provisions: list = field(default_factory=list)  # Citation: the provisions of the text it cites
+    # The last local day of its window, once that is over (closed_day), when the whole agreement is over
+    # (`closure`): its countdown then says "closed on" that day rather than counting on for years.
+    closed_on: object = None
 
     @property
     def commitment(self):
@@ -231,6 +234,11 @@ def _qualifying(terms, evidence, as_of):
 
 
 def headline(verdicts):
+    """The counts at the top of a page: of published verdicts only, the others counted as awaiting an analyst.
+
+    A zero is shown only when every verdict is published: "Missed 0" beside verdicts the reader may not
+    see would claim what no one has published (docs/public-pages.md, "The headline").
+    """
     counts = Counter()
     for v in verdicts:
         if v.status == S.NOT_TRACKED:
@@ -241,7 +249,8 @@ def headline(verdicts):
         for key, _label, members in HEADLINE:
             if v.status in members:
                 counts[key] += 1
-    items = [Headline(key, label, counts[key]) for key, label, _m in HEADLINE if key in ALWAYS_SHOWN or counts[key]]
+    zeros = ALWAYS_SHOWN if not counts[AWAITING] else set()
+    items = [Headline(key, label, counts[key]) for key, label, _m in HEADLINE if key in zeros or counts[key]]
     if counts[AWAITING]:
         items.append(Headline(AWAITING, _("Awaiting an analyst"), counts[AWAITING]))
     return items
@@ -321,8 +330,13 @@ def agreement_overview(agreement, cut, audience, index=None):
                 owed_by=list(standing.commitment.owed_by.all()),
                 licensed=licensed.get(standing.commitment.id, 0),
                 readings=readings_of(standing, verdict, audience, ledger),
+                closed_on=closed_day(standing, cut.as_of, tz),
             )
         )
+    if closure(agreement, rows) is None:
+        # Only an agreement that is over stops its counts: while it runs, "2 days overdue" is news.
+        for row in rows:
+            row.closed_on = None
     citations = (index or text_index(agreement)).citations
     for row in rows:
         row.provisions = citations.get(row.commitment.id, [])
@@ -362,6 +376,51 @@ def text_overview(agreement, cut, audience, index=None):
             by_ref.setdefault(citation.ref, []).append(row)
     provisions = tm.Provision.objects.filter(agreement=agreement).order_by("position", "id")
     return [ProvisionRow(p, by_ref.get(p.ref, [])) for p in provisions]
+
+
+def window_end(standing):
+    """The instant a commitment's window is over, or None while it has no end (or is not yet placed).
+
+    A ceiling's or prohibition's window closes; a deadline's or target's is over when its due date
+    and grace period have passed; a duty without a date, or an ongoing ban, never closes. Neutral:
+    a fact of the calendar, shown even when the verdict is not.
+    """
+    computed, commitment = standing.computed, standing.commitment
+    if computed.closes_at is not None:
+        return computed.closes_at
+    if computed.due_at is not None and commitment.kind in (tm.DEADLINE, tm.TARGET):
+        return computed.due_at + timedelta(days=commitment.grace_days or 0)
+    return None
+
+
+def closed_day(standing, as_of, tz):
+    """The last local day of a commitment's window once it is over as of `as_of`, else None."""
+    end = window_end(standing)
+    return last_day(end, tz) if end is not None and end <= as_of else None
+
+
+@dataclass
+class Closure:
+    """Why an agreement binds no one any more, for the top of its page."""
+
+    state: str  # "terminated", "superseded" or "closed" (every commitment's window is over)
+    on: object  # the date, or None when the agreement does not record it
+
+
+def closure(agreement, rows):
+    """The agreement's closed state as of the rows' cutoff, or None while it is still running.
+
+    Terminated or superseded (Agreement.state, with `ended_on`), or closed when every tracked
+    commitment's window is over: on the latest of their last days. A commitment without an end
+    (an ongoing ban, a duty without a date) or not yet placed (awaiting its signing or anchor) keeps
+    the agreement open.
+    """
+    if agreement.state in tm.ENDED_STATES:
+        return Closure(agreement.state, agreement.ended_on)
+    tracked = [r for r in rows if r.commitment.tracked]
+    if not tracked or any(r.closed_on is None for r in tracked):
+        return None
+    return Closure("closed", max(r.closed_on for r in tracked))
 
 
 def parties_and_actors(agreement):
@@ -466,6 +525,7 @@ class CommitmentDetail:
     # first, those this audience may see: shown apart from the evidence, never weighed.
     context: list = field(default_factory=list)
     readings: object = None  # Readings (see Row.readings)
+    closed_on: object = None  # see Row.closed_on
 
 
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
@@ -559,10 +619,23 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         last_day=last_day(verdict.closes_at, tz),
         opens_day=local_day(verdict.opens_at, tz),
         days_to_due=publication.days_to_due(verdict, cut.as_of, tz),
+        closed_on=_closed_on(agreement, standing, standings, cut.as_of, tz),
         anchor=_anchor(commitment, standings),
         context=context,
         readings=readings_of(standing, verdict, audience, ledger),
     )
+
+
+def _closed_on(agreement, standing, standings, as_of, tz):
+    """The commitment's last day when its agreement is over (`closure`), else None: the countdown runs on."""
+    rows = [_Closing(s.commitment, closed_day(s, as_of, tz)) for s in standings]
+    return closed_day(standing, as_of, tz) if closure(agreement, rows) else None
+
+
+@dataclass
+class _Closing:
+    commitment: object
+    closed_on: object
 
 
 def _anchor(commitment, standings):

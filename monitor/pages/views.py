@@ -140,6 +140,7 @@ def _agreement(request, agreement, now):
         "rows": rows,
         "provision_counts": index.counts,
         "headline": data.headline([r.verdict for r in rows]),
+        "closure": data.closure(agreement, rows),
         "audience": audience,
         **_cut_context(request, agreement, cut, error, "pages:agreement", {"agreement": agreement.slug}),
         # A cited view that today's terms and contents would judge otherwise says so (issue 14).
@@ -370,6 +371,8 @@ def _badge(request, agreement, key, now):
         if verdict.provisional:
             text = _("%(status)s (provisional)") % {"status": text}
         tone = TONES.get(verdict.status, "pending")  # the pages' own tones; the rest grey
+    elif verdict.under_review:
+        text, tone = _("under review"), "pending"
     else:
         text, tone = _("provisional: awaiting an analyst"), "pending"
     label = _("compliance")

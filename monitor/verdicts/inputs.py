@@ -4,11 +4,12 @@ Everything the engine needs for a set of commitments is read here, once, so the
 engine itself stays pure and the number of queries does not grow with the
 number of commitments or reports: commitments (1), owing parties (1), their
 names and the names of the agreements' non-party actors (1, `names_of`), reports (1),
-verification changes (1), sources (1), coverage (1), assessments (1).
+verification changes (1), sources (1), coverage (1), assessments (1), the categories sources
+declare they report (1, `declared_categories`).
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import connection
@@ -148,6 +149,7 @@ def term_for(commitment, owing=None, non_party_names=None, readings=True):
         anchor_milestone=milestone_for(commitment),
         readings=readings_for(commitment, window) if readings else (),
         share=commitment.share,
+        coverage_share=agreement.coverage_share,
     )
 
 
@@ -331,6 +333,29 @@ def changes_for(description):
         shapes = reports.order_by().values(*CHANGE_FIELDS).annotate(first=Min("occurred_at"), last=Max("occurred_at"))
         out.update(engine.Change(**shape) for shape in shapes)
     return out
+
+
+def declared_categories():
+    """The normalized categories sources declare they report (`Source.categories`), in one query."""
+    out = set()
+    for categories in Source.objects.values_list("categories", flat=True):
+        out.update(normalize_name(c) for c in categories or () if isinstance(c, str))
+    return frozenset(out)
+
+
+def with_reported(terms, evidence, declared):
+    """The terms, each told which categories some source reports (`Term.reported_categories`), no query more.
+
+    Those sources declare (`declared_categories`), and those some report known at the cutoff carried:
+    `evidence` is `evidence_for`'s, which holds every report in a category any of the terms names, so
+    a rule's categories are among them exactly when some report ever carried one.
+    """
+    carried = set()
+    for e in evidence:
+        carried.add(e.category)
+        carried.add(e.sub_category)
+    reported = frozenset(declared | {normalize_name(c) for c in carried if c})
+    return [replace(t, reported_categories=reported) for t in terms]
 
 
 def coverage_for(known_at=None):
@@ -529,9 +554,11 @@ def standings(agreements, *, as_of, known_at=None, recorded=None):
 
 
 def _judged(commitments, terms, as_of, known_at, recorded=False):
+    evidence = evidence_for(terms, known_at, recorded=recorded)
+    terms = with_reported(terms, evidence, declared_categories())
     verdicts = engine.evaluate_agreement(
         terms,
-        evidence_for(terms, known_at, recorded=recorded),
+        evidence,
         as_of=as_of,
         known_at=known_at,
         coverage=coverage_for(known_at),

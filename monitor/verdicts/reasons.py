@@ -102,6 +102,15 @@ SENTENCES = {
         "%(period_from)s, before the ban applied; violations reported: %(count)s."
     ),
     "prohibition.recovered": _("No credible violation reported in the %(days)s days since %(last)s."),
+    # A ceiling or prohibition that would be in compliance on evidence too thin to say so (engine/context.py).
+    "coverage.insufficient": _(
+        "Insufficient data: sources cover %(share)s %% of the days since %(opens)s; at least %(needed)s %% needed "
+        "to say it is in compliance."
+    ),
+    "coverage.no_source": _(
+        "No source reports this: no source declares the categories %(categories)s, and no report has carried "
+        "them, so silence says nothing about compliance."
+    ),
     "disputed.evidence": _(
         "Disputed: %(without_label)s on the undisputed reports, %(with_label)s if the %(disputed)s disputed ones hold."
     ),

@@ -103,8 +103,14 @@ def visibility_label(value):
 
 
 @register.simple_tag
-def countdown(verdict, days_to_due):
-    """'N days left' / 'N days overdue' from the verdict when it is shown, else a neutral count."""
+def countdown(verdict, days_to_due, closed_on=None):
+    """'N days left' / 'N days overdue' from the verdict when it is shown, else a neutral count.
+
+    Once the commitment's window is over (`closed_on`, its last day: data.closed_day) the count stops:
+    "closed on 1 May 2021", never "due date passed 2,463 days ago", which reads as if it still ran.
+    """
+    if closed_on is not None:
+        return _("closed on %(date)s") % {"date": date_filter(closed_on, "j F Y")}
     if verdict.shown:
         if verdict.days_overdue is not None:
             n = verdict.days_overdue

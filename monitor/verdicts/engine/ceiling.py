@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, not_open, window_end, window_slice
+from monitor.verdicts.engine.context import Outcome, not_open, unsupported, window_end, window_slice
 from monitor.verdicts.engine.values import DAY_PRECISE, ONE_DAY, Reason, norm_set
 from terms.rules import day_start, local_day
 
@@ -86,13 +86,13 @@ def judge(ctx, reports):
             )
         if not days_with_data:
             return Outcome(S.NO_DATA, Reason("ceiling.no_data", params), since=w.opens_at, details=details)
-        return Outcome(
+        return unsupported(ctx, Outcome(
             S.IN_COMPLIANCE,
             Reason("ceiling.window_ok", params),
             since=w.opens_at,
             evidence=tuple(e.id for e in ordered),
             details=details,
-        )
+        ), days_with_data, days)
 
     # Day by day, but only the days with events are visited: between two of them every day with
     # data is a covered day without events, so the clean days in a gap are counted from the
@@ -155,7 +155,8 @@ def judge(ctx, reports):
     code = "ceiling.recovered" if breached_days else "ceiling.ok"
     if breached_days:
         params["last_breach"] = breached_days[-1].isoformat()
-    return Outcome(S.IN_COMPLIANCE, Reason(code, params), since=since, details=details)
+    return unsupported(ctx, Outcome(S.IN_COMPLIANCE, Reason(code, params), since=since, details=details),
+                       days_with_data, days)
 
 
 def reads(window):

@@ -5,14 +5,14 @@ A judge is a function `judge(ctx, reports) -> Outcome` in a module named after i
 """
 
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine.coverage import CoverageIndex
 from monitor.verdicts.engine.values import OCCURRED, Reason, Term
-from terms.rules import day_start, local_day
+from terms.rules import day_start, local_day, normalize_name
 
 
 @dataclass
@@ -52,6 +52,39 @@ class Outcome:
     days_overdue: int | None = None
     details: dict = field(default_factory=dict)
 
+
+
+def unsupported(ctx, outcome, days_with_data, days):
+    """An "in compliance" outcome, or `no_data` when the evidence cannot carry it.
+
+    "In compliance" says nothing was reported; it is worth saying only when something could have
+    been. So a ceiling or prohibition in compliance is `no_data` instead (docs/architecture.md,
+    "Verdicts that claim no more than the evidence"):
+    - `coverage.no_source`: its rule names categories and no source declares any of them, nor did
+      any report known at the cutoff carry one: silence there is not evidence of anything;
+    - `coverage.insufficient`: sources cover fewer than the term's `coverage_share` per cent of the
+      days its window has run (`days_with_data` of `days`).
+    A breach is never softened: a reported violation is evidence however thin the coverage.
+    """
+    if outcome.status != S.IN_COMPLIANCE:
+        return outcome
+    term = ctx.term
+    categories = term.rule.categories
+    if categories and term.reported_categories is not None:
+        if not {normalize_name(c) for c in categories} & term.reported_categories:
+            params = {"categories": ", ".join(categories)}
+            return replace(outcome, status=S.NO_DATA, reason=Reason("coverage.no_source", params))
+    needed = term.coverage_share
+    if needed and days and days_with_data * 100 < needed * days:
+        params = {
+            "share": days_with_data * 100 // days,
+            "needed": needed,
+            "opens": local_day(ctx.window.opens_at, ctx.tz).isoformat(),
+            "days_with_data": days_with_data,
+            "days": days,
+        }
+        return replace(outcome, status=S.NO_DATA, reason=Reason("coverage.insufficient", params))
+    return outcome
 
 
 def source_params(e):

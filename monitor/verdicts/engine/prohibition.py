@@ -5,8 +5,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, not_open, source_params, window_end, window_slice
-from monitor.verdicts.engine.values import OCCURRED, Reason
+from monitor.verdicts.engine.context import Outcome, not_open, source_params, unsupported, window_end, window_slice
+from monitor.verdicts.engine.values import OCCURRED, Reason, norm_set
 from terms.rules import day_start, local_day
 
 # A limit on acts: shared `jointly`, every act by any of the owing parties counts (engine/index.py).
@@ -60,7 +60,9 @@ def judge(ctx, reports):
         over_at = day_start(local_day(episode[-1].occurred_at, tz) + timedelta(days=1 + rule.recovery_days), tz)
         if end >= over_at:
             params = {"last": local_day(episode[-1].occurred_at, tz).isoformat(), "days": rule.recovery_days}
-            return Outcome(S.IN_COMPLIANCE, Reason("prohibition.recovered", params), since=over_at, details=details)
+            return _supported(ctx, end, violations, day_of,
+                              Outcome(S.IN_COMPLIANCE, Reason("prohibition.recovered", params), since=over_at,
+                                      details=details))
     if episode:
         first = episode[0]
         params = {
@@ -85,7 +87,27 @@ def judge(ctx, reports):
             details=details,
         )
     params = {"opens": local_day(w.opens_at, tz).isoformat()}
-    return Outcome(S.IN_COMPLIANCE, Reason("prohibition.ok", params), since=w.opens_at, details=details)
+    return _supported(ctx, end, violations, day_of,
+                      Outcome(S.IN_COMPLIANCE, Reason("prohibition.ok", params), since=w.opens_at, details=details))
+
+
+def _supported(ctx, end, violations, day_of, outcome):
+    """In compliance only when sources cover enough of the days the window has run (context.unsupported).
+
+    Counted as a ceiling counts them: the days some source covers, everywhere the rule looks, and the
+    days a violation was reported on though no source declared them covered (a source spoke of them).
+    Only worked out for an outcome in compliance, so a breach costs nothing more.
+    """
+    if outcome.status != S.IN_COMPLIANCE:
+        return outcome
+    tz = ctx.tz
+    first_day = local_day(ctx.window.opens_at, tz)
+    last_day = local_day(end - timedelta(microseconds=1), tz) if end > ctx.window.opens_at else first_day
+    days = (last_day - first_day).days + 1
+    admin1s = norm_set(ctx.rule.admin1)
+    uncovered = {d for d in map(day_of, violations) if first_day <= d <= last_day}
+    uncovered = {d for d in uncovered if not ctx.coverage.covers(admin1s, d)}
+    return unsupported(ctx, outcome, ctx.coverage.count(admin1s, first_day, last_day) + len(uncovered), days)
 
 
 def reads(window):

@@ -79,6 +79,13 @@ class Term:
     # must act: judged per party, then rolled up), "any" (an act by any of them), "jointly" (one
     # act naming them together). Meaningless for a single owing party.
     share: str = "each"
+    # What "in compliance" needs (docs/architecture.md, "Verdicts that claim no more than the evidence"):
+    # `coverage_share`, the share (in %) of the days a ceiling's or prohibition's window has run that
+    # sources must cover (the agreement's setting; None: any covered day suffices, as before);
+    # `reported_categories`, the normalized categories some source declares or some report known at
+    # the cutoff carried (None: not known, so never "no source reports this").
+    coverage_share: int | None = None
+    reported_categories: frozenset | None = None
 
     @property
     def tz(self):
