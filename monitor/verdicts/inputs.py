@@ -163,6 +163,7 @@ def milestone_for(commitment):
 EVIDENCE_FIELDS = (
     "id", "source_id", "occurred_at", "occurred_until", "precision", "recorded_at", "category", "sub_category",
     "stance", "value", "admin1", "location", "actor1", "credibility", "event_id", "commitment_id",
+    "actor2", "interaction",
 )
 
 
@@ -198,13 +199,14 @@ def evidence_for(terms, known_at=None):
     out = []
     make, no_changes = engine.Evidence, ()
     for (pk, source_id, occurred_at, occurred_until, precision, recorded_at, category, sub_category, stance, value,
-         admin1, location, actor1, credibility, event_id, commitment_id) in rows(
+         admin1, location, actor1, credibility, event_id, commitment_id, actor2, interaction) in rows(
             reports.order_by("occurred_at", "id").values_list(*EVIDENCE_FIELDS)):
         out.append(
             make(
                 id=pk, source=sources[source_id], occurred_at=occurred_at, occurred_until=occurred_until,
                 precision=precision, recorded_at=recorded_at, category=category, sub_category=sub_category,
-                stance=stance, value=value, admin1=admin1, location=location, actor1=actor1,
+                stance=stance, value=value, admin1=admin1, location=location, actor1=actor1, actor2=actor2,
+                interaction=interaction,
                 credibility=credibility, event_id=event_id, commitment_id=commitment_id,
                 verification=tuple(changes[pk]) if pk in changes else no_changes,
             )
@@ -234,7 +236,7 @@ def rows(values_list, chunk_size=10000):
             yield from chunk
 
 
-CHANGE_FIELDS = ("category", "sub_category", "admin1", "location", "actor1", "commitment_id")
+CHANGE_FIELDS = ("category", "sub_category", "admin1", "location", "actor1", "commitment_id", "actor2", "interaction")
 
 
 def changes_for(description):
