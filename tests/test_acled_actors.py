@@ -7,7 +7,9 @@ for ACLED's codes of the two actors' types. An import keeps what ACLED says of i
 rows' credibility is shown as the dataset's default until an analyst grades it.
 """
 
+import html
 import io
+import re
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -20,6 +22,7 @@ from monitor.accounts.roles import ANALYST, grant_role
 from monitor.evidence import models as ev
 from monitor.verdicts.engine import evaluate, evaluate_agreement
 from terms.agreement_file import AgreementFileError, load_agreement_file
+from terms.models import Agreement
 from terms.rules import Rule, RuleError
 from tests.engine_factories import GOVERNMENT, TALIBAN, party, report, term, utc
 from tests.factories import SourceFactory, UserFactory
@@ -211,3 +214,45 @@ def test_a_report_entered_by_hand_is_graded_by_whoever_entered_it(db):
     row = ev.Report.objects.create(summary="Seen", category="x", occurred_at=utc(2020, 3, 5),
                                    source=SourceFactory(), credibility=3)
     assert row.credibility_graded and str(row.credibility_shown) == "3: possibly true"
+
+
+# --- the public page ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(db):
+    call_command("load_agreement", "agreements/us-taliban-2020.yaml", stdout=io.StringIO())
+    call_command("load_demo", stdout=io.StringIO())
+    agreement = Agreement.objects.get(slug="us-taliban-2020")
+    agreement.publish_computed_verdicts = True
+    agreement.save()
+    return agreement
+
+
+def commitment_page(client, key):
+    url = reverse("pages:commitment", kwargs={"agreement": "us-taliban-2020", "key": key})
+    response = client.get(url, {"as_of": "2020-06-01", "known_at": "2020-06-01"})
+    assert response.status_code == 200
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+def test_a_listed_dataset_row_shows_its_dataset_fields_and_its_default_credibility(client, demo):
+    un = ev.Report.objects.get(summary__startswith="A UN monitoring report finds the Taliban consulted al-Qaeda")
+    ev.Report.objects.filter(pk=un.pk).update(
+        credibility_graded=False, original_source="UN Security Council monitoring team", source_scale="International",
+        interaction="20", latitude=34.53, longitude=69.17, geo_precision=1)
+    page = commitment_page(client, "cut-ties-al-qaeda")
+    grade = f"grade {un.source.reliability}{un.credibility} (credibility: dataset default)"
+    assert grade in page
+    assert "reported by UN Security Council monitoring team (International)" in page
+    assert "interaction 20" in page and "34.53, 69.17 (1: the place itself)" in page
+    ev.Report.objects.filter(pk=un.pk).update(credibility_graded=True)
+    assert "dataset default" not in commitment_page(client, "cut-ties-al-qaeda")
+
+
+def test_a_row_whose_licence_forbids_republishing_shows_none_of_its_dataset_fields_to_the_public(client, demo):
+    rows = ev.Report.objects.filter(source__may_republish=False)
+    assert rows.exists()
+    rows.update(original_source="LICENSED-OUTLET-7c", interaction="27")
+    page = commitment_page(client, "violence-major-cities")
+    assert "LICENSED-OUTLET-7c" not in page and "interaction 27" not in page

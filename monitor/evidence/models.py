@@ -281,20 +281,24 @@ class Report(models.Model):
     country = models.CharField(_("country"), max_length=100, blank=True)
     admin1 = models.CharField(_("province"), max_length=200, blank=True)
     location = models.CharField(_("place"), max_length=200, blank=True)
-    actor1 = models.CharField(_("acting side"), max_length=300, blank=True)
-    actor2 = models.CharField(_("other side"), max_length=300, blank=True)
+    # ACLED's actors say who was involved, not who attacked whom: rules read both unless they say `actors: actor1`.
+    actor1 = models.CharField(
+        _("actor 1"), max_length=300, blank=True,
+        help_text=_("Entered by hand, the acting side. In an ACLED row, either actor may be the one that acted."),
+    )
+    actor2 = models.CharField(_("actor 2"), max_length=300, blank=True)
     fatalities = models.PositiveIntegerField(_("fatalities"), null=True, blank=True)
     # What an event dataset says of its own row (ACLED's codebook: docs/importing.md, "What is kept"). Kept as
     # the dataset gives them; `interaction` is read by rules (terms/rules.py, `interactions`), the others are shown.
     # `db_default`s, as `entered_at`'s: a row written by SQL alone (a COPY, a bulk load) needs no value for them.
     interaction = models.CharField(
-        _("interaction"), max_length=100, blank=True, db_default="",
+        _("interaction"), max_length=100, blank=True, default="", db_default="",
         help_text=_("ACLED's interaction code: the types of both actors, e.g. 17 (state forces and civilians)."),
     )
     original_source = models.TextField(
-        _("original sources"), blank=True, db_default="", help_text=_("Who the dataset drew the event from (ACLED's “source”)."),
+        _("original sources"), blank=True, default="", db_default="", help_text=_("Who the dataset drew the event from (ACLED's “source”)."),
     )
-    source_scale = models.CharField(_("source scale"), max_length=100, blank=True, db_default="")
+    source_scale = models.CharField(_("source scale"), max_length=100, blank=True, default="", db_default="")
     latitude = models.FloatField(
         _("latitude"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
     )

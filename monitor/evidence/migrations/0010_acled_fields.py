@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalreport',
             name='interaction',
-            field=models.CharField(blank=True, db_default='', help_text="ACLED's interaction code: the types of both actors, e.g. 17 (state forces and civilians).", max_length=100, verbose_name='interaction'),
+            field=models.CharField(blank=True, db_default='', default='', help_text="ACLED's interaction code: the types of both actors, e.g. 17 (state forces and civilians).", max_length=100, verbose_name='interaction'),
         ),
         migrations.AddField(
             model_name='historicalreport',
@@ -49,12 +49,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalreport',
             name='original_source',
-            field=models.TextField(blank=True, db_default='', help_text="Who the dataset drew the event from (ACLED's “source”).", verbose_name='original sources'),
+            field=models.TextField(blank=True, db_default='', default='', help_text="Who the dataset drew the event from (ACLED's “source”).", verbose_name='original sources'),
         ),
         migrations.AddField(
             model_name='historicalreport',
             name='source_scale',
-            field=models.CharField(blank=True, db_default='', max_length=100, verbose_name='source scale'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=100, verbose_name='source scale'),
         ),
         migrations.AddField(
             model_name='report',
@@ -69,7 +69,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='report',
             name='interaction',
-            field=models.CharField(blank=True, db_default='', help_text="ACLED's interaction code: the types of both actors, e.g. 17 (state forces and civilians).", max_length=100, verbose_name='interaction'),
+            field=models.CharField(blank=True, db_default='', default='', help_text="ACLED's interaction code: the types of both actors, e.g. 17 (state forces and civilians).", max_length=100, verbose_name='interaction'),
         ),
         migrations.AddField(
             model_name='report',
@@ -84,12 +84,32 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='report',
             name='original_source',
-            field=models.TextField(blank=True, db_default='', help_text="Who the dataset drew the event from (ACLED's “source”).", verbose_name='original sources'),
+            field=models.TextField(blank=True, db_default='', default='', help_text="Who the dataset drew the event from (ACLED's “source”).", verbose_name='original sources'),
         ),
         migrations.AddField(
             model_name='report',
             name='source_scale',
-            field=models.CharField(blank=True, db_default='', max_length=100, verbose_name='source scale'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=100, verbose_name='source scale'),
+        ),
+        migrations.AlterField(
+            model_name='historicalreport',
+            name='actor1',
+            field=models.CharField(blank=True, help_text='Entered by hand, the acting side. In an ACLED row, either actor may be the one that acted.', max_length=300, verbose_name='actor 1'),
+        ),
+        migrations.AlterField(
+            model_name='historicalreport',
+            name='actor2',
+            field=models.CharField(blank=True, max_length=300, verbose_name='actor 2'),
+        ),
+        migrations.AlterField(
+            model_name='report',
+            name='actor1',
+            field=models.CharField(blank=True, help_text='Entered by hand, the acting side. In an ACLED row, either actor may be the one that acted.', max_length=300, verbose_name='actor 1'),
+        ),
+        migrations.AlterField(
+            model_name='report',
+            name='actor2',
+            field=models.CharField(blank=True, max_length=300, verbose_name='actor 2'),
         ),
         migrations.RunPython(mark_dataset_defaults, migrations.RunPython.noop),
     ]
