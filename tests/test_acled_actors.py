@@ -246,6 +246,7 @@ def test_a_listed_dataset_row_shows_its_dataset_fields_and_its_default_credibili
     assert grade in page
     assert "reported by UN Security Council monitoring team (International)" in page
     assert "interaction 20" in page and "34.53, 69.17 (1: the place itself)" in page
+    assert "A report's first or second actor" in page  # the rule in plain words says which actors it reads
     ev.Report.objects.filter(pk=un.pk).update(credibility_graded=True)
     assert "dataset default" not in commitment_page(client, "cut-ties-al-qaeda")
 
