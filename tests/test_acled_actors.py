@@ -257,3 +257,11 @@ def test_a_row_whose_licence_forbids_republishing_shows_none_of_its_dataset_fiel
     rows.update(original_source="LICENSED-OUTLET-7c", interaction="27")
     page = commitment_page(client, "violence-major-cities")
     assert "LICENSED-OUTLET-7c" not in page and "interaction 27" not in page
+
+
+def test_the_api_says_when_a_reports_credibility_is_the_datasets_default(client, demo):
+    public = ev.Report.objects.get(source_ref="talks-open")
+    url = reverse("api:report-detail", kwargs={"pk": public.pk})
+    assert client.get(url).json()["credibility_graded"] is True
+    ev.Report.objects.filter(pk=public.pk).update(credibility_graded=False)
+    assert client.get(url).json()["credibility_graded"] is False
