@@ -13,7 +13,9 @@ that PostgreSQL runs itself, with none of the engine's Python. It honours the en
   the two statuses differ;
 - a report counts for a commitment by its rule's categories (event or sub-event type), places
   (province or place) and attribution (owing parties and the names sources use for them,
-  unidentified actors, anyone), or by a hand-made link;
+  unidentified actors, anyone), read in actor1 or actor2 (`actors: either`, the default) or actor1
+  alone (`actors: actor1`), or by a hand-made link (the benchmark's data has no non-party actors,
+  joint actors or interactions, which this does not read);
 - windows open at local midnight of their first day, deadlines end at local midnight after their
   last day, grace extends the missed instant; days are counted in the agreement's zone, months
   clamp to the month's end (PostgreSQL's date + interval does what relativedelta does);
@@ -46,7 +48,7 @@ $$
 NAMES = """
 CREATE TEMPORARY TABLE sql_names ON COMMIT DROP AS
 SELECT raw, pg_temp.norm(raw) AS n
-FROM (SELECT DISTINCT unnest(ARRAY[category, sub_category, admin1, location, actor1]) AS raw
+FROM (SELECT DISTINCT unnest(ARRAY[category, sub_category, admin1, location, actor1, actor2]) AS raw
       FROM evidence_report WHERE recorded_at <= %(known_at)s) spellings
 """
 
@@ -55,6 +57,7 @@ CREATE TEMPORARY TABLE sql_terms ON COMMIT DROP AS
 SELECT c.id, c.kind, a.time_zone AS tz, a.signed_on, c.anchor, c.anchor_commitment_id AS anchor_id,
        c.offset_unit AS unit, c.starts_offset, c.due_offset, c.ends_offset, c.grace_days, c.tracked,
        coalesce(c.rule->>'attribution', 'owing') AS attribution,
+       coalesce(c.rule->>'actors', 'either') = 'either' AS either,
        (c.rule->>'limit')::int AS lim,
        coalesce(c.rule->>'period', 'day') AS period,
        (c.rule->>'target')::float8 AS target,
@@ -97,8 +100,7 @@ WITH state AS (
 )
 SELECT r.id, r.occurred_at AS occ, r.occurred_until AS occ_until, r.precision, r.recorded_at,
        r.stance = 'affirms' AS affirms, r.value, r.event_id, r.commitment_id,
-       cat.n AS cat, sub.n AS sub, a1.n AS admin1, loc.n AS loc, act.n AS actor,
-       (act.n = '' OR act.n LIKE 'unidentified%%') AS unidentified,
+       cat.n AS cat, sub.n AS sub, a1.n AS admin1, loc.n AS loc, act.n AS actor, act2.n AS actor2,
        coalesce(st.new_state, 'claimed') = 'verified'
          OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B')
              AND r.credibility IN (1, 2)) AS counts
@@ -110,18 +112,23 @@ JOIN sql_names sub ON sub.raw = r.sub_category
 JOIN sql_names a1 ON a1.raw = r.admin1
 JOIN sql_names loc ON loc.raw = r.location
 JOIN sql_names act ON act.raw = r.actor1
+JOIN sql_names act2 ON act2.raw = r.actor2
 WHERE r.recorded_at <= %(known_at)s
   AND r.occurred_at <= %(as_of)s
   AND (coalesce(st.new_state, 'claimed') IN ('verified', 'disputed')
        OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B') AND r.credibility IN (1, 2)))
 """
 
-# What rules select reports by: once per category a report answers to (event type, sub-event type).
+# What rules select reports by: once per category a report answers to (event type, sub-event type) and
+# per actor it names (actor1, `first`; actor2 when it names one). An empty actor2 is no second actor.
 EVIDENCE = """
 CREATE TEMPORARY TABLE sql_evidence ON COMMIT DROP AS
-SELECT id, unnest(CASE WHEN sub IN ('', cat) THEN ARRAY[cat] ELSE ARRAY[cat, sub] END) AS catkey,
-       occ, admin1, loc, actor, unidentified, commitment_id
-FROM sql_reports
+SELECT r.id, c.catkey, r.occ, r.admin1, r.loc, side.actor, side.n = 1 AS first,
+       (side.actor LIKE 'unidentified%%' OR (side.n = 1 AND side.actor = '')) AS unidentified, r.commitment_id
+FROM sql_reports r
+CROSS JOIN LATERAL unnest(CASE WHEN r.sub IN ('', r.cat) THEN ARRAY[r.cat] ELSE ARRAY[r.cat, r.sub] END) AS c(catkey)
+CROSS JOIN LATERAL unnest(CASE WHEN r.actor2 = '' THEN ARRAY[r.actor] ELSE ARRAY[r.actor, r.actor2] END)
+  WITH ORDINALITY AS side(actor, n)
 """
 
 # Coverage as date multiranges: countrywide, and per province (folded), as known at the cutoff.
@@ -213,7 +220,7 @@ actors AS (
   UNION ALL
   SELECT w.id, 'anyone', NULL FROM sql_windows w WHERE w.attribution = 'any'
 )
-SELECT w.id AS tid, c.cat, p.place_by, p.place, a.actor_by, a.actor, w.lo, w.hi
+SELECT w.id AS tid, c.cat, p.place_by, p.place, a.actor_by, a.actor, w.either, w.lo, w.hi
 FROM sql_windows w CROSS JOIN LATERAL unnest(w.cats) c(cat)
 JOIN places p ON p.id = w.id JOIN actors a ON a.id = w.id
 """
@@ -223,25 +230,28 @@ CREATE TEMPORARY TABLE sql_pairs ON COMMIT DROP AS
 WITH matched AS (
   SELECT s.tid, e.id FROM sql_selectors s
   JOIN sql_evidence e ON e.catkey = s.cat AND e.admin1 = s.place AND e.actor = s.actor
-  WHERE s.place_by = 'admin1' AND s.actor_by = 'party' AND e.occ >= s.lo AND e.occ < s.hi
+  WHERE s.place_by = 'admin1' AND s.actor_by = 'party' AND (s.either OR e.first) AND e.occ >= s.lo AND e.occ < s.hi
   UNION ALL
   SELECT s.tid, e.id FROM sql_selectors s JOIN sql_evidence e ON e.catkey = s.cat AND e.admin1 = s.place
-  WHERE s.place_by = 'admin1' AND (s.actor_by = 'anyone' OR (s.actor_by = 'unidentified' AND e.unidentified))
+  WHERE s.place_by = 'admin1' AND (
+    (s.actor_by = 'anyone' AND e.first) OR (s.actor_by = 'unidentified' AND e.unidentified AND (s.either OR e.first)))
     AND e.occ >= s.lo AND e.occ < s.hi
   UNION ALL
   SELECT s.tid, e.id FROM sql_selectors s
   JOIN sql_evidence e ON e.catkey = s.cat AND e.loc = s.place AND e.actor = s.actor
-  WHERE s.place_by = 'loc' AND s.actor_by = 'party' AND e.occ >= s.lo AND e.occ < s.hi
+  WHERE s.place_by = 'loc' AND s.actor_by = 'party' AND (s.either OR e.first) AND e.occ >= s.lo AND e.occ < s.hi
   UNION ALL
   SELECT s.tid, e.id FROM sql_selectors s JOIN sql_evidence e ON e.catkey = s.cat AND e.loc = s.place
-  WHERE s.place_by = 'loc' AND (s.actor_by = 'anyone' OR (s.actor_by = 'unidentified' AND e.unidentified))
+  WHERE s.place_by = 'loc' AND (
+    (s.actor_by = 'anyone' AND e.first) OR (s.actor_by = 'unidentified' AND e.unidentified AND (s.either OR e.first)))
     AND e.occ >= s.lo AND e.occ < s.hi
   UNION ALL
   SELECT s.tid, e.id FROM sql_selectors s JOIN sql_evidence e ON e.catkey = s.cat AND e.actor = s.actor
-  WHERE s.place_by = 'anywhere' AND s.actor_by = 'party' AND e.occ >= s.lo AND e.occ < s.hi
+  WHERE s.place_by = 'anywhere' AND s.actor_by = 'party' AND (s.either OR e.first) AND e.occ >= s.lo AND e.occ < s.hi
   UNION ALL
   SELECT s.tid, e.id FROM sql_selectors s JOIN sql_evidence e ON e.catkey = s.cat
-  WHERE s.place_by = 'anywhere' AND (s.actor_by = 'anyone' OR (s.actor_by = 'unidentified' AND e.unidentified))
+  WHERE s.place_by = 'anywhere' AND (
+    (s.actor_by = 'anyone' AND e.first) OR (s.actor_by = 'unidentified' AND e.unidentified AND (s.either OR e.first)))
     AND e.occ >= s.lo AND e.occ < s.hi
   UNION ALL
   -- A report linked by hand counts whatever its category.

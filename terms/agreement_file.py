@@ -57,7 +57,7 @@ FORMAT_VERSION = 1
 # commitment may be called "signing".
 SIGNING = ANCHOR_SIGNING
 
-_RULE_LIST_FIELDS = ("categories", "admin1", "locations")
+_RULE_LIST_FIELDS = ("categories", "admin1", "locations", "interactions")
 # Commitments counted from another start when that one is met; only these kinds can be met.
 _ANCHOR_KINDS = ("deadline", "target")
 

@@ -39,6 +39,11 @@ from dateutil.relativedelta import relativedelta
 
 KINDS = ("deadline", "target", "ceiling", "prohibition")
 ATTRIBUTIONS = ("owing", "owing_or_unidentified", "any")
+# Which of a report's actor fields name who acted (docs/agreement-format.md, "Which actors a rule reads").
+# ACLED's codebook: "Actor 1 and Actor 2 do not imply directionality (e.g. attacker or defender)", so
+# by default a party named on either side of an event is taken to have acted in it; `actor1` is for
+# sources whose first actor is the acting side (reports entered by hand, the monitor's own format).
+ACTORS = ("either", "actor1")
 PERIODS = ("day", "window")
 DIRECTIONS = ("at_most", "at_least")
 COMPARISONS = ("<", "<=", "==", ">=", ">")
@@ -98,6 +103,10 @@ class Rule:
     attribution: whose acts count. "owing" (default): only events attributed to a
         party that owes the commitment; "owing_or_unidentified" also counts events
         whose actor is unidentified; "any" counts every qualifying event.
+    actors: which actor fields of a report name who acted: "either" (default: actor1 or
+        actor2, as ACLED's actors carry no direction) or "actor1" (the first only).
+    interactions: ACLED `interaction` values a report must carry to count (e.g. "17",
+        state forces and civilians; or the text form, "State forces-Civilians"). Empty: any.
     limit / period: a ceiling's limit per day or per window.
     target / direction / baseline: a target's level, whether the quantity must be
         at most or at least that level, and where it started (for progress).
@@ -113,6 +122,8 @@ class Rule:
     admin1: tuple = ()
     locations: tuple = ()
     attribution: str = "owing"
+    actors: str = "either"
+    interactions: tuple = ()
     limit: int | None = None
     period: str = "day"
     target: float | None = None
@@ -144,6 +155,15 @@ class Rule:
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
                 raise RuleError(f"rule.{name}", "must be a list of strings")
             data[name] = tuple(value)
+        value = data.get("interactions") or ()
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value
+        ):
+            raise RuleError("rule.interactions", "must be a list of ACLED interaction codes (such as 17) or names")
+        # ACLED wrote the codes as numbers until 2024 and as text since: both are kept as the text they read as.
+        data["interactions"] = tuple(str(v).strip() for v in value)
+        if data.get("actors", "either") not in ACTORS:
+            raise RuleError("rule.actors", "must be one of " + ", ".join(ACTORS))
         if not isinstance(data.get("unit", ""), str):
             raise RuleError("rule.unit", "must be text")
         if data.get("attribution", "owing") not in ATTRIBUTIONS:

@@ -147,9 +147,14 @@ def weight(e, known_at):
 
 
 def speaks_to(t, e):
-    """Does the rule count this report (categories, places, attribution), or is it linked to the commitment?"""
+    """Does the rule count this report (categories, places, interactions, attribution), or is it linked to it?"""
     if e.commitment_id == t.id:
         return True
+    return selects(t, e) and by_owing(t, e)
+
+
+def selects(t, e):
+    """The rule's categories, places and ACLED interactions, who acted aside."""
     rule = t.rule
     if e.commitment_id is not None and not rule.categories:
         return False  # linked by hand to another commitment: not evidence for a rule naming no category
@@ -157,45 +162,63 @@ def speaks_to(t, e):
         wanted = {fold(c) for c in rule.categories}
         if fold(e.category) not in wanted and fold(e.sub_category) not in wanted:
             return False
+    if getattr(rule, "interactions", ()) and fold(getattr(e, "interaction", "")) not in {
+        fold(i) for i in rule.interactions
+    }:
+        return False
     if rule.admin1 or rule.locations:
         if fold(e.admin1) not in {fold(a) for a in rule.admin1} and fold(e.location) not in {
             fold(p) for p in rule.locations
         }:
             return False
-    return by_owing(t, e)
+    return True
+
+
+def sides_read(t, e):
+    """[(raw actor, is the second)]: actor1, and actor2 when the rule reads `either` actor and it names someone."""
+    sides = [(e.actor1, False)]
+    if getattr(t.rule, "actors", "either") == "either" and fold(getattr(e, "actor2", "")):
+        sides.append((e.actor2, True))
+    return sides
 
 
 def by_owing(t, e):
-    """Is the act attributed as the rule asks (docs/architecture.md, "Attribution", "Several owing parties")?"""
+    """Is the act attributed as the rule asks (docs/agreement-format.md, "Which actors a rule reads")?"""
     rule = t.rule
-    actor = fold(e.actor1)
-    if actor in getattr(t, "non_party_names", ()):
+    non_party = getattr(t, "non_party_names", ())
+    jointly = t.share == "jointly" and len(t.owing) > 1 and t.kind in ("deadline", "target") and (
+        rule.attribution != "any")
+    named_owing = context = unidentified = False
+    for raw, second in sides_read(t, e):
+        actor = fold(raw)
+        if actor in non_party:
+            context = True  # a non-party actor's side: never an owing party's act
+            continue
+        if actor.startswith("unidentified") or (actor == "" and not second):
+            unidentified = True
+        named = [fold(part) for part in raw.split(";")] if ";" in raw else [actor]
+        named = [n for n in named if n]
+        parties_named = [p for p in t.owing if any(n in p.names for n in named)]
+        # Shared `jointly`, a deadline or target counts only an act naming every owing party together, on one side.
+        if jointly:
+            named_owing |= ";" in raw and len(parties_named) == len(t.owing)
+        else:
+            named_owing |= bool(parties_named)
+    if named_owing:
+        return True
+    if context:
         return False  # a non-party actor's act is context, never evidence, whatever the attribution
     if rule.attribution == "any":
         return True
-    if rule.attribution == "owing_or_unidentified" and (actor == "" or actor.startswith("unidentified")):
-        return True
-    named = [fold(part) for part in e.actor1.split(";")] if ";" in e.actor1 else [actor]
-    named = [n for n in named if n]
-    parties_named = [p for p in t.owing if any(n in p.names for n in named)]
-    # Shared `jointly`, a deadline or target counts only an act naming every owing party together.
-    if t.share == "jointly" and len(t.owing) > 1 and t.kind in ("deadline", "target"):
-        return ";" in e.actor1 and len(parties_named) == len(t.owing)
-    return bool(parties_named)
+    return rule.attribution == "owing_or_unidentified" and unidentified
 
 
 def in_context(t, e):
-    """Context: a report not linked to the commitment, in its categories and places, by a non-party actor."""
-    if e.commitment_id == t.id or fold(e.actor1) not in getattr(t, "non_party_names", ()):
+    """Context: a report not linked to the commitment, the rule's sort, with a non-party on a side read, not counted."""
+    non_party = getattr(t, "non_party_names", ())
+    if e.commitment_id == t.id or not any(fold(raw) in non_party for raw, _second in sides_read(t, e)):
         return False
-    rule = t.rule
-    if e.commitment_id is not None and not rule.categories:
-        return False
-    if rule.categories and not {fold(e.category), fold(e.sub_category)} & {fold(c) for c in rule.categories}:
-        return False
-    if rule.admin1 or rule.locations:
-        return fold(e.admin1) in {fold(a) for a in rule.admin1} or fold(e.location) in {fold(p) for p in rule.locations}
-    return True
+    return selects(t, e) and not by_owing(t, e)
 
 
 def in_time(reports):

@@ -218,6 +218,8 @@ def test_adding_non_party_acts_changes_no_verdict_but_its_context(world, data):
     ts = [replace(t, non_party_names=NEIGHBOUR) for t in ts]
     extra = [
         replace(e, id=1000 + i, actor1=data.draw(st.sampled_from(["Neighbour Army", "northern neighbour forces"])),
+                # Its other side names no owing party (one named there would make it that party's act too).
+                actor2=data.draw(st.sampled_from(["", "Civilians", "Unidentified Armed Group", "Neighbour Army"])),
                 commitment_id=None if e.commitment_id is None else 99)
         for i, e in enumerate(evidence)
     ]

@@ -61,7 +61,10 @@ def terms(draw, id, kinds=("deadline", "target", "ceiling", "prohibition"), tz="
     rule = {
         "categories": list(draw(st.sampled_from(RULE_CATEGORIES))),
         "attribution": draw(st.sampled_from(["owing", "owing_or_unidentified", "any"])),
+        "actors": draw(st.sampled_from(["either", "either", "actor1"])),
     }
+    if draw(st.sampled_from([False, False, False, True])):
+        rule["interactions"] = ["12"]
     where = draw(st.sampled_from(["", "admin1", "locations", "both"]))
     if where in ("admin1", "both"):
         rule["admin1"] = draw(st.lists(st.sampled_from(["Kabul", "Kandahar", "Herat"]), min_size=1, max_size=2))
@@ -98,7 +101,8 @@ def reports(draw, id, tz="Asia/Kabul"):
         credibility=draw(st.sampled_from([1, 2, 2, 3])),
         category=category, sub_category=sub_category,
         admin1=draw(st.sampled_from(PROVINCES + [""])), location=draw(st.sampled_from(PLACES + [""])),
-        actor1=draw(st.sampled_from(ACTORS)), stance=draw(st.sampled_from(["affirms", "affirms", "denies"])),
+        actor1=draw(st.sampled_from(ACTORS)), actor2=draw(st.sampled_from(["", "", *ACTORS, "Taliban; Police"])),
+        interaction=draw(st.sampled_from(["", "12", "17"])), stance=draw(st.sampled_from(["affirms", "affirms", "denies"])),
         value=draw(st.sampled_from([None, 10.0, 30.0])), event_id=draw(st.sampled_from([None, None, None, 1, 2])),
         commitment_id=draw(st.sampled_from([None] * 8 + [1, 2, 99])),
         verification=tuple((recorded + timedelta(hours=h), s) for h, s in state),
@@ -197,13 +201,13 @@ def as_changes(evidence):
     """Changed reports grouped by shape, as `inputs.changes_for` reads them: one time span per shape."""
     spans = {}
     for e in evidence:
-        shape = (e.category, e.sub_category, e.admin1, e.location, e.actor1, e.commitment_id)
+        shape = (e.category, e.sub_category, e.admin1, e.location, e.actor1, e.commitment_id, e.actor2, e.interaction)
         first, last = spans.get(shape, (e.occurred_at, e.occurred_at))
         spans[shape] = (min(first, e.occurred_at), max(last, e.occurred_at))
     return [
         Change(category=c, sub_category=sc, admin1=a, location=loc, actor1=actor, commitment_id=linked, first=first,
-               last=last)
-        for (c, sc, a, loc, actor, linked), (first, last) in spans.items()
+               last=last, actor2=actor2, interaction=interaction)
+        for (c, sc, a, loc, actor, linked, actor2, interaction), (first, last) in spans.items()
     ]
 
 

@@ -112,6 +112,8 @@ def make_report(pick, rid, tz, anchor, span, commitment_id, categories, days_of_
         "stance": pick(["affirms", "affirms", "affirms", "denies"]), "actor1": pick(ACTORS),
         "category": pick(CATEGORIES), "admin1": pick(PLACES), "location": pick(["Spin Boldak", ""]),
         "commitment_id": pick([None] * 6 + [commitment_id]),
+        # ACLED's other actor, often empty, and its interaction code: a party may be named on either side.
+        "actor2": pick(["", "", *ACTORS]), "interaction": pick(["", "12", "17"]),
     }
     if on_topic:
         fields.update(source=UNAMA, credibility=2, verification=(), actor1="Taliban", admin1="Kabul",
@@ -144,7 +146,10 @@ def window_for(draw, kind):
 
 def rule_for(draw, kind):
     rule = {"categories": list(draw(st.sampled_from(RULE_CATEGORIES))),
-            "attribution": draw(st.sampled_from(["owing", "owing", "owing_or_unidentified", "any"]))}
+            "attribution": draw(st.sampled_from(["owing", "owing", "owing_or_unidentified", "any"])),
+            "actors": draw(st.sampled_from(["either", "either", "actor1"]))}
+    if draw(st.sampled_from([False, False, False, True])):
+        rule["interactions"] = ["12"]
     where = draw(st.sampled_from(["", "", "admin1", "locations"]))
     if where == "admin1":
         rule["admin1"] = ["Kabul"]

@@ -253,6 +253,9 @@ class ReportSerializer(serializers.Serializer):
     url = serializers.CharField()
     credibility = serializers.IntegerField(help_text="Admiralty 1–6")
     grade = serializers.CharField(help_text="Reliability and credibility, e.g. B2")
+    credibility_graded = serializers.BooleanField(
+        help_text="False: the credibility is the dataset's default (an imported ACLED row), not an analyst's grade"
+    )
     verification = serializers.CharField(help_text="claimed, verified, disputed or rejected (now)")
     visibility = serializers.CharField(required=False, help_text="Staff only")
     commitment = serializers.CharField(allow_null=True, help_text="agreement-slug/key, if linked by hand")

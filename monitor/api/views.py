@@ -351,6 +351,7 @@ def report_dict(report, audience, request=None):
         "url": report.url,
         "credibility": report.credibility,
         "grade": report.grade,
+        "credibility_graded": report.credibility_graded,
         "verification": report.verification,
         "commitment": f"{report.commitment.agreement.slug}/{report.commitment.key}" if report.commitment_id else None,
         "event_id": report.event_id,

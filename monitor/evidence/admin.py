@@ -164,7 +164,7 @@ class ReportAdmin(AuditedAdmin):
         "verification", "visibility", "category",
         "source",
         ("source__reliability", SourceGradeFilter),
-        "credibility", AgreementFilter, "arrived_via",
+        "credibility", "credibility_graded", AgreementFilter, "arrived_via",
     )
     list_select_related = ("source",)
     search_fields = ("summary", "location", "admin1", "country", "source__name", "source_ref")
@@ -174,7 +174,7 @@ class ReportAdmin(AuditedAdmin):
     # "as known at" view and citation of a past date would silently change.
     # `entered_at`, beside it: when the report entered the monitor (an ACLED row known since 2020, imported now).
     readonly_fields = ("recorded_at", "entered_at", "verification", "entered_by", "arrived_via", "import_file",
-                       "import_line", "attachments_kept")
+                       "import_line", "attachments_kept", "credibility_as_shown")
     inlines = [VerificationChangeInline]
     actions = ["verify_reports", "dispute_reports", "reject_reports", "group_as_event", "export_csv", "export_json"]
     # Counting a million rows on every page view is slow; the filtered count is enough.
@@ -189,6 +189,10 @@ class ReportAdmin(AuditedAdmin):
         (gettext_lazy("Where and who"), {"fields": ("country", "admin1", "location", "actor1", "actor2",
                                                     "fatalities")}),
         (gettext_lazy("Source"), {"fields": ("source", "source_ref", "url", "credibility")}),
+        # A dataset's rows: its credibility is the importer's default until graded; what ACLED says of its row.
+        (gettext_lazy("Grade and the dataset's own fields"), {"fields": (
+            "credibility_as_shown", "credibility_graded", "interaction", "original_source", "source_scale",
+            "latitude", "longitude", "geo_precision")}),
         (gettext_lazy("Review"), {"fields": ("verification", "visibility", "commitment", "event")}),
         (gettext_lazy("How it arrived"), {"fields": ("arrived_via", "entered_by", "import_file", "import_line")}),
         # Listed here, added on their own page: an inline would make every post of this form carry a formset,
@@ -215,7 +219,12 @@ class ReportAdmin(AuditedAdmin):
 
     @admin.display(description=gettext_lazy("grade"))
     def grade(self, obj):
-        return obj.grade
+        # An imported row's credibility is its dataset's default, not an analyst's grade: say so.
+        return obj.grade if obj.credibility_graded else _("%(grade)s (dataset default)") % {"grade": obj.grade}
+
+    @admin.display(description=gettext_lazy("credibility as shown"))
+    def credibility_as_shown(self, obj):
+        return obj.credibility_shown
 
     def get_queryset(self, request):
         reports = super().get_queryset(request)
@@ -228,6 +237,8 @@ class ReportAdmin(AuditedAdmin):
         if not change:
             obj.entered_by = request.user
             obj.arrived_via = ev.ARRIVED_ADMIN
+        if "credibility" in form.changed_data:
+            obj.credibility_graded = True  # whoever sets a credibility grades it: no longer the dataset's default
         super().save_model(request, obj, form, change)
         if change and obj.verification == ev.VERIFIED and JUDGED_FIELDS.intersection(form.changed_data):
             # A verification vouches for what the report said. Edited afterwards, it says something no

@@ -118,6 +118,13 @@ PRECISIONS = (
     (PRECISION_MONTH, _("Within a month")),
 )
 
+# How precisely an event dataset places an event (ACLED's geo_precision).
+GEO_PRECISIONS = (
+    (1, _("1: the place itself")),
+    (2, _("2: near the place, or a part of a region")),
+    (3, _("3: the region's capital, for a larger area")),
+)
+
 # What a report says about the event it describes.
 AFFIRMS = "affirms"
 DENIES = "denies"
@@ -370,15 +377,45 @@ class Report(models.Model):
     country = models.CharField(_("country"), max_length=100, blank=True)
     admin1 = models.CharField(_("province"), max_length=200, blank=True)
     location = models.CharField(_("place"), max_length=200, blank=True)
-    actor1 = models.CharField(_("acting side"), max_length=300, blank=True)
-    actor2 = models.CharField(_("other side"), max_length=300, blank=True)
+    # ACLED's actors say who was involved, not who attacked whom: rules read both unless they say `actors: actor1`.
+    actor1 = models.CharField(
+        _("actor 1"), max_length=300, blank=True,
+        help_text=_("Entered by hand, the acting side. In an ACLED row, either actor may be the one that acted."),
+    )
+    actor2 = models.CharField(_("actor 2"), max_length=300, blank=True)
     fatalities = models.PositiveIntegerField(_("fatalities"), null=True, blank=True)
+    # What an event dataset says of its own row (ACLED's codebook: docs/importing.md, "What is kept"). Kept as
+    # the dataset gives them; `interaction` is read by rules (terms/rules.py, `interactions`), the others are shown.
+    # `db_default`s, as `entered_at`'s: a row written by SQL alone (a COPY, a bulk load) needs no value for them.
+    interaction = models.CharField(
+        _("interaction"), max_length=100, blank=True, default="", db_default="",
+        help_text=_("ACLED's interaction code: the types of both actors, e.g. 17 (state forces and civilians)."),
+    )
+    original_source = models.TextField(
+        _("original sources"), blank=True, default="", db_default="", help_text=_("Who the dataset drew the event from (ACLED's “source”)."),
+    )
+    source_scale = models.CharField(_("source scale"), max_length=100, blank=True, default="", db_default="")
+    latitude = models.FloatField(
+        _("latitude"), null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        _("longitude"), null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    geo_precision = models.PositiveSmallIntegerField(
+        _("location precision"), choices=GEO_PRECISIONS, null=True, blank=True,
+    )
 
     source = models.ForeignKey(Source, models.PROTECT, related_name="reports", verbose_name=_("source"))
     source_ref = models.CharField(_("source's own id"), max_length=100, blank=True)
     url = models.URLField(_("URL"), max_length=1000, blank=True)
     credibility = models.PositiveSmallIntegerField(
         _("credibility"), choices=CREDIBILITY, default=6, validators=[MinValueValidator(1), MaxValueValidator(6)]
+    )
+    # Off for a dataset's rows until someone grades them: their credibility is the importer's default for the
+    # dataset (docs/importing.md, "Grades"), counted as any other but never shown as an analyst's judgement.
+    credibility_graded = models.BooleanField(
+        _("credibility graded"), default=True, db_default=True,
+        help_text=_("Off: the credibility is the dataset's default, not an analyst's grade."),
     )
     # The current state; its history (who, when, why) is in VerificationChange.
     verification = models.CharField(
@@ -449,6 +486,12 @@ class Report(models.Model):
     @property
     def grade(self):
         return f"{self.source.reliability}{self.credibility}"
+
+    @property
+    def credibility_shown(self):
+        """The credibility as readers see it: an ungraded dataset row's says it is the dataset's default."""
+        label = self.get_credibility_display()
+        return label if self.credibility_graded else _("%(label)s (dataset default)") % {"label": label}
 
     def clean_fields(self, exclude=None):
         """The fields' own checks, then the bounds of the dates (report_date_problems) the form or caller holds."""

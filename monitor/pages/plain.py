@@ -92,6 +92,18 @@ def rule_sentences(term, owed_by, signed_on, anchor=None):
     }[rule.attribution] % {"owing": owing}
     out.append((_("Whose acts"), whose))
 
+    # ACLED's actors carry no direction (docs/agreement-format.md, "Which actors a rule reads"): say which are read.
+    actors = (
+        _("A report's first or second actor: event datasets such as ACLED list both sides without saying who "
+          "attacked whom, so a party named on either side is taken to have acted.")
+        if getattr(rule, "actors", "either") == "either"
+        else _("Only a report's first actor, taken as the side that acted.")
+    )
+    if getattr(rule, "interactions", ()):
+        actors += " " + _("Only events whose ACLED interaction is %(codes)s.") % {
+            "codes": get_text_list(list(rule.interactions), _("or"))}
+    out.append((_("Which actors"), actors))
+
     if term.kind == tm.CEILING:
         fewer = rule.comparison == "<"
         if rule.period == "window":

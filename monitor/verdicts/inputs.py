@@ -166,6 +166,7 @@ def milestone_for(commitment):
 EVIDENCE_FIELDS = (
     "id", "source_id", "occurred_at", "occurred_until", "precision", "recorded_at", "category", "sub_category",
     "stance", "value", "admin1", "location", "actor1", "credibility", "event_id", "commitment_id",
+    "actor2", "interaction",
 )
 
 
@@ -222,12 +223,13 @@ def _evidence(report_rows, sources, changes):
     out = []
     make, no_changes = engine.Evidence, ()
     for (pk, source_id, occurred_at, occurred_until, precision, recorded_at, category, sub_category, stance, value,
-         admin1, location, actor1, credibility, event_id, commitment_id) in report_rows:
+         admin1, location, actor1, credibility, event_id, commitment_id, actor2, interaction) in report_rows:
         out.append(
             make(
                 id=pk, source=sources[source_id], occurred_at=occurred_at, occurred_until=occurred_until,
                 precision=precision, recorded_at=recorded_at, category=category, sub_category=sub_category,
-                stance=stance, value=value, admin1=admin1, location=location, actor1=actor1,
+                stance=stance, value=value, admin1=admin1, location=location, actor1=actor1, actor2=actor2,
+                interaction=interaction,
                 credibility=credibility, event_id=event_id, commitment_id=commitment_id,
                 verification=tuple(changes[pk]) if pk in changes else no_changes,
             )
@@ -266,14 +268,15 @@ def _recorded_evidence(terms, known_at, categories):
     kept, wanted = [], (None if categories is None else set(categories))
     for row in [*rows(versions), *(r + ("+", 1) for r in rows(without_history.values_list(*EVIDENCE_FIELDS)))]:
         (_pk, _source, _at, _until, _precision, recorded_at, category, sub_category, *_rest) = row
-        commitment_id, history_type, before = row[15], row[16], row[17]
+        n = len(EVIDENCE_FIELDS)  # the report's fields, then the history's type and whether it is known by then
+        commitment_id, history_type, before = row[EVIDENCE_FIELDS.index("commitment_id")], row[n], row[n + 1]
         if history_type == "-" and before:
             continue  # deleted by the cutoff
         if recorded_at > known_at:
             continue  # known later: its version's own recording time, as in the present view
         if wanted is not None and not (category in wanted or sub_category in wanted or commitment_id in linked):
             continue
-        kept.append(row[:16])
+        kept.append(row[:n])
     kept.sort(key=lambda r: (r[2], r[0]))
     if missing := {r[1] for r in kept} - set(sources):
         sources.update({s.id: engine.SourceRef(id=s.id, name=s.name, reliability=s.reliability, kind=s.kind)
@@ -303,7 +306,7 @@ def rows(values_list, chunk_size=10000):
             yield from chunk
 
 
-CHANGE_FIELDS = ("category", "sub_category", "admin1", "location", "actor1", "commitment_id")
+CHANGE_FIELDS = ("category", "sub_category", "admin1", "location", "actor1", "commitment_id", "actor2", "interaction")
 
 
 def changes_for(description):

@@ -1,4 +1,4 @@
-"""ACLED's standard CSV export: one event per row, 31 columns (the importer reads 12 of them, and a 13th if present).
+"""ACLED's standard CSV export: one event per row, 31 columns (the importer needs 12 of them, and reads 7 more if present).
 
 Both layouts ACLED has published have 31 columns (the current one starts
 event_id_cnty, event_date, year, time_precision, disorder_type, …; the older
@@ -17,6 +17,14 @@ before it is recorded, and lowering it would claim knowledge the data does not
 give); one before the event's day is raised to the start of that day (a row
 cannot be known before it happened; raising it only ever makes it known later,
 and the event itself is not in doubt); one that is not whole seconds is refused.
+
+Kept as well, when the file has them (docs/importing.md, *What is kept*): `interaction` (the
+types of both actors, which a rule may read: `rule.interactions`), `source` (the outlets ACLED
+drew on, kept as `original_source`: the report's own `source` is ACLED), `source_scale`,
+`latitude`, `longitude` and `geo_precision`.
+
+Grades: a new row takes the source's reliability and a credibility of 2, the dataset's default,
+marked as such (`credibility_graded` off) until an analyst grades it in the admin.
 """
 
 from datetime import UTC, datetime
@@ -53,7 +61,8 @@ PRECISIONS = {"1": ev.PRECISION_DAY, "2": ev.PRECISION_WEEK, "3": ev.PRECISION_M
 # A row sets only what ACLED says (what, when, where, who, fatalities), so a re-import updates those and
 # leaves credibility, visibility, verification and links, which are the analysts', as they are.
 # A claimed ACLED row is "probably true" (2): with ACLED's usual B it counts until someone disputes it.
-CREATE_DEFAULTS = {"credibility": 2, "stance": ev.AFFIRMS, "visibility": ev.PUBLIC}
+# Not graded by anyone: the admin and the public pages say "dataset default" until an analyst grades it.
+CREATE_DEFAULTS = {"credibility": 2, "credibility_graded": False, "stance": ev.AFFIRMS, "visibility": ev.PUBLIC}
 
 
 # The column that says when a row entered ACLED's dataset (Unix seconds, UTC): the report's knowledge time.
@@ -64,7 +73,11 @@ TIMESTAMP = "timestamp"
 FIELDS = (
     "source_id", "source_ref", "occurred_at", "precision", "category", "sub_category", "actor1", "actor2",
     "country", "admin1", "location", "fatalities", "summary", "recorded_at",
+    "interaction", "original_source", "source_scale", "latitude", "longitude", "geo_precision",
 )
+# Columns kept when present (older exports may lack some): (column, the report's field, the longest it holds).
+KEPT = (("interaction", "interaction", 100), ("source", "original_source", 10000), ("source_scale", "source_scale", 100))
+GEO_PRECISIONS = {"1": 1, "2": 2, "3": 3}
 # Text columns checked for length only: (column, the longest value the report's field holds).
 TEXTS = (
     ("sub_event_type", 100), ("actor1", 300), ("actor2", 300), ("country", 100), ("admin1", 200),
@@ -110,6 +123,12 @@ class AcledReader:
         )
         self.at_texts = tuple((column, at[column], longest) for column, longest in TEXTS)
         self.at_timestamp = header.index(TIMESTAMP) if TIMESTAMP in header else None
+        self.at_kept = tuple((column, header.index(column), longest) for column, _f, longest in KEPT if column in header)
+        self.at_coordinates = tuple(
+            (column, header.index(column), bound) for column, bound in (("latitude", 90), ("longitude", 180))
+            if column in header
+        )
+        self.at_geo_precision = header.index("geo_precision") if "geo_precision" in header else None
         yield from csv_rows(records, header, header_line, self.row)
 
     def row(self, line, record):
@@ -159,6 +178,29 @@ class AcledReader:
                     recorded_at = self._known_at(cell)
                 except ValueError as e:
                     problems.append(Problem(line, TIMESTAMP, str(e)))
+        kept = {"interaction": "", "source": "", "source_scale": ""}
+        for column, at, longest in self.at_kept:
+            value = record[at].strip()
+            if len(value) > longest:
+                problems.append(Problem(line, column, f"is {len(value)} characters long; the most is {longest}"))
+            kept[column] = value
+        place = {"latitude": None, "longitude": None}
+        for column, at, bound in self.at_coordinates:
+            try:
+                value = fields.number(record[at])
+            except ValueError as e:
+                problems.append(Problem(line, column, str(e)))
+                continue
+            if value is not None and not -bound <= value <= bound:
+                problems.append(Problem(line, column, f"must be between -{bound} and {bound}, got {value:g}"))
+            place[column] = value
+        geo_precision = None
+        if self.at_geo_precision is not None:
+            cell = record[self.at_geo_precision].strip()
+            if cell:
+                geo_precision = GEO_PRECISIONS.get(cell)
+                if geo_precision is None:
+                    problems.append(Problem(line, "geo_precision", f"must be 1, 2 or 3, got “{cell}”"))
         if problems:
             return line, None, problems
         if recorded_at is not None:
@@ -171,7 +213,8 @@ class AcledReader:
         location = self.attribution.place(location)
         return line, (
             self.source_id, ref, occurred_at, precision, category, sub_category, actor1, actor2, country, admin1,
-            location, fatalities, summary, recorded_at,
+            location, fatalities, summary, recorded_at, kept["interaction"], kept["source"], kept["source_scale"],
+            place["latitude"], place["longitude"], geo_precision,
         ), []
 
     def _known_at(self, cell):

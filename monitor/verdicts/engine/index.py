@@ -104,6 +104,8 @@ class Change:
     commitment_id: int | None
     first: datetime
     last: datetime
+    actor2: str = ""
+    interaction: str = ""
 
 
 def affected(terms, changes, *, as_of):
@@ -122,7 +124,7 @@ def affected(terms, changes, *, as_of):
     for change in sorted(changes, key=attrgetter("first")):
         row = _Row(
             change.first, change, COUNTS, normalize_name(change.admin1), normalize_name(change.location),
-            normalize_name(change.actor1),
+            normalize_name(change.actor1), normalize_name(change.actor2),
         )
         every.append(row)
         category, sub_category = normalize_name(change.category), normalize_name(change.sub_category)
@@ -229,7 +231,7 @@ class EvidenceIndex:
             standing = e.standing_at(known_at)
             row = _Row(
                 e.occurred_at, e, standing, normalize_name(e.admin1), normalize_name(e.location),
-                normalize_name(e.actor1),
+                normalize_name(e.actor1), normalize_name(e.actor2),
             )
             if standing in (COUNTS, CONTESTED):
                 self.all.append(row)
@@ -312,9 +314,11 @@ class EvidenceIndex:
         # A report can sit in two lists when the rule names its category and its sub-category, its
         # province and its place, or counts unidentified actors besides the owing parties; and a
         # report linked by hand can sit in one too. Then each is taken once.
+        # Reading `either` actor, a report naming owing parties on both sides (a battle between two of them)
+        # sits in the lists of both.
         overlap = bool(linked) or len(rule.categories) > 1 or (rule.admin1 and rule.locations) or (
             rule.attribution == "owing_or_unidentified"
-        )
+        ) or (_reads_actor2(term) and (len(counting) > 1 or len(contested) > 1))
         if len(counting) == 1:
             out = counting[0].between(opens, closes, until)
         else:
@@ -363,8 +367,12 @@ class EvidenceIndex:
             reports = []
             for rows in self.counting.context_lists(term) + self.contested.context_lists(term):
                 reports += rows.between(opens, closes, until)
-            # One report can sit in two lists (two categories, a province and a place).
-            reports = sorted({e.id: e for e in reports if e.commitment_id != term.id}.values(), key=TIME_ORDER)
+            # One report can sit in two lists (two categories, a province and a place, both actors). Reading
+            # `either` actor, a report naming a non-party on one side and an owing party on the other counts.
+            either = _reads_actor2(term)
+            reports = sorted({
+                e.id: e for e in reports if e.commitment_id != term.id and not (either and _attributed(term, e))
+            }.values(), key=TIME_ORDER)
         return _capped(reports)
 
 
@@ -411,9 +419,12 @@ class _Shelf:
         self._categories = {}  # category -> _Rows, made on first use
         self._by_place = {}  # (category, "admin1"|"location") -> {place: _Rows}
         self._by_actor = {}  # (category, field, place) -> {actor: _Rows}
+        self._by_actor2 = {}  # the same by the other actor (actor2), for rules reading `either` actor
+        self._interacting = {}  # (id of a _Rows, interactions wanted) -> _Rows: those carrying one of them
         self._unidentified = {}  # (category, field, place, non-party names) -> _Rows
         self._others = {}  # (category, field, place, non-party names) -> _Rows: all but the non-parties' acts
         self._joints = {}  # (category, field, place) -> {frozenset of folded actors: _Rows}
+        self._joints2 = {}  # the same by the other actor
 
     def file(self, category, row):
         rows = self.by_category.get(category)
@@ -431,27 +442,49 @@ class _Shelf:
         non_party = term.non_party_names
         owing = frozenset().union(*(p.names for p in term.owing)) - non_party if rule.attribution != "any" else ()
         joint_only = _joint_only(term)
+        either = _reads_actor2(term)
         out = []
         for category in norm_set(rule.categories):
             if category not in self.by_category:
                 continue
             for field_, place in places or [(None, None)]:
                 if rule.attribution == "any":
-                    rows = self._without(category, field_, place, non_party)
+                    rows = self._without(category, field_, place, term)
                     if rows:
                         out.append(rows)
                     continue
                 if not joint_only:
                     actors = self._actors(category, field_, place)
                     out += [actors[name] for name in owing if name in actors]
+                    if either:
+                        actors = self._actors2(category, field_, place)
+                        out += [actors[name] for name in owing if name in actors]
                 # Acts whose acting side names several actors ("Ukraine; DPR"): few distinct sets, each tried once.
                 for pieces, rows in self._joint(category, field_, place).items():
                     if _joint_counts(term, owing, pieces, joint_only):
                         out.append(rows)
+                if either:
+                    for pieces, rows in self._joint2(category, field_, place).items():
+                        if _joint_counts(term, owing, pieces, joint_only):
+                            out.append(rows)
                 if rule.attribution == "owing_or_unidentified":
-                    rows = self._unidentified_rows(category, field_, place, non_party)
+                    rows = self._unidentified_rows(category, field_, place, term)
                     if rows:
                         out.append(rows)
+        return self._with_interactions(out, rule)
+
+    def _with_interactions(self, lists, rule):
+        """Those of the rows carrying an interaction the rule names (`rule.interactions`); all when it names none."""
+        if not rule.interactions:
+            return lists
+        wanted = norm_set(rule.interactions)
+        out = []
+        for rows in lists:
+            key = (id(rows), wanted)  # a shelf's _Rows live as long as the shelf: their ids are never reused
+            if key not in self._interacting:
+                self._interacting[key] = _Rows(row for row in rows.rows if normalize_name(row.e.interaction) in wanted)
+            if self._interacting[key]:
+                out.append(self._interacting[key])
         return out
 
     def context_lists(self, term):
@@ -472,16 +505,31 @@ class _Shelf:
             for field_, place in places or [(None, None)]:
                 actors = self._actors(category, field_, place)
                 out += [actors[name] for name in non_party if name in actors]
-        return out
+                if _reads_actor2(term):
+                    actors = self._actors2(category, field_, place)
+                    out += [actors[name] for name in non_party if name in actors]
+        return self._with_interactions(out, rule)
 
-    def _without(self, category, field_, place, non_party):
-        """The rows of a category (and place) but those by non-party actors: made once per agreement's actors."""
+    def _without(self, category, field_, place, term):
+        """The rows of a category (and place) but non-party actors' acts: made once per agreement's actors.
+
+        Reading `either` actor, a report naming a non-party on one side is left out unless the other names an
+        owing party (`_acts_count`).
+        """
         rows = self._rows(category, field_, place)
-        if not non_party or not any(name in self._actors(category, field_, place) for name in non_party):
+        non_party, either = term.non_party_names, _reads_actor2(term)
+        if not non_party or not (
+            any(name in self._actors(category, field_, place) for name in non_party)
+            or (either and any(name in self._actors2(category, field_, place) for name in non_party))
+        ):
             return rows
-        key = (category, field_, place, non_party)
+        owing = frozenset().union(*(p.names for p in term.owing)) if either else frozenset()
+        key = (category, field_, place, non_party, either, owing)
         if key not in self._others:
-            self._others[key] = _Rows(row for row in rows.rows if row.actor not in non_party)
+            if either:
+                self._others[key] = _Rows(row for row in rows.rows if _row_counts(term, owing, row))
+            else:
+                self._others[key] = _Rows(row for row in rows.rows if row.actor not in non_party)
         return self._others[key]
 
     def _rows(self, category, field_, place):
@@ -502,6 +550,23 @@ class _Shelf:
             self._by_actor[key] = _split(rows, _ACTOR)
         return self._by_actor[key]
 
+    def _actors2(self, category, field_, place):
+        key = (category, field_, place)
+        if key not in self._by_actor2:
+            rows = [
+                row for row in self._rows(category, field_, place).rows
+                if row.actor2 and JOINT_SEPARATOR not in row.e.actor2
+            ]
+            self._by_actor2[key] = _split(rows, _ACTOR2)
+        return self._by_actor2[key]
+
+    def _joint2(self, category, field_, place):
+        key = (category, field_, place)
+        if key not in self._joints2:
+            rows = [row for row in self._rows(category, field_, place).rows if JOINT_SEPARATOR in row.e.actor2]
+            self._joints2[key] = _split(rows, lambda row: _pieces(row.e.actor2))
+        return self._joints2[key]
+
     def _joint(self, category, field_, place):
         key = (category, field_, place)
         if key not in self._joints:
@@ -509,13 +574,25 @@ class _Shelf:
             self._joints[key] = _split(rows, lambda row: _pieces(row.e.actor1))
         return self._joints[key]
 
-    def _unidentified_rows(self, category, field_, place, non_party=frozenset()):
-        key = (category, field_, place, non_party)
+    def _unidentified_rows(self, category, field_, place, term):
+        """Rows whose actor read is unidentified, but non-party actors' acts (`_acts_count`)."""
+        non_party, either = term.non_party_names, _reads_actor2(term)
+        key = (category, field_, place, non_party, either)
         if key not in self._unidentified:
-            self._unidentified[key] = _Rows(
-                row for row in self._rows(category, field_, place).rows
-                if _attributed_name("owing_or_unidentified", (), row.actor, non_party)
-            )
+            if either:
+                # Named owing parties are listed by name already: here, the unidentified side with no non-party.
+                rows = (
+                    row for row in self._rows(category, field_, place).rows
+                    if _unidentified(row.actor) or _unidentified(row.actor2, second=True)
+                )
+                self._unidentified[key] = _Rows(
+                    row for row in rows if row.actor not in non_party and row.actor2 not in non_party
+                )
+            else:
+                self._unidentified[key] = _Rows(
+                    row for row in self._rows(category, field_, place).rows
+                    if _attributed_name("owing_or_unidentified", (), row.actor, non_party)
+                )
         return self._unidentified[key]
 
 
@@ -526,17 +603,29 @@ def _counts_without_category(term, owing, row):
     """For a rule naming no category: a report not linked by hand, in its places, by whom it says."""
     if not _placed_without_category(term.rule, row):
         return False
-    return _acts_count(term, owing, row.actor, row.e.actor1)
+    return _row_counts(term, owing, row)
+
+
+def _row_counts(term, owing, row):
+    return _acts_count(term, owing, row.actor, row.e.actor1, row.actor2, row.e.actor2)
 
 
 def _context_without_category(term, row):
     """For a rule naming no category: a report not linked by hand, in its places, by a non-party actor."""
-    return row.actor in term.non_party_names and _placed_without_category(term.rule, row)
+    non_party = term.non_party_names
+    if row.actor in non_party and not _reads_actor2(term):
+        return _placed_without_category(term.rule, row)
+    if not (row.actor in non_party or (_reads_actor2(term) and row.actor2 in non_party)):
+        return False
+    owing = frozenset().union(*(p.names for p in term.owing))
+    return _placed_without_category(term.rule, row) and not _row_counts(term, owing, row)
 
 
 def _placed_without_category(rule, row):
     if row.e.commitment_id is not None:
         return False  # linked to this commitment (counted already) or to another: not evidence here
+    if rule.interactions and normalize_name(row.e.interaction) not in norm_set(rule.interactions):
+        return False
     admin1s, locations = norm_set(rule.admin1), norm_set(rule.locations)
     return not ((admin1s or locations) and row.admin1 not in admin1s and row.location not in locations)
 
@@ -562,9 +651,11 @@ class _Row(NamedTuple):
     admin1: str
     location: str
     actor: str
+    actor2: str = ""
 
 
 _ACTOR = attrgetter("actor")
+_ACTOR2 = attrgetter("actor2")
 
 
 def qualifies(term, e):
@@ -579,10 +670,15 @@ def qualifies(term, e):
 
 
 def in_context(term, e):
-    """Is this report context for this commitment: one its rule would count but for its actor, a non-party?"""
+    """Is this report context for this commitment: one its rule would count but for its actor, a non-party?
+
+    Reading `either` actor: a non-party is named on a side, and no owing party on the other.
+    """
     if not term.non_party_names or e.commitment_id == term.id:
         return False
-    return normalize_name(e.actor1) in term.non_party_names and _selects(term, e)
+    non_party = term.non_party_names
+    named = normalize_name(e.actor1) in non_party or (_reads_actor2(term) and normalize_name(e.actor2) in non_party)
+    return named and _selects(term, e) and not _attributed(term, e)
 
 
 def _selects(term, e):
@@ -595,6 +691,8 @@ def _selects(term, e):
         wanted = norm_set(rule.categories)
         if normalize_name(e.category) not in wanted and normalize_name(e.sub_category) not in wanted:
             return False
+    if rule.interactions and normalize_name(e.interaction) not in norm_set(rule.interactions):
+        return False
     if rule.admin1 or rule.locations:
         in_admin1 = normalize_name(e.admin1) in norm_set(rule.admin1)
         in_location = normalize_name(e.location) in norm_set(rule.locations)
@@ -605,7 +703,20 @@ def _selects(term, e):
 
 def _attributed(term, e):
     owing = frozenset().union(*(p.names for p in term.owing))
-    return _acts_count(term, owing, normalize_name(e.actor1), e.actor1)
+    return _acts_count(term, owing, normalize_name(e.actor1), e.actor1, normalize_name(e.actor2), e.actor2)
+
+
+def _reads_actor2(term):
+    """Does the rule read a report's second actor too (`actors: either`, the default)?"""
+    return term.rule.actors == "either"
+
+
+def _unidentified(actor, second=False):
+    """An unidentified actor, folded: named so ("Unidentified Armed Group"), or not named at all.
+
+    An empty second actor is not an unidentified one: an event with one actor (a protest, a sole action).
+    """
+    return actor.startswith("unidentified") or (not actor and not second)
 
 
 # An acting side naming several actors, as ACLED lists associated actors: "Ukraine; DPR".
@@ -638,25 +749,37 @@ def _joint_counts(term, owing, pieces, joint_only):
     return not owing.isdisjoint(pieces)
 
 
-def _acts_count(term, owing, actor, raw):
-    """Does an act by this acting side (`actor` folded, `raw` as reported) count for `term`?
+def _acts_count(term, owing, actor, raw, actor2="", raw2=""):
+    """Does an act by these actors (`actor`, `actor2` folded; `raw`, `raw2` as reported) count for `term`?
 
-    An act counts for a party when its acting side is one of the party's names, or names it
-    among several actors ("Ukraine; DPR"); shared `jointly`, only an act naming every owing
-    party counts (`_joint_only`). Unidentified actors as `_attributed_name` says.
+    The sides read are actor1, and actor2 too when the rule reads `either` actor (the default: ACLED's
+    actors carry no direction) and it names someone. An act counts for a party when a side read is one
+    of the party's names, or names it among several actors ("Ukraine; DPR"); shared `jointly`, only a
+    side naming every owing party counts (`_joint_only`). Otherwise a side read by a non-party actor
+    makes it context, whatever the attribution; `any` counts the rest, `owing_or_unidentified` those
+    with an unidentified side. Reading actor1 only, this is the rule as it was before actor2 was read.
     """
-    if actor in term.non_party_names:
+    joint_only = _joint_only(term)
+    non_party = term.non_party_names
+    named = by_non_party = unidentified = False
+    sides = ((actor, raw, False), (actor2, raw2, True)) if actor2 and _reads_actor2(term) else ((actor, raw, False),)
+    for name, as_reported, second in sides:
+        if name in non_party:
+            by_non_party = True
+            continue
+        if _unidentified(name, second):
+            unidentified = True
+        pieces = _pieces(as_reported)
+        if pieces is not None:
+            named = named or _joint_counts(term, owing, pieces, joint_only)
+        elif not joint_only and name in owing:
+            named = True
+    if named:
+        return True
+    if by_non_party:
         return False  # a non-party actor's act is context, whatever the attribution
     attribution = term.rule.attribution
-    if attribution == "any":
-        return True
-    if attribution == "owing_or_unidentified" and (not actor or actor.startswith("unidentified")):
-        return True
-    pieces = _pieces(raw)
-    joint_only = _joint_only(term)
-    if pieces is not None:
-        return _joint_counts(term, owing, pieces, joint_only)
-    return not joint_only and actor in owing
+    return attribution == "any" or (attribution == "owing_or_unidentified" and unidentified)
 
 
 def _attributed_name(attribution, owing_names, actor, non_party=frozenset()):

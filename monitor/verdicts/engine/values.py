@@ -131,6 +131,10 @@ class Evidence:
     admin1: str = ""
     location: str = ""
     actor1: str = ""
+    # The other actor, and ACLED's code for the types of both: ACLED's actors carry no direction, so a rule
+    # reading `either` actor attributes the act to a party named in either (engine/index.py, `_acts_count`).
+    actor2: str = ""
+    interaction: str = ""
     credibility: int = 6
     # ((changed_at, new_state), ...) in time order; none means "claimed" since recorded.
     verification: tuple = ()

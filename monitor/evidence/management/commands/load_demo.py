@@ -154,6 +154,6 @@ class Command(BaseCommand):
                     summary=f"Synthetic {sub_event.lower()} in {city}.", occurred_at=midnight(day),
                     recorded_at=at(day + timedelta(days=7)), country="Afghanistan", admin1=admin1, location=city,
                     actor1="Taliban" if rng.random() < 0.8 else "Unidentified Armed Group (Afghanistan)",
-                    fatalities=rng.randint(0, 6), credibility=2,
+                    fatalities=rng.randint(0, 6), credibility=2, credibility_graded=False,  # as an import leaves it
                 )
             day += timedelta(days=1)
