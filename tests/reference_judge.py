@@ -518,28 +518,30 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
                 disputed.append(e)
     weak = [e for e in evidence if e.occurred_at <= as_of and speaks_to(t, e) and weight(e, known_at) == "weak"]
     # Denials (architecture.md, "Weighing evidence", 6): the acts a counting denial says did not happen.
+    def contests(d, a):
+        """Does counting denial `d` contest act `a` (step 6)?"""
+        grouped = d.event_id is not None and d.event_id == a.event_id
+        if t.kind == "deadline":
+            speaks = a.occurred_at <= d.occurred_at  # "it had not happened by then"
+        elif t.kind in ("ceiling", "prohibition"):
+            # "it did not happen then"; conduct over a period reaching into a ban's window is there from its opening
+            instant = w.opens_at if (t.kind == "prohibition" and a.occurred_until is not None
+                                     and a.occurred_at < w.opens_at < period_end(a, w.tz)) else a.occurred_at
+            speaks = d.occurred_at <= instant < period_end(d, w.tz)
+        else:
+            speaks = False  # a measurement: only the one grouped with it
+        # Only acts that could decide it: a target reads every figure; the others, acts in the window.
+        straddles = (t.kind == "prohibition" and a.occurred_until is not None
+                     and a.occurred_at < w.opens_at < period_end(a, w.tz))
+        decides = t.kind == "target" or w.inside(a.occurred_at) or straddles
+        return (grouped or speaks) and decides
+
     denied, contesting = set(), set()
     for d in counting:
         if d.stance != "denies":
             continue
         for a in counting:
-            if a.stance != "affirms":
-                continue
-            grouped = d.event_id is not None and d.event_id == a.event_id
-            if t.kind == "deadline":
-                speaks = a.occurred_at <= d.occurred_at  # "it had not happened by then"
-            elif t.kind in ("ceiling", "prohibition"):
-                # "it did not happen then"; conduct over a period reaching into a ban's window is there from its opening
-                instant = w.opens_at if (t.kind == "prohibition" and a.occurred_until is not None
-                                         and a.occurred_at < w.opens_at < period_end(a, w.tz)) else a.occurred_at
-                speaks = d.occurred_at <= instant < period_end(d, w.tz)
-            else:
-                speaks = False  # a measurement: only the one grouped with it
-            # Only acts that could decide it: a target reads every figure; the others, acts in the window.
-            straddles = (t.kind == "prohibition" and a.occurred_until is not None
-                         and a.occurred_at < w.opens_at < period_end(a, w.tz))
-            decides = t.kind == "target" or w.inside(a.occurred_at) or straddles
-            if (grouped or speaks) and decides:
+            if a.stance == "affirms" and contests(d, a):
                 denied.add(a.id)
                 contesting.add(d.id)
     strict_reports = [e for e in counting if e.id not in denied]
@@ -558,16 +560,7 @@ def judge_one(t, evidence, *, as_of, known_at, coverage, anchor_day):
                 "prohibition": (IN_COMPLIANCE, NO_DATA)}
     claims = [e for e in weak if e.stance == "affirms"]
     # A claim a counting denial contests (as in step 6) is refuted, not awaiting confirmation.
-    for d in counting:
-        if d.stance == "denies":
-            claims = [a for a in claims if not (t.kind == "target" or w.inside(a.occurred_at) or (
-                t.kind == "prohibition" and a.occurred_until is not None
-                and a.occurred_at < w.opens_at < period_end(a, w.tz))) or not (
-                (d.event_id is not None and d.event_id == a.event_id)
-                or (d.event_id is None and t.kind == "deadline" and a.occurred_at <= d.occurred_at)
-                or (d.event_id is None and t.kind in ("ceiling", "prohibition")
-                    and d.occurred_at <= a.occurred_at < period_end(d, w.tz))
-            )]
+    claims = [a for a in claims if not any(d.stance == "denies" and contests(d, a) for d in counting)]
     if claims and strict[0] in can_move.get(t.kind, ()):
         claimed = judge_once(t, w, in_time(strict_reports + claims), as_of, known_at, coverage)
         if claimed[0] != strict[0]:

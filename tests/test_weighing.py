@@ -142,6 +142,14 @@ def test_a_claim_a_credible_denial_contradicts_leaves_the_deadline_missed():
     assert evaluate(deadline(), [claim, denial], as_of=at(2020, 3, 20)).status == S.MISSED
 
 
+
+def test_a_credible_denial_grouped_with_another_event_still_contradicts_every_claim_before_it():
+    # A one-off act's denial says it had not happened by then, whichever event it is grouped with.
+    claim = talks(9, source=PARTY_STATEMENT, credibility=4)
+    denial = talks(10, stance="denies", source=UNAMA, event_id=7)
+
+    assert evaluate(deadline(), [claim, denial], as_of=at(2020, 3, 20)).status == S.MISSED
+
 def test_a_prohibition_with_only_a_weak_report_of_a_violation_is_unconfirmed_until_a_credible_one_comes():
     weak = attack(5, id=1, source=LOCAL_PRESS, credibility=4)
     credible = attack(6, id=2)
