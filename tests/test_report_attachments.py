@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.test import TestCase
 from django.urls import reverse
 
 from monitor.accounts.roles import MONITOR, grant_role
@@ -77,7 +79,15 @@ def page(client, **params):
     return response.content.decode()
 
 
+def committed():
+    # Each test runs inside a transaction that is never committed; an attachment's bytes are written when its
+    # row is committed, so the helpers below run the commit callbacks as a committed save would.
+    return TestCase.captureOnCommitCallbacks(execute=True)
+
+
 def upload(client, report, name, content, **fields):
+    # The upload is closed when the request ends, so its bytes are written only where the admin's transaction
+    # really commits during the request: a test that reads them back is a transaction=True test.
     return client.post(ADD, {
         "report": report.pk, "file": SimpleUploadedFile(name, content, content_type="application/octet-stream"),
         "kind": ev.SCREENSHOT, "captured_at_0": "2020-03-05", "captured_at_1": "09:30:00", "captured_url": "",
@@ -87,7 +97,8 @@ def upload(client, report, name, content, **fields):
 
 def attach(report, name, content, **fields):
     a = ev.Attachment(report=report, file=ContentFile(content, name=name), **fields)
-    a.save()
+    with committed():
+        a.save()
     return a
 
 
@@ -103,6 +114,7 @@ def body(response):
 # --- stored and shown ----------------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_uploaded_screenshot_is_kept_with_the_sha256_of_its_bytes_and_shown_on_the_public_page(
         client, report, monitor, media):
     response = upload(client, report, "doha-talks.png", PNG, captured_url="https://example.org/doha")
@@ -153,6 +165,36 @@ def test_a_second_file_of_the_same_name_never_overwrites_the_first(report, media
     with pytest.raises(ValidationError, match="never replaced"):
         first.save()
     assert (media / ev.Attachment.objects.get(pk=first.pk).file.name).read_bytes() == b"first words\n"
+
+
+def test_an_attachment_whose_row_is_rolled_back_leaves_no_file_behind(report, media):
+    with committed(), pytest.raises(RuntimeError):
+        with transaction.atomic():
+            a = ev.Attachment(report=report, file=ContentFile(PDF, name="letter.pdf"))
+            a.save()
+            raise RuntimeError("a later step of the same save fails")
+    assert not ev.Attachment.objects.exists() and files_in(media) == []
+    kept = attach(report, "letter.pdf", PDF)  # the same save, committed: the file is there, under its row's name
+    assert files_in(media) == [kept.file.name] and (media / kept.file.name).read_bytes() == PDF
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_upload_whose_transaction_fails_after_the_row_is_saved_stores_no_file(
+        client, report, monitor, media, monkeypatch):
+    # Real commits here: the admin's own transaction is rolled back by an error after the row's INSERT.
+    from monitor.evidence.admin import AttachmentAdmin
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("the change log could not be written")
+
+    monkeypatch.setattr(AttachmentAdmin, "log_addition", fails)
+    client.raise_request_exception = False
+    response = upload(client, report, "doha.png", PNG)
+    assert response.status_code == 500
+    assert not ev.Attachment.objects.exists() and files_in(media) == []
+    monkeypatch.undo()
+    assert upload(client, report, "doha.png", PNG).status_code == 302
+    assert len(files_in(media)) == 1 and ev.Attachment.objects.count() == 1
 
 
 def test_an_attachment_stored_after_the_known_at_cutoff_is_not_shown_as_known_then(client, report):

@@ -668,11 +668,44 @@ class Attachment(models.Model):
         if not self._state.adding:
             if self._new_file():
                 raise ValidationError({"file": _("An attachment's file is never replaced: add another attachment.")})
-        elif self._new_file():
+        write = None
+        if self._state.adding and self._new_file():
             # Checked here too, whoever saves (a script, a test): nothing reaches the storage unchecked, and the
             # digest is always of the bytes stored.
             self._check_file()
+            write = self._write_on_commit()
         super().save(*args, **kwargs)
+        if write is not None:
+            transaction.on_commit(write, using=kwargs.get("using") or self._state.db)
+
+    def _write_on_commit(self):
+        """Name the file now and write its bytes only once the row is committed (issue 14: nothing written).
+
+        Django's FileField writes the file before the row's INSERT, so a transaction rolled back afterwards (a
+        later error in the same admin save, a script's atomic block) would leave a stored file no row names.
+        Here the row is saved with the name the file will have, and the bytes follow on commit; on rollback the
+        callback is dropped with the row, and nothing reaches the storage.
+        """
+        field, content = self._meta.get_field("file"), self.file.file
+        storage = self.file.storage
+        name = storage.get_available_name(field.generate_filename(self, os.path.basename(self.file.name)),
+                                          max_length=field.max_length)
+        self.file.name = name
+        self.file._committed = True  # FileField.pre_save then stores nothing
+
+        def write():
+            try:
+                stored = storage.save(name, content, max_length=field.max_length)
+            except Exception:
+                # The row is committed but its file could not be written (a full disk): an attachment without
+                # its bytes is no evidence, so the row goes too, and the error is raised to whoever saved.
+                type(self)._default_manager.filter(pk=self.pk).delete()
+                raise
+            if stored != name:  # another upload of the same bytes and name took it in the meantime
+                type(self)._default_manager.filter(pk=self.pk).update(file=stored)
+                self.file.name = stored
+
+        return write
 
 
 class PlaceName(models.Model):
