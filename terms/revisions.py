@@ -248,3 +248,35 @@ def label_at(agreement, known_at=None):
         .first()
     )
     return f"r{earlier or 1}"
+
+
+class Revisions:
+    """The revisions of several agreements, read in one query, to name the one in force at any instant.
+
+    For a list whose items belong to different agreements or were made at different instants (the API's
+    status changes, each named with the revision it was detected under; its reports, each with the current
+    revision of the terms its commitment belongs to): `label(agreement_id, instant)` asks nothing more.
+    """
+
+    def __init__(self, agreement_ids):
+        from terms.models import Revision
+
+        self._made = {}
+        ids = {i for i in agreement_ids if i is not None}
+        rows = (
+            Revision.objects.filter(agreement_id__in=ids).order_by("agreement_id", "number")
+            .values_list("agreement_id", "number", "made_at") if ids else ()
+        )
+        for agreement_id, number, made_at in rows:
+            self._made.setdefault(agreement_id, []).append((number, made_at))
+
+    def label(self, agreement_id, instant=None):
+        """As `label_at`: the last revision made by `instant` (default: the current one); r1 before any; None
+        for no agreement (a report linked to no commitment)."""
+        made = self._made.get(agreement_id)
+        if not made:
+            return None
+        if instant is None:
+            return f"r{made[-1][0]}"
+        numbers = [number for number, made_at in made if made_at <= instant]
+        return f"r{numbers[-1] if numbers else 1}"

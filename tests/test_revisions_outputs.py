@@ -10,6 +10,8 @@ from io import StringIO
 import icalendar
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -88,6 +90,46 @@ def test_the_api_names_the_revision_and_method_in_agreements_and_commitments(cli
         "r2", METHOD_VERSION)
     one = client.get(reverse("api:commitment-detail", kwargs=TALKS), {"as_of": "2020-03-20", "known_at": "2020-03-20"})
     assert (one.json()["terms_revision"], one.json()["method_version"]) == ("r1", METHOD_VERSION)
+
+
+def test_the_api_names_the_revision_and_method_in_status_changes_and_reports(client, doha):
+    from tests.factories import ReportFactory
+
+    (change,) = client.get(reverse("api:statuschange-list")).json()["results"]
+    # Detected on 11 March 2020, under r1: r2 came in July.
+    assert (change["terms_revision"], change["method_version"]) == ("r1", METHOD_VERSION)
+    linked = ReportFactory(summary="Talks opened.", commitment=Commitment.objects.get(key="talks"))
+    loose = ReportFactory(summary="Shelling in Kunduz.")
+    listed = {r["id"]: r for r in client.get(reverse("api:report-list")).json()["results"]}
+    assert (listed[linked.id]["terms_revision"], listed[linked.id]["method_version"]) == ("r2", METHOD_VERSION)
+    assert (listed[loose.id]["terms_revision"], listed[loose.id]["method_version"]) == (None, METHOD_VERSION)
+    one = client.get(reverse("api:report-detail", kwargs={"pk": linked.id})).json()
+    assert (one["terms_revision"], one["method_version"]) == ("r2", METHOD_VERSION)
+    cited = client.get(reverse("api:commitment-reports", kwargs=TALKS),
+                       {"as_of": "2020-03-20", "known_at": "2020-03-20"}).json()
+    assert all(r["terms_revision"] == "r1" for r in cited["results"])
+
+
+def test_naming_the_revision_in_lists_costs_no_query_per_item(client, doha, django_assert_num_queries):
+    from tests.factories import ReportFactory
+
+    talks = Commitment.objects.get(key="talks")
+    ReportFactory(summary="Talks opened.", commitment=talks)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("api:report-list"))
+    with CaptureQueriesContext(connection) as one_change:
+        client.get(reverse("api:statuschange-list"))
+    other = AgreementFactory(slug="other", publish_computed_verdicts=True)
+    for i in range(4):
+        commitment = CommitmentFactory(agreement=other, key=f"k{i}")
+        ReportFactory(summary=f"Report {i}", commitment=commitment)
+        StatusChange.objects.create(commitment=commitment, new_status="met", reason_code="deadline.met",
+                                    effective_at=datetime(2020, 3, 12, tzinfo=UTC),
+                                    detected_at=datetime(2020, 3, 12 + i, tzinfo=UTC), reason_params={})
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert len(client.get(reverse("api:report-list")).json()["results"]) == 5
+    with django_assert_num_queries(len(one_change.captured_queries)):
+        assert len(client.get(reverse("api:statuschange-list")).json()["results"]) == 5
 
 
 def test_the_feed_names_the_method_and_each_entry_the_revision_it_was_detected_under(client, doha):

@@ -261,6 +261,12 @@ class ReportSerializer(serializers.Serializer):
     commitment = serializers.CharField(allow_null=True, help_text="agreement-slug/key, if linked by hand")
     event = serializers.IntegerField(allow_null=True, source="event_id", help_text="Reports of one event share it")
     attachments = AttachmentSerializer(many=True, help_text="Files kept with the report (issue 14)")
+    terms_revision = serializers.CharField(
+        allow_null=True,
+        help_text="The revision of the terms of its commitment's agreement the answer speaks under (as known at "
+                  "known_at for a commitment's reports); null for a report linked to no commitment",
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules (docs/api.md)")
 
 
 class StatusChangeSerializer(serializers.Serializer):
@@ -275,6 +281,10 @@ class StatusChangeSerializer(serializers.Serializer):
     reason = ReasonSerializer()
     sentence = serializers.CharField(allow_null=True)
     evidence = serializers.ListField(child=serializers.IntegerField())
+    terms_revision = serializers.CharField(
+        help_text="The revision of the agreement's terms in force when the change was detected"
+    )
+    method_version = serializers.CharField(help_text="The version of the judging rules (docs/api.md)")
 
 
 @extend_schema_field(OpenApiTypes.STR)

@@ -324,7 +324,9 @@ def attachment_dicts(report, request=None):
     return out
 
 
-def report_dict(report, audience, request=None):
+def report_dict(report, audience, request=None, terms_revision=None):
+    """`terms_revision`: the revision of the terms the answer speaks under (the commitment's agreement's), or
+    None for a report linked to no commitment and listed on its own."""
     out = {
         "id": report.id,
         "summary": report.summary,
@@ -356,6 +358,8 @@ def report_dict(report, audience, request=None):
         "commitment": f"{report.commitment.agreement.slug}/{report.commitment.key}" if report.commitment_id else None,
         "event_id": report.event_id,
         "attachments": attachment_dicts(report, request),
+        "terms_revision": terms_revision,
+        "method_version": METHOD_VERSION,
     }
     if audience.staff:
         out["visibility"] = report.visibility
@@ -384,6 +388,8 @@ class CommitmentReports(generics.GenericAPIView):
         if detail is None:
             raise Http404
         page = detail.evidence_page
+        # The reports this commitment's rule selects under the terms as known at the cutoff.
+        terms = revisions.label_at(agreement, cut.known_at)
         return Response(
             {
                 "count": page.paginator.count,
@@ -391,7 +397,7 @@ class CommitmentReports(generics.GenericAPIView):
                 "pages": page.paginator.num_pages,
                 "not_listed_licence": detail.hidden_licensed,
                 "results": self.get_serializer(
-                    [report_dict(r.report, audience, request) for r in page.object_list], many=True
+                    [report_dict(r.report, audience, request, terms) for r in page.object_list], many=True
                 ).data,
             }
         )
@@ -449,9 +455,10 @@ class ReportList(generics.ListCreateAPIView):
     def list(self, request, *args, **kwargs):
         audience = publication.Audience(request.user)
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(
-            s.ReportSerializer([report_dict(r, audience, request) for r in page], many=True).data
-        )
+        terms = revisions.Revisions(r.commitment.agreement_id for r in page if r.commitment_id)
+        return self.get_paginated_response(s.ReportSerializer(
+            [report_dict(r, audience, request, terms.label(r.commitment.agreement_id if r.commitment_id else None))
+             for r in page], many=True).data)
 
     @extend_schema(request=s.ReportCreateSerializer, responses={201: s.ReportCreateSerializer})
     def post(self, request, *args, **kwargs):
@@ -475,7 +482,8 @@ class ReportDetail(generics.GenericAPIView):
             audience.reports(Report.objects.select_related("source", "commitment__agreement")
                              .prefetch_related("attachments")), pk=pk
         )
-        return Response(self.get_serializer(report_dict(report, audience, request)).data)
+        terms = revisions.label_at(report.commitment.agreement) if report.commitment_id else None
+        return Response(self.get_serializer(report_dict(report, audience, request, terms)).data)
 
 
 class StatusChangeList(generics.ListAPIView):
@@ -516,6 +524,8 @@ class StatusChangeList(generics.ListAPIView):
         ids = {r.id for c in page for r in c.evidence.all()}
         ids |= {i for c in page for i in publication.ids_in_params(c.reason_params)}
         ledger = publication.Ledger.load(ids)
+        # Each change names the revision of the terms in force when it was detected (as the feed's entries do).
+        terms = revisions.Revisions(c.commitment.agreement_id for c in page)
         out = []
         for c in page:
             params_out, sentence, _withheld = audience.reason(c.reason_code, c.reason_params, c.new_status, ledger)
@@ -532,6 +542,8 @@ class StatusChangeList(generics.ListAPIView):
                     "reason": {"code": c.reason_code, "params": params_out},
                     "sentence": sentence,
                     "evidence": [r.id for r in c.evidence.all() if audience.shows_row(r.id, ledger)],
+                    "terms_revision": terms.label(c.commitment.agreement_id, c.detected_at),
+                    "method_version": METHOD_VERSION,
                 }
             )
         return self.get_paginated_response(self.get_serializer(out, many=True).data)
