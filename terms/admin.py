@@ -347,6 +347,12 @@ class MilestoneAdmin(admin.ModelAdmin):
     list_filter = ("agreement",)
     search_fields = ("title", "key")
 
+    def get_readonly_fields(self, request, obj=None):
+        # Its rule decides the day 0 of the commitments counted from it, so a change to it is a revision of
+        # the terms (terms.revisions.JUDGED_MILESTONE_FIELDS): made by reloading the file, with --revise when
+        # one of them has published verdicts, never by a silent edit here.
+        return ("agreement", "key", "rule") if obj is not None else ()
+
 
 @admin.register(Provision)
 class ProvisionAdmin(AuditedAdmin):

@@ -1144,6 +1144,11 @@ class _Writer:
             if key is None:
                 # Every deadline moves with the signing day and the zone, so every published verdict may.
                 where, line, what = "agreement", None, f"agreement {self.spec.values['slug']}, whose commitments"
+            elif isinstance(key, tuple):
+                # A milestone's rule decides its day, the day 0 of every commitment counted from it.
+                m = next(m for m in self.spec.milestones if m.key == key[1])
+                where, line = m.path, _line(m.node)
+                what = f"milestone {key[1]}, from which commitments are counted that"
             else:
                 where, line, what = by_key[key].path, _line(by_key[key].node), f"commitment {key}, which"
             problems.append(
@@ -1152,7 +1157,7 @@ class _Writer:
                     line,
                     where,
                     f"changes judged field{'s' if ',' in names else ''} {names} of {what} "
-                    f"{'have' if key is None else 'has'} published verdicts (status changes or assessments): "
+                    f"{'has' if isinstance(key, str) else 'have'} published verdicts (status changes or assessments): "
                     "a verdict someone cited "
                     'would change without notice. Load with --revise "reason" to record this as a revision '
                     "of the terms, or undo the change",

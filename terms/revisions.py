@@ -42,6 +42,9 @@ JUDGED_FIELDS = (
 )
 # The agreement's own fields every deadline is counted with: the signing day and the zone of its midnights.
 JUDGED_AGREEMENT_FIELDS = ("signed_on", "time_zone")
+# A milestone's field that moves the commitments counted from it: its rule says which report reaches it, and
+# its day is their day 0. A change to it is recorded as {"commitment": None, "milestone": key, "field": "rule"}.
+JUDGED_MILESTONE_FIELDS = ("rule",)
 
 # How the agreement file names each judged field, for messages an analyst reads beside the file.
 FILE_NAMES = {
@@ -96,6 +99,22 @@ class Snapshot:
         )
         self.commitments = {c.key: judged_values(c) for c in commitments}
         self.ids = {c.key: c.pk for c in commitments}
+        self.milestones = {
+            m.key: {name: _plain(getattr(m, name)) for name in JUDGED_MILESTONE_FIELDS}
+            for m in agreement.milestones.all()
+        }
+
+    def counted_from(self, milestone):
+        """The keys of the commitments counted from the milestone, directly or through a commitment that is."""
+        found, frontier = set(), {milestone}
+        while frontier:
+            step = {
+                key for key, values in self.commitments.items() if key not in found
+                and (values["anchor_milestone"] in frontier or values["anchor_commitment"] in frontier)
+            }
+            found |= step
+            frontier = step
+        return found
 
 
 def snapshot(agreement):
@@ -123,6 +142,16 @@ def changes_between(before, after):
             for name in JUDGED_FIELDS
             if old[name] != values[name]
         ]
+    # A milestone's rule moves every commitment counted from it. A milestone added or left out of a file is no
+    # change of its own: a commitment starts or stops counting from it only by its own (judged) window.
+    for key, values in after.milestones.items():
+        old = before.milestones.get(key)
+        if old is not None:
+            changes += [
+                {"commitment": None, "milestone": key, "field": name, "old": old[name], "new": values[name]}
+                for name in JUDGED_MILESTONE_FIELDS
+                if old[name] != values[name]
+            ]
     return changes
 
 
@@ -147,19 +176,25 @@ def with_published_verdicts(commitment_ids):
 
 
 def needing_reason(changes, before):
-    """{commitment key or None: [fields]}: the changes that only an explicit revision may make.
+    """{commitment key, ("milestone", key) or None: [fields]}: the changes that only an explicit revision may make.
 
-    Those of a commitment with published verdicts; and the agreement's zone or an already known signing
-    day, when any of its commitments has published verdicts (every deadline moves with them). Giving the
-    signing day for the first time is the world catching up, not a revision of a judged term: recorded
-    in a revision, but no reason is asked for.
+    Those of a commitment with published verdicts; a milestone's rule, when a commitment counted from it
+    (directly or through another) has published verdicts; and the agreement's zone or an already known
+    signing day, when any of its commitments has published verdicts (every deadline moves with them).
+    Giving the signing day for the first time is the world catching up, not a revision of a judged term:
+    recorded in a revision, but no reason is asked for.
     """
     touched = {c["commitment"] for c in changes if c["commitment"] and c["field"] != ADDED}
+    counted = {c["milestone"]: before.counted_from(c["milestone"]) for c in changes if c.get("milestone")}
+    touched |= {k for keys in counted.values() for k in keys}
     published = with_published_verdicts([before.ids[k] for k in touched if k in before.ids])
     published_keys = {k for k in touched if before.ids.get(k) in published}
     out = {}
     for c in changes:
-        if c["commitment"] is None:
+        if c.get("milestone"):
+            if counted[c["milestone"]] & published_keys:
+                out.setdefault(("milestone", c["milestone"]), []).append(c["field"])
+        elif c["commitment"] is None:
             first_signing = c["field"] == "signed_on" and c["old"] is None
             if not first_signing and with_published_verdicts(list(before.ids.values())):
                 out.setdefault(None, []).append(c["field"])

@@ -112,3 +112,19 @@ def test_an_agreement_created_in_the_admin_has_r1_by_its_author(client, editor):
     assert response.status_code == 302, response.content.decode()[:3000]
     revision = Revision.objects.get(agreement__slug="accord")
     assert (revision.label, revision.made_by) == ("r1", "amira")
+
+
+def test_a_milestones_rule_cannot_be_edited_in_the_admin_only_revised_by_loading_the_file(client):
+    from django.urls import reverse
+
+    from terms.models import Milestone
+    from tests.factories import AgreementFactory, UserFactory
+
+    milestone = Milestone.objects.create(agreement=AgreementFactory(), key="elections", title="Elections held",
+                                         rule={"categories": ["elections_held"]})
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    url = reverse("admin:terms_milestone_change", args=[milestone.pk])
+    client.post(url, {"title": "Local elections held", "text": "", "position": 0,
+                      "rule": '{"categories": ["anything"]}'})
+    milestone.refresh_from_db()
+    assert milestone.title == "Local elections held" and milestone.rule == {"categories": ["elections_held"]}

@@ -202,3 +202,70 @@ def test_after_the_upgrade_every_agreement_recorded_before_revisions_has_r1_by_t
     revision = Revision.objects.get(agreement=old)
     assert (revision.label, revision.made_by, revision.made_at) == ("r1", "migration", old.created)
     assert list(current.revisions.values_list("number", "made_by")) == [(1, "system")]  # left as it was
+
+
+MILESTONED = ACCORD.replace("""commitments:
+""", """milestones:
+  - key: elections
+    title: Local elections held
+    rule: {categories: [elections_held]}
+commitments:
+""", 1) + """  - key: amnesty
+    title: Amnesty law after the elections
+    owed_by: [south]
+    basis: {kind: official_text}
+    kind: deadline
+    rule: {categories: [law_adopted]}
+    window: {from: elections, due: 30}
+  - key: pardons
+    title: Pardons after the amnesty law
+    owed_by: [south]
+    basis: {kind: official_text}
+    kind: deadline
+    rule: {categories: [pardons_granted]}
+    window: {from: amnesty, due: 10}
+"""
+ELECTIONS_MOVED = MILESTONED.replace("rule: {categories: [elections_held]}",
+                                     "rule: {categories: [elections_held], admin1: [Kabul]}")
+
+
+@pytest.mark.parametrize("cited", ["amnesty", "pardons"])
+def test_changing_a_milestones_rule_that_cited_commitments_count_from_is_refused_without_revise(tmp_path, cited):
+    path = write(tmp_path, MILESTONED)
+    load(path)
+    publish_a_verdict_on(cited)  # counted from the milestone directly (amnesty) or through amnesty (pardons)
+    before = everything()
+    write(tmp_path, ELECTIONS_MOVED)
+    err = StringIO()
+    with pytest.raises(CommandError, match="nothing was loaded"):
+        call_command("load_agreement", path, stdout=StringIO(), stderr=err)
+    message = err.getvalue()
+    assert "milestones[0]" in message and "milestone elections" in message and "rule" in message
+    assert '--revise "reason"' in message
+    assert everything() == before
+
+
+def test_a_milestones_rule_changed_with_revise_is_recorded_in_the_revisions_changes(tmp_path):
+    path = write(tmp_path, MILESTONED)
+    load(path)
+    publish_a_verdict_on("amnesty")
+    write(tmp_path, ELECTIONS_MOVED)
+    load(path, "--revise", "Only the capital's elections count", "--by", "amira")
+    revision = Revision.objects.get(number=2)
+    assert (revision.made_by, revision.reason) == ("amira", "Only the capital's elections count")
+    assert revision.changes == [{
+        "commitment": None, "milestone": "elections", "field": "rule",
+        "old": {"categories": ["elections_held"], "attribution": "any"},
+        "new": {"categories": ["elections_held"], "admin1": ["Kabul"], "attribution": "any"},
+    }]
+
+
+def test_a_milestones_rule_nobody_counts_a_published_verdict_from_changes_with_a_revision_but_no_reason(tmp_path):
+    path = write(tmp_path, MILESTONED)
+    load(path)
+    publish_a_verdict_on("talks")  # counted from the signing: the milestone does not move it
+    write(tmp_path, ELECTIONS_MOVED)
+    load(path)
+    revision = Revision.objects.get(number=2)
+    assert "no published verdict rests on" in revision.reason
+    assert [c["milestone"] for c in revision.changes] == ["elections"]
