@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from monitor.alerts import models as am
 from monitor.alerts import triggers
@@ -183,8 +184,28 @@ def test_the_share_needed_is_the_agreements_setting(client, ban):
     CoverageFactory(source=source, starts_on=date(2020, 3, 1), ends_on=date(2020, 3, 12))
     commitment.agreement.coverage_share = 40
     commitment.agreement.save()
-    assert "In compliance" in row(page(client, "pages:agreement", agreement="ban", params=cut("2020-03-29")),
-                                  "no-attacks")
+    # Known now, after the change: a view cited before it reads the share as recorded then (the test below).
+    known_now = {"as_of": "2020-03-29", "known_at": timezone.now().isoformat()}
+    assert "In compliance" in row(page(client, "pages:agreement", agreement="ban", params=known_now), "no-attacks")
+
+
+def test_raising_the_share_needed_after_a_citation_leaves_the_cited_view_as_it_was_with_a_banner(client, ban):
+    commitment, source = ban
+    CoverageFactory(source=source, starts_on=date(2020, 3, 1), ends_on=date(2020, 3, 12))  # 40 % of the days
+    commitment.agreement.coverage_share = 40
+    commitment.agreement.save()
+    cited = {"as_of": "2020-03-29", "known_at": timezone.now().isoformat()}
+    assert "In compliance" in row(page(client, "pages:agreement", agreement="ban", params=cited), "no-attacks")
+
+    commitment.agreement.coverage_share = 80
+    commitment.agreement.save()
+
+    markup = page(client, "pages:agreement", agreement="ban", params=cited)
+    assert "In compliance" in row(markup, "no-attacks")  # the cited link shows what it showed
+    assert 'class="later-change"' in markup  # and says that today's settings judge otherwise
+    now = page(client, "pages:agreement", agreement="ban",
+               params={"as_of": "2020-03-29", "known_at": timezone.now().isoformat()})
+    assert "Insufficient data" in row(now, "no-attacks")
 
 
 def test_a_ban_covered_every_day_is_in_compliance_and_a_violation_breaches_it_however_thin_the_coverage(client, ban):

@@ -117,8 +117,10 @@ def readings_for(commitment, window):
     return tuple(out)
 
 
-def term_for(commitment, owing=None, non_party_names=None, readings=True):
-    """The engine's Term for one commitment; what is not given is read (`owing` from its prefetch)."""
+def term_for(commitment, owing=None, non_party_names=None, readings=True, coverage_share=None):
+    """The engine's Term for one commitment; what is not given is read (`owing` from its prefetch).
+
+    `coverage_share`: the agreement's, as recorded at a cited view's cutoff (default: as it is now)."""
     agreement = commitment.agreement
     if non_party_names is None:
         non_party_names = names_of((), [agreement.id])[1].get(agreement.id, frozenset())
@@ -149,7 +151,7 @@ def term_for(commitment, owing=None, non_party_names=None, readings=True):
         anchor_milestone=milestone_for(commitment),
         readings=readings_for(commitment, window) if readings else (),
         share=commitment.share,
-        coverage_share=agreement.coverage_share,
+        coverage_share=agreement.coverage_share if coverage_share is None else coverage_share,
     )
 
 
@@ -435,7 +437,8 @@ def _recorded_terms(agreements, known_at):
     # A commitment with no history at all (written before history was kept) stands as it is now
     # (its owing parties then read one query each: there are none such since terms 0002).
     commitments = {pk: c for pk, c in now.items() if pk not in with_history}
-    # The agreement's own fields (its signing date, its time zone) are read as they are now: a signing
+    # The agreement's own fields (its signing date, its time zone) are read as they are now (but for the share
+    # of covered days "in compliance" needs, below, a judging threshold read as recorded): a signing
     # recorded after the load is a fact with its own date in the world, not a revision of the terms
     # (amendments, dated in the world, are the room left for it: terms/models.py, Revision).
     agreements_now = {c.agreement_id: c.agreement for c in now.values()}
@@ -479,7 +482,11 @@ def _recorded_terms(agreements, known_at):
         # The owing parties the version names, in the prefetch cache pages read them from (no query each).
         _prefetched(c, "owed_by", [party_objects[r.id] for r in owing])
         non_party = frozenset(n for p in actors.get(c.agreement_id, ()) if p in refs for n in refs[p].names)
-        terms.append(term_for(c, owing=tuple(owing), non_party_names=non_party))
+        # The share of covered days "in compliance" needs is the agreement's judging threshold, not a fact in
+        # the world: as recorded then (its version is read above anyway), so raising it later flips no cited view.
+        then = agreements_then.get(c.agreement_id)
+        terms.append(term_for(c, owing=tuple(owing), non_party_names=non_party,
+                              coverage_share=then.coverage_share if then is not None else None))
     return ordered, terms
 
 
