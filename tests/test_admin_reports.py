@@ -111,6 +111,40 @@ def test_an_export_imports_again_as_the_same_reports(client, mixed_reports, tmp_
     assert "1 rows: 0 new, 0 updated, 1 unchanged" in out.getvalue()
 
 
+KEPT = {
+    "original_text": "مذاکرات در دوحه آغاز شد", "original_language": "prs", "translation": ev.MACHINE_TRANSLATION,
+    "credibility_graded": False, "interaction": "12", "original_source": "Pajhwok; TOLOnews",
+    "source_scale": "National", "latitude": 36.7281, "longitude": -68.868, "geo_precision": 2,
+}
+CLEARED = {"original_text": "", "original_language": "", "translation": "", "credibility_graded": True,
+           "interaction": "", "original_source": "", "source_scale": "", "latitude": None, "longitude": None,
+           "geo_precision": None}
+
+
+@pytest.mark.parametrize("action, name", [("export_csv", "export.csv"), ("export_json", "export.json")])
+def test_an_export_carries_the_original_words_the_grade_kind_and_acleds_own_fields_and_imports_them_back(
+        client, tmp_path, action, name):
+    from django.core.management import call_command
+
+    report = ReportFactory(summary="Talks opened in Doha.", source=SourceFactory(name="Wire", may_republish=True),
+                           source_ref="w-9", **KEPT)
+    client.force_login(grant_role(UserFactory(), ANALYST))
+    exported = body(act(client, action, [report]))
+    row = (json.loads(exported)["reports"] if action == "export_json" else list(csv.DictReader(io.StringIO(exported))))[0]
+    written = {k: row[k] for k in KEPT}
+    if action == "export_csv":
+        assert written == {k: ("false" if v is False else str(v)) for k, v in KEPT.items()}
+    else:
+        assert written == KEPT
+    (tmp_path / name).write_text(exported, encoding="utf-8")
+    ev.Report.objects.filter(pk=report.pk).update(**CLEARED)  # as if lost: the file brings them back
+    out = io.StringIO()
+    call_command("import_reports", str(tmp_path / name), "--format", "native", stdout=out, stderr=io.StringIO())
+    assert "1 rows: 0 new, 1 updated, 0 unchanged" in out.getvalue()
+    report.refresh_from_db()
+    assert {k: getattr(report, k) for k in KEPT} == KEPT
+
+
 def test_verdict_exports_list_only_public_evidence_and_withhold_unpublished_provisional_verdicts(client):
     client.force_login(grant_role(UserFactory(), VIEWER))
     published = AgreementFactory(slug="published", signed_on=date(2020, 2, 29), publish_computed_verdicts=True)

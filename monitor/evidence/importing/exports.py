@@ -29,6 +29,10 @@ REPORT_COLUMNS = (
     "source", "source_ref", "category", "sub_category", "stance", "occurred_at", "occurred_until", "precision",
     "recorded_at", "entered_at", "summary", "value", "country", "admin1", "location", "actor1", "actor2", "fatalities", "url",
     "credibility", "visibility", "commitment", "verification", "grade",
+    # Issue 14: the source's own words and who translated them; whether the credibility is a grade or a
+    # dataset's default; what an event dataset (ACLED) says of its own row. The native format reads them all.
+    "original_text", "original_language", "translation", "credibility_graded",
+    "interaction", "original_source", "source_scale", "latitude", "longitude", "geo_precision",
 )
 
 VERDICT_COLUMNS = (
@@ -121,12 +125,25 @@ def report_rows(queryset):
             "commitment": f"{r.commitment.agreement.slug}/{r.commitment.key}" if r.commitment_id else "",
             "verification": r.verification,
             "grade": f"{r.source.reliability}{r.credibility}",
+            "original_text": r.original_text,
+            "original_language": r.original_language,
+            "translation": r.translation,
+            "credibility_graded": r.credibility_graded,
+            "interaction": r.interaction,
+            "original_source": r.original_source,
+            "source_scale": r.source_scale,
+            "latitude": r.latitude,
+            "longitude": r.longitude,
+            "geo_precision": r.geo_precision,
         }
 
 
 def reports_csv(queryset):
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
-    return _response(_csv_stream(REPORT_COLUMNS, report_rows(queryset)), f"reports-{stamp}.csv", "text/csv")
+    # credibility_graded as the words JSON writes and the native format reads, not Python's True/False.
+    rows = ({**row, "credibility_graded": "true" if row["credibility_graded"] else "false"}
+            for row in report_rows(queryset))
+    return _response(_csv_stream(REPORT_COLUMNS, rows), f"reports-{stamp}.csv", "text/csv")
 
 
 def reports_json(queryset, withheld):

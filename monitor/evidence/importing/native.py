@@ -25,6 +25,10 @@ OPTIONAL = (
     "commitment",
     # The source's own words when `summary` translates them, their language, and who translated (issue 14).
     "original_text", "original_language", "translation",
+    # Whether the credibility is someone's grade or a dataset's default, and what an event dataset says of its
+    # own row (ACLED's codebook): written by the export, so that an exported file imports back unchanged.
+    "credibility_graded", "interaction", "original_source", "source_scale", "latitude", "longitude",
+    "geo_precision",
 )
 # Columns the export adds that describe the monitor's own state; an exported file imports without them.
 IGNORED = ("id", "entered_at", "verification", "grade")
@@ -126,6 +130,13 @@ class NativeReader:
         take("original_text", lambda v: fields.text(str(v)))
         take("original_language", _language)
         take("translation", lambda v: fields.choice(str(v), ev.TRANSLATIONS, default=""))
+        take("credibility_graded", _yes_no)
+        take("interaction", lambda v: fields.text(str(v), 100))
+        take("original_source", lambda v: fields.text(str(v)))
+        take("source_scale", lambda v: fields.text(str(v), 100))
+        take("latitude", lambda v: _coordinate(v, 90))
+        take("longitude", lambda v: _coordinate(v, 180))
+        take("geo_precision", _geo_precision)
         source_id = take("source", self._source) or self.source_id
         if source_id is None and "source" not in [p.column for p in problems]:
             problems.append(Problem(line, "source", "is required (no source was chosen for the whole file)"))
@@ -204,6 +215,29 @@ def _language(value):
     except ValidationError:
         raise ValueError(f"“{value}” is not a BCP 47 language tag (such as ps, prs, fa-AF, ar, en)") from None
     return value
+
+
+def _yes_no(value):
+    """`true`/`false` (JSON's booleans, or the words the CSV export writes; also yes/no, 1/0); empty: true."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("", "true", "yes", "1"):
+        return True
+    if word in ("false", "no", "0"):
+        return False
+    raise ValueError(f"must be true or false, got “{value}”")
+
+
+def _coordinate(value, bound):
+    number = fields.number(value)
+    if number is not None and not -bound <= number <= bound:
+        raise ValueError(f"must be between -{bound} and {bound}, got “{value}”")
+    return number
+
+
+def _geo_precision(value):
+    return fields.whole_number(value, minimum=1, maximum=3)  # 1 the place itself … 3 a region's capital
 
 
 def _credibility(value):
