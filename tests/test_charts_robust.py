@@ -14,10 +14,12 @@ from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import call_command
+from django.test import TestCase
 from django.urls import reverse
 
-from monitor.evidence.models import DENIES, VERIFIED, Report, Source, VerificationChange
+from monitor.evidence.models import DENIES, VERIFIED, Attachment, Report, Source, VerificationChange
 from monitor.pages import charts
 from terms.models import Agreement
 from tests.factories import AgreementFactory, CommitmentFactory, PartyFactory, UserFactory
@@ -183,10 +185,14 @@ def test_every_page_feed_badge_and_api_answers_200_with_reports_at_the_ends_of_t
     if staff:
         client.force_login(UserFactory(username="analyst", is_superuser=True))
     report = Report.objects.filter(occurred_at=FIRST).first()
+    kept = Attachment(report=report, file=ContentFile(b"%PDF-1.7\n%%EOF\n", name="capture.pdf"))
+    with TestCase.captureOnCommitCallbacks(execute=True):  # its bytes are written when its row is committed
+        kept.save()
     failures = []
     for agreement in ("us-taliban-2020", "west", "east"):
         keys = list(Agreement.objects.get(slug=agreement).commitments.values_list("key", flat=True))
-        for url in public_urls(agreement=agreement, keys=keys, pk=report.pk):
+        for url in public_urls(agreement=agreement, keys=keys, pk=report.pk,
+                               attachment=(kept.pk, kept.original_name)):
             for params in CUTOFFS:
                 response = client.get(url, params)
                 if response.status_code != 200:

@@ -74,11 +74,14 @@ def public_patterns():
     return found
 
 
-def public_urls(*, agreement, keys, pk):
-    """Every public URL, its path parameters filled in: one per commitment key where a pattern takes one."""
-    # An attachment's URL: cutoffs are refused before the file is looked up, so none needs to exist.
-    values = {"agreement": [agreement], "key": list(keys), "pk": [pk], "report": [pk], "attachment": [1],
-              "name": ["capture.pdf"]}
+def public_urls(*, agreement, keys, pk, attachment=(1, "capture.pdf")):
+    """Every public URL, its path parameters filled in: one per commitment key where a pattern takes one.
+
+    `pk`: a report's; `attachment`: (id, name) of a file kept with that report. The default names none that
+    exists, which is enough where cutoffs are refused before the file is looked up.
+    """
+    values = {"agreement": [agreement], "key": list(keys), "pk": [pk], "report": [pk], "attachment": [attachment[0]],
+              "name": [attachment[1]]}
     urls = []
     for name, params in public_patterns():
         unknown = [p for p in params if p not in values]

@@ -93,6 +93,18 @@ def test_rows_are_attributed_to_parties_through_their_known_names_and_places_thr
     assert ev.Report.objects.get(source_ref="AFG0000002").location == "Mazar-i-Sharif"
 
 
+def test_the_preview_attributes_a_row_to_every_party_it_names_as_either_actor_as_rules_read_them(acled, tmp_path):
+    PartyFactory(name="Taliban", slug="taliban")
+    PartyFactory(name="United States", slug="united-states")
+    text = make_acled.csv_text(3, change={
+        0: {"actor1": "Military Forces of Afghanistan", "actor2": "Taliban"},  # the party as actor 2
+        1: {"actor1": "Taliban", "actor2": "United States"},  # a battle between the two parties: once for each
+        2: {"actor1": "Unidentified Armed Group (Afghanistan)", "actor2": ""},
+    })
+    out, _err = run(write(tmp_path, text))
+    assert "Rows by party: taliban: 2, united-states: 1; not attributed to a party: 1." in out
+
+
 def test_reimporting_a_file_updates_rows_by_event_id_and_never_duplicates_them(acled, tmp_path, reevaluated):
     run(write(tmp_path, make_acled.csv_text(4)))
     original = ev.Report.objects.get(source_ref="AFG0000003")

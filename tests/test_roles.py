@@ -267,3 +267,25 @@ def test_failed_logins_are_throttled_even_for_the_right_password_afterwards(clie
     assert response.status_code == 429
     assert "too many login attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_an_analyst_classifies_a_provision_and_a_monitor_cannot(client):
+    from terms.models import Provision
+
+    commitment = CommitmentFactory(title="Talks begin")
+    provision = Provision.objects.create(
+        agreement=commitment.agreement, ref="part-three-1", number="Part Three, 1", position=1,
+        summary="The parties seek positive relations.", source="test", status="not_yet_modelled",
+    )
+    url = reverse("admin:terms_provision_change", args=[provision.pk])
+    client.force_login(staff(MONITOR))
+    assert b'name="_save"' not in client.get(url).content
+
+    client.force_login(staff(ANALYST))
+    data = admin_form_data(client.get(url))
+    data.update({"status": "not_monitorable", "reason": "aspirational"})
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["errors"]
+    provision.refresh_from_db()
+    assert (provision.status, provision.reason) == ("not_monitorable", "aspirational")

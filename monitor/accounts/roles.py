@@ -14,7 +14,7 @@ reset to their definitions.
   Cannot verify, dispute or reject.
 - Analyst: also verifies, disputes and rejects reports (never one they entered
   themselves: see Report.set_verification), sees restricted reports, records
-  assessments, edits commitments, and keeps the names sources use for parties
+  assessments, edits commitments and classifies the text's provisions, and keeps the names sources use for parties
   and places. May back-date: an imported file may give their new reports a
   `recorded_at` (evidence.backdate_report). Registers webhooks (and sees their deliveries on each
   webhook's page), though not the subscribers' outbox.
@@ -47,6 +47,8 @@ ANALYST_EXTRA = (
     "evidence.backdate_report",
     "verdicts.add_assessment",
     "terms.change_commitment",
+    # Classifying the text's provisions (monitored, not monitorable and why, not yet modelled) is analysts' work.
+    "terms.change_provision",
     # Party names are edited inline on the party's page, which needs change_party.
     "terms.change_party",
     "terms.add_partyname",

@@ -208,7 +208,7 @@ class AcledReader:
             recorded_at = max(recorded_at, min(occurred_at, self.now))
         sub_category, actor1, actor2, country, admin1, location = texts
         summary = record[self.at_notes].strip() or _fallback_summary(sub_category, category, location, admin1, country)
-        self.attribution.actor(actor1)
+        self.attribution.actor(actor1, actor2)
         admin1 = self.attribution.place(admin1)
         location = self.attribution.place(location)
         return line, (

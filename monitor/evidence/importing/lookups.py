@@ -62,11 +62,18 @@ class Attribution:
         # A file names the same few hundred places over and over: each is looked up once.
         self.respelling = lru_cache(maxsize=1 << 14)(lookups.place)
 
-    def actor(self, name):
-        party = self.lookups.parties.get(folded(name)) if name else None
-        if party:
+    def actor(self, name, other=""):
+        """Counts a row once for each party it names as actor 1 or actor 2.
+
+        Rules read both actors unless they say `actors: actor1` (ACLED's two actors say nothing of who
+        acted: docs/importing.md), so the preview does too. A row naming no party is listed under its actor 1.
+        """
+        parties = {p for n in (name, other) if n and (p := self.lookups.parties.get(folded(n)))}
+        for party in parties:
             self.by_party[party] += 1
-        elif name in self.unattributed or len(self.unattributed) < MAX_DISTINCT_ACTORS:
+        if parties:
+            return
+        if name in self.unattributed or len(self.unattributed) < MAX_DISTINCT_ACTORS:
             self.unattributed[name or ""] += 1
         else:
             self.unattributed["…"] += 1

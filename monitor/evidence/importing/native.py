@@ -165,8 +165,8 @@ class NativeReader:
             values["commitment_id"] = values.pop("commitment")
         if problems:
             return line, None, problems
-        if "actor1" in values:
-            self.attribution.actor(values["actor1"])
+        if "actor1" in values or "actor2" in values:
+            self.attribution.actor(values.get("actor1", ""), values.get("actor2", ""))
         for place in ("admin1", "location"):
             if place in values:
                 values[place] = self.attribution.place(values[place])

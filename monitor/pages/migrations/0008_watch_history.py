@@ -11,35 +11,7 @@ every table a public page reads; idempotent, as another migration may add it to 
 
 from django.db import migrations
 
-TABLES = (
-    "terms_historicalagreement",
-    "terms_historicalagreement_non_party_actors",
-    "terms_historicalcommitment",
-    "terms_historicalcommitment_owed_by",
-    "terms_historicalparty",
-    "terms_historicalpartyname",
-    "terms_historicalmilestone",
-    "terms_revision",
-    "evidence_historicalsource",
-    "evidence_historicalreport",
-)
-
-
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for table in TABLES:
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS pages_data_changed ON "{table}"', None)
-            schema_editor.execute(
-                f'CREATE TRIGGER pages_data_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
-                "FOR EACH STATEMENT EXECUTE FUNCTION pages_data_changed()",
-                None,
-            )
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for table in TABLES:
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS pages_data_changed ON "{table}"', None)
+from monitor.pages.watching import watch
 
 
 class Migration(migrations.Migration):
@@ -49,4 +21,17 @@ class Migration(migrations.Migration):
         ("evidence", "0002_imports_places_history"),
     ]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [
+        watch(
+            "terms_historicalagreement",
+            "terms_historicalagreement_non_party_actors",
+            "terms_historicalcommitment",
+            "terms_historicalcommitment_owed_by",
+            "terms_historicalparty",
+            "terms_historicalpartyname",
+            "terms_historicalmilestone",
+            "terms_revision",
+            "evidence_historicalsource",
+            "evidence_historicalreport",
+        )
+    ]
