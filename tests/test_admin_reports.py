@@ -130,7 +130,8 @@ def test_an_export_carries_the_original_words_the_grade_kind_and_acleds_own_fiel
                            source_ref="w-9", **KEPT)
     client.force_login(grant_role(UserFactory(), ANALYST))
     exported = body(act(client, action, [report]))
-    row = (json.loads(exported)["reports"] if action == "export_json" else list(csv.DictReader(io.StringIO(exported))))[0]
+    rows = json.loads(exported)["reports"] if action == "export_json" else list(csv.DictReader(io.StringIO(exported)))
+    row = rows[0]
     written = {k: row[k] for k in KEPT}
     if action == "export_csv":
         assert written == {k: ("false" if v is False else str(v)) for k, v in KEPT.items()}

@@ -247,6 +247,21 @@ def test_a_monitor_with_a_token_posts_a_report_recorded_now_and_claimed(demo, mo
     assert response.json()["source"] == "Wire service (demo)"
 
 
+def test_a_posted_report_may_carry_the_datasets_own_fields_as_a_file_may(demo, monitor):
+    kept = {"credibility_graded": False, "interaction": "12", "original_source": "Pajhwok",
+            "source_scale": "National", "latitude": 34.5, "longitude": 69.2, "geo_precision": 1}
+    client = token_client(monitor)
+    response = client.post(reverse("api:report-list"), report(**kept), format="json")
+    assert response.status_code == 201, response.json()
+    saved = Report.objects.get(pk=response.json()["id"])
+    assert {k: getattr(saved, k) for k in kept} == kept
+    assert {k: response.json()[k] for k in kept} == kept
+    refused = client.post(reverse("api:report-list"), report(source_ref="wire-2", latitude=95, geo_precision=4),
+                          format="json")
+    assert refused.status_code == 400
+    assert set(refused.json()) == {"latitude", "geo_precision"}
+
+
 def test_reading_is_open_but_posting_needs_a_token_with_the_right_to_add_reports(api, demo):
     assert api.post(reverse("api:report-list"), report(), format="json").status_code == 401
     reader = UserFactory(username="reader", is_staff=False)

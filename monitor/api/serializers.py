@@ -358,6 +358,15 @@ class ReportCreateSerializer(serializers.ModelSerializer):
             "credibility",
             "visibility",
             "commitment",
+            # As in the native format (docs/report-format.md): whether the credibility is a dataset's default,
+            # and what an event dataset says of its own row.
+            "credibility_graded",
+            "interaction",
+            "original_source",
+            "source_scale",
+            "latitude",
+            "longitude",
+            "geo_precision",
             "recorded_at",
             "entered_at",
             "verification",
@@ -382,7 +391,8 @@ class ReportCreateSerializer(serializers.ModelSerializer):
         for key in cells:
             if key not in native.COLUMNS:
                 errors[key] = [_("Unknown field.")]
-            elif cells[key] is not None and (isinstance(cells[key], bool) or not isinstance(cells[key], (str, int, float))):
+            elif cells[key] is not None and key != "credibility_graded" and (
+                    isinstance(cells[key], bool) or not isinstance(cells[key], (str, int, float))):
                 errors[key] = [_("Must be text or a number.")]
         for key in native.REQUIRED + ("source",):
             if key not in cells:
