@@ -140,6 +140,32 @@ def test_the_feed_names_the_method_and_each_entry_the_revision_it_was_detected_u
     assert f"Terms: revision r1; method version {METHOD_VERSION}." in entry.find(f"{ATOM}summary").text
 
 
+
+def test_a_change_keeps_naming_the_method_that_detected_it_after_the_method_moves_on(client, doha):
+    first = StatusChange.objects.get()
+    # One detected under an earlier version, one recorded before versions had names (the migration leaves those empty).
+    older = StatusChange.objects.create(
+        commitment=first.commitment, previous=first, old_status=first.new_status, new_status="met",
+        reason_code="deadline.met", method_version="2026.11", effective_at=datetime(2020, 3, 12, tzinfo=UTC),
+        detected_at=datetime(2020, 3, 12, tzinfo=UTC), reason_params={},
+    )
+    unnamed = StatusChange.objects.create(
+        commitment=first.commitment, previous=older, old_status="met", new_status="missed",
+        reason_code="deadline.missed", method_version="", effective_at=datetime(2020, 3, 13, tzinfo=UTC),
+        detected_at=datetime(2020, 3, 13, tzinfo=UTC), reason_params={},
+    )
+
+    changes = {c["id"]: c for c in client.get(reverse("api:statuschange-list")).json()["results"]}
+    feed = ET.fromstring(client.get(reverse("pages:agreement-feed", kwargs=AGREEMENT)).content)
+    summaries = [e.find(f"{ATOM}summary").text for e in feed.findall(f"{ATOM}entry")]
+
+    assert changes[older.id]["method_version"] == "2026.11"
+    assert changes[unnamed.id]["method_version"] == f"before {METHOD_VERSION}"
+    assert any("method version 2026.11." in text for text in summaries)
+    assert any(f"method version before {METHOD_VERSION}." in text for text in summaries)
+    # A change recorded now names today's version.
+    assert first.method_version == METHOD_VERSION
+
 def test_the_compliance_json_names_the_method_version_and_each_agreements_revision(doha):
     out = StringIO()
     call_command("compliance", "--json", stdout=out)

@@ -27,6 +27,7 @@ from monitor.evidence import publication
 from monitor.evidence.models import ARRIVED_API, Report
 from monitor.pages import cache as page_cache
 from monitor.pages import data, instants, later
+from monitor.verdicts import method
 from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import StatusChange
 from terms import provisions as provision_rules
@@ -543,7 +544,7 @@ class StatusChangeList(generics.ListAPIView):
                     "sentence": sentence,
                     "evidence": [r.id for r in c.evidence.all() if audience.shows_row(r.id, ledger)],
                     "terms_revision": terms.label(c.commitment.agreement_id, c.detected_at),
-                    "method_version": METHOD_VERSION,
+                    "method_version": method.label(c.method_version),
                 }
             )
         return self.get_paginated_response(self.get_serializer(out, many=True).data)

@@ -20,6 +20,7 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
 from monitor.evidence import publication
+from monitor.verdicts import method
 from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import CORRECTION, StatusChange
 from monitor.verdicts.statuses import LABELS
@@ -101,7 +102,7 @@ class _ChangesFeed(Feed):
         )
         parts.append(
             _("Terms: revision %(revision)s; method version %(method)s.")
-            % {"revision": self.revision_at(item.detected_at), "method": METHOD_VERSION}
+            % {"revision": self.revision_at(item.detected_at), "method": method.label(item.method_version)}
         )
         return " ".join(parts)
 

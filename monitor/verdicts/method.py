@@ -16,3 +16,8 @@ Changelog:
 """
 
 METHOD_VERSION = "2026.12"
+
+
+def label(version):
+    """How a recorded version reads: a change recorded before versions had names says so."""
+    return version or f"before {METHOD_VERSION}"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.statuses import STATUSES
 
 # Assessment actions. Assessments are never deleted or edited: one is undone by recording a withdrawal,
@@ -104,6 +105,11 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError("Status changes are append-only: record a correction instead.")
 
 
+def current_method_version():
+    """The default for a change recorded now (a callable, so migrations do not freeze today's version)."""
+    return METHOD_VERSION
+
+
 class StatusChange(models.Model):
     """Append-only record of one transition of a commitment's status.
 
@@ -132,6 +138,11 @@ class StatusChange(models.Model):
     detected_at = models.DateTimeField(_("detected at"), default=timezone.now)
     reason_code = models.CharField(_("reason code"), max_length=60)
     reason_params = models.JSONField(_("reason parameters"), default=dict, blank=True)
+    # The judging rules' version that detected it, so that a feed entry or an API answer read after the
+    # method changes still names the rules this change came from. Empty: recorded before versions had names.
+    method_version = models.CharField(
+        _("method version"), max_length=20, blank=True, default=current_method_version, editable=False
+    )
     evidence = models.ManyToManyField("evidence.Report", blank=True, related_name="status_changes")
 
     objects = AppendOnlyQuerySet.as_manager()
