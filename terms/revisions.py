@@ -41,7 +41,8 @@ JUDGED_FIELDS = (
     "tracked",
 )
 # The agreement's own fields every deadline is counted with: the signing day and the zone of its midnights.
-JUDGED_AGREEMENT_FIELDS = ("signed_on", "time_zone")
+# `coverage_share`: the share of covered days "in compliance" needs (a lower share can make it so).
+JUDGED_AGREEMENT_FIELDS = ("signed_on", "time_zone", "coverage_share")
 # A milestone's field that moves the commitments counted from it: its rule says which report reaches it, and
 # its day is their day 0. A change to it is recorded as {"commitment": None, "milestone": key, "field": "rule"}.
 JUDGED_MILESTONE_FIELDS = ("rule",)

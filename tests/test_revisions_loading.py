@@ -174,6 +174,24 @@ def test_moving_a_known_signing_day_under_published_verdicts_needs_a_revision(tm
     assert Agreement.objects.get().signed_on.isoformat() == "2020-02-29"
 
 
+
+def test_lowering_the_coverage_share_under_published_verdicts_needs_a_revision(tmp_path):
+    path = write(tmp_path, ACCORD)
+    load(path)
+    publish_a_verdict_on("talks")
+    lowered = ACCORD.replace("  time_zone: Asia/Kabul\n", "  time_zone: Asia/Kabul\n  coverage_share: 50\n")
+    write(tmp_path, lowered)
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("load_agreement", path, stdout=StringIO(), stderr=err)
+    assert "coverage_share" in err.getvalue() and Agreement.objects.get().coverage_share == 80
+
+    load(path, "--revise", "The mission's sources cover half the provinces")
+
+    assert Agreement.objects.get().coverage_share == 50
+    assert Revision.objects.get(number=2).changes == [
+        {"commitment": None, "field": "coverage_share", "old": 80, "new": 50}]
+
 def test_revise_without_a_reason_is_refused(tmp_path):
     with pytest.raises(CommandError, match="needs a reason"):
         load(write(tmp_path, ACCORD), "--revise", "  ")
