@@ -265,3 +265,15 @@ def test_the_api_says_when_a_reports_credibility_is_the_datasets_default(client,
     assert client.get(url).json()["credibility_graded"] is True
     ev.Report.objects.filter(pk=public.pk).update(credibility_graded=False)
     assert client.get(url).json()["credibility_graded"] is False
+
+
+def test_the_api_gives_a_dataset_rows_own_fields(client, demo):
+    public = ev.Report.objects.get(source_ref="talks-open")
+    ev.Report.objects.filter(pk=public.pk).update(
+        original_source="Pajhwok", source_scale="National", interaction="12", latitude=34.53, longitude=69.17,
+        geo_precision=2)
+    body = client.get(reverse("api:report-detail", kwargs={"pk": public.pk})).json()
+    assert {k: body[k] for k in ("original_source", "source_scale", "interaction", "latitude", "longitude",
+                                 "geo_precision")} == {
+        "original_source": "Pajhwok", "source_scale": "National", "interaction": "12", "latitude": 34.53,
+        "longitude": 69.17, "geo_precision": 2}
