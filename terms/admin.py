@@ -13,12 +13,16 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Prefetch
+from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from monitor.accounts.history import AuditedAdmin
 from monitor.evidence.importing import exports
+from monitor.evidence.models import RESTRICTED, Report
 from monitor.verdicts.admin import KeepsRecords, countdown_text, due_text, live_standings, public_url, verdict_html
 from monitor.verdicts.models import CONFIRM, OVERRIDE, WITHDRAW, Assessment
 from monitor.verdicts.statuses import LABELS, STATUSES
@@ -190,7 +194,10 @@ class NewAssessmentForm(forms.ModelForm):
 
 
 class NewAssessmentInline(admin.StackedInline):
+    """The assessment form, drawn at the top of the page beside the verdict it judges (the change form template)."""
+
     model = Assessment
+    beside_verdict = True  # read by templates/admin/terms/commitment/change_form.html
     form = NewAssessmentForm
     extra = 1
     max_num = 1
@@ -214,6 +221,10 @@ class NewAssessmentInline(admin.StackedInline):
         kwargs["form"] = type("NewAssessmentForm", (NewAssessmentForm,), {"computed_status": status,
                                                                           "standing": covering})
         return super().get_formset(request, obj, **kwargs)
+
+
+# The reports relied on, listed beside the assessment form; a ceiling breached on hundreds of days says how many more.
+EVIDENCE_LISTED = 10
 
 
 @admin.register(Commitment)
@@ -279,6 +290,7 @@ class CommitmentAdmin(RevisedCommitmentAdmin, KeepsRecords, AuditedAdmin):
         if obj is not None:
             # Read-only displays get only the object: give it its verdict (computed once for the request).
             obj.standing = live_standings(request, [obj.agreement_id]).get(obj.pk)
+            obj.sees_restricted = request.user.has_perm("evidence.view_restricted_report")
         return obj
 
     @admin.display(description=_("verdict"))
@@ -302,8 +314,25 @@ class CommitmentAdmin(RevisedCommitmentAdmin, KeepsRecords, AuditedAdmin):
 
     @admin.display(description=_("evidence relied on"))
     def live_evidence(self, obj):
+        """The reports the verdict rests on, each linked to its page: what an analyst checks before assessing."""
         standing = getattr(obj, "standing", None)
-        return len(standing.computed.evidence) if standing else 0
+        if standing is None or not standing.computed.evidence:
+            return 0
+        ids = standing.computed.evidence
+        shown = Report.objects.filter(pk__in=ids[:EVIDENCE_LISTED]).select_related("source").order_by("occurred_at", "id")
+        sees_restricted = getattr(obj, "sees_restricted", False)
+        items = []
+        for r in shown:
+            if r.visibility == RESTRICTED and not sees_restricted:
+                items.append(format_html("<li>{}</li>", _("a restricted report")))
+                continue
+            url = reverse("admin:evidence_report_change", args=[r.pk])
+            items.append(format_html('<li><a href="{}">{}</a> <small>({}, {}{}, {})</small></li>', url,
+                                     Truncator(r.summary).chars(100), date_format(r.occurred_at, "j M Y"),
+                                     r.source.reliability, r.credibility, r.get_verification_display()))
+        more = len(ids) - len(items)
+        tail = format_html("<li>{}</li>", _("and %(n)s more") % {"n": more}) if more > 0 else ""
+        return format_html('{} <ul class="evidence-relied-on">{}{}</ul>', len(ids), mark_safe("".join(items)), tail)
 
     @admin.display(description=_("under each reading"))
     def live_readings(self, obj):

@@ -170,3 +170,39 @@ def test_the_queue_and_the_index_read_a_fixed_number_of_queries_whatever_the_siz
     small = _queries(client, url)
     _fill(30)
     assert _queries(client, url) == small
+
+
+# --- assessing from the commitment's admin page: one form at the top, beside the verdict and its evidence ---
+
+
+def test_the_assessment_form_is_at_the_top_beside_the_verdict_and_the_reports_it_rests_on(client, analyst):
+    agreement = AgreementFactory()
+    talks = CommitmentFactory(agreement=agreement, title="Talks begin", rule={"categories": ["talks"],
+                                                                             "attribution": "any"})
+    report = ReportFactory(summary="Delegations met in Doha", category="talks",
+                           occurred_at=datetime(2020, 3, 5, 8, tzinfo=UTC))
+
+    html = client.get(reverse("admin:terms_commitment_change", args=[talks.pk])).content.decode()
+    top = html.split('id="assess"', 1)[1].split("Basis", 1)[0]
+
+    # The verdict, the report it rests on (linked to its page) and every field of the form, before the rest.
+    assert "Met</strong> <small>(provisional)" in top
+    assert f'href="{reverse("admin:evidence_report_change", args=[report.pk])}">Delegations met in Doha</a>' in top
+    assert "(5 Mar 2020, B2, Claimed)" in top
+    for field in ("action", "status", "pam_grade", "confidence", "reason"):
+        assert f'name="assessments-0-{field}"' in top
+    assert '<option value="2">2: intermediate</option>' in top  # the Peace Accords Matrix grade
+
+
+def test_a_viewer_sees_that_a_restricted_report_is_relied_on_but_not_what_it_says(client):
+    from monitor.accounts.roles import VIEWER
+    from monitor.evidence.models import RESTRICTED
+
+    client.force_login(grant_role(UserFactory(username="vi"), VIEWER))
+    talks = CommitmentFactory(title="Talks begin", rule={"categories": ["talks"], "attribution": "any"})
+    ReportFactory(summary="What the informant said", category="talks", visibility=RESTRICTED)
+
+    html = client.get(reverse("admin:terms_commitment_change", args=[talks.pk])).content.decode()
+
+    assert "a restricted report" in html and "What the informant said" not in html
+    assert 'name="assessments-0-reason"' not in html  # a Viewer does not assess
