@@ -324,15 +324,17 @@ class CommitmentAdmin(RevisedCommitmentAdmin, KeepsRecords, AuditedAdmin):
         items = []
         for r in shown:
             if r.visibility == RESTRICTED and not sees_restricted:
-                items.append(format_html("<li>{}</li>", _("a restricted report")))
+                items.append(format_html("<div>{}</div>", _("a restricted report")))
                 continue
             url = reverse("admin:evidence_report_change", args=[r.pk])
-            items.append(format_html('<li><a href="{}">{}</a> <small>({}, {}{}, {})</small></li>', url,
+            items.append(format_html('<div><a href="{}">{}</a> <small>({}, {}{}, {})</small></div>', url,
                                      Truncator(r.summary).chars(100), date_format(r.occurred_at, "j M Y"),
                                      r.source.reliability, r.credibility, r.get_verification_display()))
         more = len(ids) - len(items)
-        tail = format_html("<li>{}</li>", _("and %(n)s more") % {"n": more}) if more > 0 else ""
-        return format_html('{} <ul class="evidence-relied-on">{}{}</ul>', len(ids), mark_safe("".join(items)), tail)
+        tail = format_html("<div>{}</div>", _("and %(n)s more") % {"n": more}) if more > 0 else ""
+        # Divs, not a list: the admin indents a list inside a read-only field past its own column.
+        return format_html('<div class="evidence-relied-on"><div>{}</div>{}{}</div>', len(ids), mark_safe("".join(items)),
+                           tail)
 
     @admin.display(description=_("under each reading"))
     def live_readings(self, obj):
