@@ -12,21 +12,20 @@ The verdicts are read from what the sweep stored (each commitment's latest Statu
 recomputed: recomputing (`inputs.standings`) judges every commitment of every agreement against all
 their evidence, seconds for a large agreement on every visit of a page staff open many times a day,
 while the stored state is two indexed queries. The price is freshness: the queue is as current as
-the last sweep, which runs every few minutes and after every report saved, and it is the same state
+the last sweep (every minute by default: docs/operations.md), and it is the same state
 the escalations are sent from, so the queue and the emails agree. A commitment the sweep has not yet
 judged has no stored change and is not listed until it has one.
 
-The queries are a fixed number whatever the size: one per section and one for the assessments.
+The queries are a fixed number whatever the size: one or two per section and one for the assessments.
 """
 
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from django.db.models import Max
 from django.contrib.admin import site
 from django.core.exceptions import PermissionDenied
+from django.db.models import Max
 from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -48,10 +47,6 @@ LIMIT = 50
 def may_see(user):
     """Analysts (and Administrators) judge; the queue is theirs. Monitors and Viewers do not see it."""
     return user.is_active and user.is_staff and user.has_perm("verdicts.add_assessment")
-
-
-def commitment_url(commitment_id):
-    return reverse("admin:terms_commitment_change", args=[commitment_id])
 
 
 @dataclass
