@@ -1,5 +1,6 @@
 """The analysts' work queue in the admin: what awaits a judgement, in order, each row linking to where it is done."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,10 +40,8 @@ def analyst(client):
 
 
 def rows(html, section):
-    """The commitment/report titles of one section, in order."""
+    """(link, title) of each row of one section, in order."""
     part = html.split(f'id="queue-{section}"', 1)[1].split("</section>", 1)[0]
-    import re
-
     return re.findall(r'<tr class="queue-row[^"]*">\s*<td><a href="([^"]+)">([^<]+)</a>', part)
 
 
@@ -142,7 +141,7 @@ def test_the_admin_index_shows_the_counts_and_links_to_the_queue(client, analyst
     box = html.split('id="work-queue-counts"', 1)[1].split("</table>", 1)[0]
 
     assert 'href="/admin/queue/"' in box
-    counts = [int(n) for n in __import__("re").findall(r"<td>(\d+)</td>", box)]
+    counts = [int(n) for n in re.findall(r"<td>(\d+)</td>", box)]
     assert counts == [2, 1, 1, 1]  # provisional, reports, needs review, escalations (the miss of 2020)
 
 
