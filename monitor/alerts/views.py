@@ -65,16 +65,6 @@ class SubscribeForm(forms.Form):
         return self.cleaned_data["reminders"]
 
 
-def reminder_days():
-    return list(settings.MONITOR_DEFAULT_REMINDER_DAYS)
-
-
-def subscribe_context(agreement, form=None, commitment=None):
-    """What the sign-up form needs: the reminders it offers, its values, its errors (all optional)."""
-    return {"agreement": agreement, "form": form, "subscribe_commitment": commitment,
-            "reminder_days": reminder_days()}
-
-
 def _signups_rate(group, request):
     return f"{settings.MONITOR_SIGNUPS_PER_HOUR}/h"
 
@@ -112,7 +102,7 @@ def subscribe(request, agreement):
     commitment = form.cleaned_data["commitment"]
     email = form.cleaned_data["email"].strip().lower()
     choices = {"wants_digest": form.cleaned_data["digest"],
-               "reminder_days": reminder_days() if form.cleaned_data["reminders"] else []}
+               "reminder_days": am.default_reminder_days() if form.cleaned_data["reminders"] else []}
     inbox = _inbox(email)
     with transaction.atomic():
         _lock_inbox(inbox)
@@ -145,7 +135,9 @@ def subscribe(request, agreement):
 
 
 def _form_page(request, agreement, form, commitment, status=200):
-    context = subscribe_context(agreement, form, commitment)
+    # The form as sent, with its errors (templates/pages/includes/subscribe.html), and the commitment chosen.
+    chosen = form["commitment"].value() if form.is_bound else (commitment.key if commitment else "")
+    context = {"agreement": agreement, "subscribe_form": form, "subscribe_key": chosen}
     # The page of its own lists every commitment to choose from; the agreement's and a commitment's
     # pages offer the agreement, or the agreement and that commitment.
     context["commitments"] = list(agreement.commitments.order_by("position", "id").only("key", "title", "agreement_id"))
