@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from monitor.alerts import messages
@@ -24,19 +24,64 @@ CONFIRM_MAX_AGE = timedelta(days=7)
 
 
 class SubscribeForm(forms.Form):
-    email = forms.EmailField(label=_("Your email address"))
-    commitment = forms.CharField(required=False, widget=forms.HiddenInput)
+    """What a reader chooses on the sign-up form (templates/pages/includes/subscribe.html).
+
+    Every change of status (missed, overdue, breached, disputed, met late, breach over) and every
+    correction is always sent: the subscription has no per-event switch, and a subscriber who was told
+    "missed" must hear if that is withdrawn. What a reader can choose is what the model keeps per
+    subscription: reminders before each due date (`reminder_days`) and a daily digest (`wants_digest`),
+    which comes on top of each alert, never instead of it.
+    """
+
+    email = forms.EmailField(label=_("Your email address"), max_length=254, error_messages={
+        "required": _("Enter the address the alerts should go to."),
+        "invalid": _("Enter a whole email address, such as name@example.org."),
+    })
+    # A commitment's key; empty for every commitment of the agreement.
+    commitment = forms.CharField(required=False, max_length=200)
+    reminders = forms.BooleanField(required=False)
     digest = forms.BooleanField(required=False, label=_("Also send me a daily digest"))
+
+    def __init__(self, *args, agreement, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agreement = agreement
+
+    def clean_commitment(self):
+        key = self.cleaned_data["commitment"].strip()
+        if not key:
+            return None
+        commitment = self.agreement.commitments.filter(key=key).first()
+        if commitment is None:
+            raise forms.ValidationError(
+                _("%(agreement)s has no commitment “%(key)s”: choose one from the list.")
+                % {"agreement": self.agreement.title, "key": key})
+        return commitment
+
+    def clean_reminders(self):
+        # The form sends "false" from a hidden field before the checkbox, so an unticked box still says
+        # so; a POST made by hand without the field keeps the default reminders, as before the form.
+        if "reminders" not in self.data:
+            return True
+        return self.cleaned_data["reminders"]
 
 
 def _signups_rate(group, request):
     return f"{settings.MONITOR_SIGNUPS_PER_HOUR}/h"
 
 
-@require_POST
-@ratelimit(key="ip", rate=_signups_rate, block=False)
+# Not CSRF-protected, on purpose: the form is on the public pages, which are cached and served alike to
+# every anonymous reader (monitor/pages/cache.py), so they cannot carry one reader's CSRF token (a page
+# that asks for one is never cached: cacheable_response). Nothing here rests on who sends the form:
+# it reads no session or login, and a forged POST can do no more than anyone can do by posting it
+# themselves, which is to ask for a confirmation email. What keeps that safe is the double opt-in
+# (nothing but the confirmation is sent until its owner presses "Confirm", a POST that is
+# CSRF-protected) and the two limits below, per client and per inbox, which hold whoever sends it.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=_signups_rate, method="POST", block=False)
 def subscribe(request, agreement):
-    """Double opt-in: nothing is sent but the confirmation until the link in it is opened and confirmed.
+    """GET: the sign-up form. POST: a double opt-in, where nothing is sent but the confirmation until the
+    link in it is opened and confirmed.
 
     Two limits keep the form from flooding an inbox: sign-ups per client address and hour
     (`MONITOR_SIGNUPS_PER_HOUR`, a 429 that speaks of the client only), and confirmation emails per
@@ -45,24 +90,32 @@ def subscribe(request, agreement):
     limit, so the form cannot be used to learn who follows what.
     """
     agreement = get_object_or_404(Agreement, slug=agreement)
+    if request.method == "GET":
+        commitment = agreement.commitments.filter(key=request.GET.get("commitment", "")).first()
+        return _form_page(request, agreement, SubscribeForm(agreement=agreement), commitment)
     if getattr(request, "limited", False):
         return render(request, "alerts/message.html", {"title": _("Too many sign-ups"), "text": _(
             "Too many sign-ups from your address in the last hour. Please try again later.")}, status=429)
-    form = SubscribeForm(request.POST)
+    form = SubscribeForm(request.POST, agreement=agreement)
     if not form.is_valid():
-        return render(request, "alerts/message.html", {"title": _("Please check the address"),
-                                                       "text": form.errors.as_text()}, status=400)
-    commitment = None
-    if form.cleaned_data["commitment"]:
-        commitment = get_object_or_404(agreement.commitments, key=form.cleaned_data["commitment"])
+        return _form_page(request, agreement, form, None, status=400)
+    commitment = form.cleaned_data["commitment"]
     email = form.cleaned_data["email"].strip().lower()
+    choices = {"wants_digest": form.cleaned_data["digest"],
+               "reminder_days": am.default_reminder_days() if form.cleaned_data["reminders"] else []}
     inbox = _inbox(email)
     with transaction.atomic():
         _lock_inbox(inbox)
         sub, created = am.Subscription.objects.get_or_create(
-            email=email, agreement=agreement, commitment=commitment,
-            defaults={"wants_digest": form.cleaned_data["digest"]},
+            email=email, agreement=agreement, commitment=commitment, defaults=choices,
         )
+        if not created and not sub.active and sub.suspended_at is None:
+            # Signing up again for what one does not receive (never confirmed, or stopped): the new
+            # choices are the ones the next confirmation confirms. Those of a subscription in use are
+            # changed by no one but its subscriber, and the answer below says nothing either way.
+            am.Subscription.objects.filter(pk=sub.pk).update(**choices)
+            for field, value in choices.items():
+                setattr(sub, field, value)
         now = timezone.now()
         if (sub.confirmed_at is None or sub.unsubscribed_at is not None) and (
             _confirmations_sent(inbox, since=now - timedelta(days=1))
@@ -76,7 +129,19 @@ def subscribe(request, agreement):
         "If the address is right, a message with a confirmation link is on its way. None is sent to an "
         "address that already gets these alerts, nor more than %(n)s a day to one address, so that no one "
         "can fill someone else's inbox: if nothing arrives, try again tomorrow.")
-        % {"n": settings.MONITOR_CONFIRMATIONS_PER_ADDRESS_PER_DAY}})
+        % {"n": settings.MONITOR_CONFIRMATIONS_PER_ADDRESS_PER_DAY},
+        "link": _followed_page_of(agreement, commitment),
+        "link_text": _("Back to %(what)s") % {"what": commitment.title if commitment else agreement.title}})
+
+
+def _form_page(request, agreement, form, commitment, status=200):
+    # The form as sent, with its errors (templates/pages/includes/subscribe.html), and the commitment chosen.
+    chosen = form["commitment"].value() if form.is_bound else (commitment.key if commitment else "")
+    context = {"agreement": agreement, "subscribe_form": form, "subscribe_key": chosen}
+    # The page of its own lists every commitment to choose from; the agreement's and a commitment's
+    # pages offer the agreement, or the agreement and that commitment.
+    context["commitments"] = list(agreement.commitments.order_by("position", "id").only("key", "title", "agreement_id"))
+    return render(request, "alerts/subscribe.html", context, status=status)
 
 
 # Advisory lock namespace (the two-key form, apart from the sweep's one-key lock): one sign-up at a
@@ -118,10 +183,14 @@ def _what(sub):
 
 def _followed_page(sub):
     """The public page of what the subscription follows (the monitor's front page without the public pages)."""
+    return _followed_page_of(sub.agreement, sub.commitment if sub.commitment_id else None)
+
+
+def _followed_page_of(agreement, commitment):
     try:
-        if sub.commitment_id:
-            return reverse("pages:commitment", kwargs={"agreement": sub.agreement.slug, "key": sub.commitment.key})
-        return reverse("pages:agreement", kwargs={"agreement": sub.agreement.slug})
+        if commitment is not None:
+            return reverse("pages:commitment", kwargs={"agreement": agreement.slug, "key": commitment.key})
+        return reverse("pages:agreement", kwargs={"agreement": agreement.slug})
     except NoReverseMatch:
         return "/"
 

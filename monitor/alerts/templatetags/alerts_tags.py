@@ -1,0 +1,20 @@
+"""What the sign-up form (templates/pages/includes/subscribe.html) says of the reminders it offers.
+
+A tag rather than a variable from the view: the form is included in the agreement's and the
+commitments' pages, whose views need not know of it.
+"""
+
+from django import template
+from django.conf import settings
+from django.utils.text import get_text_list
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+register = template.Library()
+
+
+@register.simple_tag
+def reminder_days_phrase():
+    """ "7 days and 1 day" for the default reminders (MONITOR_DEFAULT_REMINDER_DAYS); "" when there are none."""
+    days = sorted(set(settings.MONITOR_DEFAULT_REMINDER_DAYS), reverse=True)
+    return get_text_list([ngettext("%(n)s day", "%(n)s days", d) % {"n": d} for d in days], _("and"))
