@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files, served from our own static files (whitenoise), never a CDN: /api/docs/.
+    "drf_spectacular_sidecar",
     "simple_history",
     "axes",
     "terms",
@@ -260,6 +262,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Agreements, commitments with their verdicts, reports and status changes.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: Swagger UI would fetch it from validator.swagger.io, another host. No deep
+    # links either: they put a link inside each operation's button, which screen readers cannot reach.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
 }
 
 # Security: production defaults, each overridable for a deployment behind a proxy.
