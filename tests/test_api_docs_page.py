@@ -1,9 +1,12 @@
 """The API documentation page (/api/docs/): Swagger UI from the site's own static files, linked from the API root."""
 
 import json
+import re
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -49,3 +52,21 @@ def test_the_documentation_page_start_up_script_reads_this_sites_schema_and_asks
     settings = json.loads(script.split("const swaggerSettings = ", 1)[1].split(";\n", 1)[0])
     # Swagger UI's default validator badge is an image from validator.swagger.io: turned off.
     assert settings["validatorUrl"] is None
+
+
+def test_swagger_ui_is_served_by_the_app_itself_once_collected_with_hashed_names(client, settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path
+    # As in production, less the compression (tests/test_pages.py does the same for the site's stylesheet).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", "--noinput", verbosity=0)
+    html = client.get(reverse("api:docs")).content.decode()
+    bundle = re.search(r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]{12}\.js)"', html)
+    assert bundle, html
+    # A new client builds a new middleware stack, so whitenoise indexes the files just collected.
+    response = Client().get(bundle.group(1))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert b"SwaggerUIBundle" in b"".join(response.streaming_content)
