@@ -70,8 +70,10 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
-# Where public links in emails and feeds point.
-SITE_ROOT = os.environ.get("SITE_ROOT", "http://localhost:8000").rstrip("/")
+# The site's public address ("https://monitor.example.org"): the base of every link that leaves the site
+# (emails, feeds, calendars, badges' embed code, citations). Unset, pages and feeds use the address the
+# request reached and emails http://localhost:8000; `check --deploy` warns (monitor/alerts/apps.py).
+SITE_ROOT = os.environ.get("SITE_ROOT", "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

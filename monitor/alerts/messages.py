@@ -25,8 +25,13 @@ CONFIRM_SALT = "alerts.confirm"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# An email has no request to take an address from: without SITE_ROOT (a development checkout; bin/start
+# sets it from PORT, and `manage.py check --deploy` asks for it), links name the development server's.
+DEVELOPMENT_SITE_ROOT = "http://localhost:8000"
+
+
 def absolute(path):
-    return settings.SITE_ROOT + path
+    return (settings.SITE_ROOT or DEVELOPMENT_SITE_ROOT) + path
 
 
 def commitment_admin_url(commitment):
