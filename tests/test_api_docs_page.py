@@ -63,7 +63,8 @@ def test_swagger_ui_is_served_by_the_app_itself_once_collected_with_hashed_names
     }
     call_command("collectstatic", "--noinput", verbosity=0)
     html = client.get(reverse("api:docs")).content.decode()
-    bundle = re.search(r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]{12}\.js)"', html)
+    hashed = r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle\.[0-9a-f]{12}\.js)"'
+    bundle = re.search(hashed, html)
     assert bundle, html
     # A new client builds a new middleware stack, so whitenoise indexes the files just collected.
     response = Client().get(bundle.group(1))

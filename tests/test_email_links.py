@@ -46,10 +46,11 @@ def test_a_missed_deadline_email_labels_its_link_and_points_at_the_public_commit
     send_due(AFTER_THE_MISS)
     [missed] = [m for m in mail.outbox if "Missed" in m.subject]
     page, stop = links(missed)
-    assert page == (f"{SITE}/agreements/deal/commitments/talks/", "See this commitment's status, its evidence and history")
+    label = "See this commitment's status, its evidence and history"
+    assert page == (f"{SITE}/agreements/deal/commitments/talks/", label)
     assert stop[0].startswith(f"{SITE}/alerts/unsubscribe/") and stop[1] == "Stop these emails"
     # The plain-text part names each link too, never a bare address.
-    assert f"See this commitment's status, its evidence and history: {SITE}/agreements/deal/commitments/talks/" in missed.body
+    assert f"{label}: {SITE}/agreements/deal/commitments/talks/" in missed.body
     assert "localhost" not in missed.body
 
 
