@@ -70,8 +70,10 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
-# Where public links in emails and feeds point.
-SITE_ROOT = os.environ.get("SITE_ROOT", "http://localhost:8000").rstrip("/")
+# The site's public address ("https://monitor.example.org"): the base of every link that leaves the site
+# (emails, feeds, calendars, badges' embed code, citations). Unset, pages and feeds use the address the
+# request reached and emails http://localhost:8000; `check --deploy` warns (monitor/alerts/apps.py).
+SITE_ROOT = os.environ.get("SITE_ROOT", "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -85,6 +87,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files, served from our own static files (whitenoise), never a CDN: /api/docs/.
+    "drf_spectacular_sidecar",
     "simple_history",
     "axes",
     "terms",
@@ -260,6 +264,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Agreements, commitments with their verdicts, reports and status changes.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No validator badge: Swagger UI would fetch it from validator.swagger.io, another host. No deep
+    # links either: they put a link inside each operation's button, which screen readers cannot reach.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None},
 }
 
 # Security: production defaults, each overridable for a deployment behind a proxy.

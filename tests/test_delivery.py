@@ -17,7 +17,7 @@ import pytest
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.utils import timezone
 
-from monitor.alerts import delivery
+from monitor.alerts import delivery, messages
 from monitor.alerts import models as am
 from monitor.alerts.delivery import send_due
 from tests.factories import AgreementFactory
@@ -104,7 +104,7 @@ def test_an_accepted_alert_reaches_the_subscriber_once_with_its_headers_html_and
     # One-click unsubscribe (RFC 8058) as mail clients offer it: they POST this body to this link.
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = str(message["List-Unsubscribe"]).strip()  # longer than a header line, it comes folded onto the next
-    assert link.startswith(f"<{settings.SITE_ROOT}/") and link.endswith(">")
+    assert link.startswith(f"<{messages.absolute('/')}") and link.endswith(">")
     assert client.post(urlsplit(link[1:-1]).path, {"List-Unsubscribe": "One-Click"}).status_code == 200
     sub.refresh_from_db()
     assert sub.unsubscribed_at is not None

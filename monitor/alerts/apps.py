@@ -8,4 +8,4 @@ class AlertsConfig(AppConfig):
     verbose_name = _("Sweeps and alerts")
 
     def ready(self):
-        from monitor.alerts import signals  # noqa: F401  (connects the receivers)
+        from monitor.alerts import checks, signals  # noqa: F401  (registers the check, connects the receivers)

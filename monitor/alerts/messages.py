@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from monitor.alerts import models as am
 from monitor.verdicts.engine.values import Reason
@@ -24,8 +25,21 @@ CONFIRM_SALT = "alerts.confirm"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# An email has no request to take an address from: without SITE_ROOT (a development checkout; bin/start
+# sets it from PORT, and `manage.py check --deploy` asks for it), links name the development server's.
+DEVELOPMENT_SITE_ROOT = "http://localhost:8000"
+
+
 def absolute(path):
-    return settings.SITE_ROOT + path
+    return (settings.SITE_ROOT or DEVELOPMENT_SITE_ROOT) + path
+
+
+def commitment_admin_url(commitment):
+    """Where an analyst confirms or overrides the commitment's verdict."""
+    try:
+        return absolute(reverse("admin:terms_commitment_change", args=[commitment.pk]))
+    except NoReverseMatch:
+        return commitment_url(commitment)
 
 
 def commitment_url(commitment):
@@ -96,6 +110,8 @@ def _day(instant, commitment):
 class _Builder:
     event = None
     historical = False
+    # What the email's one link does, said on the link itself (not "click here"); each builder says its own.
+    link_label = gettext_lazy("See this commitment's status, its evidence and history")
 
     def __init__(self, key, subscription, to_email=None):
         self.key = key
@@ -114,6 +130,7 @@ class _Builder:
             "heading": heading,
             "paragraphs": paragraphs,
             "link": link,
+            "link_label": self.link_label,
             "unsubscribe_url": unsubscribe_url(self.subscription) if self.subscription else "",
         }
         return am.Alert(
@@ -234,6 +251,7 @@ class TransitionAlert(_Builder):
 
 class Summary(_Builder):
     event = am.SUMMARY
+    link_label = gettext_lazy("See every agreement and its commitments on the monitor")
 
     def __init__(self, key, subscription, folded):
         super().__init__(key, subscription)
@@ -272,6 +290,7 @@ class Reminder(_Builder):
 
 class Digest(_Builder):
     event = am.DIGEST
+    link_label = gettext_lazy("See every agreement and its commitments on the monitor")
 
     def __init__(self, key, subscription, standings):
         super().__init__(key, subscription)
@@ -329,6 +348,7 @@ class Escalation(_Builder):
     """To one Analyst: an adverse verdict has waited too long for an assessment (monitor.alerts.escalation)."""
 
     event = am.ESCALATION
+    link_label = gettext_lazy("Confirm or override the verdict in the admin")
 
     def __init__(self, key, to_email, commitment, change, standing, historical):
         super().__init__(key, None, to_email=to_email)
@@ -350,7 +370,7 @@ class Escalation(_Builder):
             % {"commitment": c.title, "status": status.lower(), "day": _day(self.change.detected_at, c)},
             *_verdict_paragraphs(c, self.standing, self.change.new_status),
         ]
-        return subject, _("Waiting for an assessment"), paragraphs, commitment_url(c)
+        return subject, _("Waiting for an assessment"), paragraphs, commitment_admin_url(c)
 
     def summary_line(self):
         return _("Not assessed: %(status)s on %(day)s: %(commitment)s (%(agreement)s)") % {
@@ -363,6 +383,7 @@ class Escalation(_Builder):
 
 class Confirmation(_Builder):
     event = am.CONFIRM_SUBSCRIPTION
+    link_label = gettext_lazy("Confirm your subscription")
 
     def content(self):
         sub = self.subscription
@@ -373,6 +394,5 @@ class Confirmation(_Builder):
             _("Someone, hopefully you, asked for email alerts about %(what)s. Open the link below and press "
               "“Confirm” on the page it opens; if it was not you, ignore this email and nothing more will be "
               "sent.") % {"what": what},
-            link,
         ]
         return subject, _("Confirm your subscription"), paragraphs, link

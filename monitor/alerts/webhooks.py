@@ -45,6 +45,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from monitor.alerts import messages
 from monitor.alerts import models as am
@@ -255,6 +256,7 @@ class PausedNotice(messages._Builder):
     """To a webhook's owner: it has been paused."""
 
     event = am.WEBHOOK_PAUSED
+    link_label = gettext_lazy("See the webhook's deliveries and resume it in the admin")
 
     def __init__(self, key, webhook, agreement, hours):
         super().__init__(key, None, to_email=webhook.owner.email)

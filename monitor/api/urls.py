@@ -5,11 +5,10 @@ from monitor.api import views
 
 app_name = "api"
 
-# No Swagger UI or ReDoc page: both load their JavaScript from a CDN, and nothing here may.
-# The schema itself, and docs/api.md, document the API.
 urlpatterns = [
     path("", views.ApiRoot.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(urlconf="monitor.urls"), name="schema"),
+    path("docs/", views.ApiDocs.as_view(), name="docs"),
     path("agreements/", views.AgreementList.as_view(), name="agreement-list"),
     path("agreements/<slug:agreement>/", views.AgreementDetail.as_view(), name="agreement-detail"),
     path("agreements/<slug:agreement>/commitments/", views.CommitmentList.as_view(), name="commitment-list"),

@@ -12,6 +12,7 @@ revisions are read once per feed, never per entry.
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -27,6 +28,13 @@ from monitor.verdicts.statuses import LABELS
 from terms.models import Agreement, Commitment, Revision
 
 FEED_ITEMS = 50
+
+
+def _public(request, path):
+    """A feed leaves the site (feed readers keep and share its links): its links name the site's public
+    address, SITE_ROOT, rather than whatever host this request reached (a proxy's upstream); without
+    SITE_ROOT, the address the reader asked for."""
+    return (settings.SITE_ROOT or request.build_absolute_uri("/").rstrip("/")) + path
 
 
 def _label(status):
@@ -65,6 +73,9 @@ class _ChangesFeed(Feed):
             .values_list("number", "made_at")
         )
         return super().get_feed(obj, request)
+
+    def feed_url(self, obj):
+        return self.feed_address
 
     def agreement_of(self, obj):
         raise NotImplementedError
@@ -110,7 +121,9 @@ class _ChangesFeed(Feed):
         url = reverse(
             "pages:commitment", kwargs={"agreement": item.commitment.agreement.slug, "key": item.commitment.key}
         )
-        return url + "?" + urlencode({"as_of": item.effective_at.isoformat(), "known_at": item.detected_at.isoformat()})
+        return self.root + (
+            url + "?" + urlencode({"as_of": item.effective_at.isoformat(), "known_at": item.detected_at.isoformat()})
+        )
 
     def item_guid(self, item):
         return f"{self.link_base}#status-change-{item.pk}"
@@ -127,7 +140,8 @@ class _ChangesFeed(Feed):
 class AgreementChangesFeed(_ChangesFeed):
     def get_object(self, request, agreement):
         obj = get_object_or_404(Agreement, slug=agreement)
-        self.link_base = request.build_absolute_uri(reverse("pages:agreement", kwargs={"agreement": obj.slug}))
+        self.root, self.feed_address = _public(request, ""), _public(request, request.path)
+        self.link_base = self.root + (reverse("pages:agreement", kwargs={"agreement": obj.slug}))
         return obj
 
     def title(self, obj):
@@ -141,7 +155,7 @@ class AgreementChangesFeed(_ChangesFeed):
         return obj
 
     def link(self, obj):
-        return reverse("pages:agreement", kwargs={"agreement": obj.slug})
+        return self.root + (reverse("pages:agreement", kwargs={"agreement": obj.slug}))
 
     def changes(self, obj):
         return StatusChange.objects.filter(commitment__agreement=obj, party__isnull=True)
@@ -150,9 +164,8 @@ class AgreementChangesFeed(_ChangesFeed):
 class CommitmentChangesFeed(_ChangesFeed):
     def get_object(self, request, agreement, key):
         obj = get_object_or_404(Commitment.objects.select_related("agreement"), agreement__slug=agreement, key=key)
-        self.link_base = request.build_absolute_uri(
-            reverse("pages:commitment", kwargs={"agreement": agreement, "key": key})
-        )
+        self.root, self.feed_address = _public(request, ""), _public(request, request.path)
+        self.link_base = self.root + (reverse("pages:commitment", kwargs={"agreement": agreement, "key": key}))
         return obj
 
     def title(self, obj):
@@ -165,7 +178,7 @@ class CommitmentChangesFeed(_ChangesFeed):
         return obj.agreement_id
 
     def link(self, obj):
-        return reverse("pages:commitment", kwargs={"agreement": obj.agreement.slug, "key": obj.key})
+        return self.root + (reverse("pages:commitment", kwargs={"agreement": obj.agreement.slug, "key": obj.key}))
 
     def changes(self, obj):
         return StatusChange.objects.filter(commitment=obj, party__isnull=True)

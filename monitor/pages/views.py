@@ -36,6 +36,8 @@ FEED_MAX_AGE = 300
 
 
 def _site_root(request):
+    """The site's public address (SITE_ROOT), for what leaves the site: calendars, badges' embed code,
+    citations. Not the host this request reached, which behind a proxy may be its upstream."""
     return getattr(settings, "SITE_ROOT", "") or request.build_absolute_uri("/").rstrip("/")
 
 
@@ -79,7 +81,7 @@ def _incomplete(request, cut, view, **kwargs):
 
 def _cut_context(request, agreement, cut, error, view, url_kwargs):
     tz = ZoneInfo(agreement.time_zone)
-    citation = request.build_absolute_uri(reverse(view, kwargs=url_kwargs) + "?" + urlencode(cut.query()))
+    citation = _site_root(request) + reverse(view, kwargs=url_kwargs) + "?" + urlencode(cut.query())
     accepted = instants.accepted(tz, earliest=data.earliest_day(agreement))
     return {
         # The form's date fields start on the first day the page accepts. (Not the last: a page given its
@@ -92,7 +94,7 @@ def _cut_context(request, agreement, cut, error, view, url_kwargs):
         "is_now": not cut.given,
         "citation": citation,
         # The present view's own address is canonical; a past view's is the one that cites it.
-        "canonical": request.build_absolute_uri(reverse(view, kwargs=url_kwargs)) if not cut.given else citation,
+        "canonical": _site_root(request) + reverse(view, kwargs=url_kwargs) if not cut.given else citation,
         "time_zone": agreement.time_zone,
         # Links to other pages keep the reader's cutoffs; the API link always names them.
         "keep_qs": "?" + urlencode(cut.query()) if cut.given else "",
@@ -213,7 +215,7 @@ def _commitment(request, agreement, key, now):
         "audience": audience,
         "badge_code": format_html(
             '<img src="{}" alt="{}">',
-            request.build_absolute_uri(reverse("pages:badge", kwargs=kwargs)),
+            _site_root(request) + reverse("pages:badge", kwargs=kwargs),
             commitment.title,
         ),
         **_cut_context(request, agreement, cut, error, "pages:commitment", kwargs),
