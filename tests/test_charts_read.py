@@ -196,46 +196,43 @@ def test_latest_evidence_is_the_report_the_verdict_rests_on_not_a_later_weaker_o
 
 
 @pytest.mark.django_db
-def test_the_verdict_box_history_feed_and_email_agree_on_when_a_dispute_began(client, published, settings):
-    """A dispute recorded when it was first seen keeps that instant, on every output, after a report
-    learned later dates it otherwise (the engine alone would now say it began earlier)."""
+def test_the_verdict_box_history_feed_and_email_agree_on_when_a_breach_began(client, published, settings):
+    """A breach recorded when it was first seen keeps that instant on every output, after a report learned
+    later dates it earlier (the engine alone would now say it began then; the box says so, apart)."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    talks = published.commitments.get(key="talks-begin")
+    al_qaeda = published.commitments.get(key="cut-ties-al-qaeda")
     am.Subscription.objects.create(agreement=published, email="reader@example.org",
                                    confirmed_at=datetime(2020, 1, 1, tzinfo=UTC))
-    wire = Source.objects.get(name="Wire service (demo)")
-    run_sweep(now=datetime(2020, 3, 20, tzinfo=UTC))
-    send_due(datetime(2020, 3, 20, tzinfo=UTC))
-    # 12 September: talks open, and a credible denial the same day that they did: disputed from then.
-    Report.objects.create(source=wire, source_ref="talks-not-open", category="intra_afghan_talks_started",
-                          summary="Officials deny that negotiations opened.", stance=DENIES,
-                          occurred_at=datetime(2020, 9, 12, 6, tzinfo=UTC),
-                          recorded_at=datetime(2020, 9, 13, tzinfo=UTC), credibility=2)
-    mail.outbox.clear()
-    run_sweep(now=datetime(2020, 9, 14, tzinfo=UTC))
-    send_due(datetime(2020, 9, 14, tzinfo=UTC))
-    change = StatusChange.objects.filter(commitment=talks, party__isnull=True).order_by("-detected_at").first()
-    assert change.new_status == "disputed"
-    began = change.effective_at
+    for day in (datetime(2020, 5, 20, tzinfo=UTC), datetime(2020, 6, 1, tzinfo=UTC)):
+        run_sweep(now=day)
+        send_due(day)
+    change = StatusChange.objects.filter(commitment=al_qaeda, party__isnull=True).order_by("-detected_at").first()
+    assert change.new_status == "breached"
+    began = change.effective_at  # 27 May 2020, the UN mission's report
     local = began.astimezone(ZoneInfo("Asia/Kabul"))
-    box_text = f"In this status since {local.day} {local:%B %Y}, {local:%H:%M}."
-    # Learned later: a report dating talks to 5 March, which the engine would now date the dispute from.
-    Report.objects.create(source=wire, source_ref="talks-early", category="intra_afghan_talks_started",
-                          summary="Talks were said to have begun on 5 March.", actor1="Taliban",
-                          occurred_at=datetime(2020, 3, 5, 6, tzinfo=UTC),
-                          recorded_at=datetime(2020, 9, 20, tzinfo=UTC), credibility=3)
+    # Learned in September: a meeting on 10 March, which the engine now dates the breach from.
+    wire = Source.objects.get(name="Wire service (demo)")
+    Report.objects.create(source=wire, source_ref="aq-march", category="al_qaeda_ties", actor1="Taliban",
+                          summary="Taliban and al-Qaeda figures met on 10 March.", credibility=2,
+                          occurred_at=datetime(2020, 3, 10, 6, tzinfo=UTC),
+                          recorded_at=datetime(2020, 9, 20, tzinfo=UTC))
     run_sweep(now=datetime(2020, 9, 25, tzinfo=UTC))
-    send_due(datetime(2020, 9, 25, tzinfo=UTC))
-    assert StatusChange.objects.filter(commitment=talks, party__isnull=True).order_by("-detected_at").first() == change
+    latest = StatusChange.objects.filter(commitment=al_qaeda, party__isnull=True).order_by("-detected_at").first()
+    assert latest == change  # still breached: nothing new recorded
 
     cut = {"as_of": "2020-09-30", "known_at": "2020-09-30"}
-    page = text(client.get(reverse("pages:commitment", kwargs={"agreement": SLUG, "key": "talks-begin"}),
+    api = client.get(reverse("api:commitment-detail", kwargs={"agreement": SLUG, "key": al_qaeda.key}), cut).json()
+    assert api["verdict"]["status"] == "breached"
+    assert api["verdict"]["since"].startswith("2020-03-10")  # the engine's own instant
+    page = text(client.get(reverse("pages:commitment", kwargs={"agreement": SLUG, "key": al_qaeda.key}),
                            cut).content.decode())
-    assert "Disputed" in page.split("Verdict", 1)[1][:40]
-    assert box_text in page
+    box = page.split("Verdict", 1)[1].split("Chart", 1)[0]
+    assert f"In this status since {local.day} {local:%B %Y}, {local:%H:%M}." in box
+    assert "Reports learned after this change was recorded date its start to 10 March 2020, 10:30" in box
     history = page.split("Status history", 1)[1]
-    assert re.search(rf"{local.day} {local:%b %Y}, {local:%H:%M} [A-Za-z ]+ → Disputed", history), history[:400]
-    feed = client.get(reverse("pages:commitment-feed", kwargs={"agreement": SLUG, "key": "talks-begin"})).content
+    assert f"{local.day} {local:%b %Y}, {local:%H:%M} No data → Breached" in history
+    feed = client.get(reverse("pages:commitment-feed", kwargs={"agreement": SLUG, "key": al_qaeda.key})).content
     assert f"Effective {began.isoformat()}".encode() in feed
-    sent = [m for m in mail.outbox if "Disputed" in m.subject]
-    assert sent and f"{local.day} {local:%B %Y}" in sent[0].body
+    # Found days after it took effect, the alert was folded into a summary of past changes: the same day.
+    sent = [m.body for m in mail.outbox if "Breached" in m.body]
+    assert sent and f"Breached on {local.day} {local:%B %Y}: The Taliban cut their ties with al-Qaeda" in sent[0]

@@ -546,6 +546,8 @@ class CommitmentDetail:
     readings: object = None  # Readings (see Row.readings)
     closed_on: object = None  # see Row.closed_on
     since: object = None  # when the status shown began: `status_since`
+    # The engine's own instant when it differs from `since` (reports learned later date the start otherwise).
+    redated: object = None
 
 
 def status_since(verdict, changes):
@@ -661,7 +663,8 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         anchor=_anchor(commitment, standings),
         context=context,
         readings=readings_of(standing, verdict, audience, ledger),
-        since=status_since(verdict, change_rows),
+        since=(since := status_since(verdict, change_rows)),
+        redated=verdict.since if verdict.shown and verdict.since and since != verdict.since else None,
     )
 
 
