@@ -236,7 +236,7 @@ def _chart_switch(request, chart):
     or None when the chart has no more than 90 days to show."""
     if chart is None or not chart.whole or (chart.whole[1] - chart.whole[0]).days < charts.RECENT_DAYS:
         return None
-    params = {k: v for k, v in request.GET.items() if k not in (SPAN, "page")}
+    params = {k: v for k, v in request.GET.items() if k != SPAN}
     anchor = "#chart-section-title"
     whole = ("?" + urlencode(params) if params else "?") + anchor
     recent = "?" + urlencode({**params, SPAN: RECENT}) + anchor
