@@ -37,6 +37,11 @@ MAX_DAILY_BARS = 92
 # bar is the worst day of several weeks. Bars stay four pixels wide or more, and the work and the page
 # stay the same size however long the window has run.
 MAX_BARS = 160
+# A run of more than this many days without data at the end of a ceiling's window is not drawn (the note
+# says so): the axis spans the data and the window, not the years since the last source stopped.
+TRAILING_GAP_DAYS = 31
+# The "last 90 days" view of a ceiling chart (the page's `span=90` link).
+RECENT_DAYS = 90
 # The largest value an axis is drawn to; anything larger is drawn at the top of the chart.
 MAX_AXIS = 1e300
 
@@ -58,6 +63,11 @@ class Chart:
     paths: list = field(default_factory=list)
     legend: list = field(default_factory=list)  # (css class, shape, text)
     note: str = ""
+    ticks: list = field(default_factory=list)  # [(day, label)] under the time axis
+    # A ceiling's days: those drawn, and the whole period they are taken from (the "last 90 days" switch).
+    span: tuple = ()
+    whole: tuple = ()
+    recent: bool = False
 
 
 def _fmt(x):
@@ -138,19 +148,99 @@ def _y_axis(chart, top, step, fmt=_fmt):
         v += step
 
 
-def _x_ticks(chart, first, last, x_of, count=6):
+# At most this many date ticks on an axis: a label such as "Mar 2020" needs about 60 of the plot's 656 pixels.
+MAX_TICKS = 7
+
+
+def _days_ticks(first, last, step):
+    if step == 7:  # weeks start on Mondays
+        day = _shift(first, (7 - first.weekday()) % 7)
+    else:
+        day = first
+    out = []
+    while first <= day <= last and len(out) <= MAX_TICKS:
+        out.append(day)
+        nxt = _shift(day, step)
+        if nxt == day:
+            break
+        day = nxt
+    return out
+
+
+def _half_month_ticks(first, last):
+    out, year, month = [], first.year, first.month
+    while len(out) <= MAX_TICKS:
+        for d in (1, 15):
+            day = date(year, month, d)
+            if first <= day <= last:
+                out.append(day)
+        if (year, month) >= (last.year, last.month):
+            break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _month_ticks(first, last, step):
+    out, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month) and len(out) <= MAX_TICKS:
+        day = date(year, month, 1)
+        if (month - 1) % step == 0 and first <= day <= last:
+            out.append(day)
+        if year == 9999 and month == 12:
+            break
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _year_ticks(first, last, step):
+    start = max(step, -(-first.year // step) * step)
+    return [date(y, 1, 1) for y in range(start, last.year + 1, step) if first <= date(y, 1, 1) <= last]
+
+
+def date_ticks(first, last):
+    """Calendar ticks for an axis from `first` to `last`: [(day, label)], at most MAX_TICKS.
+
+    The finest of days, Mondays, the 1st and 15th, month starts (every 1, 2, 3 or 6 months) and years
+    (every 1, 2, 5, 10 … years) that keeps to MAX_TICKS, so labels never crowd and fall on days a reader
+    recognises ("Apr", "1 Mar 2020", "2021"). A label names the year at the first tick and wherever the
+    year changes, so none repeats it needlessly.
+    """
     span = (last - first).days
-    step = max(1, -(-span // (count - 1))) if span else 1
-    # Counted in days from `first`, so that no tick is ever asked for past the last day Python can hold.
-    seen = [first + timedelta(days=offset) for offset in range(0, span + 1, step)]
-    if seen[-1] != last and (last - seen[-1]).days > step / 2:
-        seen.append(last)
-    for i, day in enumerate(seen):
+    choices = [("day", lambda s=s: _days_ticks(first, last, s), span / s) for s in (1, 2, 3, 7)]
+    choices.append(("day", lambda: _half_month_ticks(first, last), span / 15))
+    choices += [("month", lambda s=s: _month_ticks(first, last, s), span / 30.4 / s) for s in (1, 2, 3, 6)]
+    choices += [
+        ("year", lambda s=s: _year_ticks(first, last, s), span / 365.25 / s)
+        for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+    ]
+    unit, days = "year", []
+    for unit, make, estimate in choices:
+        if estimate > MAX_TICKS + 1:
+            continue  # too many, without building them (a window can run for centuries)
+        days = make()
+        if len(days) <= MAX_TICKS:
+            break
+    ticks, previous_year = [], None
+    for day in days:
+        new_year = day.year != previous_year
+        if unit == "year":
+            label = str(day.year)
+        elif unit == "month":
+            label = date_format(day, "M Y") if new_year or day.month == 1 else date_format(day, "M")
+        else:
+            label = _day_label(day) if new_year else _short(day)
+        ticks.append((day, label))
+        previous_year = day.year
+    return ticks
+
+
+def _x_ticks(chart, first, last, x_of):
+    chart.ticks = date_ticks(first, last)
+    for day, label in chart.ticks:
         x = x_of(day)
         chart.lines.append(dict(x1=_fmt(x), y1=TOP + PLOT_H, x2=_fmt(x), y2=TOP + PLOT_H + 4, cls="axis"))
-        label = _short(day) if first.year == last.year else _day_label(day)
-        # The outermost labels lean inwards, so that neither is cut off at the chart's edge.
-        anchor = "start" if i == 0 else "end" if i == len(seen) - 1 else "middle"
+        # A label near the chart's edge leans inwards, so that it is not cut off.
+        anchor = "start" if x - LEFT < 30 else "end" if LEFT + PLOT_W - x < 30 else "middle"
         chart.texts.append(dict(x=_fmt(x), y=TOP + PLOT_H + 18, text=label, cls="tick", anchor=anchor))
 
 
@@ -172,8 +262,14 @@ class _Bin:
     days: int
 
 
-def ceiling(details):
-    """Qualifying events per day against the limit; days over it marked; days without data shown as such."""
+def ceiling(details, recent=False):
+    """Qualifying events per day against the limit; days over it marked; days without data shown as such.
+
+    The axis spans the window from its opening to the last day judged (the "as of" day, or the window's
+    close), except a run of more than `TRAILING_GAP_DAYS` days without data at its end: those are left
+    out and the note says so, so that a 2020 ceiling looked at years later is not crushed into the first
+    few pixels by the years no source covered. `recent`: only the last `RECENT_DAYS` days drawn.
+    """
     daily = [(date.fromisoformat(d), n) for d, n in details.get("daily") or ()]
     limit = details.get("limit") or 0
     # Under "fewer than N" (`rule.comparison` "<") a day at the limit is already over it.
@@ -181,6 +277,16 @@ def ceiling(details):
     per_window = details.get("period") == "window"
     if not daily:
         return None
+    notes = []
+    last_with_data = next((i for i in range(len(daily) - 1, -1, -1) if daily[i][1] is not None), None)
+    if last_with_data is not None and len(daily) - 1 - last_with_data > TRAILING_GAP_DAYS:
+        gap_first, gap_last = daily[last_with_data + 1][0], daily[-1][0]
+        notes.append(_("No source covered any day from %(first)s to %(last)s (%(days)s): not drawn.") % {
+            "first": _day_label(gap_first), "last": _day_label(gap_last),
+            "days": ngettext("%(n)s day", "%(n)s days", len(daily) - 1 - last_with_data)
+            % {"n": len(daily) - 1 - last_with_data},
+        })
+        daily = daily[: last_with_data + 1]
     if per_window:
         # A limit for the whole window: what matters each day is the running total.
         total, running = 0, []
@@ -188,6 +294,14 @@ def ceiling(details):
             total += n or 0
             running.append((day, total if n is not None or total else None))
         daily = running
+    whole = (daily[0][0], daily[-1][0])
+    recent = bool(recent) and len(daily) > RECENT_DAYS
+    if recent:
+        # The running total keeps counting from the window's opening: only the drawing is cut.
+        daily = daily[-RECENT_DAYS:]
+        notes.insert(0, _("The last %(n)s days are shown; the whole period runs from %(first)s to %(last)s.") % {
+            "n": RECENT_DAYS, "first": _day_label(whole[0]), "last": _day_label(whole[1]),
+        })
 
     weekly = len(daily) > MAX_DAILY_BARS
     # Days per bar: one, a week, or as many whole weeks as keep the bars to MAX_BARS.
@@ -319,11 +433,13 @@ def ceiling(details):
         ("limit", "line", _("the limit")),
     ]
     if details.get("imprecise"):
-        chart.note = ngettext(
+        notes.append(ngettext(
             "%(n)s report dated only to a week or month is not counted per day.",
             "%(n)s reports dated only to a week or month are not counted per day.",
             details["imprecise"],
-        ) % {"n": details["imprecise"]}
+        ) % {"n": details["imprecise"]})
+    chart.note = " ".join(notes)
+    chart.span, chart.whole, chart.recent = (first, last), whole, recent
     return chart
 
 
@@ -409,7 +525,7 @@ def target(details, due_day, tz):
         for (d, v), (x, y) in zip(drawn, coords, strict=True):
             chart.circles.append(dict(cx=_fmt(x), cy=_fmt(y), r=4, cls="point", title=f"{_day_label(d)}: {_num(v)}"))
     _frame(chart)
-    _x_ticks(chart, first, last, x_of, count=5)
+    _x_ticks(chart, first, last, x_of)
     chart.legend = [
         ("series", "line", _("measured value")),
         ("limit", "line", _("the target")),

@@ -309,9 +309,10 @@ def agreement_overview(agreement, cut, audience, index=None):
     ledger = publication.Ledger.load(
         audience.report_ids_in(standings) | {e.id for reports in qualifying.values() for e in reports}
     )
+    verdicts = {s.commitment.id: audience.verdict(s, ledger) for s in standings}
     latest_ids, licensed = {}, {}
     for commitment_id, reports in qualifying.items():
-        latest = next((e for e in reports if audience.shows_row(e.id, ledger)), None)
+        latest = latest_evidence(reports, verdicts.get(commitment_id), audience, ledger, cut.known_at)
         if latest:
             latest_ids[commitment_id] = latest.id
         licensed[commitment_id] = sum(
@@ -320,7 +321,7 @@ def agreement_overview(agreement, cut, audience, index=None):
     latest_rows = Report.objects.select_related("source").in_bulk(latest_ids.values()) if latest_ids else {}
     rows = []
     for standing in standings:
-        verdict = audience.verdict(standing, ledger)
+        verdict = verdicts[standing.commitment.id]
         rows.append(
             Row(
                 verdict=verdict,
@@ -341,6 +342,24 @@ def agreement_overview(agreement, cut, audience, index=None):
     for row in rows:
         row.provisions = citations.get(row.commitment.id, [])
     return rows
+
+
+def latest_evidence(reports, verdict, audience, ledger, known_at):
+    """The report a commitment's row shows as its latest evidence: the one its verdict rests on.
+
+    `reports`: those that speak to it, newest first. The newest of the reports the published verdict
+    relies on (`verdict.evidence`: only those whose rows this audience may see); when it names none (a
+    missed deadline rests on the absence of a report, an unpublished verdict names none), the newest
+    that counts; only when none counts, the newest this audience may see at all. So a weak claim or a
+    party's denial made after the deciding report never stands for the evidence of the verdict beside it.
+    """
+    shown = [e for e in reports if audience.shows_row(e.id, ledger)]
+    rests_on = set(verdict.evidence) if verdict is not None else set()
+    return (
+        next((e for e in shown if e.id in rests_on), None)
+        or next((e for e in shown if e.standing_at(known_at) == engine.COUNTS), None)
+        or next(iter(shown), None)
+    )
 
 
 @dataclass
@@ -526,6 +545,27 @@ class CommitmentDetail:
     context: list = field(default_factory=list)
     readings: object = None  # Readings (see Row.readings)
     closed_on: object = None  # see Row.closed_on
+    since: object = None  # when the status shown began: `status_since`
+    # The engine's own instant when it differs from `since` (reports learned later date the start otherwise).
+    redated: object = None
+
+
+def status_since(verdict, changes):
+    """The instant the verdict box says the status shown began: the one its status history, feeds and alerts give.
+
+    The effective instant of the latest change in the history as this page shows it (recorded by "as known
+    at", in effect by "as of", published to this audience), when that change is into the status shown; the
+    alert and the feed entry for it carry the same instant. Only a status no sweep has recorded (a view as
+    of an instant before the monitor watched, an analyst's override) takes the engine's own instant. The
+    engine's instant can move after a change is recorded (a report learned later dates the start
+    otherwise) without the status changing; the history, being append-only, keeps the instant it
+    recorded, and so does the verdict box (docs/public-pages.md, "When a status began").
+    """
+    if not verdict.shown:
+        return None
+    if changes and changes[-1].change.new_status == verdict.status:
+        return changes[-1].change.effective_at
+    return verdict.since
 
 
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
@@ -623,6 +663,8 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         anchor=_anchor(commitment, standings),
         context=context,
         readings=readings_of(standing, verdict, audience, ledger),
+        since=(since := status_since(verdict, change_rows)),
+        redated=verdict.since if verdict.shown and verdict.since and since != verdict.since else None,
     )
 
 

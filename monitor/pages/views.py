@@ -205,7 +205,8 @@ def _commitment(request, agreement, key, now):
         "commitment": commitment,
         "detail": detail,
         "verdict": detail.verdict,
-        "chart": _chart(commitment, detail, tz, cut),
+        "chart": (chart := _chart(commitment, detail, tz, cut, recent=request.GET.get(SPAN) == RECENT)),
+        "chart_switch": _chart_switch(request, chart),
         "rule_sentences": plain.rule_sentences(
             detail.term, list(commitment.owed_by.all()), agreement.signed_on, detail.anchor
         ),
@@ -226,10 +227,28 @@ def _commitment(request, agreement, key, now):
     return _finish(request, response, audience)
 
 
-def _chart(commitment, detail, tz, cut):
+# The ceiling chart's "last 90 days" view: `?span=90`. Any other value is the whole period, so a link can
+# never ask for unbounded work; each value is its own address, cached as such (monitor/pages/cache.py).
+SPAN = "span"
+RECENT = str(charts.RECENT_DAYS)
+
+
+def _chart_switch(request, chart):
+    """Links to the whole period and to the last 90 days, keeping every other parameter (the cutoffs),
+    or None when the chart has no more than 90 days to show."""
+    if chart is None or not chart.whole or (chart.whole[1] - chart.whole[0]).days < charts.RECENT_DAYS:
+        return None
+    params = {k: v for k, v in request.GET.items() if k != SPAN}
+    anchor = "#chart-section-title"
+    whole = ("?" + urlencode(params) if params else "?") + anchor
+    recent = "?" + urlencode({**params, SPAN: RECENT}) + anchor
+    return {"recent": chart.recent, "whole_url": whole, "recent_url": recent}
+
+
+def _chart(commitment, detail, tz, cut, recent=False):
     verdict = detail.verdict
     if commitment.kind == tm.CEILING:
-        return charts.ceiling(verdict.details)
+        return charts.ceiling(verdict.details, recent=recent)
     if commitment.kind == tm.TARGET:
         if not verdict.details:
             return None
