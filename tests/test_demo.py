@@ -71,3 +71,10 @@ def test_the_link_bin_start_prints_is_the_demo_page_and_answers(client, demo):
     links = re.findall(r"http://127\.0\.0\.1:\$PORT(/agreements/\S+)", START.read_text())
     assert links == [demo_path()]
     assert "Assessed by an analyst" in demo_page(client)
+
+
+def test_the_demo_without_assessments_leaves_every_verdict_to_an_analyst(client):
+    call_command("load_agreement", "agreements/us-taliban-2020.yaml", stdout=StringIO())
+    call_command("load_demo", "--without-assessments", stdout=StringIO())
+    assert not Assessment.objects.exists()
+    assert headline(demo_page(client)) == {"awaiting": "6"}

@@ -139,6 +139,12 @@ ASSESSMENTS = (
 class Command(BaseCommand):
     help = "Load synthetic demo reports for the first agreement and sign it on 29 February 2020 (demo only)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--without-assessments", action="store_true",
+            help="Only the reports: every verdict left provisional, for an analyst to assess (or a test of that state).",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options):
         try:
@@ -186,6 +192,8 @@ class Command(BaseCommand):
         ev.VerificationChange.objects.bulk_create(changes)
         ev.Report.objects.bulk_update([r for r in new_reports if r.source_ref in verdicts], ["verification"])
         self.stdout.write(f"Demo: {len(new_reports)} reports added ({len(existing)} already there).")
+        if options["without_assessments"]:
+            return
         added, skipped = self.assess(agreement)
         self.stdout.write(f"Demo: {added} analyst's assessments added.")
         for key, day, status, computed in skipped:
