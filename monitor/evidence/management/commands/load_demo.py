@@ -142,7 +142,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--without-assessments", action="store_true",
-            help="Only the reports: every verdict left provisional, for an analyst to assess (or a test of that state).",
+            help="Only the reports: every verdict left provisional, for an analyst to assess (or to test that state).",
         )
 
     @transaction.atomic
