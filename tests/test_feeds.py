@@ -30,7 +30,8 @@ def seed():
 
 @pytest.fixture
 def demo(seed):
-    call_command("load_demo", stdout=StringIO())
+    # The reports alone: these tests are about what an unassessed verdict shows, and add the assessments they need.
+    call_command("load_demo", "--without-assessments", stdout=StringIO())
     seed.refresh_from_db()
     return seed
 

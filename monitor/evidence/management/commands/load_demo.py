@@ -6,8 +6,16 @@ narrative reports paraphrase the public record of 2020 without quoting anyone.
 The demo assumes the deal was signed on 29 February 2020, as the real one was;
 the agreement file itself stays unsigned, as the seed article has it.
 
-Idempotent: every report has a stable source reference, so running it again
-changes nothing.
+It also records a demo analyst's assessments ("demo-analyst", each reason
+starting "Demo assessment:") of most commitments, so that the agreement page as
+of 1 June 2020 (`DEMO_VIEW`) shows verdicts even though the agreement publishes
+only assessed ones. Two are left for an analyst: the violence ceiling (its
+dataset stops on 30 April, so the verdict waits for May's release) and the
+troop reduction (its garbled target is under review, and no careful analyst
+would sign a verdict against it).
+
+Idempotent: every report has a stable source reference and every assessment a
+stable author and instant, so running it again changes nothing.
 """
 
 import random
@@ -17,11 +25,18 @@ from zoneinfo import ZoneInfo
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from django.contrib.auth import get_user_model
+
 from monitor.evidence import models as ev
+from monitor.verdicts import inputs
+from monitor.verdicts.models import CONFIRM, Assessment
 from terms.models import IN_FORCE, Agreement
 
 AGREEMENT = "us-taliban-2020"
 DEMO_SIGNING = date(2020, 2, 29)
+# The day the demo's story is told as of (and as known at): the quick start prints a link to it.
+DEMO_VIEW = date(2020, 6, 1)
+DEMO_ANALYST = "demo-analyst"
 KABUL = ZoneInfo("Asia/Kabul")
 MAJOR_CITIES = (
     ("Kabul", "Kabul"),
@@ -89,8 +104,46 @@ NARRATIVE = (
 )
 
 
+
+def demo_path(agreement=AGREEMENT, day=DEMO_VIEW):
+    """The agreement page as of and as known at the demo's day: the address bin/start prints."""
+    return f"/agreements/{agreement}/?as_of={day.isoformat()}&known_at={day.isoformat()}"
+
+
+# What a careful analyst would have recorded, and when: (commitment, local day, status confirmed, confidence,
+# PAM grade, reason). Each is recorded only if the engine computes that status as known at that instant, so
+# that the demo never has an analyst confirm a verdict the evidence does not give.
+ASSESSMENTS = (
+    ("talks-begin", date(2020, 3, 14), "missed", "high", 0,
+     "Demo assessment: the talks did not open by 10 March. A verified wire report says the dispute over "
+     "prisoner releases stalled them; the Taliban spokesman's claim of contacts on 9 March is unverified and "
+     "describes contacts about a team, not talks."),
+    ("withdrawal-begins", date(2020, 3, 14), "met", "medium", 3,
+     "Demo assessment: a verified wire report shows US forces began withdrawing on 10 March, day 10: met under "
+     "the reading in force. Under the day-7 reading in the review note it would be three days late, so "
+     "confidence is medium until the signed text settles the day."),
+    ("fight-isis", date(2020, 4, 1), "no_data", "medium", None,
+     "Demo assessment: the reading is right: reports can show cooperation with ISIS, not whether the Taliban "
+     "fight it, and no source reports on cooperation, so there is no verdict to give. That no Taliban "
+     "operation against ISIS has been reported is noted as a concern outside the verdict."),
+    ("cut-ties-al-qaeda", date(2020, 5, 31), "breached", "medium", 0,
+     "Demo assessment: the UN monitoring team's report (A2) of regular consultations with al-Qaeda during the "
+     "negotiations is specific and from a reliable source. Confirmed, with medium confidence until a second "
+     "source corroborates it."),
+    ("talks-begin", date(2020, 9, 15), "met_late", "high", 2,
+     "Demo assessment: negotiations opened in Doha on 12 September, six months after the deadline, as "
+     "verified wire reports show."),
+)
+
+
 class Command(BaseCommand):
     help = "Load synthetic demo reports for the first agreement and sign it on 29 February 2020 (demo only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--without-assessments", action="store_true",
+            help="Only the reports: every verdict left provisional, for an analyst to assess (or to test that state).",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -139,6 +192,43 @@ class Command(BaseCommand):
         ev.VerificationChange.objects.bulk_create(changes)
         ev.Report.objects.bulk_update([r for r in new_reports if r.source_ref in verdicts], ["verification"])
         self.stdout.write(f"Demo: {len(new_reports)} reports added ({len(existing)} already there).")
+        if options["without_assessments"]:
+            return
+        added, skipped = self.assess(agreement)
+        self.stdout.write(f"Demo: {added} analyst's assessments added.")
+        for key, day, status, computed in skipped:
+            self.stdout.write(f"Demo: no assessment of {key} on {day}: the engine computes {computed}, not {status}.")
+
+    def assess(self, agreement):
+        """The demo analyst's assessments (ASSESSMENTS), each of the status the engine computed then."""
+        analyst, created = get_user_model().objects.get_or_create(
+            username=DEMO_ANALYST, defaults=dict(first_name="Demo", last_name="analyst (synthetic)")
+        )
+        if created:
+            analyst.set_unusable_password()  # an author of demo records: no one logs in as it
+            analyst.save(update_fields=["password"])
+        commitments = {c.key: c for c in agreement.commitments.all()}
+        existing = set(Assessment.objects.filter(author=analyst).values_list("commitment_id", "assessed_at"))
+        added, skipped = [], []
+        for key, day, status, confidence, pam_grade, reason in ASSESSMENTS:
+            commitment = commitments.get(key)
+            when = at(day, hour=16)
+            if commitment is None or (commitment.id, when) in existing:
+                continue
+            standing = next(
+                s for s in inputs.standings([agreement], as_of=when, known_at=when, recorded=False)
+                if s.commitment.id == commitment.id
+            )
+            if standing.computed.status != status:
+                skipped.append((key, day, status, standing.computed.status))
+                continue
+            added.append(Assessment(
+                commitment=commitment, action=CONFIRM, computed_status=status, status=status,
+                confidence=confidence, pam_grade=pam_grade, reason=reason, author=analyst, assessed_at=when,
+            ))
+        for assessment in added:
+            assessment.save()  # one by one: each keeps its history, as an analyst's would
+        return len(added), skipped
 
     def events(self, source):
         """ACLED-shaped attacks in the major cities, March to April 2020, with one bad week in mid-March."""
