@@ -345,7 +345,7 @@ class ReportAdmin(AuditedAdmin):
         if obj.visibility == ev.PUBLIC:
             self.message_user(request, _("The public pages show it now."), messages.INFO)
         else:
-            self.message_user(request, _("It is not public (%(visibility)s): the public pages do not show it.")
+            self.message_user(request, _("It is not public (%(visibility)s), so the public pages do not show it.")
                               % {"visibility": obj.get_visibility_display().lower()}, messages.INFO)
 
     def has_verify_permission(self, request):
