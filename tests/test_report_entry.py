@@ -169,9 +169,9 @@ def test_the_report_list_shows_local_times_day_first_with_the_zone(client, monit
     assert "5 Mar 2020, 08:00 +0430" in page
 
 
-def test_after_saving_a_public_report_the_admin_says_the_public_pages_show_it_now(client, monitor, agreement):
+def test_after_saving_a_public_report_the_admin_says_the_public_pages_show_it_within_a_minute(client, monitor, agreement):
     response = client.post(ADD, new_report(SourceFactory(name="Wire")), follow=True)
-    assert "The public pages show it now." in response.content.decode()
+    assert "The public pages show it within a minute." in response.content.decode()
     response = client.post(ADD, new_report(SourceFactory(name="Wire"), visibility=ev.INTERNAL), follow=True)
     assert "It is not public (internal: staff only), so the public pages do not show it." in response.content.decode()
 

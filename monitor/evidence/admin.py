@@ -304,6 +304,11 @@ class ReportAdmin(AuditedAdmin):
         zone = admin_time_zone()
         for name in ("occurred_at", "occurred_until"):
             if name in fields:
+                # The date and the time are two boxes under one label: each gets its own name for screen readers.
+                label = fields[name].label or name
+                widgets = getattr(fields[name].widget, "widgets", ())
+                for widget, part in zip(widgets, (_("date, day first"), _("time"))):
+                    widget.attrs["aria-label"] = f"{label}: {part} ({zone})"
                 fields[name].help_text = _(
                     "In %(zone)s (the agreement's time zone), day first: 05/03/2020 is 5 March 2020, and 08:00 "
                     "is eight in the morning there.") % {"zone": zone}
@@ -340,10 +345,11 @@ class ReportAdmin(AuditedAdmin):
         return super().response_change(request, obj)
 
     def _say_when_public(self, request, obj):
-        # Every saved change moves the data version the public pages' cache is keyed on
-        # (monitor/pages/cache.py), and their verdicts are computed as they are rendered: no waiting.
+        # Every saved change moves the data version the public pages' cache is keyed on (monitor/pages/cache.py),
+        # and verdicts are computed as a page is rendered; but a page shown "now" is as known at the start of
+        # the current minute (monitor/pages/instants.py), so a report recorded now is on it from the next one.
         if obj.visibility == ev.PUBLIC:
-            self.message_user(request, _("The public pages show it now."), messages.INFO)
+            self.message_user(request, _("The public pages show it within a minute."), messages.INFO)
         else:
             self.message_user(request, _("It is not public (%(visibility)s), so the public pages do not show it.")
                               % {"visibility": obj.get_visibility_display().lower()}, messages.INFO)
