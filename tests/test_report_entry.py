@@ -1,15 +1,23 @@
 """Report entry that fits a monitor's work (issue 15): ACLED as a ready source, shipped place names,
 the report form's category list, grades and local dates, source grades, import preview, save message."""
 
-import io
 import importlib.util
-from datetime import date
+import io
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
+from monitor.accounts.roles import ADMINISTRATOR, MONITOR, grant_role
 from monitor.evidence import models as ev
+from terms.models import Milestone
+from tests.factories import AgreementFactory, CommitmentFactory, ReportFactory, SourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -62,20 +70,6 @@ def test_the_agreements_cities_ship_with_their_spelling_variants_and_an_import_r
 
 
 # --- the report form ---------------------------------------------------------------------------------------
-
-from datetime import UTC, datetime  # noqa: E402
-import re  # noqa: E402
-
-from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.urls import reverse  # noqa: E402
-
-from monitor.accounts.roles import ADMINISTRATOR, MONITOR, grant_role  # noqa: E402
-from terms.models import Milestone  # noqa: E402
-from tests.factories import (  # noqa: E402
-    AgreementFactory, CommitmentFactory, ReportFactory, SourceFactory, UserFactory,
-)
 
 ADD = reverse("admin:evidence_report_add")
 
@@ -169,7 +163,9 @@ def test_the_report_list_shows_local_times_day_first_with_the_zone(client, monit
     assert "5 Mar 2020, 08:00 +0430" in page
 
 
-def test_after_saving_a_public_report_the_admin_says_the_public_pages_show_it_within_a_minute(client, monitor, agreement):
+def test_after_saving_a_public_report_the_admin_says_the_public_pages_show_it_within_a_minute(
+    client, monitor, agreement
+):
     response = client.post(ADD, new_report(SourceFactory(name="Wire")), follow=True)
     assert "The public pages show it within a minute." in response.content.decode()
     response = client.post(ADD, new_report(SourceFactory(name="Wire"), visibility=ev.INTERNAL), follow=True)
