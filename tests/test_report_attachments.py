@@ -131,8 +131,7 @@ def test_an_uploaded_screenshot_is_kept_with_the_sha256_of_its_bytes_and_shown_o
     client.logout()
     shown = text(page(client))
     assert f"doha-talks.png (screenshot, {len(PNG)} bytes) of https://example.org/doha" in shown
-    # The page is in the agreement's zone (Kabul, UTC+4:30): captured 09:30 UTC is 14:00 there.
-    # 09:30 as entered: the admin and the public page show times in the same zone
+    # The page is in the agreement's zone (Kabul, UTC+4:30), as the admin is: 09:30 as entered.
     assert f"captured 5 March 2020, 09:30 · SHA-256 {digest}" in shown
     served = download(client, kept)
     assert served.status_code == 200 and body(served) == PNG
