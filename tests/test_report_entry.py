@@ -251,3 +251,13 @@ def test_progress_shows_the_rows_read_and_their_problems_from_the_first_batch(cl
     jobs._reporter(job)(2, 1, 1)  # as the worker reports it
     page = client.get(reverse("admin:evidence_importjob_change", args=[job.pk])).content.decode()
     assert "2 rows read" in page and "1 with a problem so far" in page
+
+
+def test_the_command_counts_rows_and_problems_as_it_goes_when_asked(tmp_path, capsys, settings):
+    settings.MONITOR_IMPORT_BATCH_SIZE = 2
+    call_command("add_acled_source", stdout=io.StringIO())
+    path = tmp_path / "events.csv"
+    path.write_text(make_acled.csv_text(3, change={0: {"fatalities": "-1"}}), encoding="utf-8")
+    call_command("import_reports", str(path), "--format", "acled", "--time-zone", "Asia/Kabul", "--dry-run",
+                 "--skip-invalid", "--verbosity", "2", stdout=io.StringIO())
+    assert "2 rows, 0 MB read, 1 with problems" in capsys.readouterr().err
