@@ -108,6 +108,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # The admin in the agreement's time zone, day first (after the language is chosen).
+    "monitor.evidence.admin_time.AdminLocalTime",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -189,6 +191,11 @@ USE_I18N = True
 # Stored instants are UTC; each agreement names the zone its deadlines are counted in.
 TIME_ZONE = "UTC"
 USE_TZ = True
+# The admin enters and shows times in the agreement's zone; when agreements have different zones, in this
+# one (monitor/evidence/admin_time.py).
+ADMIN_TIME_ZONE = os.environ.get("ADMIN_TIME_ZONE", "UTC")
+# The admin's day-first formats (en-GB, monitor/formats/en_GB); the public pages format their own dates.
+FORMAT_MODULE_PATH = ["monitor.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))

@@ -59,6 +59,8 @@ def add_rows(model, n, start=0):
         elif model == "eventgroup":
             ReportFactory(event=ev.EventGroup.objects.create(label=f"event {i}"))
         elif model == "placename":
+            if i == 0:
+                ev.PlaceName.objects.all().delete()  # the spellings shipped with the monitor (migration)
             ev.PlaceName.objects.create(name=f"Spelling {i}", place=f"Place {i}")
 
 

@@ -11,16 +11,19 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from monitor.accounts.roles import ANALYST, MONITOR, grant_role
 from monitor.evidence import models as ev
 from monitor.evidence.importing import staging
+from monitor.evidence.importing.zones import admin_time_zone
 from monitor.evidence.judged import JUDGED_FIELDS
 from monitor.verdicts import engine, inputs
 from tests.factories import AgreementFactory, CommitmentFactory, ReportFactory, SourceFactory, UserFactory
@@ -110,6 +113,7 @@ def other_value(report, name):
         return {name: next(str(c) for c, _label in field.choices if c != current)}
     if isinstance(field, ev.models.DateTimeField):
         moved = (current or report.occurred_at) + timedelta(hours=3)
+        moved = timezone.localtime(moved, ZoneInfo(admin_time_zone()))  # as the admin reads it: in its zone
         return {f"{name}_0": moved.date().isoformat(), f"{name}_1": moved.time().isoformat()}
     if isinstance(field, ev.models.URLField):
         return {name: "https://example.org/another"}

@@ -123,15 +123,16 @@ def test_an_uploaded_screenshot_is_kept_with_the_sha256_of_its_bytes_and_shown_o
     digest = hashlib.sha256(PNG).hexdigest()
     assert (kept.sha256, kept.size, kept.content_type, kept.original_name) == (digest, len(PNG), "image/png",
                                                                                 "doha-talks.png")
-    assert kept.added_by == monitor and kept.captured_at == datetime(2020, 3, 5, 9, 30, tzinfo=UTC)
+    # 09:30 as entered, in the admin's zone (the agreement's: Kabul, UTC+4:30)
+    assert kept.added_by == monitor and kept.captured_at == datetime(2020, 3, 5, 5, 0, tzinfo=UTC)
     stored, = files_in(media)
     assert hashlib.sha256((media / stored).read_bytes()).hexdigest() == digest
 
     client.logout()
     shown = text(page(client))
     assert f"doha-talks.png (screenshot, {len(PNG)} bytes) of https://example.org/doha" in shown
-    # The page is in the agreement's zone (Kabul, UTC+4:30): captured 09:30 UTC is 14:00 there.
-    assert f"captured 5 March 2020, 14:00 · SHA-256 {digest}" in shown
+    # The page is in the agreement's zone (Kabul, UTC+4:30), as the admin is: 09:30 as entered.
+    assert f"captured 5 March 2020, 09:30 · SHA-256 {digest}" in shown
     served = download(client, kept)
     assert served.status_code == 200 and body(served) == PNG
     assert served["Content-Type"] == "image/png"

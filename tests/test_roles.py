@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
 from monitor.accounts.roles import ADMINISTRATOR, ANALYST, MONITOR, ROLES, VIEWER, grant_role
 from monitor.evidence import models as ev
@@ -29,6 +30,7 @@ def act(client, action, reports, **extra):
 def admin_form_data(response):
     """The POST data a browser would send back, unchanged, from an admin change form (with its inlines)."""
     data = {}
+    zone = getattr(response.wsgi_request, "admin_time_zone", "UTC")
 
     def put(form):
         for name in form.fields:
@@ -38,7 +40,10 @@ def admin_form_data(response):
                 continue
             widget = form.fields[name].widget
             if hasattr(widget, "decompress"):  # a split date and time: one key per part, as a browser sends
-                for i, part in enumerate(widget.decompress(value)):
+                # in the zone the page showed it in (the admin's, monitor/evidence/admin_time.py)
+                with timezone.override(zone):
+                    parts = widget.decompress(value)
+                for i, part in enumerate(parts):
                     data[f"{key}_{i}"] = part.isoformat() if hasattr(part, "isoformat") else part
                 continue
             data[key] = "on" if value is True else [str(v) for v in value] if isinstance(value, list) else value

@@ -30,10 +30,10 @@ from monitor.evidence import models as ev
 from monitor.evidence.importing import exports, jobs
 from monitor.evidence.importing.bulk import record_history
 from monitor.evidence.importing.uploads import SizeLimitHandler
-from monitor.evidence.importing.zones import default_time_zone
+from monitor.evidence.importing.zones import admin_time_zone, default_time_zone
 from monitor.evidence.judged import JUDGED_FIELDS  # changing any of these makes a verified report claimed again
 from monitor.verdicts.admin import KeepsRecords
-from terms.models import Agreement, Commitment
+from terms.models import Agreement, Commitment, Milestone
 from terms.rules import RuleError, validate_time_zone
 
 
@@ -46,13 +46,40 @@ class CoverageInline(admin.TabularInline):
     extra = 0
 
 
+# What a source's grade means for counting (docs/architecture.md, "Weighing evidence", 4).
+RELIABILITY_HELP = gettext_lazy(
+    "How far this source has proved right (the Admiralty scale). It decides what its reports count for: a "
+    "report claimed (not yet verified) counts only from a source graded A or B with a credibility of 1 or 2; "
+    "from C to F its reports are shown as evidence but decide nothing until an analyst verifies them. "
+    "F, the default, means the source has not been judged."
+)
+
+
+class SourceForm(forms.ModelForm):
+    class Meta:
+        model = ev.Source
+        fields = "__all__"
+        help_texts = {"reliability": RELIABILITY_HELP}
+
+
 @admin.register(ev.Source)
 class SourceAdmin(KeepsRecords, AuditedAdmin):
+    form = SourceForm
     list_display = ("name", "kind", "reliability", "may_republish", "licence")
     list_filter = ("kind", "reliability", "may_republish")
     search_fields = ("name",)
     inlines = [CoverageInline]
     formfield_overrides = URLS_HTTPS
+    # The grade first after the name: it is the question that decides what the source's reports count for.
+    fields = ("name", "reliability", "kind", "url", "declared_coverage", "categories", "licence", "may_republish")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.reliability == "F":
+            self.message_user(request, _(
+                "“%(name)s” is graded F (reliability not judged): its reports will be shown as evidence, but "
+                "those not verified by an analyst will decide nothing. Grade it once you can judge it."
+            ) % {"name": obj.name}, messages.WARNING)
 
 
 @admin.register(ev.PlaceName)
@@ -121,6 +148,40 @@ class AgreementFilter(admin.SimpleListFilter):
         )
 
 
+class CategoryInput(forms.TextInput):
+    """A text box with the categories the agreements' rules use as suggestions (an HTML datalist).
+
+    Free text stays possible: a report may be in a category no rule reads yet. `choices` is
+    [(category, "used by …"), …], read once per form (`rule_categories`).
+    """
+
+    def __init__(self, choices=(), list_id="rule-categories", attrs=None):
+        super().__init__({**(attrs or {}), "list": list_id, "autocomplete": "off"})
+        self.choices, self.list_id = list(choices), list_id
+
+    def render(self, name, value, attrs=None, renderer=None):
+        box = super().render(name, value, attrs, renderer)
+        options = format_html_join("", '<option value="{}" label="{}"></option>', self.choices)
+        return format_html('{}<datalist id="{}">{}</datalist>', box, self.list_id, options)
+
+
+def rule_categories():
+    """Each category a commitment's or milestone's rule names, with what uses it: two queries.
+
+    [(category, "Battles: used by Ceiling on violence in cities; …")], by category name.
+    """
+    users = {}
+    for model in (Commitment, Milestone):
+        for title, rule in model.objects.values_list("title", "rule"):
+            for category in (rule or {}).get("categories", ()) if isinstance(rule, dict) else ():
+                if isinstance(category, str) and category:
+                    users.setdefault(category, []).append(title)
+    return [
+        (category, _("%(category)s: used by %(rules)s") % {"category": category, "rules": "; ".join(sorted(set(t)))})
+        for category, t in sorted(users.items(), key=lambda kv: kv[0].casefold())
+    ]
+
+
 class SourceGradeFilter(admin.ChoicesFieldListFilter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -169,7 +230,9 @@ class ReportAdmin(AuditedAdmin):
     list_select_related = ("source",)
     search_fields = ("summary", "location", "admin1", "country", "source__name", "source_ref")
     date_hierarchy = "occurred_at"
-    autocomplete_fields = ("source", "commitment", "event")
+    # The source is a plain list, not an autocomplete box, so each choice can say its grade ("ACLED (B: usually
+    # reliable)"): a monitor picks a source knowing what its reports will count for.
+    autocomplete_fields = ("commitment", "event")
     # `recorded_at` is when the monitor learned of the report: set on entry, never back-dated, or every
     # "as known at" view and citation of a past date would silently change.
     # `entered_at`, beside it: when the report entered the monitor (an ACLED row known since 2020, imported now).
@@ -226,6 +289,31 @@ class ReportAdmin(AuditedAdmin):
     def credibility_as_shown(self, obj):
         return obj.credibility_shown
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        fields = form.base_fields  # the class's own copy: made anew on each call
+        if "category" in fields:
+            fields["category"].widget = CategoryInput(rule_categories())
+            fields["category"].help_text = _(
+                "Choose a category the agreement's rules use (each says which rule uses it), or type another.")
+        if "source" in fields:
+            fields["source"].label_from_instance = lambda s: f"{s.name} ({s.get_reliability_display()})"
+            fields["source"].help_text = _(
+                "Each source with its reliability: a claimed report counts only from a source graded A or B "
+                "with a credibility of 1 or 2.")
+        zone = admin_time_zone()
+        for name in ("occurred_at", "occurred_until"):
+            if name in fields:
+                # The date and the time are two boxes under one label: each gets its own name for screen readers.
+                label = fields[name].label or name
+                widgets = getattr(fields[name].widget, "widgets", ())
+                for widget, part in zip(widgets, (_("date, day first"), _("time"))):
+                    widget.attrs["aria-label"] = f"{label}: {part} ({zone})"
+                fields[name].help_text = _(
+                    "In %(zone)s (the agreement's time zone), day first: 05/03/2020 is 5 March 2020, and 08:00 "
+                    "is eight in the morning there.") % {"zone": zone}
+        return form
+
     def get_queryset(self, request):
         reports = super().get_queryset(request)
         if request.user.has_perm("evidence.view_restricted_report"):
@@ -247,6 +335,24 @@ class ReportAdmin(AuditedAdmin):
                 "fields": ", ".join(sorted(JUDGED_FIELDS.intersection(form.changed_data)))})
             self.message_user(request, _("The report was verified; as you changed what it says, it is claimed again "
                                          "until an analyst verifies it."), messages.WARNING)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self._say_when_public(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        self._say_when_public(request, obj)
+        return super().response_change(request, obj)
+
+    def _say_when_public(self, request, obj):
+        # Every saved change moves the data version the public pages' cache is keyed on (monitor/pages/cache.py),
+        # and verdicts are computed as a page is rendered; but a page shown "now" is as known at the start of
+        # the current minute (monitor/pages/instants.py), so a report recorded now is on it from the next one.
+        if obj.visibility == ev.PUBLIC:
+            self.message_user(request, _("The public pages show it within a minute."), messages.INFO)
+        else:
+            self.message_user(request, _("It is not public (%(visibility)s), so the public pages do not show it.")
+                              % {"visibility": obj.get_visibility_display().lower()}, messages.INFO)
 
     def has_verify_permission(self, request):
         return request.user.has_perm("evidence.verify_report")

@@ -48,7 +48,7 @@ def _progress_key(job_id):
 
 
 def progress(job):
-    """{"rows": n, "bytes": b} read so far by the running check or import, or None."""
+    """{"rows": n, "bytes": b, "invalid": rows with problems so far} read so far by the running check or import, or None."""
     return cache.get(_progress_key(job.pk))
 
 
@@ -56,9 +56,9 @@ def _reporter(job):
     key = _progress_key(job.pk)
     cache.delete(key)
 
-    def report(rows, bytes_read):
+    def report(rows, bytes_read, invalid=None):
         try:
-            cache.set(key, {"rows": rows, "bytes": bytes_read}, timeout=24 * 3600)
+            cache.set(key, {"rows": rows, "bytes": bytes_read, "invalid": invalid}, timeout=24 * 3600)
         except Exception:  # progress is a courtesy: a cache outage must not stop an import
             log.warning("Could not record the progress of import %s.", job.pk)
 

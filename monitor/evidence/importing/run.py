@@ -83,7 +83,8 @@ def backdater_for(user):
 def import_file(job, binary, *, commit, log, user=None, progress=None, backdater=None):
     """Read `binary` as `job` says and write its rows; commit only if `commit` and nothing stands in the way.
 
-    `log` (a ProblemLog) receives every problem; `progress(rows, bytes_read)` is called after each batch.
+    `log` (a ProblemLog) receives every problem; `progress(rows, bytes_read, rows_invalid)` is called after
+    each batch.
     Neither may use the database: on PostgreSQL, a thread may be writing a batch on this connection
     meanwhile (see staging.StagingWriter). `backdater` names who may give new reports a `recorded_at` from
     the file (the history records it); by default `user`, if they may back-date (backdater_for). A row
@@ -107,7 +108,8 @@ def import_file(job, binary, *, commit, log, user=None, progress=None, backdater
                 else:
                     writer.add(line, values)
                 if progress is not None and outcome.rows % every == 0:
-                    progress(outcome.rows, lines.bytes_read)
+                    # From the first batch on, the page shows the rows read and how many have problems.
+                    progress(outcome.rows, lines.bytes_read, outcome.rows_invalid)
             writer.close()
         except FileProblem as e:
             outcome.fatal = e.problem
@@ -125,5 +127,5 @@ def import_file(job, binary, *, commit, log, user=None, progress=None, backdater
         else:
             transaction.set_rollback(True)
     if progress is not None:
-        progress(outcome.rows, lines.bytes_read)
+        progress(outcome.rows, lines.bytes_read, outcome.rows_invalid)
     return outcome

@@ -115,8 +115,8 @@ class Command(BaseCommand):
             return source
         return None
 
-    def progress(self, rows, bytes_read):
-        sys.stderr.write(f"\r{rows} rows, {bytes_read // (1024 * 1024)} MB read")
+    def progress(self, rows, bytes_read, invalid=0):
+        sys.stderr.write(f"\r{rows} rows, {bytes_read // (1024 * 1024)} MB read, {invalid} with problems")
 
     def print_summary(self, summary):
         parties = ", ".join(f"{slug}: {n}" for slug, n in summary.get("parties", {}).items()) or "none"
