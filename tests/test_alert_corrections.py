@@ -106,7 +106,7 @@ def test_a_breach_alert_being_sent_when_its_report_is_rejected_is_sent_and_then_
 def test_an_analyst_overriding_a_missed_deadline_that_was_emailed_sends_one_correction(talks):
     run_sweep(now=MISSED_AT + timedelta(hours=1))
     send_due(MISSED_AT + timedelta(hours=1))
-    assert subjects() == ["[Compliance monitor] Missed: Talks begin"]
+    assert subjects() == [f"[Compliance monitor] Missed: Talks begin ({talks.agreement.title})"]
     mail.outbox.clear()
 
     # The analyst knows talks began on time (the report never reached the monitor): not missed.
@@ -118,7 +118,7 @@ def test_an_analyst_overriding_a_missed_deadline_that_was_emailed_sends_one_corr
 
     [correction] = mail.outbox
     assert correction.to == ["watcher@example.org"]
-    assert correction.subject == "[Compliance monitor] Correction: Talks begin is not missed"
+    assert correction.subject == f"[Compliance monitor] Correction: Talks begin is not missed ({talks.agreement.title})"
     assert "withdrawn" in correction.body and "Current status: Met" in correction.body
 
 
@@ -142,7 +142,7 @@ def test_an_analyst_confirming_a_missed_deadline_withdraws_nothing(talks):
                       assessed_at=MISSED_AT + timedelta(hours=2))
     run_sweep(now=MISSED_AT + timedelta(hours=3))
     send_due(MISSED_AT + timedelta(hours=3))
-    assert subjects() == ["[Compliance monitor] Missed: Talks begin"]
+    assert subjects() == [f"[Compliance monitor] Missed: Talks begin ({talks.agreement.title})"]
 
 
 def test_a_miss_an_analyst_overrode_before_the_sweep_recorded_it_is_never_emailed(talks):

@@ -54,9 +54,9 @@ def test_after_the_upgrade_a_sweep_sends_nothing_already_sent_and_corrections_fo
     sweep_and_send(MISSED_AT + timedelta(hours=2))
     told = [m.subject for m in mail.outbox]
     assert sorted(told) == [
-        "[Compliance monitor] Breached: Ties cut",
-        "[Compliance monitor] Correction: Ties cut is not breached",
-        "[Compliance monitor] Missed: Talks begin",
+        f"[Compliance monitor] Breached: Ties cut ({agreement.title})",
+        f"[Compliance monitor] Correction: Ties cut is not breached ({agreement.title})",
+        f"[Compliance monitor] Missed: Talks begin ({agreement.title})",
     ]
     new_keys = dict(am.Alert.objects.values_list("id", "key"))
     for alert in am.Alert.objects.select_related("status_change", "corrects__status_change"):

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 # Talks due within 10 days of signing on 29 February 2020: missed at Kabul midnight, 19:30 UTC on 10 March.
 MISSED_AT = datetime(2020, 3, 10, 19, 30, tzinfo=UTC)
+DEAL = "The deal"
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +25,7 @@ def _locmem_email(settings):
 @pytest.fixture
 def talks():
     # The agreement does not publish computed verdicts: outside subscribers wait for an analyst.
-    agreement = AgreementFactory(slug="deal", title="The deal", publish_computed_verdicts=False)
+    agreement = AgreementFactory(slug="deal", title=DEAL, publish_computed_verdicts=False)
     staff = UserFactory(username="watcher", email="watcher@example.org")
     confirmed = datetime(2020, 1, 1, tzinfo=UTC)
     am.Subscription.objects.create(user=staff, agreement=agreement, reminder_days=[], confirmed_at=confirmed)
@@ -43,7 +44,7 @@ def received():
     return sorted((m.to[0], m.subject) for m in mail.outbox)
 
 
-MISSED = "[Compliance monitor] Missed: Talks begin"
+MISSED = f"[Compliance monitor] Missed: Talks begin ({DEAL})"
 
 
 def test_outside_subscribers_hear_of_a_miss_only_once_an_analyst_assesses_it_as_missed(talks):
@@ -73,5 +74,6 @@ def test_outside_subscribers_hear_nothing_of_a_miss_an_analyst_overrides_as_met(
     sweep_and_send(3)
     sweep_and_send(4)
     # Staff got the provisional miss and its correction; the press got neither.
-    assert received() == [("watcher@example.org", "[Compliance monitor] Correction: Talks begin is not missed"),
+    assert received() == [("watcher@example.org",
+                           f"[Compliance monitor] Correction: Talks begin is not missed ({DEAL})"),
                           ("watcher@example.org", MISSED)]

@@ -40,6 +40,7 @@ pytestmark = [
 ]
 
 MISSED = "[Compliance monitor] Missed: "
+DEAL = "The deal"  # every agreement here: subjects end with it, " (The deal)"
 
 
 # --- fixtures ---------------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ def smtp_settings(settings, smtp):
 def recently_missed(n, slug="deal"):
     """An agreement with `n` deadlines that passed at the start of today (UTC): missed, recently enough to be news."""
     today = timezone.now().astimezone(UTC).date()
-    agreement = AgreementFactory(slug=slug, title="The deal", time_zone="UTC", signed_on=today - timedelta(days=2))
+    agreement = AgreementFactory(slug=slug, title=DEAL, time_zone="UTC", signed_on=today - timedelta(days=2))
     commitments = [
         CommitmentFactory(agreement=agreement, key=f"talks-{i}", title=f"Talks begin {i}", due_offset=1)
         for i in range(n)
@@ -133,7 +134,7 @@ def test_missed_deadline_reaches_the_smtp_server_from_the_worker_exactly_once(sm
     [received] = smtp.messages
     alert = am.Alert.objects.get()
     assert received.rcpt_tos == ["watcher@example.org"]
-    assert received.subject == f"{MISSED}Talks begin 0"
+    assert received.subject == f"{MISSED}Talks begin 0 ({DEAL})"
     assert received.message_id == alert.message_id
     assert "The deal" in received.text and "Talks begin 0" in received.text
     assert (alert.state, alert.event, alert.attempts) == (am.SENT, am.MISSED, 1)
@@ -180,7 +181,7 @@ def test_eight_sweeps_at_once_in_separate_processes_email_each_missed_deadline_o
 
     received = smtp.messages
     assert len(received) == n
-    assert sorted(m.subject for m in received) == sorted(f"{MISSED}{c.title}" for c in commitments)
+    assert sorted(m.subject for m in received) == sorted(f"{MISSED}{c.title} ({DEAL})" for c in commitments)
     assert {m.rcpt_tos[0] for m in received} == {"watcher@example.org"}
     assert sorted(m.message_id for m in received) == sorted(a.message_id for a in am.Alert.objects.all())
     assert StatusChange.objects.filter(new_status="missed").count() == n
@@ -339,7 +340,7 @@ def test_redis_stopped_mid_run_loses_nothing_and_the_next_tick_delivers(smtp, wo
     drain(celery_app)
 
     assert sorted(m.subject for m in smtp.messages) == [
-        "[Compliance monitor] Breached: Ties cut", f"{MISSED}Talks begin 0"
+        f"[Compliance monitor] Breached: Ties cut ({DEAL})", f"{MISSED}Talks begin 0 ({DEAL})"
     ]
     assert am.Alert.objects.filter(state=am.SENT).count() == am.Alert.objects.count() == 2
     assert sorted(StatusChange.objects.values_list("commitment__key", "new_status")) == [
@@ -362,7 +363,7 @@ def sweep_and_send(now):
 
 def test_transaction_rolled_back_after_a_status_change_leaves_no_outbox_row_and_sends_nothing(smtp_settings):
     smtp = smtp_settings
-    talks = CommitmentFactory(agreement=AgreementFactory(slug="deal", title="The deal"), title="Talks begin")
+    talks = CommitmentFactory(agreement=AgreementFactory(slug="deal", title=DEAL), title="Talks begin")
     staff_subscription(talks.agreement)
     now = KABUL_MISSED_AT + timedelta(minutes=1)
 
@@ -379,7 +380,7 @@ def test_transaction_rolled_back_after_a_status_change_leaves_no_outbox_row_and_
 
     # The same sweep, committed, does send through this server: the silence above was the rollback.
     sweep_and_send(now + timedelta(minutes=2))
-    assert [m.subject for m in smtp.messages] == [f"{MISSED}Talks begin"]
+    assert [m.subject for m in smtp.messages] == [f"{MISSED}Talks begin ({DEAL})"]
 
 
 @pytest.mark.parametrize("zone, signed_on, deadline", [
@@ -392,7 +393,7 @@ def test_deadline_fires_once_at_the_end_of_its_last_day_in_the_agreements_zone(
     zone, signed_on, deadline, smtp_settings
 ):
     smtp = smtp_settings
-    agreement = AgreementFactory(slug="deal", title="The deal", time_zone=zone, signed_on=signed_on)
+    agreement = AgreementFactory(slug="deal", title=DEAL, time_zone=zone, signed_on=signed_on)
     talks = CommitmentFactory(agreement=agreement, title="Talks begin", due_offset=10)
     staff_subscription(agreement)
 
@@ -402,7 +403,7 @@ def test_deadline_fires_once_at_the_end_of_its_last_day_in_the_agreements_zone(
     assert not StatusChange.objects.filter(new_status="missed").exists()
 
     sweep_and_send(deadline + timedelta(seconds=1))
-    assert [m.subject for m in smtp.messages] == [f"{MISSED}Talks begin"]
+    assert [m.subject for m in smtp.messages] == [f"{MISSED}Talks begin ({DEAL})"]
     for later in (timedelta(hours=1), timedelta(hours=2), timedelta(days=1)):  # an hour off would fire here
         sweep_and_send(deadline + later)
     assert len(smtp.messages) == 1
@@ -441,7 +442,7 @@ def test_loading_an_agreement_signed_two_years_ago_sends_one_summary(smtp_settin
 
 def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recipient(smtp_settings):
     smtp = smtp_settings
-    agreement = AgreementFactory(slug="deal", title="The deal")
+    agreement = AgreementFactory(slug="deal", title=DEAL)
     ties = CommitmentFactory(agreement=agreement, key="cut-ties", title="Ties cut", kind="prohibition",
                              due_offset=None, rule={"categories": ["al_qaeda_ties"], "attribution": "any"})
     CoverageFactory()  # every day covered: once the breach is withdrawn, "in compliance" is a finding
@@ -452,7 +453,7 @@ def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recip
     sweep_and_send(datetime(2020, 3, 20, 2, tzinfo=UTC))
     breach = {m.rcpt_tos[0]: m for m in smtp.messages}
     assert sorted(breach) == ["second@example.org", "watcher@example.org"]
-    assert {m.subject for m in breach.values()} == {"[Compliance monitor] Breached: Ties cut"}
+    assert {m.subject for m in breach.values()} == {f"[Compliance monitor] Breached: Ties cut ({DEAL})"}
 
     report.set_verification(REJECTED, at=datetime(2020, 3, 21, tzinfo=UTC), reason="Fabricated.")
     sweep_and_send(datetime(2020, 3, 21, 1, tzinfo=UTC))
@@ -461,7 +462,7 @@ def test_rejecting_the_report_behind_a_breach_sends_one_correction_to_each_recip
     later = smtp.messages[2:]
     assert sorted(m.rcpt_tos[0] for m in later) == ["second@example.org", "watcher@example.org"]
     for m in later:
-        assert m.subject == "[Compliance monitor] Correction: Ties cut is not breached"
+        assert m.subject == f"[Compliance monitor] Correction: Ties cut is not breached ({DEAL})"
         assert "withdrawn" in m.text
         assert m.to == breach[m.rcpt_tos[0]].to
     corrections = am.Alert.objects.filter(event=am.CORRECTION)
@@ -479,7 +480,7 @@ TALKS_MISSED_AT = datetime(2020, 3, 10, 19, 30, tzinfo=UTC)
 
 
 def watched_talks():
-    agreement = AgreementFactory(slug="deal", title="The deal")
+    agreement = AgreementFactory(slug="deal", title=DEAL)
     talks = CommitmentFactory(agreement=agreement, key="talks", title="Talks begin")
     staff_subscription(agreement)
     return talks
@@ -497,19 +498,20 @@ def test_a_retracted_correction_is_corrected_in_turn_and_the_subscriber_ends_on_
     sweep_and_send(datetime(2020, 3, 13, 2, tzinfo=UTC))  # nothing new: nothing more
 
     assert [m.subject for m in smtp.messages] == [
-        "[Compliance monitor] Missed: Talks begin",
-        "[Compliance monitor] Correction: Talks begin is not missed",
-        "[Compliance monitor] Correction: Talks begin is missed",
+        f"[Compliance monitor] Missed: Talks begin ({DEAL})",
+        f"[Compliance monitor] Correction: Talks begin is not missed ({DEAL})",
+        f"[Compliance monitor] Correction: Talks begin is missed ({DEAL})",
     ]
     last = smtp.messages[-1]
-    assert "An earlier alert said “[Compliance monitor] Correction: Talks begin is not missed”" in " ".join(last.text.split())
+    earlier = f"[Compliance monitor] Correction: Talks begin is not missed ({DEAL})"
+    assert f"An earlier alert said “{earlier}”" in " ".join(last.text.split())
     assert len({m.message_id for m in smtp.messages}) == 3
     assert talks.status_changes.latest("id").new_status == "missed"
     # Missed again from the deadline, as the rule says, and detected when the report was rejected.
     latest = talks.status_changes.latest("id")
     assert (latest.effective_at, latest.detected_at) == (TALKS_MISSED_AT, datetime(2020, 3, 13, 1, tzinfo=UTC))
-    third = am.Alert.objects.get(subject="[Compliance monitor] Correction: Talks begin is missed")
-    assert third.corrects.subject == "[Compliance monitor] Correction: Talks begin is not missed"
+    third = am.Alert.objects.get(subject=f"[Compliance monitor] Correction: Talks begin is missed ({DEAL})")
+    assert third.corrects.subject == f"[Compliance monitor] Correction: Talks begin is not missed ({DEAL})"
 
 
 def test_a_rejected_late_act_makes_the_deadline_missed_from_the_deadline_and_says_it_corrects_met_late(smtp_settings):
@@ -523,11 +525,12 @@ def test_a_rejected_late_act_makes_the_deadline_missed_from_the_deadline_and_say
     sweep_and_send(TALKS_MISSED_AT + timedelta(days=1, hours=1))
 
     assert [m.subject for m in smtp.messages] == [
-        "[Compliance monitor] Missed: Talks begin",
-        "[Compliance monitor] Met late: Talks begin",
-        "[Compliance monitor] Correction: Talks begin is missed",
+        f"[Compliance monitor] Missed: Talks begin ({DEAL})",
+        f"[Compliance monitor] Met late: Talks begin ({DEAL})",
+        f"[Compliance monitor] Correction: Talks begin is missed ({DEAL})",
     ]
-    assert "An earlier alert said “[Compliance monitor] Met late: Talks begin”" in " ".join(smtp.messages[-1].text.split())
+    earlier = f"[Compliance monitor] Met late: Talks begin ({DEAL})"
+    assert f"An earlier alert said “{earlier}”" in " ".join(smtp.messages[-1].text.split())
     history = [(c.new_status, c.effective_at) for c in talks.status_changes.order_by("id")]
     assert history == [
         ("missed", TALKS_MISSED_AT),

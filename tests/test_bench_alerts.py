@@ -26,8 +26,10 @@ def test_every_breach_and_missed_deadline_emails_its_subscriber_once(tmp_path, m
     assert alerts.Result.missing(result.reports) == []
     assert alerts.Result.missing(result.deadlines) == []
     assert result.emails == len(result.reports) + len(result.deadlines)  # and nothing twice
-    assert result.subjects["report-0@example.org"] == ["[Compliance monitor] Breached: No attacks of kind 0"]
-    assert result.subjects["deadline-0@example.org"] == ["[Compliance monitor] Missed: Talks begin (0)"]
+    assert result.subjects["report-0@example.org"] == [
+        "[Compliance monitor] Breached: No attacks of kind 0 (Latency: reports)"]  # bench/alerts.py names them
+    assert result.subjects["deadline-0@example.org"] == [
+        "[Compliance monitor] Missed: Talks begin (0) (Latency: deadline 0)"]
     figures = alerts.report_figures(result)  # (p50, p95, worst) of (a) and of (b): every one measured
     assert all(f is not None and f >= 0 for stage in figures for f in stage), figures
     # Within one sweep: each deadline is found by the first sweep after it, however slow the machine.

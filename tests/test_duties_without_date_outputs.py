@@ -220,7 +220,8 @@ def test_an_overdue_duty_alerts_once_at_the_end_of_its_reasonable_time(accord, s
 
     overdue = [m for m in mail.outbox if "Overdue" in m.subject]
     assert [m.subject for m in overdue] == [
-        "[Compliance monitor] Overdue (no fixed deadline): The designation of the Northern Front is lifted"
+        f"[Compliance monitor] Overdue (no fixed deadline): The designation of the Northern Front is lifted "
+        f"({accord.title})"
     ]
     assert "No date was set: it is open until done." in overdue[0].body
     assert "Due by the end of" not in overdue[0].body

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 # Talks due within 10 days of signing on 29 February 2020: missed at Kabul midnight, 19:30 UTC on 10 March.
 MISSED_AT = datetime(2020, 3, 10, 19, 30, tzinfo=UTC)
 DETECTED = MISSED_AT + timedelta(minutes=1)
-ESCALATED = "[Compliance monitor] Not assessed after 48 hours: Talks begin is missed"
+DEAL = "The deal"
+ESCALATED = f"[Compliance monitor] Not assessed after 48 hours: Talks begin is missed ({DEAL})"
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +28,7 @@ def _locmem_email(settings):
 
 @pytest.fixture
 def talks():
-    agreement = AgreementFactory(slug="deal", title="The deal")  # verdicts published once assessed
+    agreement = AgreementFactory(slug="deal", title=DEAL)  # verdicts published once assessed
     am.Subscription.objects.create(email="reader@example.org", agreement=agreement, reminder_days=[],
                                    confirmed_at=datetime(2020, 1, 1, tzinfo=UTC))
     return CommitmentFactory(agreement=agreement, key="talks", title="Talks begin")
@@ -91,7 +92,7 @@ def test_each_agreement_sets_its_own_delay_and_zero_turns_escalation_off(talks, 
     agreement.save()
     sweep_and_send(DETECTED)
     sweep_and_send(DETECTED + timedelta(hours=6))
-    assert sent("[Compliance monitor] Not assessed after 6 hours: Talks begin is missed") == [
+    assert sent(f"[Compliance monitor] Not assessed after 6 hours: Talks begin is missed ({agreement.title})") == [
         "amina@mission.example.org", "ben@mission.example.org"]
 
     quiet = CommitmentFactory(agreement=AgreementFactory(slug="quiet", escalate_after_hours=0), key="talks",

@@ -161,7 +161,7 @@ def test_a_sweep_and_its_alert_go_through_while_an_import_is_held(workers_as_doc
             wait_until(lambda: finished_sweeps() > before, timeout=30,
                        what="the sweep sent after the check to finish while the check runs")
             [received] = smtp.wait_for(1, timeout=30)
-            assert received.subject == "[Compliance monitor] Missed: Talks begin"
+            assert received.subject == f"[Compliance monitor] Missed: Talks begin ({agreement.title})"
             assert waiting_on(holder) and state() == ev.UPLOADED  # the check was running all along
         wait_until(lambda: state() == ev.CHECKED, timeout=60, what="the check to finish once let go")
 

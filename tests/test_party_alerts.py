@@ -66,7 +66,7 @@ def test_two_parties_missing_at_different_sweeps_get_one_alert_each_naming_the_p
     # Ukraine acts on time; DPR does not: DPR missed at the deadline.
     act = withdrawal("Ukraine", datetime(2020, 3, 5, 8, tzinfo=UTC))
     sweep_and_send(TALKS_MISSED_AT + timedelta(minutes=1))
-    assert subjects("DPR") == ["DPR missed: Talks begin"]
+    assert subjects("DPR") == [f"DPR missed: Talks begin ({agreement.title})"]
     assert not subjects("Missed")  # the commitment's own change is recorded, but the party's alert says it
 
     # Ukraine's act is rejected later: Ukraine missed too, a new alert, not a repeat of DPR's.
@@ -74,10 +74,11 @@ def test_two_parties_missing_at_different_sweeps_get_one_alert_each_naming_the_p
     sweep_and_send(TALKS_MISSED_AT + timedelta(days=2))
     sweep_and_send(TALKS_MISSED_AT + timedelta(days=3))  # nothing more
 
-    assert sorted(subjects()) == sorted(["DPR missed: Talks begin", "Ukraine missed: Talks begin"])
+    assert sorted(subjects()) == sorted([f"DPR missed: Talks begin ({agreement.title})",
+                                   f"Ukraine missed: Talks begin ({agreement.title})"])
     alerts = am.Alert.objects.filter(commitment=talks, event=am.MISSED)
     assert {a.key.split(":")[1] for a in alerts} == {f"p{ukraine.id}", f"p{dpr.id}"}
-    body = next(m.body for m in mail.outbox if m.subject.endswith("Ukraine missed: Talks begin"))
+    body = next(m.body for m in mail.outbox if m.subject.endswith(f"Ukraine missed: Talks begin ({agreement.title})"))
     assert "Ukraine: Missed: due by the end of 10 March 2020" in body
 
 
@@ -87,7 +88,8 @@ def test_a_repeated_sweep_sends_nothing_more(agreement, parties):
     for minutes in (1, 2, 3):
         sweep_and_send(TALKS_MISSED_AT + timedelta(minutes=minutes))
 
-    assert sorted(subjects()) == ["DPR missed: Talks begin", "Ukraine missed: Talks begin"]
+    assert sorted(subjects()) == [f"DPR missed: Talks begin ({agreement.title})",
+                               f"Ukraine missed: Talks begin ({agreement.title})"]
     assert StatusChange.objects.filter(party__isnull=False).count() == 2
     assert StatusChange.objects.filter(party__isnull=True).count() == 1
 
@@ -115,14 +117,14 @@ def test_a_partys_withdrawn_miss_is_corrected_for_that_party(agreement, parties)
     staff_subscription(agreement)
     withdrawal("DPR", datetime(2020, 3, 5, 8, tzinfo=UTC))
     sweep_and_send(TALKS_MISSED_AT + timedelta(minutes=1))
-    assert subjects() == ["Ukraine missed: Talks begin"]
+    assert subjects() == [f"Ukraine missed: Talks begin ({agreement.title})"]
 
     # A report recorded later shows Ukraine acted on time after all.
     withdrawal("Ukraine", datetime(2020, 3, 6, 8, tzinfo=UTC))
     sweep_and_send(TALKS_MISSED_AT + timedelta(days=1))
 
     assert StatusChange.objects.filter(party=ukraine).latest("id").kind == CORRECTION
-    assert subjects("Correction") == ["Correction: Ukraine not missed: Talks begin"]
+    assert subjects("Correction") == [f"Correction: Ukraine not missed: Talks begin ({agreement.title})"]
 
 
 def test_a_commitment_shared_any_alerts_as_one(agreement, parties):
@@ -130,5 +132,5 @@ def test_a_commitment_shared_any_alerts_as_one(agreement, parties):
     staff_subscription(agreement)
     sweep_and_send(TALKS_MISSED_AT + timedelta(minutes=1))
 
-    assert subjects() == ["Missed: Talks begin"]
+    assert subjects() == [f"Missed: Talks begin ({agreement.title})"]
     assert not StatusChange.objects.filter(party__isnull=False).exists()

@@ -24,8 +24,9 @@ from monitor.alerts.sweep import run_sweep
 from tests.factories import AgreementFactory, CommitmentFactory
 
 SUBSCRIBE = "/alerts/subscribe/deal/"
-CONFIRM_SUBJECT = "[Compliance monitor] Confirm your alerts for The deal"
-MISSED_SUBJECT = "[Compliance monitor] Missed: Talks begin"
+DEAL = "The deal"
+CONFIRM_SUBJECT = f"[Compliance monitor] Confirm your alerts for {DEAL}"
+MISSED_SUBJECT = f"[Compliance monitor] Missed: Talks begin ({DEAL})"
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,7 @@ def deal():
     So a confirmed outside subscriber is told "Missed" at the next sweep, and an unconfirmed one is not.
     """
     today = timezone.now().astimezone(ZoneInfo("Asia/Kabul")).date()
-    agreement = AgreementFactory(slug="deal", title="The deal", signed_on=today - timedelta(days=12),
+    agreement = AgreementFactory(slug="deal", title=DEAL, signed_on=today - timedelta(days=12),
                                  publish_computed_verdicts=True)
     CommitmentFactory(agreement=agreement, key="talks", title="Talks begin", due_offset=10)
     return agreement

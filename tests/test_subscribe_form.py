@@ -155,7 +155,7 @@ def test_the_form_on_a_commitment_page_signs_up_for_that_commitment_and_sends_on
     assert (sub.email, sub.commitment.key, sub.confirmed_at) == ("reader@example.org", "talks", None)
     assert sub.wants_digest and sub.reminder_days == [7, 1]
     [confirmation] = confirmation_sent_to("reader@example.org")
-    assert confirmation.subject.endswith("Confirm your alerts for Talks begin")
+    assert confirmation.subject.endswith(f"Confirm your alerts for Talks begin ({deal.title})")
     assert len(mail.outbox) == 1
 
 

@@ -94,7 +94,9 @@ def watcher_before_the_deadline(client, agreement):
     # Still subscribed after the scanner's visit: the reminder before the deadline arrives.
     run_sweep(now=BEFORE_THE_DEADLINE)
     send_due(BEFORE_THE_DEADLINE)
-    assert [m.subject for m in mail.outbox] == ["[Compliance monitor] Due 10 March 2020: Talks begin"]
+    assert [m.subject for m in mail.outbox] == [
+        f"[Compliance monitor] Due 10 March 2020: Talks begin ({agreement.title})"
+    ]
     mail.outbox.clear()
     return sub, path
 
@@ -118,7 +120,7 @@ def test_a_subscriber_who_does_not_unsubscribe_is_told_of_the_missed_deadline(cl
     run_sweep(now=AFTER_THE_MISS)
     send_due(AFTER_THE_MISS)
     assert [(m.to, m.subject) for m in mail.outbox] == [
-        (["watcher@example.org"], "[Compliance monitor] Missed: Talks begin")
+        (["watcher@example.org"], f"[Compliance monitor] Missed: Talks begin ({agreement.title})")
     ]
 
 

@@ -61,7 +61,9 @@ def sweep_and_send(now):
 def test_missed_deadline_is_recorded_at_the_deadline_and_emailed_once(talks):
     staff_subscription(talks.agreement)
     sweep_and_send(datetime(2020, 3, 9, tzinfo=UTC))
-    assert [m.subject for m in mail.outbox] == ["[Compliance monitor] Due 10 March 2020: Talks begin"]
+    assert [m.subject for m in mail.outbox] == [
+        f"[Compliance monitor] Due 10 March 2020: Talks begin ({talks.agreement.title})"
+    ]
     sweep_and_send(MISSED_AT + timedelta(minutes=1))
     sweep_and_send(MISSED_AT + timedelta(minutes=2))
     missed = [m for m in mail.outbox if m.subject.startswith("[Compliance monitor] Missed")]
@@ -191,8 +193,23 @@ def test_a_late_report_of_an_act_before_a_recorded_miss_is_dated_at_the_act_and_
     ]
     assert talks.status_changes.latest("id").new_status == "met"
     assert [m.subject for m in mail.outbox if "Correction" in m.subject] == [
-        "[Compliance monitor] Correction: Talks begin is not missed"
+        f"[Compliance monitor] Correction: Talks begin is not missed ({talks.agreement.title})"
     ]
+
+
+def test_an_alerts_subject_names_the_status_the_commitment_and_the_agreement(talks):
+    # Two agreements, each with its "Talks begin": the inbox tells them apart by the subject alone.
+    doha = CommitmentFactory(agreement=AgreementFactory(slug="doha", title="US–Taliban agreement (Doha, 2020)"),
+                             key="talks", title="Talks begin")
+    staff_subscription(talks.agreement)
+    staff_subscription(doha.agreement, username="analyst", email="analyst@example.org")
+    sweep_and_send(MISSED_AT + timedelta(minutes=1))
+    told = {m.to[0]: m.subject for m in mail.outbox if "Missed" in m.subject}
+    assert told == {
+        "watcher@example.org": "[Compliance monitor] Missed: Talks begin (The deal)",
+        # A title with parentheses of its own follows a dash: no parentheses inside parentheses.
+        "analyst@example.org": "[Compliance monitor] Missed: Talks begin — US–Taliban agreement (Doha, 2020)",
+    }
 
 
 def test_loading_an_agreement_signed_two_years_ago_sends_one_summary(talks):

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 # midnight, 19:30 UTC on 10 March.
 DUE_AT = datetime(2020, 3, 10, 19, 30, tzinfo=UTC)
 JOINED = datetime(2020, 1, 1, tzinfo=UTC)
-MISSED = "[Compliance monitor] Missed: Talks begin"
+DEAL = "The deal"
+MISSED = f"[Compliance monitor] Missed: Talks begin ({DEAL})"
+DUE = f"[Compliance monitor] Due 10 March 2020: Talks begin ({DEAL})"
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +33,7 @@ def _locmem_email(settings):
 
 @pytest.fixture
 def talks():
-    return CommitmentFactory(agreement=AgreementFactory(slug="deal", title="The deal"), key="talks", title="Talks begin")
+    return CommitmentFactory(agreement=AgreementFactory(slug="deal", title=DEAL), key="talks", title="Talks begin")
 
 
 def staff(agreement, name="watcher", email=None, confirmed_at=JOINED, **kwargs):
@@ -127,7 +129,7 @@ def test_a_subscription_to_the_commitment_wins_over_one_to_its_agreement_for_the
 
     sweep_and_send(datetime(2020, 3, 4, tzinfo=UTC))  # six days before the due date
 
-    assert told("watcher@example.org") == ["[Compliance monitor] Due 10 March 2020: Talks begin"]
+    assert told("watcher@example.org") == [DUE]
     reminder = am.Alert.objects.get(event=am.REMINDER)
     assert reminder.subscription.commitment_id == talks.id
     assert "Due in 7 days or less" in reminder.body_text
@@ -171,7 +173,7 @@ def test_the_seven_day_reminder_goes_out_at_the_very_instant_seven_days_before_t
     sweep_and_send(DUE_AT - timedelta(days=7, microseconds=1))
     assert told("watcher@example.org") == []
     sweep_and_send(DUE_AT - timedelta(days=7))
-    assert told("watcher@example.org") == ["[Compliance monitor] Due 10 March 2020: Talks begin"]
+    assert told("watcher@example.org") == [DUE]
 
 
 def test_a_deadline_already_met_gets_no_reminder(talks):
