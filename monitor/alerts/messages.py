@@ -107,15 +107,16 @@ def _day(instant, commitment):
     return date_format(instant.astimezone(ZoneInfo(commitment.agreement.time_zone)).date(), "j F Y")
 
 
-def with_agreement(subject, commitment):
+def with_agreement(subject, agreement):
     """The subject naming its commitment's agreement too: "Missed: Talks begin (US–Taliban agreement)".
 
     Commitment titles repeat across agreements ("Talks begin", "Prisoner release"), and an inbox shows only the
     subject, so it says where as well as what. One rule for every subject: the title in parentheses, unless the
     title has parentheses of its own ("US–Taliban agreement (Doha, 2020)"), then after a dash, since nested
-    parentheses read as a mistake. The caller loads the commitment with its agreement (no query per message).
+    parentheses read as a mistake. Callers pass the agreement they already hold (the sweep loads commitments
+    with their agreement), so naming it costs no query per message.
     """
-    title = commitment.agreement.title
+    title = agreement.title
     if "(" in title:
         return f"{subject} — {title}"
     return f"{subject} ({title})"
@@ -217,11 +218,14 @@ class TransitionAlert(_Builder):
         if self.party is not None:
             return self._party_content(c, status, day, paragraphs)
         if self.corrects is None:
-            subject = with_agreement(_("%(status)s: %(commitment)s") % {"status": status, "commitment": c.title}, c)
+            subject = with_agreement(
+                _("%(status)s: %(commitment)s") % {"status": status, "commitment": c.title}, c.agreement
+            )
             heading = _("%(status)s on %(day)s") % {"status": status, "day": day}
             return subject, heading, paragraphs, commitment_url(c)
         subject = with_agreement(
-            _("Correction: %(commitment)s is %(status)s") % {"commitment": c.title, "status": status.lower()}, c
+            _("Correction: %(commitment)s is %(status)s") % {"commitment": c.title, "status": status.lower()},
+            c.agreement,
         )
         heading = _("Correction: %(status)s on %(day)s") % {"status": status, "day": day}
         paragraphs.insert(0, _(
@@ -237,10 +241,10 @@ class TransitionAlert(_Builder):
         # After what the evidence shows for the commitment, before whether an analyst assessed it.
         paragraphs.insert(len(paragraphs) - 1, _("%(party)s: %(sentence)s") % {"party": self.party, "sentence": reason})
         if self.corrects is None:
-            subject = with_agreement(_("%(party)s %(status)s: %(commitment)s") % values, c)
+            subject = with_agreement(_("%(party)s %(status)s: %(commitment)s") % values, c.agreement)
             heading = _("%(party)s: %(status)s on %(day)s") % values
             return subject, heading, paragraphs, commitment_url(c)
-        subject = with_agreement(_("Correction: %(party)s %(status)s: %(commitment)s") % values, c)
+        subject = with_agreement(_("Correction: %(party)s %(status)s: %(commitment)s") % values, c.agreement)
         heading = _("Correction: %(party)s %(status)s on %(day)s") % values
         paragraphs.insert(0, _(
             "An earlier alert said “%(subject)s”. That no longer holds: the evidence behind it was rejected or "
@@ -299,7 +303,9 @@ class Reminder(_Builder):
     def content(self):
         c = self.commitment
         due = _day(self.standing.computed.due_at - _tick(), c)
-        subject = with_agreement(_("Due %(day)s: %(commitment)s") % {"day": due, "commitment": c.title}, c)
+        subject = with_agreement(
+            _("Due %(day)s: %(commitment)s") % {"day": due, "commitment": c.title}, c.agreement
+        )
         heading = _("Due in %(days)s days or less") % {"days": self.days}
         return subject, heading, _verdict_paragraphs(c, self.standing, self.standing.computed.status), commitment_url(c)
 
@@ -348,7 +354,7 @@ class Correction(_Builder):
             subject = _("Correction: %(commitment)s is not %(status)s") % {
                 "commitment": c.title, "status": withdrawn.lower(),
             }
-        subject = with_agreement(subject, c)
+        subject = with_agreement(subject, c.agreement)
         paragraphs = [
             _("An earlier alert said “%(subject)s”. That verdict has been withdrawn: the evidence behind it was "
               "rejected, or an analyst's assessment overrides it.") % {"subject": self.original.subject},
@@ -380,7 +386,7 @@ class Escalation(_Builder):
         hours = c.agreement.escalate_after_hours
         subject = _("Not assessed after %(hours)s hours: %(commitment)s is %(status)s") % {
             "hours": hours, "commitment": c.title, "status": status.lower()}
-        subject = with_agreement(subject, c)
+        subject = with_agreement(subject, c.agreement)
         paragraphs = [
             _("The monitor found %(commitment)s %(status)s on %(day)s, and no analyst has assessed it since. "
               "Outside subscribers hear of it only once it is assessed (unless the agreement publishes computed "
@@ -408,7 +414,7 @@ class Confirmation(_Builder):
         what = sub.commitment.title if sub.commitment_id else sub.agreement.title
         subject = _("Confirm your alerts for %(what)s") % {"what": what}
         if sub.commitment_id:
-            subject = with_agreement(subject, sub.commitment)
+            subject = with_agreement(subject, sub.commitment.agreement)
         link = confirm_url(sub)
         paragraphs = [
             _("Someone, hopefully you, asked for email alerts about %(what)s. Open the link below and press "

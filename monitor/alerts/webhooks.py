@@ -210,6 +210,7 @@ class Delivery:
         else:
             subject = _("Correction: %(commitment)s is %(status)s") % {
                 "commitment": c.title, "status": _label(change.new_status).lower()}
+        subject = messages.with_agreement(subject, self.agreement)  # as the email says it, in the outbox list
         return am.Alert(
             key=self.key, event=self.event, webhook=self.webhook, to_email="", commitment=c, status_change=change,
             corrects=self.corrects, subject=subject[:300],
@@ -241,6 +242,7 @@ class CorrectionDelivery:
         status_now = self.standing.status if self.standing is not None else ""
         subject = _("Correction: %(commitment)s is not %(status)s") % {
             "commitment": c.title, "status": _label(withdrawn.new_status).lower()}
+        subject = messages.with_agreement(subject, c.agreement)
         return am.Alert(
             key=self.key, event=am.CORRECTION, webhook=original.webhook, to_email="", commitment=c,
             status_change=withdrawn, corrects=original, subject=subject[:300],
