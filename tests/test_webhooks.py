@@ -310,6 +310,11 @@ def test_an_analyst_overriding_a_delivered_miss_sends_the_receiver_a_correction_
     assert correction["event"] == "correction" and correction["corrects"] == missed["key"]
     assert (correction["old_status"], correction["new_status"], correction["assessed"]) == ("missed", "met", True)
     assert [a.event for a in deliveries(hook)] == [am.MISSED, am.CORRECTION]
+    # The outbox lists the rows as the emails would say them, agreement included.
+    assert [a.subject for a in deliveries(hook)] == [
+        f"Missed: Talks begin ({talks.agreement.title})",
+        f"Correction: Talks begin is not missed ({talks.agreement.title})",
+    ]
 
 
 def test_a_delivery_still_unsent_when_its_miss_is_overridden_is_cancelled_and_never_corrected(
@@ -543,7 +548,7 @@ def test_deliveries_and_their_attempts_are_on_the_webhooks_page_and_in_the_outbo
 
     client.force_login(owner)
     outbox = client.get(reverse("admin:alerts_alert_changelist") + "?channel=webhook").content.decode()
-    assert receiver.url() in outbox and "Missed: Talks begin" in outbox
+    assert receiver.url() in outbox and f"Missed: Talks begin ({talks.agreement.title})" in outbox
     row = client.get(reverse("admin:alerts_alert_change", args=[alert.pk])).content.decode()
     assert "HTTP status" in row and "Internal Server Error" in row
 
