@@ -69,7 +69,8 @@ def test_a_reader_subscribes_from_the_agreement_page_and_confirms_by_the_emailed
     [received] = mail_server.wait_for(1)
     assert received.rcpt_tos == ["reader@example.org"]
     assert received.subject.endswith("Confirm your alerts for US–Taliban agreement (Doha, 2020)")
-    link = next(line.strip() for line in received.text.splitlines() if "/alerts/confirm/" in line)
+    # The text part labels each link: "Confirm your subscription: <address>".
+    link = next(line.split(": ", 1)[-1].strip() for line in received.text.splitlines() if "/alerts/confirm/" in line)
     assert link.startswith(f"{site}/alerts/confirm/")
     assert am.Subscription.objects.get().confirmed_at is None
 

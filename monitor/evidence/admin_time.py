@@ -7,7 +7,7 @@ ADMIN_TIME_ZONE setting when agreements differ) and in en-GB's day-first formats
 The zone is named in the page header (templates/admin/base_site.html) and under each date field.
 """
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
 from monitor.evidence.importing.zones import admin_time_zone
@@ -20,7 +20,11 @@ class AdminLocalTime:
 
     def __call__(self, request):
         if self.prefix is None:
-            self.prefix = reverse("admin:index")
+            try:
+                self.prefix = reverse("admin:index")
+            except NoReverseMatch:
+                # A URLconf without the admin (a test's, a deployment serving only the public pages): nothing to do.
+                return self.get_response(request)
         if not request.path.startswith(self.prefix):
             return self.get_response(request)
         zone = admin_time_zone()
