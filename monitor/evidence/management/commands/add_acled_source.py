@@ -16,17 +16,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from monitor.evidence import models as ev
+from monitor.evidence.importing.acled import EVENT_TYPES
 
-# ACLED's six event types, as its export writes them in `event_type` (docs/importing.md): what the
-# source declares it reports, so a rule naming one of them is never "no source reports this".
-ACLED_EVENT_TYPES = [
-    "Battles",
-    "Explosions/Remote violence",
-    "Violence against civilians",
-    "Protests",
-    "Riots",
-    "Strategic developments",
-]
+# ACLED's six event types (the importer's list, as its export writes them in `event_type`): what the source
+# declares it reports, so a rule naming one of them is never "no source reports this".
+ACLED_EVENT_TYPES = list(EVENT_TYPES)
 COVERAGE_FROM = datetime.date(2017, 1, 1)
 
 
