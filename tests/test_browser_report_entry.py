@@ -1,21 +1,16 @@
 """A monitor enters a report in a real Chromium (issue 15): the category chosen from the rules' list, the
 source by its grade, the date day first in Kabul time; the report is then on the public commitment page."""
 
-import os
 import time
-from io import StringIO
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.core.management import call_command
-from django.test import override_settings
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
 
 from monitor.accounts.roles import MONITOR, grant_role
 from monitor.evidence.models import Report
-from terms.models import Agreement
-from tests.browser import CHROMIUM_ARGS, chromium_path, screenshot, serious_violations
+from tests.browser import screenshot, serious_violations
+from tests.test_browser import browser, plain_http, site  # noqa: F401 (fixtures: the same Chromium set-up)
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -29,43 +24,18 @@ PASSWORD = "a long password for the browser test"
 KNOWN_ADMIN_VIOLATIONS = ("color-contrast", "aria-input-field-name")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    # As in tests/test_browser.py: Playwright's sync API runs an event loop in this thread, and the
-    # synchronous database calls this module makes between page actions are safe.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="session")
-def plain_http():
-    with override_settings(SECURE_SSL_REDIRECT=False):
-        yield
-
-
 @pytest.fixture
-def site(plain_http, live_server):
-    call_command("load_agreement", "agreements/us-taliban-2020.yaml", stdout=StringIO())
-    call_command("load_demo", stdout=StringIO())
-    Agreement.objects.filter(slug="us-taliban-2020").update(publish_computed_verdicts=True)
+def monitors_site(site):
+    """The demo site (tests/test_browser.py) with a monitor who can log in."""
     user = UserFactory(username="farida")
     user.set_password(PASSWORD)
     user.save()
     grant_role(user, MONITOR)
-    return live_server.url
+    return site
 
 
-def test_a_monitor_adds_a_report_choosing_its_category_from_the_list_and_readers_see_it(site, browser):
+def test_a_monitor_adds_a_report_choosing_its_category_from_the_list_and_readers_see_it(monitors_site, browser):
+    site = monitors_site
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
 
