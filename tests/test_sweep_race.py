@@ -121,7 +121,7 @@ def test_a_sweep_started_while_another_runs_waits_and_then_records_nothing_twice
 def test_a_sweep_that_loses_the_race_past_the_lock_rolls_back_whole(deal, monkeypatch):
     # Should the lock ever be bypassed (a misconfigured worker, a second database role), the
     # constraints decide: a status change can follow a given one only once.
-    monkeypatch.setattr(sweep, "_lock", lambda: None)
+    monkeypatch.setattr(sweep, "_lock", lambda agreement_id: None)
     with transaction.atomic():
         first = run_sweep(now=NOW)
         thread, second = in_thread(lambda: run_sweep(now=NOW))

@@ -202,7 +202,7 @@ def test_messages_queued_before_descriptions_existed_are_still_understood(deal):
     assert deal.kabul.status_changes.latest("id").new_status == "breached"
 
 
-def test_the_number_of_queries_does_not_grow_with_the_number_of_commitments(deal):
+def test_the_number_of_queries_of_an_agreements_sweep_does_not_grow_with_its_commitments(deal):
     def queries_for_a_report_about(province, commitments):
         agreement = AgreementFactory(slug=f"deal-{province}", title=f"Deal in {province}")
         for i in range(commitments):
@@ -211,7 +211,8 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_commitments(deal
         run_sweep(now=BEFORE)
         attack = deal.report("Attack", datetime(2020, 3, 6, 8, tzinfo=UTC), admin1=province)
         with CaptureQueriesContext(connection) as queries, transaction.atomic():
-            run = run_sweep(now=NOW, trigger=am.REPORTS, changes=triggers.describe([attack.id]))
+            run = run_sweep(now=NOW, trigger=am.REPORTS, changes=triggers.describe([attack.id]),
+                            agreements=[agreement.id])
             transaction.set_rollback(True)
         assert (run.commitments_evaluated, run.transitions) == (commitments, commitments)
         return len(queries.captured_queries)

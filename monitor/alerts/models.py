@@ -30,7 +30,10 @@ from django.utils.translation import gettext_lazy as _
 BEAT = "beat"
 REPORTS = "reports"
 MANUAL = "manual"
-TRIGGERS = ((BEAT, _("Schedule")), (REPORTS, _("Reports changed")), (MANUAL, _("By hand")))
+CHECK = "check"  # the nightly full sweep, comparing every verdict with the stored state (drift)
+TRIGGERS = (
+    (BEAT, _("Schedule")), (REPORTS, _("Reports changed")), (MANUAL, _("By hand")), (CHECK, _("Nightly check")),
+)
 
 # Alert events
 MISSED = "missed"
@@ -89,12 +92,22 @@ OUTCOMES = (
 
 class SweepRun(models.Model):
     trigger = models.CharField(_("trigger"), max_length=10, choices=TRIGGERS, default=BEAT)
+    # The agreement swept, when the run swept one (each scheduled sweep is one agreement's task);
+    # empty for a run over every agreement in force (`manage.py sweep`), one after another.
+    agreement = models.ForeignKey(
+        "terms.Agreement", models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("agreement")
+    )
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     as_of = models.DateTimeField(_("evaluated as of"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     commitments_evaluated = models.PositiveIntegerField(_("commitments evaluated"), default=0)
     transitions = models.PositiveIntegerField(_("transitions"), default=0)
     alerts_queued = models.PositiveIntegerField(_("alerts queued"), default=0)
+    # Transitions a full sweep found on commitments the incremental path held settled (not due,
+    # and no change pending): what it would have missed. Always 0 but for a bug; the nightly check
+    # records them (fixing the state) and the health endpoint shows the last check's count.
+    drift = models.PositiveIntegerField(_("drift"), default=0)
+    drifted = models.JSONField(_("drifted commitments"), default=list, blank=True)
 
     class Meta:
         ordering = ("-started_at",)
@@ -334,3 +347,79 @@ class Webhook(models.Model):
                 errors["url"] = e.messages
         if errors:
             raise ValidationError(errors)
+
+
+class NextCheck(models.Model):
+    """When the periodic sweep must judge a commitment again though nothing about it changed.
+
+    The engine's `Verdict.next_check` (a deadline passing, a grace period ending, a day's count
+    closing), brought forward to the next reminder or escalation the verdict owes. A periodic sweep
+    judges only the commitments whose instant has come, those a change marked due (`PendingChange`,
+    absorbed by `monitor.alerts.sweep.absorb_pending`), and those never judged or judged by another
+    method version; the nightly check judges them all (docs/architecture.md, "The sweep").
+    """
+
+    commitment = models.OneToOneField(
+        "terms.Commitment", models.CASCADE, primary_key=True, related_name="next_check", verbose_name=_("commitment")
+    )
+    # Empty: nothing but new evidence can change its verdict.
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True, db_index=True)
+    judged_at = models.DateTimeField(_("judged at"))
+    # When a change last marked it due. A sweep that read its evidence before that instant must
+    # not clear the mark (another change came in while it judged): its write keeps due_at then.
+    marked_at = models.DateTimeField(_("marked due at"), null=True, blank=True)
+    method_version = models.CharField(_("method version"), max_length=20)
+
+    class Meta:
+        verbose_name = _("next check")
+        verbose_name_plural = _("next checks")
+
+
+# What a pending change touches
+PENDING_REPORTS = "reports"  # these reports (ids, or a range of ids): what they can affect
+PENDING_COMMITMENTS = "commitments"  # these commitments (an assessment of them)
+PENDING_EVERYTHING = "everything"  # terms, sources, coverage, subscriptions…: every commitment
+PENDING_SCOPES = (
+    (PENDING_REPORTS, _("Reports")), (PENDING_COMMITMENTS, _("Commitments")), (PENDING_EVERYTHING, _("Everything")),
+)
+
+
+class PendingChange(models.Model):
+    """A change the sweep has not judged yet, written in the transaction that made it.
+
+    Written by database triggers (PostgreSQL: migration 0009 of this app) on every table a verdict,
+    a reminder or an escalation reads, so no way of writing (the admin, the API, an import, SQL by
+    hand) can change the evidence without the periodic sweep hearing of it. `absorb_pending` turns
+    rows into `NextCheck` marks and deletes them, in one transaction. The on-commit re-evaluation
+    (`monitor.alerts.triggers`) is the prompt path; this is the guarantee. On SQLite (the quick
+    start) there are no triggers and every periodic sweep judges everything.
+    """
+
+    scope = models.CharField(_("scope"), max_length=12, choices=PENDING_SCOPES)
+    # The ids (of reports or commitments, by scope) when a statement touched few; otherwise the range
+    # first..last, which may hold unchanged ones too (read for nothing, never a change missed).
+    ids = models.JSONField(_("ids"), null=True, blank=True)
+    first_id = models.BigIntegerField(_("first id"), null=True, blank=True)
+    last_id = models.BigIntegerField(_("last id"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("pending change")
+        verbose_name_plural = _("pending changes")
+
+
+class DigestDay(models.Model):
+    """The day an agreement's digests were owed: once a day, by the first sweep that judged all of it.
+
+    A periodic sweep judges only what is due; the daily digest lists every commitment. The first
+    sweep past the digest hour with no row for the day judges the whole agreement and writes the
+    row in its transaction (unique: a second sweep racing it fails and rolls back, like any race).
+    """
+
+    agreement = models.ForeignKey("terms.Agreement", models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+
+    class Meta:
+        verbose_name = _("digest day")
+        verbose_name_plural = _("digest days")
+        constraints = [models.UniqueConstraint(fields=("agreement", "day"), name="digest_once_a_day_per_agreement")]

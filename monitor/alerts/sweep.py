@@ -1,34 +1,43 @@
-"""The sweep: evaluate every commitment in force, record transitions, queue the alerts they owe.
+"""The sweep: judge commitments, record transitions, queue the alerts they owe.
 
-One sweep is one transaction holding one lock (on PostgreSQL, a transaction-
-level advisory lock), so sweeps started at the same moment on several machines
-run one after another; each reads the state *after* taking the lock, so the
-second finds the first's transitions already recorded and records nothing.
-Two database constraints back this up should the lock ever be bypassed: a
-status change can follow a given change only once, and an alert's idempotency
-key is unique. A sweep that lost such a race fails with an IntegrityError and
-rolls back whole (its SweepRun stays unfinished); the next one starts afresh.
+Sweeps are per agreement. Each is one transaction holding that agreement's lock (on PostgreSQL,
+a transaction-level advisory lock keyed on the agreement), so the sweeps of several agreements
+run at once on several workers (`monitor.sweep` fans out one task per agreement in force), while
+two sweeps of one agreement run one after another; each reads the state *after* taking the lock,
+so the second finds the first's transitions already recorded and records nothing. Two database
+constraints back this up should the lock ever be bypassed: a status change can follow a given
+change only once, and an alert's idempotency key is unique. A sweep that lost such a race fails
+with an IntegrityError and rolls back whole (its SweepRun stays unfinished); the next one starts
+afresh.
 
-The number of queries does not depend on the number of commitments: the
-inputs are read in a fixed number of queries (monitor.verdicts.inputs), and
-transitions, evidence links and alerts are written in bulk.
+What a sweep judges (its scope):
 
-A targeted sweep (`changes`, from `monitor.alerts.triggers`) is the same sweep,
-under the same lock, narrowed to the commitments some changed reports can
-affect (`engine.affected`: by rule, link, event group, and anchored on an
-affected one). It judges those, and the commitments they are counted from, with
-the evidence those need, and records transitions and alerts for those alone,
-exactly as a full sweep would. It leaves every other commitment to the
-periodic sweep, and sends no digest (a digest covers every commitment).
+- DUE, the periodic sweep (PostgreSQL): only the commitments whose next check has come (the
+  engine's `Verdict.next_check`, brought forward to the next reminder, escalation or digest:
+  `NextCheck`), those a change marked due (`absorb_pending` turns the `PendingChange` rows
+  database triggers write in every changing transaction into marks), and those never judged or
+  judged by another method. Nothing due and nothing new: a few queries, whatever the size.
+- CHANGED, a targeted sweep (`changes`, from `monitor.alerts.triggers`, queued on commit): the
+  commitments some changed reports can affect (`engine.affected`: by rule, link, event group, and
+  anchored on an affected one), judged with the commitments they are counted from and the
+  evidence those need; it sends no digest. A speed-up: the marks are the guarantee.
+- EVERY: the nightly check (`CHECK`), `manage.py sweep`, and every periodic sweep on SQLite (the
+  quick start has no triggers). The nightly check compares with the stored state: a transition on
+  a commitment the incremental path held settled is drift, logged, counted on the run and shown
+  on the health endpoint, and fixed by being recorded like any other.
+
+The number of queries does not depend on the number of commitments: the inputs are read in a
+fixed number of queries (monitor.verdicts.inputs), and transitions, evidence links, next checks and
+alerts are written in bulk.
 """
 
 import logging
-from collections import defaultdict
-from datetime import timedelta
+from collections import Counter, defaultdict
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from monitor.alerts import escalation, messages, webhooks
@@ -36,13 +45,19 @@ from monitor.alerts import models as am
 from monitor.evidence.publication import under_review
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
+from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import COMPUTED, CORRECTION, StatusChange
-from terms.models import CEILING, IN_FORCE, PROHIBITION, Agreement
+from terms.models import CEILING, IN_FORCE, PROHIBITION, Agreement, Commitment
 from terms.rules import normalize_name
 
 log = logging.getLogger(__name__)
 
-SWEEP_LOCK = 0x5EED  # advisory lock id: one sweep at a time across every worker
+SWEEP_LOCK = 0x5EED  # advisory lock class; the agreement's id is the key: one sweep of an agreement at a time
+
+# What a sweep judges (the module's docstring)
+EVERY = "every"
+DUE = "due"
+CHANGED = "changed"
 
 # The alert a transition owes, by its new status (and, for recoveries, the old one).
 ADVERSE_EVENTS = {S.MISSED: am.MISSED, S.BREACHED: am.BREACHED, S.DISPUTED: am.DISPUTED, S.OVERDUE: am.OVERDUE}
@@ -70,13 +85,27 @@ def _silent(terms, changed):
     return {pk for pk, change in latest_changes(candidates).items() if change.new_status == S.NO_DATA}
 
 
-def _lock():
+def _lock(agreement_id):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # Blocking, not try-lock: a sweep queued because a report just changed must see that
             # report, so it waits for the running sweep rather than trusting it to have seen it.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SWEEP_LOCK])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SWEEP_LOCK, agreement_id])
     # SQLite serialises writers itself; the quick start runs one worker (docs/operations.md).
+
+
+def incremental():
+    """Can a periodic sweep judge only what is due? Only where triggers record every change (PostgreSQL)."""
+    return connection.vendor == "postgresql"
+
+
+def fingerprint():
+    """What a stored next check was worked out under: a new method or new settings make every commitment due."""
+    return f"{METHOD_VERSION}/{settings.MONITOR_DUE_SOON_DAYS}/{settings.MONITOR_DIGEST_HOUR_UTC}"
+
+
+def in_force():
+    return list(Agreement.objects.filter(state=IN_FORCE).order_by("id").values_list("id", flat=True))
 
 
 def latest_changes(commitment_ids):
@@ -101,23 +130,120 @@ def latest_party_changes(commitment_ids):
     return {(c.commitment_id, c.party_id): c for c in StatusChange.objects.filter(id__in=latest_ids)}
 
 
-def run_sweep(*, now, trigger=am.BEAT, changes=None):
-    """Evaluate, record transitions and queue alerts as of `now`. Returns the SweepRun.
+def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
+    """Judge, record transitions and queue alerts as of `now`. Returns the SweepRun.
 
-    `changes`: a description of changed reports (`triggers.describe`); only the commitments
-    they can affect are evaluated and recorded.
+    `agreements`: the ids of the agreements to sweep (by default every one in force), each in a
+    transaction of its own under its own lock, one after another. `changes`: a description of
+    changed reports (`triggers.describe`); only the commitments they can affect are judged.
+    The scope follows from the trigger (the module's docstring).
     """
-    run = am.SweepRun.objects.create(trigger=trigger, as_of=now)
-    with transaction.atomic():
-        _lock()
-        result = _sweep(now, run, changes)
-    am.SweepRun.objects.filter(pk=run.pk).update(finished_at=timezone.now(), **result)
+    ids = in_force() if agreements is None else list(agreements)
+    one = ids[0] if agreements is not None and len(ids) == 1 else None
+    run = am.SweepRun.objects.create(trigger=trigger, as_of=now, agreement_id=one)
+    if changes is not None:
+        scope = CHANGED
+    elif trigger == am.BEAT and incremental():
+        scope = DUE
+        absorb_pending(now)
+    else:
+        scope = EVERY
+        if trigger == am.CHECK and incremental():
+            # What changed up to now is marked first, so that only what the incremental path
+            # would have left alone counts as drift.
+            absorb_pending(now)
+    totals, drifted = Counter(commitments_evaluated=0, transitions=0, alerts_queued=0), []
+    for agreement_id in ids:
+        with transaction.atomic():
+            _lock(agreement_id)
+            result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK)
+        drifted += result.pop("drifted")
+        totals.update(result)
+    if drifted:
+        log.warning("The nightly check found %d commitments whose stored state had drifted: %s",
+                    len(drifted), drifted[:100])
+    am.SweepRun.objects.filter(pk=run.pk).update(
+        finished_at=timezone.now(), drift=len(drifted), drifted=drifted[:100], **totals
+    )
     run.refresh_from_db()
-    if result["alerts_queued"]:
+    if totals["alerts_queued"]:
         from monitor.alerts.tasks import send_alerts
 
         transaction.on_commit(lambda: _enqueue(send_alerts))
     return run
+
+
+def absorb_pending(now, batch=500):
+    """Turn the pending changes the triggers wrote into due marks on the commitments they can affect.
+
+    Each batch in one transaction: the rows are locked (SKIP LOCKED: two sweeps starting at once
+    share the work, neither waits for the other), the commitments they can affect marked due as of
+    `now`, the rows deleted. A crash in between rolls back both: nothing is marked twice or lost.
+    """
+    while True:
+        with transaction.atomic():
+            rows = list(am.PendingChange.objects.select_for_update(skip_locked=True).order_by("id")[:batch])
+            if not rows:
+                return
+            _mark_due(_affected_by(rows, now), now)
+            am.PendingChange.objects.filter(id__in=[r.id for r in rows]).delete()
+        if len(rows) < batch:
+            return
+
+
+def _affected_by(rows, now):
+    """The ids of the commitments in force some pending changes can affect (None: every one)."""
+    if any(r.scope == am.PENDING_EVERYTHING for r in rows):
+        return None
+    chosen = {i for r in rows if r.scope == am.PENDING_COMMITMENTS for i in _ids_of(r)}
+    reports = [r for r in rows if r.scope == am.PENDING_REPORTS]
+    if reports:
+        description = {"ids": [i for r in reports if r.ids is not None for i in r.ids],
+                       "ranges": [[r.first_id, r.last_id] for r in reports if r.ids is None]}
+        if not description["ranges"]:
+            del description["ranges"]
+        changed = inputs.changes_for(description)
+        if changed:
+            agreements = Agreement.objects.filter(state=IN_FORCE)
+            terms = inputs.terms_for(list(inputs.commitments_for(agreements, parties=False)))
+            chosen |= engine.affected(terms, changed, as_of=now) | _silent(terms, changed)
+    return chosen
+
+
+def _ids_of(row):
+    return row.ids if row.ids is not None else range(row.first_id, row.last_id + 1)
+
+
+def _mark_due(ids, now):
+    """Mark commitments due as of `now` (None: every one). A commitment never judged is due anyway."""
+    checks = am.NextCheck.objects.all()
+    if ids is not None:
+        if not ids:
+            return
+        checks = checks.filter(commitment__in=list(ids))
+    checks.filter(Q(due_at__isnull=True) | Q(due_at__gt=now)).update(due_at=now)
+    checks.update(marked_at=now)
+
+
+def _due(agreement_id, now):
+    """The ids of the agreement's commitments a periodic sweep judges now, in two indexed queries."""
+    stale = Q(due_at__lte=now) | ~Q(method_version=fingerprint())
+    due = set(am.NextCheck.objects.filter(commitment__agreement=agreement_id).filter(stale)
+              .values_list("commitment_id", flat=True))
+    due.update(Commitment.objects.filter(agreement=agreement_id, next_check__isnull=True)
+               .values_list("id", flat=True))
+    return due
+
+
+def _digest_owed(agreement_id, now):
+    """Is today's digest for this agreement still owed (past the hour, someone wants it, none yet)?"""
+    if now.hour < settings.MONITOR_DIGEST_HOUR_UTC:
+        return False
+    wanted = am.Subscription.objects.filter(
+        agreement=agreement_id, wants_digest=True, confirmed_at__isnull=False,
+        unsubscribed_at__isnull=True, suspended_at__isnull=True,
+    )
+    return wanted.exists() and not am.DigestDay.objects.filter(agreement=agreement_id, day=now.date()).exists()
 
 
 def _enqueue(task):
@@ -127,14 +253,30 @@ def _enqueue(task):
         log.warning("Could not queue %s; the periodic task will.", task.name)
 
 
-def _sweep(now, run, changes=None):
-    agreements = {a.id: a for a in Agreement.objects.filter(state=IN_FORCE)}
+def _sweep(now, run, agreement_id, scope, changes=None, check=False):
+    digests = scope != CHANGED and _digest_owed(agreement_id, now)
+    if digests:
+        scope = EVERY  # the digest lists every commitment: judged all, once a day
+    settled = set()
+    if scope == DUE:
+        chosen = _due(agreement_id, now)
+        if not chosen:
+            return {"commitments_evaluated": 0, "transitions": 0, "alerts_queued": 0, "drifted": []}
+    elif check and incremental():
+        # Held settled: judged under this method, not due, and no change marked since.
+        settled = set(
+            am.NextCheck.objects.filter(commitment__agreement=agreement_id, method_version=fingerprint())
+            .filter(Q(due_at__isnull=True) | Q(due_at__gt=now))
+            .values_list("commitment_id", flat=True)
+        )
+    agreements = {a.id: a for a in Agreement.objects.filter(state=IN_FORCE, id=agreement_id)}
     commitments = list(inputs.commitments_for(agreements.values(), parties=False))
     terms = inputs.terms_for(commitments)
     if changes is not None:
         # Read after taking the lock, like everything else: the reports as they are now.
         changed = inputs.changes_for(changes)
         chosen = engine.affected(terms, changed, as_of=now) | _silent(terms, changed)
+    if scope != EVERY:
         needed = engine.anchors_of(terms, chosen)  # an anchored commitment is judged from its anchor's verdict
         commitments = [c for c in commitments if c.id in chosen]
         terms = [t for t in terms if t.id in needed]
@@ -245,12 +387,76 @@ def _sweep(now, run, changes=None):
     # sweep after an analyst settles it (docs/architecture.md, "Verdicts that claim no more than the evidence").
     alerting = [c for c in commitments if not under_review(standings[c.id])]
     owed = _owed_alerts(now, alerting, standings, latest, withdrawn, subscriptions, agreements,
-                        digests=changes is None, latest_party=latest_party)
+                        digests=digests, latest_party=latest_party)
     owed += _corrections(now, withdrawn, standings)
     owed += escalation.owed(now, alerting, standings, latest, agreements)
     owed += webhooks.owed(now, alerting, standings, latest, withdrawn, agreements)
     queued = _insert_missing(owed, run, now)
-    return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued}
+    if digests:
+        am.DigestDay.objects.create(agreement_id=agreement_id, day=now.date())
+    _store_next_checks(now, commitments, standings, latest, agreements, subscriptions)
+    drifted = sorted({ch.commitment_id for ch in new_changes + party_changes if ch.commitment_id in settled})
+    return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued,
+            "drifted": drifted}
+
+
+def next_check(now, commitment, standing, latest, agreement, reminder_days, digest_at):
+    """When this commitment must be judged again though nothing changes: the engine's instant, or sooner.
+
+    Sooner for what a sweep owes by the clock besides transitions: the next reminder before a due
+    date (any subscriber's), the escalation of an adverse verdict left unassessed, the next digest.
+    """
+    verdict = standing.computed
+    candidates = [getattr(verdict, "next_check", now + timedelta(microseconds=1)), digest_at]
+    if verdict.status in (S.NOT_YET_DUE, S.DUE_SOON) and verdict.due_at is not None:
+        candidates += [verdict.due_at - timedelta(days=d) for d in reminder_days]
+    change = latest.get(commitment.id)
+    if change is not None and change.new_status in escalation.ESCALATED and agreement.escalate_after_hours:
+        candidates.append(change.detected_at + timedelta(hours=agreement.escalate_after_hours))
+    later = [c for c in candidates if c is not None and c > now]
+    return min(later, default=None)
+
+
+def _store_next_checks(now, commitments, standings, latest, agreements, subscriptions):
+    """Write each judged commitment's next check, in one statement.
+
+    A commitment a change marked due after `now` (another change came in while this sweep
+    judged, with evidence this sweep may not have read) keeps its mark: it is judged again.
+    """
+    if not commitments:
+        return
+    reminder_days = defaultdict(set)
+    digest_wanted = set()
+    for sub in subscriptions:
+        reminder_days[sub.agreement_id].update(sub.reminder_days or ())
+        if sub.wants_digest:
+            digest_wanted.add(sub.agreement_id)
+    digest_hour = datetime.combine(now.date(), time(settings.MONITOR_DIGEST_HOUR_UTC), tzinfo=now.tzinfo)
+    next_digest = digest_hour if digest_hour > now else digest_hour + timedelta(days=1)
+    rows = []
+    for c in commitments:
+        agreement = agreements[c.agreement_id]
+        digest_at = next_digest if c.agreement_id in digest_wanted else None
+        rows.append((c.id, next_check(now, c, standings[c.id], latest, agreement,
+                                      reminder_days[c.agreement_id], digest_at)))
+    version = fingerprint()
+    if connection.vendor != "postgresql":
+        am.NextCheck.objects.bulk_create(
+            [am.NextCheck(commitment_id=cid, due_at=due, judged_at=now, method_version=version) for cid, due in rows],
+            update_conflicts=True, unique_fields=["commitment"], update_fields=["due_at", "judged_at", "method_version"],
+        )
+        return
+    table = connection.ops.quote_name(am.NextCheck._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS n (commitment_id, due_at, judged_at, method_version, marked_at) "
+            "SELECT c, d, %s, %s, NULL FROM unnest(%s::bigint[], %s::timestamptz[]) AS t(c, d) "
+            "ON CONFLICT (commitment_id) DO UPDATE SET "
+            "due_at = CASE WHEN n.marked_at > %s THEN n.due_at ELSE EXCLUDED.due_at END, "
+            "marked_at = CASE WHEN n.marked_at > %s THEN n.marked_at END, "
+            "judged_at = EXCLUDED.judged_at, method_version = EXCLUDED.method_version",
+            [now, version, [cid for cid, _ in rows], [due for _, due in rows], now, now],
+        )
 
 
 def _link_evidence(links):
@@ -402,7 +608,8 @@ def _digests(now, commitments, standings, by_agreement, agreements):
             elif standing.computed.status in (S.NOT_YET_DUE, S.DUE_SOON) and due and now <= due <= week:
                 lines.append(standing)
         if lines:
-            key = f"digest:{now.date().isoformat()}:{address}"
+            # Per agreement: each agreement's sweep owes its own digest (sweeps are per agreement).
+            key = f"digest:{now.date().isoformat()}:a{subs[0].agreement_id}:{address}"
             owed.append((key, messages.Digest(key, subs[0], lines)))
     return owed
 

@@ -1,29 +1,57 @@
 """Celery tasks. Each is idempotent: running one twice, or two at once, does no harm.
 
 Celery delivers at least once and beat may fire twice; the guarantees come from
-the sweep's lock and the outbox's unique keys, not from how often a task runs.
+the sweep's locks, the next checks and the outbox's unique keys, not from how often a task runs.
 """
 
-from celery import shared_task
+from celery import group, shared_task
 from django.utils import timezone
 
 from monitor.alerts import delivery
 from monitor.alerts import models as am
-from monitor.alerts.sweep import run_sweep
+from monitor.alerts.sweep import absorb_pending, in_force, incremental, run_sweep
 
 
 @shared_task(name="monitor.sweep", ignore_result=True)
 def sweep():
-    run_sweep(now=timezone.now(), trigger=am.BEAT)
+    """Beat's periodic sweep: the pending changes marked, then one task per agreement in force.
+
+    The agreements' sweeps run on whichever workers are free, each under its own agreement's
+    lock (monitor/alerts/sweep.py), so several machines judge several agreements at once.
+    """
+    if incremental():
+        absorb_pending(timezone.now())
+    _fan_out(sweep_agreement, in_force())
+
+
+@shared_task(name="monitor.sweep_agreement", ignore_result=True)
+def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None):
+    run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id])
+
+
+@shared_task(name="monitor.check", ignore_result=True)
+def check():
+    """The nightly check: every commitment of every agreement judged again and compared (drift)."""
+    if incremental():
+        absorb_pending(timezone.now())
+    _fan_out(sweep_agreement, in_force(), trigger=am.CHECK)
 
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
 def reevaluate_reports(changes):
-    """A targeted sweep of what these reports can affect (`triggers.describe`; a list of ids too).
+    """A targeted sweep of what these reports can affect (`triggers.describe`; a list of ids too), per agreement.
 
     Messages queued before descriptions existed carry a bare list of ids, read as such.
     """
-    run_sweep(now=timezone.now(), trigger=am.REPORTS, changes=changes)
+    _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
+
+
+def _fan_out(task, agreement_ids, **kwargs):
+    if len(agreement_ids) == 1:
+        # One agreement (the common case, and the quick start): swept here, no message needed.
+        task(agreement_ids[0], **kwargs)
+    elif agreement_ids:
+        group(task.s(agreement_id, **kwargs) for agreement_id in agreement_ids).apply_async()
 
 
 @shared_task(name="monitor.send_alerts", ignore_result=True)

@@ -267,8 +267,12 @@ def health(request):
     age = (now - last.started_at).total_seconds() if last else None
     stale = age is None or age > 3 * interval
     backlog = am.Alert.objects.filter(state=am.PENDING, next_attempt_at__lte=now).count()
+    # The nightly check's runs of the last day (one per agreement): any drift it found and fixed.
+    checks = list(am.SweepRun.objects.filter(trigger=am.CHECK, finished_at__isnull=False,
+                                             started_at__gte=now - timedelta(days=1)).order_by("started_at"))
+    drift = sum(c.drift for c in checks)
     data = {
-        "status": "stale" if stale else "ok",
+        "status": "stale" if stale else "drift" if drift else "ok",
         "sweep_interval_seconds": interval,
         "last_sweep": None if last is None else {
             "started_at": last.started_at.isoformat(),
@@ -277,6 +281,12 @@ def health(request):
             "commitments_evaluated": last.commitments_evaluated,
             "transitions": last.transitions,
             "alerts_queued": last.alerts_queued,
+        },
+        "last_check": None if not checks else {
+            "started_at": checks[0].started_at.isoformat(),
+            "agreements": len(checks),
+            "drift": drift,
+            "drifted_commitments": sorted({i for c in checks for i in c.drifted})[:100],
         },
         "outbox_backlog": backlog,
         "outbox_failed": am.Alert.objects.filter(state=am.FAILED).count(),
