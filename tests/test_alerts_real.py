@@ -104,13 +104,14 @@ def tick(app, *names):
     return lambda: [app.send_task(name) for name in names]
 
 
-def waiting_for_the_sweep_lock():
+def waiting_for_the_sweep_lock(agreement):
+    """How many backends wait on this agreement's sweep lock (the two-key form: class, agreement)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-            "WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %s AND NOT l.granted "
-            "AND d.datname = current_database()",
-            [SWEEP_LOCK],
+            "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 "
+            "AND NOT l.granted AND d.datname = current_database()",
+            [SWEEP_LOCK, agreement.id],
         )
         return cursor.fetchone()[0]
 
@@ -155,19 +156,19 @@ def test_eight_sweeps_at_once_in_separate_processes_email_each_missed_deadline_o
         # Hold the sweep lock while the eight start, so that all eight are mid-sweep at the same
         # moment, queued on the lock, when it is released. Half of them also send, racing the worker.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [SWEEP_LOCK])
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [SWEEP_LOCK, agreement.id])
         try:
             for i in range(8):
                 args = ["sweep", "--send"] if i % 2 == 0 else ["sweep"]
                 procs.append(realparts.manage(args, env, tmp_path / f"sweep-{i}.log"))
             wait_until(
-                lambda: waiting_for_the_sweep_lock() == 8 or any(p.poll() is not None for p in procs),
+                lambda: waiting_for_the_sweep_lock(agreement) == 8 or any(p.poll() is not None for p in procs),
                 timeout=60, what="eight sweeps waiting on the sweep lock",
             )
-            assert waiting_for_the_sweep_lock() == 8, "not all eight sweeps queued on the sweep lock: see their output"
+            assert waiting_for_the_sweep_lock(agreement) == 8, "not all eight sweeps queued on the sweep lock: see their output"
         finally:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK])
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SWEEP_LOCK, agreement.id])
         for proc in procs:
             proc.wait(60)
     finally:

@@ -47,7 +47,10 @@ def reevaluate_reports(changes):
 
 
 def _fan_out(task, agreement_ids, **kwargs):
-    if len(agreement_ids) == 1:
+    if not agreement_ids:
+        # Nothing in force: an empty run all the same, the heartbeat the health endpoint reads.
+        run_sweep(now=timezone.now(), trigger=kwargs.get("trigger", am.BEAT), agreements=[])
+    elif len(agreement_ids) == 1:
         # One agreement (the common case, and the quick start): swept here, no message needed.
         task(agreement_ids[0], **kwargs)
     elif agreement_ids:
