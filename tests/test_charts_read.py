@@ -7,6 +7,7 @@
 - The verdict box, the status history, the feed and the alert email give the same instant a status began.
 """
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
@@ -17,6 +18,7 @@ import time_machine
 from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from monitor.alerts import models as am
 from monitor.alerts.delivery import send_due
@@ -223,7 +225,15 @@ def test_the_verdict_box_history_feed_and_email_agree_on_when_a_breach_began(cli
     cut = {"as_of": "2020-09-30", "known_at": "2020-09-30"}
     api = client.get(reverse("api:commitment-detail", kwargs={"agreement": SLUG, "key": al_qaeda.key}), cut).json()
     assert api["verdict"]["status"] == "breached"
-    assert api["verdict"]["since"].startswith("2020-03-10")  # the engine's own instant
+    assert parse_datetime(api["verdict"]["since"]) == began  # the recorded instant, not the engine's 10 March
+    listed = client.get(reverse("api:commitment-list", kwargs={"agreement": SLUG}), cut).json()["commitments"]
+    assert parse_datetime(next(c for c in listed if c["key"] == al_qaeda.key)["verdict"]["since"]) == began
+    out = StringIO()
+    call_command("compliance", "--json", "--agreement", SLUG, "--as-of", "2020-09-30", stdout=out)
+    compliance = next(c for c in json.loads(out.getvalue())["agreements"][0]["commitments"] if c["key"] == al_qaeda.key)
+    assert compliance["status"] == "breached"
+    assert datetime.fromisoformat(compliance["since"]) == began
+    assert compliance["computed"]["since"].startswith("2020-03-10")  # the engine's own, said apart
     page = text(client.get(reverse("pages:commitment", kwargs={"agreement": SLUG, "key": al_qaeda.key}),
                            cut).content.decode())
     box = page.split("Verdict", 1)[1].split("Chart", 1)[0]
