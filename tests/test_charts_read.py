@@ -27,6 +27,7 @@ from monitor.evidence.models import DENIES, Coverage, Report, Source
 from monitor.pages import charts
 from monitor.verdicts.models import StatusChange
 from terms.models import Agreement
+from tests.factories import AgreementFactory, CommitmentFactory, PartyFactory, ReportFactory, SourceFactory
 from tests.test_pages import SLUG, row, text
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -246,3 +247,38 @@ def test_the_verdict_box_history_feed_and_email_agree_on_when_a_breach_began(cli
     # Found days after it took effect, the alert was folded into a summary of past changes: the same day.
     sent = [m.body for m in mail.outbox if "Breached" in m.body]
     assert sent and f"Breached on {local.day} {local:%B %Y}: The Taliban cut their ties with al-Qaeda" in sent[0]
+
+
+@pytest.mark.django_db
+def test_an_owing_partys_since_in_the_api_is_its_recorded_change_not_a_later_reports_date(client):
+    """Several parties owe it `each`: a party's `since` is its own history's instant, as its alert gave it."""
+    agreement = AgreementFactory(slug="minsk", publish_computed_verdicts=True)
+    ukraine, dpr = PartyFactory(name="Ukraine", slug="ukraine"), PartyFactory(name="DPR", slug="dpr")
+    talks = CommitmentFactory(agreement=agreement, key="talks", due_offset=10, owed_by=(ukraine, dpr), share="each",
+                              rule={"categories": ["withdrawal"]})
+    osce = SourceFactory(name="OSCE SMM", reliability="A")
+
+    def withdrawal(actor, day, recorded):
+        ReportFactory(category="withdrawal", actor1=actor, source=osce,
+                      occurred_at=datetime(2020, 3, day, 8, tzinfo=UTC), recorded_at=recorded)
+
+    withdrawal("Ukraine", 5, datetime(2020, 3, 5, 9, tzinfo=UTC))
+    withdrawal("DPR", 14, datetime(2020, 3, 14, 9, tzinfo=UTC))  # late: due by the end of 10 March
+    run_sweep(now=datetime(2020, 3, 15, tzinfo=UTC))
+    recorded = StatusChange.objects.filter(commitment=talks, party=dpr).latest("id")
+    assert recorded.new_status == "met_late"
+    # Learned later: DPR withdrew on 12 March already. Still late, so nothing new is recorded for it.
+    withdrawal("DPR", 12, datetime(2020, 3, 20, tzinfo=UTC))
+    run_sweep(now=datetime(2020, 3, 21, tzinfo=UTC))
+    assert StatusChange.objects.filter(commitment=talks, party=dpr).latest("id") == recorded
+
+    cut = {"as_of": "2020-03-25", "known_at": "2020-03-25"}
+    api = client.get(reverse("api:commitment-detail", kwargs={"agreement": "minsk", "key": "talks"}), cut).json()
+    party = next(p for p in api["verdict"]["parties"] if p["party"] == "dpr")
+    assert party["status"] == "met_late"
+    assert parse_datetime(party["since"]) == recorded.effective_at
+    out = StringIO()
+    call_command("compliance", "--json", "--agreement", "minsk", "--as-of", "2020-03-25", stdout=out)
+    [commitment] = json.loads(out.getvalue())["agreements"][0]["commitments"]
+    engine = next(p for p in commitment["computed"]["parties"] if p["party"] == "dpr")
+    assert datetime.fromisoformat(engine["since"]) != recorded.effective_at  # the engine's own moved to 12 March
