@@ -7,6 +7,7 @@
 - The verdict box, the status history, the feed and the alert email give the same instant a status began.
 """
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
@@ -17,6 +18,7 @@ import time_machine
 from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from monitor.alerts import models as am
 from monitor.alerts.delivery import send_due
@@ -25,6 +27,7 @@ from monitor.evidence.models import DENIES, Coverage, Report, Source
 from monitor.pages import charts
 from monitor.verdicts.models import StatusChange
 from terms.models import Agreement
+from tests.factories import AgreementFactory, CommitmentFactory, PartyFactory, ReportFactory, SourceFactory
 from tests.test_pages import SLUG, row, text
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -223,7 +226,15 @@ def test_the_verdict_box_history_feed_and_email_agree_on_when_a_breach_began(cli
     cut = {"as_of": "2020-09-30", "known_at": "2020-09-30"}
     api = client.get(reverse("api:commitment-detail", kwargs={"agreement": SLUG, "key": al_qaeda.key}), cut).json()
     assert api["verdict"]["status"] == "breached"
-    assert api["verdict"]["since"].startswith("2020-03-10")  # the engine's own instant
+    assert parse_datetime(api["verdict"]["since"]) == began  # the recorded instant, not the engine's 10 March
+    listed = client.get(reverse("api:commitment-list", kwargs={"agreement": SLUG}), cut).json()["commitments"]
+    assert parse_datetime(next(c for c in listed if c["key"] == al_qaeda.key)["verdict"]["since"]) == began
+    out = StringIO()
+    call_command("compliance", "--json", "--agreement", SLUG, "--as-of", "2020-09-30", stdout=out)
+    compliance = next(c for c in json.loads(out.getvalue())["agreements"][0]["commitments"] if c["key"] == al_qaeda.key)
+    assert compliance["status"] == "breached"
+    assert datetime.fromisoformat(compliance["since"]) == began
+    assert compliance["computed"]["since"].startswith("2020-03-10")  # the engine's own, said apart
     page = text(client.get(reverse("pages:commitment", kwargs={"agreement": SLUG, "key": al_qaeda.key}),
                            cut).content.decode())
     box = page.split("Verdict", 1)[1].split("Chart", 1)[0]
@@ -236,3 +247,38 @@ def test_the_verdict_box_history_feed_and_email_agree_on_when_a_breach_began(cli
     # Found days after it took effect, the alert was folded into a summary of past changes: the same day.
     sent = [m.body for m in mail.outbox if "Breached" in m.body]
     assert sent and f"Breached on {local.day} {local:%B %Y}: The Taliban cut their ties with al-Qaeda" in sent[0]
+
+
+@pytest.mark.django_db
+def test_an_owing_partys_since_in_the_api_is_its_recorded_change_not_a_later_reports_date(client):
+    """Several parties owe it `each`: a party's `since` is its own history's instant, as its alert gave it."""
+    agreement = AgreementFactory(slug="minsk", publish_computed_verdicts=True)
+    ukraine, dpr = PartyFactory(name="Ukraine", slug="ukraine"), PartyFactory(name="DPR", slug="dpr")
+    talks = CommitmentFactory(agreement=agreement, key="talks", due_offset=10, owed_by=(ukraine, dpr), share="each",
+                              rule={"categories": ["withdrawal"]})
+    osce = SourceFactory(name="OSCE SMM", reliability="A")
+
+    def withdrawal(actor, day, recorded):
+        ReportFactory(category="withdrawal", actor1=actor, source=osce,
+                      occurred_at=datetime(2020, 3, day, 8, tzinfo=UTC), recorded_at=recorded)
+
+    withdrawal("Ukraine", 5, datetime(2020, 3, 5, 9, tzinfo=UTC))
+    withdrawal("DPR", 14, datetime(2020, 3, 14, 9, tzinfo=UTC))  # late: due by the end of 10 March
+    run_sweep(now=datetime(2020, 3, 15, tzinfo=UTC))
+    recorded = StatusChange.objects.filter(commitment=talks, party=dpr).latest("id")
+    assert recorded.new_status == "met_late"
+    # Learned later: DPR withdrew on 12 March already. Still late, so nothing new is recorded for it.
+    withdrawal("DPR", 12, datetime(2020, 3, 20, tzinfo=UTC))
+    run_sweep(now=datetime(2020, 3, 21, tzinfo=UTC))
+    assert StatusChange.objects.filter(commitment=talks, party=dpr).latest("id") == recorded
+
+    cut = {"as_of": "2020-03-25", "known_at": "2020-03-25"}
+    api = client.get(reverse("api:commitment-detail", kwargs={"agreement": "minsk", "key": "talks"}), cut).json()
+    party = next(p for p in api["verdict"]["parties"] if p["party"] == "dpr")
+    assert party["status"] == "met_late"
+    assert parse_datetime(party["since"]) == recorded.effective_at
+    out = StringIO()
+    call_command("compliance", "--json", "--agreement", "minsk", "--as-of", "2020-03-25", stdout=out)
+    [commitment] = json.loads(out.getvalue())["agreements"][0]["commitments"]
+    engine = next(p for p in commitment["computed"]["parties"] if p["party"] == "dpr")
+    assert datetime.fromisoformat(engine["since"]) != recorded.effective_at  # the engine's own moved to 12 March

@@ -49,8 +49,8 @@ def test_json_output_has_the_documented_shape(talks):
     assert agreement["time_zone"] == "Asia/Kabul"
     [c] = agreement["commitments"]
     assert set(c) == {
-        "key", "title", "kind", "owed_by", "tracked", "needs_review", "main_reading", "status", "provisional", "computed",
-        "assessment",
+        "key", "title", "kind", "owed_by", "tracked", "needs_review", "main_reading", "status", "since", "provisional",
+        "computed", "assessment",
     }
     assert set(c["computed"]) == {
         "status", "since", "reason", "sentence", "opens_at", "due_at", "closes_at", "days_left", "days_overdue",

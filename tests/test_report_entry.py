@@ -39,8 +39,9 @@ def test_after_the_quick_starts_source_command_an_acled_file_imports_without_nam
     assert (acled.reliability, acled.may_republish, acled.kind) == ("B", False, ev.EVENT_DATASET)
     assert "Battles" in acled.categories and "Strategic developments" in acled.categories
     assert acled.licence
+    # Its coverage is the days of the file imported (1 and 2 March 2020), not ACLED's own since 2017.
     [period] = acled.coverage.all()
-    assert (period.country, period.starts_on, period.ends_on) == ("Afghanistan", date(2017, 1, 1), None)
+    assert (period.country, period.starts_on, period.ends_on) == ("Afghanistan", date(2020, 3, 1), date(2020, 3, 2))
 
 
 def test_the_acled_source_command_leaves_an_existing_acled_source_as_its_administrator_set_it():

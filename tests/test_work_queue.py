@@ -66,6 +66,22 @@ def test_the_queue_lists_missed_and_breached_verdicts_first_then_the_longest_wai
     assert url == reverse("admin:terms_commitment_change", args=[older_breached.pk]) + "#assess"
 
 
+def test_only_findings_await_an_assessment_not_a_commitment_not_yet_due(client, analyst):
+    agreement = AgreementFactory(title="The deal")
+    stored(CommitmentFactory(agreement=agreement, title="Elections held"), "not_yet_due", T0)
+    stored(CommitmentFactory(agreement=agreement, title="Prisoners exchanged"), "due_soon", T0)
+    stored(CommitmentFactory(agreement=agreement, title="Talks continue"), "awaiting_anchor", T0)
+    stored(CommitmentFactory(agreement=agreement, title="Talks begin"), "missed", T0)
+    stored(CommitmentFactory(agreement=agreement, title="Casualties fall"), "no_data", T0 - timedelta(days=1))
+
+    html = client.get(QUEUE).content.decode()
+
+    assert [t for _u, t in rows(html, "provisional")] == ["Talks begin", "Casualties fall"]
+    index = client.get(reverse("admin:index")).content.decode()
+    box = index.split('id="work-queue-counts"', 1)[1].split("</table>", 1)[0]
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", box)][0] == 2
+
+
 def test_an_assessment_of_another_computed_status_leaves_the_verdict_in_the_queue(client, analyst):
     talks = CommitmentFactory(title="Talks begin")
     stored(talks, "missed", T0)

@@ -117,7 +117,8 @@ def commitment_dict(request, row, audience):
         "reason": {"code": v.reason_code, "params": v.reason_params} if v.shown else None,
         "sentence": v.sentence,
         "withheld": v.withheld,
-        "since": v.since,
+        # When the status began as the history recorded it, as the commitment page says (data.status_since).
+        "since": row.since,
         "opens_at": v.opens_at,
         "due_at": v.due_at,
         "closes_at": v.closes_at,
@@ -138,7 +139,7 @@ def commitment_dict(request, row, audience):
                 "party": p.slug,
                 "name": p.name,
                 "status": p.status,
-                "since": p.since,
+                "since": row.party_since.get(p.party_id, p.since),
                 "reason": {"code": p.reason_code, "params": p.reason_params},
                 "sentence": p.sentence,
                 "withheld": p.withheld,
@@ -264,7 +265,7 @@ class CommitmentList(generics.GenericAPIView):
         agreement = data.agreement_or_404(agreement)
         cut = _cutoffs(request, agreement)
         audience = publication.Audience(request.user)
-        rows = data.agreement_overview(agreement, cut, audience)
+        rows = data.with_status_since(data.agreement_overview(agreement, cut, audience), cut, audience)
         versions = _versions(agreement, cut.known_at)
         body = {
             "agreement": agreement.slug,
@@ -293,6 +294,7 @@ class CommitmentDetail(generics.GenericAPIView):
         row = next((r for r in data.agreement_overview(agreement, cut, audience) if r.commitment.key == key), None)
         if row is None:
             raise Http404
+        data.with_status_since([row], cut, audience)
         c = row.commitment
         body = commitment_dict(request, row, audience)
         body.update(_versions(agreement, cut.known_at))

@@ -71,7 +71,8 @@ class SourceAdmin(KeepsRecords, AuditedAdmin):
     inlines = [CoverageInline]
     formfield_overrides = URLS_HTTPS
     # The grade first after the name: it is the question that decides what the source's reports count for.
-    fields = ("name", "reliability", "kind", "url", "declared_coverage", "categories", "licence", "may_republish")
+    fields = ("name", "reliability", "kind", "url", "declared_coverage", "coverage_from_imports", "coverage_country",
+              "categories", "licence", "may_republish")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -248,6 +248,22 @@ class Source(models.Model):
         default=True,
         help_text=_("Off for sources such as ACLED: their counts may be shown, their rows may not."),
     )
+    # A dataset whose coverage is what was imported from it: each successful import of an export appends a
+    # coverage period from its first to its last event day (docs/importing.md, *Coverage: zero or no data*).
+    # "No row here means zero events" is then said only of days we hold the export of, and as known from
+    # the import's instant: never of the years before the first import, nor after the last file's last day.
+    coverage_from_imports = models.BooleanField(
+        _("each import declares its days covered"),
+        default=False,
+        help_text=_("On: each import of an ACLED export declares the days from its first to its last event "
+                    "covered (zero events on a day with none). Off: only the coverage periods below do."),
+    )
+    coverage_country = models.CharField(
+        _("country each import covers"),
+        max_length=100,
+        blank=True,
+        help_text=_("The country (whole) the periods its imports append cover, e.g. Afghanistan."),
+    )
 
     history = HistoricalRecords()
 

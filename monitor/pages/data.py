@@ -27,7 +27,7 @@ from monitor.evidence.languages import language_name
 from monitor.evidence.models import Report
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
-from monitor.verdicts.models import Assessment, StatusChange
+from monitor.verdicts.models import Assessment, StatusChange, latest_of_each, recorded_since
 from terms import models as tm
 from terms import provisions as provision_rules
 from terms import readings as reading_rules
@@ -133,6 +133,10 @@ class Row:
     # The last local day of its window, once that is over (closed_day), when the whole agreement is over
     # (`closure`): its countdown then says "closed on" that day rather than counting on for years.
     closed_on: object = None
+    # When the status began, and each owing party's (by party id), as the commitment page gives it
+    # (`status_since`): filled by `with_status_since` for those that show it (the API), else None.
+    since: object = None
+    party_since: dict = field(default_factory=dict)
 
     @property
     def commitment(self):
@@ -550,22 +554,53 @@ class CommitmentDetail:
     redated: object = None
 
 
-def status_since(verdict, changes):
+def status_since(verdict, latest):
     """The instant the verdict box says the status shown began: the one its status history, feeds and alerts give.
 
-    The effective instant of the latest change in the history as this page shows it (recorded by "as known
-    at", in effect by "as of", published to this audience), when that change is into the status shown; the
-    alert and the feed entry for it carry the same instant. Only a status no sweep has recorded (a view as
-    of an instant before the monitor watched, an analyst's override) takes the engine's own instant. The
-    engine's instant can move after a change is recorded (a report learned later dates the start
-    otherwise) without the status changing; the history, being append-only, keeps the instant it
-    recorded, and so does the verdict box (docs/public-pages.md, "When a status began").
+    `latest`: the latest change in the history as this page shows it (recorded by "as known at", in effect
+    by "as of", published to this audience; `latest_changes`), or None. Its effective instant, when that
+    change is into the status shown; the alert and the feed entry for it carry the same instant. Only a
+    status no sweep has recorded (a view as of an instant before the monitor watched, an analyst's
+    override) takes the engine's own instant. The engine's instant can move after a change is recorded (a
+    report learned later dates the start otherwise) without the status changing; the history, being
+    append-only, keeps the instant it recorded, and so do the verdict box and the API (docs/public-pages.md,
+    "When a status began").
     """
     if not verdict.shown:
         return None
-    if changes and changes[-1].change.new_status == verdict.status:
-        return changes[-1].change.effective_at
-    return verdict.since
+    return recorded_since(verdict.status, verdict.since, latest)
+
+
+def party_since(party, latest):
+    """`status_since` for one owing party's verdict: its own latest recorded change (`latest`), else the engine's."""
+    return recorded_since(party.status, party.since, latest)
+
+
+def latest_changes(commitment_ids, cut, audience):
+    """Per (commitment id, party id or None), the latest status change of its history as this audience sees it.
+
+    The history the commitment page lists, narrowed the same way (recorded by `cut.known_at`, in effect by
+    `cut.as_of`, published to `audience`), with each owing party's own history beside it: one query for
+    any number of commitments, for `status_since` and `party_since` on a list.
+    """
+    changes = StatusChange.objects.filter(
+        commitment_id__in=list(commitment_ids), detected_at__lte=cut.known_at, effective_at__lte=cut.as_of
+    )
+    return latest_of_each(audience.status_changes(changes, known_at=cut.known_at))
+
+
+def with_status_since(rows, cut, audience):
+    """`rows` (agreement_overview's) with `since` and `party_since` filled as the commitment page gives them.
+
+    One query, whatever the number of rows; the agreement page, which shows no instant, does not pay for it.
+    """
+    latest = latest_changes([r.commitment.id for r in rows], cut, audience) if rows else {}
+    for row in rows:
+        row.since = status_since(row.verdict, latest.get((row.commitment.id, None)))
+        row.party_since = {
+            p.party_id: party_since(p, latest.get((row.commitment.id, p.party_id))) for p in row.verdict.parties
+        }
+    return rows
 
 
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
@@ -663,7 +698,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         anchor=_anchor(commitment, standings),
         context=context,
         readings=readings_of(standing, verdict, audience, ledger),
-        since=(since := status_since(verdict, change_rows)),
+        since=(since := status_since(verdict, changes[-1] if changes else None)),
         redated=verdict.since if verdict.shown and verdict.since and since != verdict.since else None,
     )
 

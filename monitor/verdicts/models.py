@@ -8,6 +8,8 @@ assessment of it and (b) the append-only record of its transitions.
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -175,3 +177,33 @@ class StatusChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Status changes are append-only: record a correction instead.")
+
+
+def latest_of_each(changes):
+    """{(commitment id, party id or None): its latest change} among `changes`, in one query.
+
+    Latest as a history lists them: by detection, then id. The commitment's own history (party None) and
+    each owing party's are apart. A window rather than PostgreSQL's DISTINCT ON, so that SQLite (the
+    quick start) runs it too.
+    """
+    ranked = changes.annotate(
+        latest_rank=Window(
+            RowNumber(),
+            partition_by=[F("commitment_id"), F("party_id")],
+            order_by=[F("detected_at").desc(), F("id").desc()],
+        )
+    ).filter(latest_rank=1)
+    return {(c.commitment_id, c.party_id): c for c in ranked.order_by()}
+
+
+def recorded_since(status, engine_since, latest):
+    """When `status` began: the effective instant of `latest`, the latest recorded change, when it is into
+    `status`; else the engine's own instant (`engine_since`: a status no sweep recorded, an override).
+
+    The history is append-only and keeps the instant it recorded, though a report learned later may date
+    the start otherwise; every output that says when a status began gives this one (docs/public-pages.md,
+    "When a status began").
+    """
+    if latest is not None and latest.new_status == status:
+        return latest.effective_at
+    return engine_since

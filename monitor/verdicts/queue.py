@@ -2,7 +2,8 @@
 
 Four sections (docs/architecture.md, "The analysts' work queue"):
 
-- provisional verdicts awaiting an assessment: missed and breached first, then the longest waiting;
+- provisional verdicts awaiting an assessment: findings only (`statuses.FINDINGS`: not a commitment not yet
+  due or due soon), missed and breached first, then the longest waiting;
 - claimed reports that decide nothing until someone verifies them (weaker than B2), best graded first,
   then the oldest;
 - commitments marked "needs review", with their note;
@@ -31,7 +32,6 @@ from django.utils.translation import gettext_lazy as _
 
 from monitor.alerts import escalation
 from monitor.evidence.models import CLAIMED, Report
-from monitor.evidence.publication import FACTUAL_STATUSES
 from monitor.verdicts import statuses as S
 from monitor.verdicts.inputs import latest_assessments
 from monitor.verdicts.models import StatusChange
@@ -83,11 +83,13 @@ def _latest_changes():
 
 
 def _provisional(changes, assessments):
-    """(change, assessment or None) for each stored verdict no standing assessment covers."""
+    """(change, assessment or None) for each stored finding no standing assessment covers."""
     out = []
     for change in changes:
-        if change.new_status in FACTUAL_STATUSES:
-            continue  # a fact (not tracked, awaiting signature), published without a judgement
+        if change.new_status not in S.FINDINGS:
+            # Not yet due, due soon, awaiting its anchor: the dates say so, there is nothing to judge yet
+            # (and a fact such as not tracked is published without a judgement).
+            continue
         standing = assessments.get(change.commitment_id)
         if standing is not None and standing.covers(change.new_status):
             continue

@@ -1,5 +1,6 @@
 """The stable JSON shape of verdicts (docs/compliance-json.md). Add fields; never rename or remove one."""
 
+from monitor.verdicts.models import recorded_since
 from terms.readings import main_label
 
 FORMAT_VERSION = 2  # 2: new statuses and per-party verdicts (docs/compliance-json.md, "Format 2")
@@ -94,7 +95,8 @@ def assessment_to_dict(assessment, computed_status):
     }
 
 
-def standing_to_dict(standing, *, set_aside_page=1):
+def standing_to_dict(standing, *, set_aside_page=1, latest_change=None):
+    """`latest_change`: the commitment's own latest recorded status change by the cutoffs, or None."""
     c = standing.commitment
     return {
         "key": c.key,
@@ -105,13 +107,19 @@ def standing_to_dict(standing, *, set_aside_page=1):
         "needs_review": c.needs_review,
         "main_reading": main_label(c),
         "status": standing.status,
+        # When `status` began, as the status history recorded it: the instant the pages, feeds, alerts and
+        # API give. `computed.since` is the engine's own, which a report learned later can move.
+        "since": _instant(recorded_since(standing.status, standing.computed.since, latest_change)),
         "provisional": standing.provisional,
         "computed": verdict_to_dict(standing.computed, set_aside_page=set_aside_page),
         "assessment": assessment_to_dict(standing.assessment, standing.computed.status),
     }
 
 
-def agreement_to_dict(agreement, standings, *, as_of, known_at, set_aside_page=1, terms_revision=None):
+def agreement_to_dict(agreement, standings, *, as_of, known_at, set_aside_page=1, terms_revision=None,
+                      latest_changes=None):
+    """`latest_changes`: {(commitment id, None): latest recorded change} (models.latest_of_each), or None."""
+    latest_changes = latest_changes or {}
     return {
         "slug": agreement.slug,
         "title": agreement.title,
@@ -122,5 +130,10 @@ def agreement_to_dict(agreement, standings, *, as_of, known_at, set_aside_page=1
         "known_at": _instant(known_at),
         # The revision of the terms the verdicts used ("r3", terms.revisions); the method version is the document's.
         "terms_revision": terms_revision,
-        "commitments": [standing_to_dict(s, set_aside_page=set_aside_page) for s in standings],
+        "commitments": [
+            standing_to_dict(
+                s, set_aside_page=set_aside_page, latest_change=latest_changes.get((s.commitment.id, None))
+            )
+            for s in standings
+        ],
     }

@@ -37,5 +37,9 @@ LABELS = dict(STATUSES)
 
 # Statuses an alert is owed for (issue: sweeps and alerts).
 ADVERSE = frozenset({MISSED, BREACHED, DISPUTED, OVERDUE})
+# Findings: what the evidence says of a commitment once it can say something, the statuses an analyst
+# assesses (the work queue lists them unassessed). The others are states of the calendar or of the
+# agreement, true by the dates alone: not yet due, due soon, awaiting its anchor or the signing, not tracked.
+FINDINGS = frozenset({MET, MET_LATE, MISSED, OVERDUE, IN_COMPLIANCE, BREACHED, DISPUTED, UNCONFIRMED, NO_DATA})
 # Statuses that settle a one-off commitment for good, barring new evidence.
 SETTLED = frozenset({MET, MET_LATE, MISSED})

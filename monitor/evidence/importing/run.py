@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from monitor.alerts import triggers
 from monitor.evidence import models as ev
@@ -80,6 +81,54 @@ def backdater_for(user):
     return None
 
 
+class ImportedDays:
+    """The first and last local event day of the rows an ACLED import writes, for a source whose coverage
+    follows its imports (`Source.coverage_from_imports`).
+
+    Once the import commits, `declare` appends one coverage period over those days: a day inside the
+    export with no row from it then reads zero events, and a day outside it still "no data" (we hold no
+    row for it). Recorded at the instant the import is complete, after every row it wrote was recorded,
+    so that as known at any earlier instant the days are not yet covered. Periods are only appended: an
+    older one is never extended, so a view as known at a past cutoff still reads what it read then.
+    """
+
+    OCCURRED_AT = acled.FIELDS.index("occurred_at")
+
+    def __init__(self, job):
+        self.job = job
+        self.tz = ZoneInfo(job.time_zone)
+        self.first = self.last = None
+
+    @classmethod
+    def of(cls, job):
+        """One for `job` if its rows' days are to be declared covered, else None."""
+        source = job.source if job.source_id else None
+        if job.format == ev.ACLED and source is not None and source.coverage_from_imports:
+            return cls(job)
+        return None
+
+    def add(self, values):
+        occurred_at = values[self.OCCURRED_AT]
+        if self.first is None or occurred_at < self.first:
+            self.first = occurred_at
+        if self.last is None or occurred_at > self.last:
+            self.last = occurred_at
+
+    def declare(self):
+        if self.first is None:
+            return None
+        source = self.job.source
+        # The event_date cells, as the reader placed them: the start of each day in the import's zone.
+        return ev.Coverage.objects.create(
+            source=source,
+            starts_on=self.first.astimezone(self.tz).date(),
+            ends_on=self.last.astimezone(self.tz).date(),
+            country=source.coverage_country,
+            admin1="",  # the whole of the country the source declares
+            recorded_at=timezone.now(),
+        )
+
+
 def import_file(job, binary, *, commit, log, user=None, progress=None, backdater=None):
     """Read `binary` as `job` says and write its rows; commit only if `commit` and nothing stands in the way.
 
@@ -96,6 +145,7 @@ def import_file(job, binary, *, commit, log, user=None, progress=None, backdater
     reader = reader_for(job, lookups, attribution)
     lines = LineReader(binary, Limit(max_line_bytes(), job.file_name))
     outcome = Outcome()
+    days = ImportedDays.of(job)
     every = batch_size()
     with transaction.atomic():
         writer = writer_for(job, reader, user=user, log=log, size=every, backdater=backdater)
@@ -107,6 +157,8 @@ def import_file(job, binary, *, commit, log, user=None, progress=None, backdater
                     log.extend(problems)
                 else:
                     writer.add(line, values)
+                    if days is not None:
+                        days.add(values)
                 if progress is not None and outcome.rows % every == 0:
                     # From the first batch on, the page shows the rows read and how many have problems.
                     progress(outcome.rows, lines.bytes_read, outcome.rows_invalid)
@@ -123,6 +175,8 @@ def import_file(job, binary, *, commit, log, user=None, progress=None, backdater
         if commit and clean and outcome.importable:
             # Queued once the transaction commits: the commitments these rows can affect are re-evaluated.
             triggers.reports_changed(writer.written_ids)
+            if days is not None:
+                days.declare()
             outcome.committed = True
         else:
             transaction.set_rollback(True)

@@ -5,12 +5,16 @@
 Idempotent by name: a source named "ACLED" (any case) that already exists is left exactly as its
 administrator set it; only a missing one is created. bin/start runs it.
 
-A command rather than a data migration: a declared coverage period says "no ACLED row here means zero
-events" (docs/importing.md, *Coverage: zero or no data*), which is only true where the export has been
-imported; created in every database by a migration it would also stand in every test database.
-"""
+Its coverage follows what was imported (`Source.coverage_from_imports`): no period is declared here. A
+coverage period says "no ACLED row here means zero events" (docs/importing.md, *Coverage: zero or no
+data*), which is true only of days whose export we hold; so each successful import of an ACLED file
+appends a period from the file's first to its last event day, countrywide in Afghanistan, recorded when
+the import completes. Declaring ACLED's own coverage (from 2017, open-ended) would make every day since
+2017 without an imported row read as a covered day with zero events.
 
-import datetime
+A command rather than a data migration, so that the source stands only where someone asked for it, not
+in every test database.
+"""
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -21,7 +25,8 @@ from monitor.evidence.importing.acled import EVENT_TYPES
 # ACLED's six event types (the importer's list, as its export writes them in `event_type`): what the source
 # declares it reports, so a rule naming one of them is never "no source reports this".
 ACLED_EVENT_TYPES = list(EVENT_TYPES)
-COVERAGE_FROM = datetime.date(2017, 1, 1)
+# The country each import's period covers, whole: ACLED's exports for this monitor are of Afghanistan.
+COUNTRY = "Afghanistan"
 
 
 @transaction.atomic
@@ -36,23 +41,29 @@ def ensure_acled_source():
         # B, "usually reliable": a curated dataset with a published method, not an eyewitness.
         reliability="B",
         url="https://acleddata.com",
-        declared_coverage="Afghanistan, from 1 January 2017 (ACLED's coverage of the country).",
+        declared_coverage="Afghanistan: the days of each export imported, from its first to its last event "
+                          "(ACLED itself covers the country from 1 January 2017).",
+        coverage_from_imports=True,
+        coverage_country=COUNTRY,
         categories=ACLED_EVENT_TYPES,
         licence="ACLED terms of use: counts and analysis may be published, with attribution; "
                 "its rows may not be republished.",
         may_republish=False,
     )
-    ev.Coverage.objects.create(source=source, starts_on=COVERAGE_FROM, country="Afghanistan")
     return source, True
 
 
 class Command(BaseCommand):
-    help = "Create the ACLED source (licence, reliability, coverage, event types) unless a source named ACLED exists."
+    help = (
+        "Create the ACLED source (licence, reliability B, event types) unless a source named ACLED exists. Its "
+        "coverage follows the imports: each ACLED file imported declares the days from its first to its last "
+        "event covered (zero events on a day without a row); every other day reads no data."
+    )
 
     def handle(self, *args, **options):
         source, created = ensure_acled_source()
         if created:
-            self.stdout.write(f"Created the source “{source.name}” (reliability B, rows not republished, "
-                              f"coverage Afghanistan from {COVERAGE_FROM:%d %B %Y}).")
+            self.stdout.write(f"Created the source “{source.name}” (reliability B, rows not republished; "
+                              f"coverage: the days of each export imported, {COUNTRY}).")
         else:
             self.stdout.write(f"A source named “{source.name}” exists; left as it is.")

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from monitor.verdicts import inputs, serializers
 from monitor.verdicts.method import METHOD_VERSION
+from monitor.verdicts.models import StatusChange, latest_of_each
 from monitor.verdicts.statuses import LABELS
 from terms import revisions
 from terms.models import Agreement
@@ -55,9 +56,13 @@ class Command(BaseCommand):
             # A named cutoff reads what was recorded then (docs/architecture.md, "As known at").
             recorded = bool(options["as_of"] or options["known_at"])
             standings = inputs.standings([agreement], as_of=as_of, known_at=known_at, recorded=recorded)
+            # The history as staff see it (all of it) by the cutoffs: each status began when it recorded.
+            latest = latest_of_each(StatusChange.objects.filter(
+                commitment__agreement=agreement, detected_at__lte=known_at, effective_at__lte=as_of
+            ))
             out.append(serializers.agreement_to_dict(
                 agreement, standings, as_of=as_of, known_at=known_at, set_aside_page=options["set_aside_page"],
-                terms_revision=revisions.label_at(agreement, known_at),
+                terms_revision=revisions.label_at(agreement, known_at), latest_changes=latest,
             ))
         if options["json"]:
             self.stdout.write(json.dumps(
