@@ -1,0 +1,163 @@
+"""The periodic sweep judges what is due and what changed, not everything; the nightly check catches drift.
+
+On PostgreSQL, as in production: the pending changes are written by the database's triggers in
+the transaction of the change, whatever wrote it (here the ORM, with no on-commit re-evaluation).
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from monitor.alerts import models as am
+from monitor.alerts.delivery import send_due
+from monitor.alerts.sweep import run_sweep
+from monitor.verdicts.models import StatusChange
+from tests.factories import AgreementFactory, AssessmentFactory, CommitmentFactory, ReportFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Signed 29 February 2020 in Kabul: talks due within 10 days are missed at 19:30 UTC on 10 March.
+MISSED_AT = datetime(2020, 3, 10, 19, 30, tzinfo=UTC)
+BEFORE = datetime(2020, 3, 5, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _locmem_email(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def deal(n=1, slug="deal"):
+    agreement = AgreementFactory(slug=slug, title=f"The {slug}")
+    for i in range(n):
+        CommitmentFactory(agreement=agreement, key=f"talks-{i}", title=f"Talks begin {i}", due_offset=10 + i)
+    return agreement
+
+
+def watcher(agreement, **kwargs):
+    user = UserFactory(username=f"watcher-{agreement.slug}", email=f"watcher@{agreement.slug}.example.org")
+    return am.Subscription.objects.create(user=user, agreement=agreement, reminder_days=kwargs.pop("reminder_days", []),
+                                          confirmed_at=datetime(2020, 1, 1, tzinfo=UTC), **kwargs)
+
+
+def status(commitment):
+    return commitment.status_changes.filter(party__isnull=True).latest("id").new_status
+
+
+def test_a_periodic_sweep_with_nothing_due_and_nothing_new_judges_nothing_in_a_few_queries():
+    counts = []
+    for n, slug in ((3, "small"), (60, "large")):
+        agreement = deal(n, slug)
+        run_sweep(now=BEFORE, agreements=[agreement.id])
+        with CaptureQueriesContext(connection) as queries:
+            run = run_sweep(now=BEFORE + timedelta(minutes=1), agreements=[agreement.id])
+        assert (run.commitments_evaluated, run.transitions) == (0, 0)
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1] <= 10
+
+
+def test_a_deadline_passing_is_judged_at_its_next_check_and_alerts_once():
+    agreement = deal()
+    watcher(agreement)
+    [talks] = agreement.commitments.all()
+    run_sweep(now=BEFORE)
+    assert status(talks) == "due_soon"
+    next_check = am.NextCheck.objects.get(commitment=talks).due_at
+    assert BEFORE < next_check <= MISSED_AT
+
+    run = run_sweep(now=MISSED_AT + timedelta(minutes=1))
+    assert run.transitions == 1 and status(talks) == "missed"
+    assert run_sweep(now=MISSED_AT + timedelta(minutes=2)).commitments_evaluated == 0
+    send_due(MISSED_AT + timedelta(minutes=2))
+    assert [m.subject.split(":")[0] for m in mail.outbox] == ["[Compliance monitor] Missed"]
+
+
+def test_a_report_written_without_any_message_is_judged_by_the_next_periodic_sweep():
+    # No on-commit re-evaluation runs here: the trigger's pending change alone brings it to the sweep.
+    agreement = deal(3)
+    first = agreement.commitments.get(key="talks-0")
+    run_sweep(now=BEFORE)
+    ReportFactory(commitment=first, occurred_at=BEFORE + timedelta(hours=1),
+                  recorded_at=BEFORE + timedelta(hours=1))
+    assert am.PendingChange.objects.exists()
+
+    run = run_sweep(now=BEFORE + timedelta(hours=2))
+    assert run.commitments_evaluated == 1  # the one the report is linked to, not the other two
+    assert status(first) == "met"
+    assert not am.PendingChange.objects.exists()
+
+
+def test_an_assessment_brings_only_its_commitment_to_the_next_sweep():
+    agreement = deal(3)
+    run_sweep(now=MISSED_AT + timedelta(days=3))
+    AssessmentFactory(commitment=agreement.commitments.get(key="talks-1"))
+    run = run_sweep(now=MISSED_AT + timedelta(days=3, minutes=1))
+    assert run.commitments_evaluated == 1
+
+
+def test_a_change_to_the_terms_brings_the_whole_agreement_to_the_next_sweep():
+    agreement = deal(3)
+    run_sweep(now=BEFORE)
+    agreement.publish_computed_verdicts = not agreement.publish_computed_verdicts
+    agreement.save()
+    assert run_sweep(now=BEFORE + timedelta(minutes=1)).commitments_evaluated == 3
+
+
+def test_a_reminder_is_owed_at_its_instant_though_the_verdict_has_not_changed():
+    agreement = deal()
+    watcher(agreement, reminder_days=[2])
+    run_sweep(now=BEFORE)
+    [talks] = agreement.commitments.all()
+    reminder_at = am.NextCheck.objects.get(commitment=talks).due_at
+    due = MISSED_AT  # the deadline's instant, as the reminder counts from it
+    assert reminder_at <= due - timedelta(days=2)
+    run_sweep(now=due - timedelta(days=2) + timedelta(minutes=1))
+    assert am.Alert.objects.filter(event=am.REMINDER).count() == 1
+
+
+def test_the_days_digest_judges_the_whole_agreement_once(settings):
+    settings.MONITOR_DIGEST_HOUR_UTC = 6
+    agreement = deal(3)
+    watcher(agreement, wants_digest=True)
+    morning = datetime(2020, 3, 6, 5, 50, tzinfo=UTC)
+    run_sweep(now=morning)
+    assert run_sweep(now=morning + timedelta(minutes=20)).commitments_evaluated == 3  # past 6:00: the digest
+    assert run_sweep(now=morning + timedelta(minutes=21)).commitments_evaluated == 0
+    assert am.DigestDay.objects.filter(agreement=agreement).count() == 1
+
+
+def test_the_nightly_check_finds_drift_records_the_transition_and_the_health_endpoint_shows_it(client):
+    agreement = deal(2)
+    run_sweep(now=BEFORE)
+    talks = agreement.commitments.get(key="talks-0")
+    # A bug of the incremental path, made by hand: a next check that will never come.
+    am.NextCheck.objects.filter(commitment=talks).update(due_at=None)
+    assert run_sweep(now=MISSED_AT + timedelta(hours=1)).commitments_evaluated == 1  # the other one only
+    assert status(talks) == "due_soon"
+
+    check = run_sweep(now=MISSED_AT + timedelta(hours=2), trigger=am.CHECK)
+    assert (check.drift, check.drifted) == (1, [talks.id])
+    assert status(talks) == "missed"
+    [change] = StatusChange.objects.filter(commitment=talks, new_status="missed")
+    assert change.effective_at == MISSED_AT  # timed at the deadline, as always
+
+    health = client.get("/alerts/health/").json()
+    assert health["last_check"]["drift"] == 1 and health["last_check"]["drifted_commitments"] == [talks.id]
+
+
+def test_the_nightly_check_finds_no_drift_where_the_incremental_path_kept_up(client):
+    agreement = deal(2)
+    run_sweep(now=BEFORE)
+    run_sweep(now=MISSED_AT + timedelta(hours=1))
+    check = run_sweep(now=MISSED_AT + timedelta(hours=2), trigger=am.CHECK)
+    assert (check.commitments_evaluated, check.transitions, check.drift) == (2, 0, 0)
+    assert client.get("/alerts/health/").json()["last_check"]["drift"] == 0
+
+
+def test_a_new_method_version_makes_every_commitment_due(monkeypatch):
+    agreement = deal(3)
+    run_sweep(now=BEFORE)
+    monkeypatch.setattr("monitor.alerts.sweep.METHOD_VERSION", "2099.1")
+    assert run_sweep(now=BEFORE + timedelta(minutes=1)).commitments_evaluated == 3
