@@ -17,10 +17,11 @@ What a sweep judges (its scope):
   `NextCheck`), those a change marked due (`absorb_pending` turns the `PendingChange` rows
   database triggers write in every changing transaction into marks), and those never judged or
   judged by another method. Nothing due and nothing new: a few queries, whatever the size.
-- CHANGED, a targeted sweep (`changes`, from `monitor.alerts.triggers`, queued on commit): the
-  commitments some changed reports can affect (`engine.affected`: by rule, link, event group, and
-  anchored on an affected one), judged with the commitments they are counted from and the
-  evidence those need; it sends no digest. A speed-up: the marks are the guarantee.
+- CHANGED, a targeted sweep on SQLite (`changes`, from `monitor.alerts.triggers`, queued on
+  commit): the commitments some changed reports can affect (`engine.affected`: by rule, link,
+  event group, and anchored on an affected one), judged with the commitments they are counted
+  from and the evidence those need; it sends no digest. On PostgreSQL the same message runs the
+  DUE sweep at once: the pending changes already name those reports.
 - EVERY: the nightly check (`CHECK`), `manage.py sweep`, and every periodic sweep on SQLite (the
   quick start has no triggers). The nightly check compares with the stored state: a transition on
   a commitment the incremental path held settled is drift, logged, counted on the run and shown
@@ -141,11 +142,13 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
     ids = in_force() if agreements is None else list(agreements)
     one = ids[0] if agreements is not None and len(ids) == 1 else None
     run = am.SweepRun.objects.create(trigger=trigger, as_of=now, agreement_id=one)
-    if changes is not None:
-        scope = CHANGED
-    elif trigger == am.BEAT and incremental():
+    if trigger in (am.BEAT, am.REPORTS) and incremental():
+        # The pending changes name what changed (the triggers wrote them with the change), so a
+        # re-evaluation queued for some reports is the periodic sweep, run at once.
         scope = DUE
         absorb_pending(now)
+    elif changes is not None:
+        scope = CHANGED
     else:
         scope = EVERY
         if trigger == am.CHECK and incremental():

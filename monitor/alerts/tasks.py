@@ -39,11 +39,18 @@ def check():
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
 def reevaluate_reports(changes):
-    """A targeted sweep of what these reports can affect (`triggers.describe`; a list of ids too), per agreement.
+    """Judge at once what these reports can affect (`triggers.describe`; a list of ids too), per agreement.
 
-    Messages queued before descriptions existed carry a bare list of ids, read as such.
+    On PostgreSQL the pending changes the database wrote with the reports say the same: they are
+    absorbed once here, and each agreement's sweep judges what they marked. On SQLite each
+    agreement's sweep reads the description. Messages queued before descriptions existed carry a
+    bare list of ids, read as such.
     """
-    _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
+    if incremental():
+        absorb_pending(timezone.now())
+        _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS)
+    else:
+        _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
 
 
 def _fan_out(task, agreement_ids, **kwargs):
