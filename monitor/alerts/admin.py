@@ -11,7 +11,8 @@ from monitor.alerts.views import sweep_interval_seconds
 
 @admin.register(am.SweepRun)
 class SweepRunAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "trigger", "finished_at", "commitments_evaluated", "transitions", "alerts_queued")
+    list_display = ("started_at", "trigger", "agreement", "finished_at", "commitments_evaluated", "transitions",
+                    "alerts_queued", "drift")
     list_filter = ("trigger",)
     date_hierarchy = "started_at"
 
