@@ -201,7 +201,7 @@ def test_a_sweep_of_changed_reports_sends_no_digest_and_the_periodic_sweep_does(
     settings.MONITOR_DIGEST_HOUR_UTC = 6
     talks.agreement.publish_computed_verdicts = True
     talks.agreement.save()
-    outside(talks.agreement, wants_digest=True)
+    outside(talks.agreement, delivery=am.EACH_AND_DIGEST)
     # A weak claim that talks began: the targeted sweep judges the talks again, and it decides nothing.
     report = ReportFactory(occurred_at=datetime(2020, 3, 5, 8, tzinfo=UTC), credibility=5)
     at_digest_hour = datetime(2020, 3, 6, 7, tzinfo=UTC)  # talks due in four days
