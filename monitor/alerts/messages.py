@@ -318,15 +318,16 @@ class Digest(_Builder):
     event = am.DIGEST
     link_label = gettext_lazy("See every agreement and its commitments on the monitor")
 
-    def __init__(self, key, subscription, standings, held=()):
+    def __init__(self, key, subscription, standings, changes=()):
         super().__init__(key, subscription)
-        self.standings, self.held = standings, list(held)
+        # `changes`, not `held`: that names whether this message itself is held (_Builder.held).
+        self.standings, self.changes = standings, list(changes)
 
     def content(self):
         paragraphs = []
-        if self.held:
+        if self.changes:
             paragraphs.append(_("Changes of status since the last digest:"))
-            paragraphs += [held_line(alert) for alert in self.held]
+            paragraphs += [held_line(alert) for alert in self.changes]
             if self.standings:
                 paragraphs.append(_("Open breaches and deadlines in the coming week:"))
         for s in self.standings:
@@ -335,11 +336,11 @@ class Digest(_Builder):
             if s.provisional:
                 line += " " + _("(provisional)")
             paragraphs.append(line)
-        if not self.held:
+        if not self.changes:
             subject = _("Daily digest: %(n)s open breaches and coming deadlines") % {"n": len(self.standings)}
             return subject, _("Open breaches and deadlines in the coming week"), paragraphs, absolute("/")
         subject = _("Daily digest: %(changes)s changes of status, %(n)s open breaches and coming deadlines") % {
-            "changes": len(self.held), "n": len(self.standings)}
+            "changes": len(self.changes), "n": len(self.standings)}
         return subject, _("Changes of status, open breaches and coming deadlines"), paragraphs, absolute("/")
 
 

@@ -427,7 +427,7 @@ def _digests(now, commitments, standings, subscriptions, agreements):
         if lines or held[address]:
             owed.append((key_of[address], messages.Digest(key_of[address], subs[0], lines, held[address])))
     # Folded as their digest is written, in this transaction: listed once, and never in a later digest.
-    am.Alert.objects.filter(id__in=[a.id for _key, d in owed for a in d.held]).update(state=am.FOLDED)
+    am.Alert.objects.filter(id__in=[a.id for _key, d in owed for a in d.changes]).update(state=am.FOLDED)
     return owed
 
 
@@ -435,7 +435,8 @@ def _corrections(now, withdrawn, standings):
     if not withdrawn:
         return []
     # Alerts not yet sent (nor being sent), or held for a digest not yet sent, are simply cancelled: a
-    # correction of an email nobody got would only confuse. The conditional update loses to a sender that claimed the row first.
+    # correction of an email nobody got would only confuse. The conditional update loses to a sender
+    # that claimed the row first.
     am.Alert.objects.filter(status_change__in=withdrawn, state__in=[am.PENDING, am.HELD]).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     ).update(state=am.CANCELLED)

@@ -1,4 +1,4 @@
-"""What the sign-up form (templates/pages/includes/subscribe.html) offers: the reminders, the kinds of event, the deliveries.
+"""What the sign-up form (templates/pages/includes/subscribe.html) offers: reminders, kinds of event, deliveries.
 
 A tag rather than a variable from the view: the form is included in the agreement's and the
 commitments' pages, whose views need not know of it.
