@@ -171,3 +171,26 @@ def test_subscriptions_made_before_the_choice_keep_receiving_what_they_received(
     ]
     assert [m.subject for m in mail.outbox if m.to == ["plain@example.org"]] == [
         f"[Compliance monitor] Missed: Talks begin ({DEAL})"]
+
+
+def test_the_admin_shows_and_edits_what_a_subscriber_chose(client, talks):
+    from monitor.alerts.admin import SubscriptionForm
+
+    sub = am.Subscription.objects.create(email="reader@example.org", agreement=talks.agreement, confirmed_at=JOINED,
+                                         events=[am.BAD_NEWS], delivery=am.DIGEST_INSTEAD)
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    html = client.get(f"/admin/alerts/subscription/{sub.pk}/change/").content.decode()
+    ticked = {value for value in ("adverse", "disputed", "good_news", "reminders")
+              if f'name="events" value="{value}"' in html and "checked" in html.split(f'value="{value}"')[1][:30]}
+    assert ticked == {"adverse"}
+    assert '<option value="digest" selected>One daily digest instead</option>' in html
+    assert "One daily digest instead" in client.get("/admin/alerts/subscription/").content.decode()
+
+    data = {"email": sub.email, "agreement": talks.agreement_id, "reminder_days": "[]", "delivery": am.EACH_ALERT,
+            "created_at": JOINED, "events": [am.GOOD_NEWS, am.DISPUTES]}
+    form = SubscriptionForm(data, instance=sub)
+    assert form.is_valid(), form.errors
+    assert form.save().events == [am.GOOD_NEWS, am.DISPUTES]
+    refused = SubscriptionForm({**data, "events": []}, instance=sub)
+    assert not refused.is_valid()
+    assert "Choose at least one kind of event, or a daily digest" in str(refused.errors)
