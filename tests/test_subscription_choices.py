@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.test.utils import CaptureQueriesContext
 
 from monitor.alerts import models as am
 from monitor.alerts.delivery import send_due
@@ -126,6 +127,23 @@ def test_reminders_go_only_to_those_who_chose_them_each_as_it_comes(talks):
         sweep_and_send(datetime(2020, 3, day, 12, tzinfo=UTC))
     assert told("reminded") == [f"Due 10 March 2020: Talks begin ({DEAL})"] * 2
     assert told("unreminded") == []
+
+
+def test_the_digests_of_many_subscribers_take_no_more_queries_than_the_digest_of_one(talks, settings):
+    settings.MONITOR_DIGEST_HOUR_UTC = 6
+    counts = []
+    for n in (1, 6):
+        am.Alert.objects.all().delete()
+        am.Subscription.objects.all().delete()
+        for i in range(n):
+            am.Subscription.objects.create(email=f"r{i}@example.org", agreement=talks.agreement, confirmed_at=JOINED,
+                                           delivery=am.DIGEST_INSTEAD if i % 2 else am.EACH_AND_DIGEST)
+        run_sweep(now=datetime(2020, 3, 5, 7, tzinfo=UTC))
+        with CaptureQueriesContext(connection) as ctx:
+            run_sweep(now=datetime(2020, 3, 6, 7, tzinfo=UTC))  # a day's digests: the talks are due within the week
+        counts.append(len(ctx.captured_queries))
+        assert am.Alert.objects.filter(event=am.DIGEST).count() == 2 * n
+    assert counts[0] == counts[1]
 
 
 def test_what_a_subscription_chose_decides_the_alert_events_it_gets():
