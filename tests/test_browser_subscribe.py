@@ -1,7 +1,8 @@
 """A reader subscribes from the agreement page in a real browser and confirms by the link a real SMTP server received.
 
-Issue 15: there was no form to subscribe (the sign-up URL answered GET with 405). The form on the page, the
-error beside the field, "check your inbox", the confirmation page and "subscribed" all pass the axe check.
+Issue 15: there was no form to subscribe (the sign-up URL answered GET with 405), and no choice of events nor
+of a digest instead of each alert. The reader chooses both; the form on the page, the error beside the field,
+"check your inbox", the confirmation page and "subscribed" all pass the axe check and say what was chosen.
 """
 
 import pytest
@@ -39,21 +40,33 @@ def test_a_reader_subscribes_from_the_agreement_page_and_confirms_by_the_emailed
     form = page.locator("form.subscribe")
     form.scroll_into_view_if_needed()
     assert form.get_by_label("Your email address").is_visible()
-    assert form.get_by_label("Reminders 7 days and 1 day before each due date").is_checked()
-    assert not form.get_by_label("Also a daily digest", exact=False).is_checked()
+    events = form.get_by_role("group", name="Which events")
+    assert all(box.is_checked() for box in events.get_by_role("checkbox").all())  # everything, at first
+    assert events.get_by_label("Reminders 7 days and 1 day before each due date").is_checked()
+    assert form.get_by_role("group", name="How to send them").get_by_label("Each alert as it happens",
+                                                                           exact=True).is_checked()
     assert accessible(page) == []
     directory = screenshots_dir()
     directory.mkdir(parents=True, exist_ok=True)
     page.locator("section[aria-labelledby=subscribe-title]").screenshot(path=str(directory / "subscribe-form.png"))
 
     # A typo the browser lets through (no dot in the domain): the server says so beside the field.
+    # Only bad news and disputes, in one daily digest; and a typo the browser lets through (no dot in the
+    # domain): the server says so beside the field.
     form.get_by_label("Your email address").fill("reader@example")
-    form.get_by_label("Also a daily digest", exact=False).check()
+    form.get_by_label("Good news", exact=False).uncheck()
+    form.get_by_label("Reminders", exact=False).uncheck()
+    form.get_by_label("One daily digest instead").check()
     form.get_by_role("button", name="Subscribe").click()
     page.wait_for_url("**/alerts/subscribe/us-taliban-2020/")
     assert page.locator("#subscribe-email-error").inner_text().startswith("Enter a whole email address")
     assert page.get_by_label("Your email address").get_attribute("aria-invalid") == "true"
-    assert page.get_by_label("Also a daily digest", exact=False).is_checked()  # what was chosen is kept
+    # What was chosen is kept.
+    assert page.get_by_label("One daily digest instead").is_checked()
+    assert page.get_by_label("Bad news", exact=False).is_checked()
+    assert page.get_by_label("Disputes", exact=False).is_checked()
+    assert not page.get_by_label("Good news", exact=False).is_checked()
+    assert not page.get_by_label("Reminders", exact=False).is_checked()
     assert accessible(page) == []
     screenshot(page, "subscribe-form-error")
     assert am.Subscription.objects.count() == 0
@@ -76,14 +89,19 @@ def test_a_reader_subscribes_from_the_agreement_page_and_confirms_by_the_emailed
 
     page.goto(link)
     assert page.locator("h1").inner_text() == "Confirm your subscription?"
-    assert "A daily digest" in page.locator("main").inner_text()
+    chosen = page.locator("main").inner_text()
+    assert "Sent as one daily digest instead of each alert" in chosen and "Bad news" in chosen
+    assert "Good news" not in chosen and "Reminders" not in chosen
     assert accessible(page) == []
     screenshot(page, "subscribe-confirm")
     page.get_by_role("button", name="Confirm").click()
     page.locator("h1", has_text="Subscribed").wait_for()
+    chosen = page.locator("main").inner_text()
+    assert "Sent as one daily digest instead of each alert" in chosen and "Disputes" in chosen
+    assert "Good news" not in chosen
     assert accessible(page) == []
     screenshot(page, "subscribe-subscribed")
 
     sub = am.Subscription.objects.get()
     assert sub.email == "reader@example.org" and sub.commitment is None
-    assert sub.active and sub.wants_digest and sub.reminder_days == [7, 1]
+    assert sub.active and sub.delivery == am.DIGEST_INSTEAD and sub.events == [am.BAD_NEWS, am.DISPUTES]

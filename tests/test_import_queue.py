@@ -32,7 +32,9 @@ from tests.realparts import SMTPServer, Worker, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_TASKS = ("evidence.check_import", "evidence.run_import")
-OTHER_TASKS = ("monitor.sweep", "monitor.send_alerts", "monitor.reevaluate_reports")
+OTHER_TASKS = (
+    "monitor.sweep", "monitor.sweep_agreement", "monitor.check", "monitor.send_alerts", "monitor.reevaluate_reports",
+)
 
 
 def queue_of(task_name):

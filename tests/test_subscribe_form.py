@@ -49,6 +49,7 @@ class _Form(HTMLParser):
     def __init__(self):
         super().__init__()
         self.action, self.inside, self.fields, self.select, self.radios = None, False, [], None, []
+        self.offered = []  # the value each field would send if ticked or chosen, beside self.fields
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -60,6 +61,7 @@ class _Form(HTMLParser):
             kind = a.get("type", "text")
             if kind == "radio":
                 self.radios.append(a.get("value", ""))
+            self.offered.append(a.get("value", ""))
             if kind in ("checkbox", "radio") and "checked" not in a:
                 self.fields.append((a["name"], None, kind))  # known, but sends nothing
             else:
@@ -68,6 +70,7 @@ class _Form(HTMLParser):
             self.select = a["name"]
         elif tag == "option" and self.select and "selected" in a:
             self.fields.append((self.select, a["value"], "select"))
+            self.offered.append(a["value"])
 
     def handle_endtag(self, tag):
         if tag == "form":
@@ -83,18 +86,21 @@ def form_on(html):
     return parser
 
 
-def submit(form, email, client=None, tick=(), untick=(), choose=None, address="192.0.2.1"):
-    """What a browser sends when a reader types `email`, ticks and unticks boxes and picks a radio button
-    (`choose`, a value the page offers), then presses Subscribe."""
+def submit(form, email, client=None, tick=(), untick=(), choose=None, deliver=None, address="192.0.2.1"):
+    """What a browser sends when a reader types `email`, ticks and unticks boxes (by the value they send:
+    "adverse", "reminders"...), picks the commitment (`choose`, a value the page offers) and how to be
+    sent them (`deliver`), then presses Subscribe."""
     data = []
-    for name, value, kind in form.fields:
+    for (name, value, kind), offered in zip(form.fields, form.offered, strict=True):
         if kind == "email":
             value = email
-        elif kind == "checkbox" and name in tick:
-            value = "on"
-        elif kind == "checkbox" and name in untick:
+        elif kind == "checkbox" and offered in tick:
+            value = offered
+        elif kind == "checkbox" and offered in untick:
             value = None
-        elif kind == "radio" and choose is not None:
+        elif kind == "radio" and name == "delivery" and deliver is not None:
+            value = deliver if offered == deliver else None
+        elif kind == "radio" and name == "commitment" and choose is not None:
             assert choose in form.radios
             value = choose if not any(n == name for n, _v in data) else None
         if value is not None:
@@ -119,10 +125,15 @@ def test_the_agreement_page_has_a_sign_up_form_for_the_whole_agreement(client, d
     form = form_on(html)
     assert form.action == SIGN_UP
     names = {name for name, _value, _kind in form.fields}
-    assert names == {"email", "commitment", "reminders", "digest"}
+    assert names == {"email", "commitment", "events", "delivery"}
     assert ("commitment", "", "hidden") in form.fields
+    # Every kind of event ticked, each alert as it happens: what every subscription got before the choice.
+    assert {value for name, value, kind in form.fields if kind == "checkbox"} == {
+        "adverse", "disputed", "good_news", "reminders"}
+    assert [value for name, value, kind in form.fields if name == "delivery" and value] == ["each"]
     assert "Email alerts" in html and "Reminders 7 days and 1 day before each due date" in html
-    assert "Also a daily digest" in html
+    assert "<legend>Which events</legend>" in html and "<legend>How to send them</legend>" in html
+    assert "Good news: a deadline met late, a breach over" in html and "One daily digest instead" in html
     # Nothing of one reader in a page every reader is served from the cache.
     assert "csrfmiddlewaretoken" not in html and "csrftoken" not in page.cookies
 
@@ -149,11 +160,12 @@ def test_an_agreement_that_has_ended_offers_no_sign_up(client, deal):
 
 def test_the_form_on_a_commitment_page_signs_up_for_that_commitment_and_sends_only_the_confirmation(client, deal):
     form = form_on(client.get(COMMITMENT_PAGE).content.decode())
-    answer = submit(form, "Reader@Example.org", tick={"digest"})
+    answer = submit(form, "Reader@Example.org", deliver="both")
     assert answer.status_code == 200 and b"Check your inbox" in answer.content
     sub = am.Subscription.objects.get()
     assert (sub.email, sub.commitment.key, sub.confirmed_at) == ("reader@example.org", "talks", None)
-    assert sub.wants_digest and sub.reminder_days == [7, 1]
+    assert sub.delivery == am.EACH_AND_DIGEST and sub.reminder_days == [7, 1]
+    assert sub.events == ["adverse", "disputed", "good_news", "reminders"]
     [confirmation] = confirmation_sent_to("reader@example.org")
     assert confirmation.subject.endswith(f"Confirm your alerts for Talks begin ({deal.title})")
     assert len(mail.outbox) == 1
@@ -164,7 +176,8 @@ def test_the_form_on_the_agreement_page_signs_up_for_every_commitment_and_an_unt
     answer = submit(form, "reader@example.org", untick={"reminders"})
     assert answer.status_code == 200
     sub = am.Subscription.objects.get()
-    assert sub.commitment is None and sub.reminder_days == [] and not sub.wants_digest
+    assert sub.commitment is None and sub.reminder_days == [] and sub.delivery == am.EACH_ALERT
+    assert sub.events == ["adverse", "disputed", "good_news"] and not sub.wants(am.REMINDER)
     assert len(confirmation_sent_to("reader@example.org")) == 1
 
 
@@ -176,12 +189,18 @@ def test_choosing_the_whole_agreement_on_a_commitment_page_follows_every_commitm
 
 def test_the_confirmation_page_says_what_was_chosen(client, deal):
     form = form_on(client.get(AGREEMENT_PAGE).content.decode())
-    submit(form, "reader@example.org", tick={"digest"}, untick={"reminders"})
+    submit(form, "reader@example.org", deliver="digest", untick={"reminders", "good_news"})
     [confirmation] = confirmation_sent_to("reader@example.org")
     link = next(line.strip() for line in confirmation.body.splitlines() if "/alerts/confirm/" in line)
-    html = client.get(link.split("localhost:8000", 1)[1]).content.decode()
-    assert "A daily digest" in html and "Reminders before each due date" not in html
+    path = link.split("localhost:8000", 1)[1]
+    html = client.get(path).content.decode()
+    assert "Sent as one daily digest instead of each alert" in html
+    assert "Bad news: a deadline missed" in html and "Disputes:" in html
+    assert "Reminders before each due date" not in html and "Good news" not in html
     assert '<header class="site">' in html  # the site's layout
+    subscribed = Client().post(path).content.decode()  # pressing Confirm: a page that says it all again
+    assert "<h1>Subscribed</h1>" in subscribed and "Sent as one daily digest instead of each alert" in subscribed
+    assert "Bad news: a deadline missed" in subscribed and "Good news" not in subscribed
 
 
 def test_the_form_goes_through_the_same_limits_as_every_sign_up(client, deal, settings):
@@ -210,6 +229,40 @@ def test_an_unknown_commitment_is_said_next_to_its_field(client, deal):
     answer = client.post(SIGN_UP, {"email": "reader@example.org", "commitment": "nope"})
     assert answer.status_code == 400
     assert 'id="subscribe-commitment-error">The deal has no commitment “nope”' in answer.content.decode()
+    assert am.Subscription.objects.count() == 0
+
+
+def test_a_form_with_no_event_ticked_and_no_digest_is_refused_with_a_message(client, deal):
+    form = form_on(client.get(AGREEMENT_PAGE).content.decode())
+    answer = submit(form, "reader@example.org", untick={"adverse", "disputed", "good_news", "reminders"})
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert ('id="subscribe-events-error">Choose at least one kind of event, or a daily digest: otherwise nothing '
+            "would ever be sent.") in html
+    assert 'aria-describedby="subscribe-events-error"' in html
+    again = form_on(html)  # sent back as it was: no box ticked, each alert chosen
+    assert not [v for name, v, kind in again.fields if kind == "checkbox" and v]
+    assert ("delivery", "each", "radio") in again.fields
+    assert am.Subscription.objects.count() == 0 and mail.outbox == []
+
+
+def test_no_event_ticked_but_the_daily_digest_is_a_subscription_to_the_digest_alone(client, deal):
+    form = form_on(client.get(AGREEMENT_PAGE).content.decode())
+    answer = submit(form, "reader@example.org", untick={"adverse", "disputed", "good_news", "reminders"},
+                    deliver="digest")
+    assert answer.status_code == 200
+    sub = am.Subscription.objects.get()
+    assert (sub.events, sub.delivery, sub.reminder_days) == ([], am.DIGEST_INSTEAD, [])
+
+
+def test_an_unknown_kind_of_event_or_way_of_sending_is_refused_by_name(client, deal):
+    answer = client.post(SIGN_UP, {"email": "reader@example.org", "events": ["", "adverse", "gossip"]})
+    assert answer.status_code == 400
+    assert "“gossip” is not a kind of event this form offers" in answer.content.decode()
+    answer = client.post(SIGN_UP, {"email": "reader@example.org", "events": ["", "adverse"], "delivery": "weekly"})
+    assert answer.status_code == 400
+    assert ('id="subscribe-delivery-error">“weekly” is not a way of sending this form offers'
+            in answer.content.decode())
     assert am.Subscription.objects.count() == 0
 
 

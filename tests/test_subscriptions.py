@@ -151,7 +151,7 @@ def test_daily_digest_lists_coming_deadlines_once_a_day(agreement, settings):
     settings.MONITOR_DIGEST_HOUR_UTC = 6
     user = UserFactory(email="editor@example.org")
     am.Subscription.objects.create(user=user, agreement=agreement, confirmed_at=datetime(2020, 1, 1, tzinfo=UTC),
-                                   reminder_days=[], wants_digest=True)
+                                   reminder_days=[], delivery=am.EACH_AND_DIGEST)
     run_sweep(now=datetime(2020, 3, 5, 5, tzinfo=UTC))  # before the digest hour
     send_due(datetime(2020, 3, 5, 5, tzinfo=UTC))
     assert mail.outbox == []
@@ -167,7 +167,7 @@ def test_the_daily_digest_goes_out_at_the_digest_hour_and_not_a_second_before(ag
     settings.MONITOR_DIGEST_HOUR_UTC = 14
     user = UserFactory(email="editor@example.org")
     am.Subscription.objects.create(user=user, agreement=agreement, confirmed_at=datetime(2020, 1, 1, tzinfo=UTC),
-                                   reminder_days=[], wants_digest=True)
+                                   reminder_days=[], delivery=am.EACH_AND_DIGEST)
 
     def digests_after_a_sweep_at(now):
         run_sweep(now=now)

@@ -201,7 +201,7 @@ def test_the_days_digest_goes_out_once_whichever_sweep_comes_first_past_the_hour
     settings.MONITOR_DIGEST_HOUR_UTC = 6
     talks.agreement.publish_computed_verdicts = True
     talks.agreement.save()
-    outside(talks.agreement, wants_digest=True)
+    outside(talks.agreement, delivery=am.EACH_AND_DIGEST)
     # A weak claim that talks began: the re-evaluation it queues is the first sweep past the hour.
     report = ReportFactory(occurred_at=datetime(2020, 3, 5, 8, tzinfo=UTC), credibility=5)
     at_digest_hour = datetime(2020, 3, 6, 7, tzinfo=UTC)  # talks due in four days

@@ -120,7 +120,7 @@ def test_a_reminder_is_owed_at_its_instant_though_the_verdict_has_not_changed():
 def test_the_days_digest_judges_the_whole_agreement_once(settings):
     settings.MONITOR_DIGEST_HOUR_UTC = 6
     agreement = deal(3)
-    watcher(agreement, wants_digest=True)
+    watcher(agreement, delivery=am.EACH_AND_DIGEST)
     morning = datetime(2020, 3, 6, 5, 50, tzinfo=UTC)
     run_sweep(now=morning)
     assert run_sweep(now=morning + timedelta(minutes=20)).commitments_evaluated == 3  # past 6:00: the digest

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.utils import timezone
@@ -38,10 +39,31 @@ class SweepRunAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
 
+class SubscriptionForm(forms.ModelForm):
+    # The events as the reader's form offers them, as boxes to tick, not a JSON list to type.
+    events = forms.MultipleChoiceField(
+        label=_("events"), choices=am.EVENT_KINDS, required=False, widget=forms.CheckboxSelectMultiple,
+        help_text=_("Corrections always go to whoever got the alert they correct."),
+    )
+
+    class Meta:
+        model = am.Subscription
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("events") and cleaned.get("delivery") == am.EACH_ALERT:
+            raise forms.ValidationError(_("Choose at least one kind of event, or a daily digest: otherwise "
+                                          "nothing would ever be sent."))
+        return cleaned
+
+
 @admin.register(am.Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "agreement", "commitment", "confirmed_at", "unsubscribed_at", "suspended_at")
-    list_filter = ("agreement",)
+    form = SubscriptionForm
+    list_display = ("__str__", "agreement", "commitment", "delivery", "confirmed_at", "unsubscribed_at",
+                    "suspended_at")
+    list_filter = ("agreement", "delivery")
     list_select_related = ("user", "agreement", "commitment")
     search_fields = ("email", "user__username", "user__email")
     autocomplete_fields = ("commitment",)
@@ -102,7 +124,7 @@ class AlertAdmin(admin.ModelAdmin):
     def resend(self, request, queryset):
         # A new attempt of the same row: same key, same Message-ID, so a recipient's mail client
         # recognises a copy they already have.
-        n = queryset.exclude(state__in=[am.FOLDED]).filter(Q(claimed_until__isnull=True) | Q(
+        n = queryset.exclude(state__in=[am.FOLDED, am.HELD]).filter(Q(claimed_until__isnull=True) | Q(
             claimed_until__lt=timezone.now())).update(state=am.PENDING, next_attempt_at=timezone.now(), sent_at=None)
         self.message_user(request, _("%(n)d alerts queued to be sent again.") % {"n": n})
 

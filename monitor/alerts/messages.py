@@ -125,6 +125,7 @@ def with_agreement(subject, agreement):
 class _Builder:
     event = None
     historical = False
+    held = False  # for a subscriber who chose a daily digest instead: listed there, never sent alone
     # What the email's one link does, said on the link itself (not "click here"); each builder says its own.
     link_label = gettext_lazy("See this commitment's status, its evidence and history")
 
@@ -156,7 +157,7 @@ class _Builder:
             subject=f"[{settings.MONITOR_EMAIL_SUBJECT_PREFIX}] {subject}"[:300],
             body_text=render_to_string("emails/alert.txt", context),
             body_html=render_to_string("emails/alert.html", context),
-            state=am.FOLDED if self.historical else am.PENDING,
+            state=am.HELD if self.held else am.FOLDED if self.historical else am.PENDING,
             **self.extra(),
         )
 
@@ -311,23 +312,50 @@ class Reminder(_Builder):
 
 
 class Digest(_Builder):
+    """The day's digest: the changes held for it (for a subscriber who chose it instead of each alert),
+    then the breaches going on and the deadlines of the coming week."""
+
     event = am.DIGEST
     link_label = gettext_lazy("See every agreement and its commitments on the monitor")
 
-    def __init__(self, key, subscription, standings):
+    def __init__(self, key, subscription, standings, changes=()):
         super().__init__(key, subscription)
-        self.standings = standings
+        # `changes`, not `held`: that names whether this message itself is held (_Builder.held).
+        self.standings, self.changes = standings, list(changes)
 
     def content(self):
-        subject = _("Daily digest: %(n)s open breaches and coming deadlines") % {"n": len(self.standings)}
         paragraphs = []
+        if self.changes:
+            paragraphs.append(_("Changes of status since the last digest:"))
+            paragraphs += [held_line(alert) for alert in self.changes]
+            if self.standings:
+                paragraphs.append(_("Open breaches and deadlines in the coming week:"))
         for s in self.standings:
             c = s.commitment
             line = f"{_label(s.status)}: {c.title} ({c.agreement.title}). {s.computed.sentence}"
             if s.provisional:
                 line += " " + _("(provisional)")
             paragraphs.append(line)
-        return subject, _("Open breaches and deadlines in the coming week"), paragraphs, absolute("/")
+        if not self.changes:
+            subject = _("Daily digest: %(n)s open breaches and coming deadlines") % {"n": len(self.standings)}
+            return subject, _("Open breaches and deadlines in the coming week"), paragraphs, absolute("/")
+        subject = _("Daily digest: %(changes)s changes of status, %(n)s open breaches and coming deadlines") % {
+            "changes": len(self.changes), "n": len(self.standings)}
+        return subject, _("Changes of status, open breaches and coming deadlines"), paragraphs, absolute("/")
+
+
+def held_line(alert):
+    """A change held for the digest, as its line there: "Missed on 10 March 2020: Talks begin (The deal)"."""
+    change, c = alert.status_change, alert.commitment
+    values = {"status": _label(change.new_status), "day": _day(change.effective_at, c), "commitment": c.title,
+              "agreement": c.agreement.title}
+    if change.party_id is not None:
+        values["status"] = _("%(party)s %(status)s") % {"party": change.party.name, "status": values["status"].lower()}
+    line = _("%(status)s on %(day)s: %(commitment)s (%(agreement)s)") % values
+    if alert.corrects_id is not None:
+        # It takes back what an earlier alert or digest said (missed again after "met late").
+        line = _("Correction: %(line)s") % {"line": line}
+    return line
 
 
 class Correction(_Builder):

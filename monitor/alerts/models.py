@@ -69,13 +69,17 @@ EVENTS = (
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"  # permanently: a hard bounce, or attempts exhausted
-FOLDED = "folded"  # part of a summary, never sent on its own
+FOLDED = "folded"  # part of a summary or a daily digest, never sent on its own
+# For a subscriber who asked for one daily digest instead of each alert: listed in their next digest,
+# which folds it (FOLDED), never sent on its own (monitor.alerts.sweep._digests).
+HELD = "held"
 CANCELLED = "cancelled"  # withdrawn before it was sent
 ALERT_STATES = (
     (PENDING, _("Pending")),
     (SENT, _("Sent")),
     (FAILED, _("Failed")),
-    (FOLDED, _("Folded into a summary")),
+    (FOLDED, _("Folded into a summary or digest")),
+    (HELD, _("Held for the daily digest")),
     (CANCELLED, _("Cancelled")),
 )
 
@@ -123,6 +127,42 @@ def default_reminder_days():
     return list(settings.MONITOR_DEFAULT_REMINDER_DAYS)
 
 
+# What a subscriber chose to hear of (Subscription.events): the alert events, in the groups a reader
+# knows them by. Corrections are not among them: whoever was told something hears if it is withdrawn.
+BAD_NEWS = "adverse"
+DISPUTES = "disputed"
+GOOD_NEWS = "good_news"
+REMINDERS = "reminders"
+EVENT_KINDS = (
+    (BAD_NEWS, _("Bad news: a deadline missed, a duty overdue, a breach beginning")),
+    (DISPUTES, _("Disputes: credible reports conflict, so the outcome is contested")),
+    (GOOD_NEWS, _("Good news: a deadline met late, a breach over")),
+    (REMINDERS, _("Reminders before each due date")),
+)
+EVENTS_OF_KIND = {
+    BAD_NEWS: frozenset({MISSED, OVERDUE, BREACHED}),
+    DISPUTES: frozenset({DISPUTED}),
+    GOOD_NEWS: frozenset({MET_LATE, BREACH_OVER}),
+    REMINDERS: frozenset({REMINDER}),
+}
+
+
+def every_event_kind():
+    """What every subscription got before readers could choose, and what a new one gets unless told otherwise."""
+    return [kind for kind, _label in EVENT_KINDS]
+
+
+# How the chosen alerts come (Subscription.delivery).
+EACH_ALERT = "each"
+DIGEST_INSTEAD = "digest"
+EACH_AND_DIGEST = "both"
+DELIVERIES = (
+    (EACH_ALERT, _("Each alert as it happens")),
+    (DIGEST_INSTEAD, _("One daily digest instead")),
+    (EACH_AND_DIGEST, _("Each alert as it happens, and a daily digest")),
+)
+
+
 class Subscription(models.Model):
     """A staff user or an outside address following an agreement, or one commitment of it."""
 
@@ -136,7 +176,11 @@ class Subscription(models.Model):
         help_text=_("Empty: every commitment of the agreement."),
     )
     reminder_days = models.JSONField(_("reminders, days before a due date"), default=default_reminder_days, blank=True)
-    wants_digest = models.BooleanField(_("daily digest"), default=False)
+    events = models.JSONField(
+        _("events"), default=every_event_kind, blank=True,
+        help_text=_("The kinds of event to send (EVENT_KINDS); corrections always go to whoever got the original."),
+    )
+    delivery = models.CharField(_("delivery"), max_length=10, choices=DELIVERIES, default=EACH_ALERT)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
@@ -191,6 +235,23 @@ class Subscription(models.Model):
     @property
     def active(self):
         return self.confirmed_at is not None and self.unsubscribed_at is None and self.suspended_at is None
+
+    def wants(self, event):
+        """Whether alerts of this event (MISSED, REMINDER, ...) are for this subscriber, each or in the digest."""
+        return any(event in EVENTS_OF_KIND.get(kind, ()) for kind in self.events)
+
+    @property
+    def wants_digest(self):
+        return self.delivery in (DIGEST_INSTEAD, EACH_AND_DIGEST)
+
+    @property
+    def wants_each_alert(self):
+        return self.delivery in (EACH_ALERT, EACH_AND_DIGEST)
+
+    @property
+    def event_kinds_chosen(self):
+        """The labels of the chosen kinds, in the form's order: what the confirmation pages list."""
+        return [label for kind, label in EVENT_KINDS if kind in self.events]
 
 
 class Alert(models.Model):

@@ -243,7 +243,7 @@ def _digest_owed(agreement_id, now):
     if now.hour < settings.MONITOR_DIGEST_HOUR_UTC:
         return False
     wanted = am.Subscription.objects.filter(
-        agreement=agreement_id, wants_digest=True, confirmed_at__isnull=False,
+        agreement=agreement_id, delivery__in=[am.DIGEST_INSTEAD, am.EACH_AND_DIGEST], confirmed_at__isnull=False,
         unsubscribed_at__isnull=True, suspended_at__isnull=True,
     )
     return wanted.exists() and not am.DigestDay.objects.filter(agreement=agreement_id, day=now.date()).exists()
@@ -390,12 +390,14 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False):
     # sweep after an analyst settles it (docs/architecture.md, "Verdicts that claim no more than the evidence").
     alerting = [c for c in commitments if not under_review(standings[c.id])]
     owed = _owed_alerts(now, alerting, standings, latest, withdrawn, subscriptions, agreements,
-                        digests=digests, latest_party=latest_party)
+                        latest_party=latest_party)
     owed += _corrections(now, withdrawn, standings)
     owed += escalation.owed(now, alerting, standings, latest, agreements)
     owed += webhooks.owed(now, alerting, standings, latest, withdrawn, agreements)
     queued = _insert_missing(owed, run, now)
     if digests:
+        # After the alerts above are stored: a digest lists the changes held for it, this sweep's too.
+        queued += _insert_missing(_digests(now, alerting, standings, subscriptions, agreements), run, now)
         am.DigestDay.objects.create(agreement_id=agreement_id, day=now.date())
     _store_next_checks(now, commitments, standings, latest, agreements, subscriptions)
     drifted = sorted({ch.commitment_id for ch in new_changes + party_changes if ch.commitment_id in settled})
@@ -502,13 +504,15 @@ def _event_for(change):
     return RECOVERY_EVENTS.get((change.old_status, change.new_status))
 
 
-def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements, digests=True,
-                 latest_party=None):
+def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, agreements, latest_party=None):
     """Every alert owed now, as (key, builder) pairs; builders render only the missing ones.
 
     A commitment judged per party (several parties owe it `each`) alerts per party: each party's
     latest change, naming the party, rather than the commitment's own, which would say again what
     the first party's alert said and nothing when a second party misses.
+
+    Each subscriber gets the events they chose (Subscription.events); one who chose a daily digest
+    instead of each alert gets the same alert, with the same key, held for their next digest.
     """
     by_agreement = defaultdict(list)
     for sub in subscriptions:
@@ -541,6 +545,8 @@ def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, 
             for sub in recipients:
                 if sub.confirmed_at > change.detected_at:
                     continue  # subscribed after it happened: not news to them
+                if not sub.wants(event):
+                    continue  # a kind of event they did not ask for
                 # Outside subscribers hear only of verdicts an analyst assessed, unless the agreement
                 # publishes computed ones; staff hear of provisional ones at once. A party's verdict is
                 # part of the commitment's: published with it.
@@ -549,11 +555,10 @@ def _owed_alerts(now, commitments, standings, latest, withdrawn, subscriptions, 
                 )
                 if not (sub.is_staff or public_ok):
                     continue
-                owed.append((transition_key(c.id, event, change, sub.address),
-                             messages.TransitionAlert(None, event, sub, c, change, standing, historical, party=party)))
+                alert = messages.TransitionAlert(None, event, sub, c, change, standing, historical, party=party)
+                alert.held = not sub.wants_each_alert
+                owed.append((transition_key(c.id, event, change, sub.address), alert))
         owed += _reminders(now, c, standing, recipients)
-    if digests:
-        owed += _digests(now, commitments, standings, by_agreement, agreements)
     return owed
 
 
@@ -577,7 +582,9 @@ def _reminders(now, commitment, standing, recipients):
     if verdict.status not in (S.NOT_YET_DUE, S.DUE_SOON) or verdict.due_at is None or now >= verdict.due_at:
         return []
     owed = []
-    for sub in recipients:
+    # Reminders are emails of their own: a subscriber who chose a digest instead finds the coming
+    # week's deadlines in it, and one who did not choose reminders gets none.
+    for sub in (sub for sub in recipients if sub.wants(am.REMINDER) and sub.wants_each_alert):
         passed = [d for d in sub.reminder_days if verdict.due_at - timedelta(days=d) <= now]
         if passed:
             # Only the most urgent reminder that is due: someone subscribing two days before a
@@ -588,15 +595,32 @@ def _reminders(now, commitment, standing, recipients):
     return owed
 
 
-def _digests(now, commitments, standings, by_agreement, agreements):
+def _digests(now, commitments, standings, subscriptions, agreements):
+    """Today's digest for each address that asked for one and has not had it, once the digest hour has come.
+
+    It lists the breaches going on and the deadlines of the coming week, and, for a subscriber who
+    chose it instead of each alert, the changes held for it (HELD), which it then folds: each is in
+    exactly one digest. Three queries, whatever the number of subscribers.
+    """
     if now.hour < settings.MONITOR_DIGEST_HOUR_UTC:
         return []
-    week = now + timedelta(days=7)
     by_address = {}
-    for subs in by_agreement.values():
-        for sub in subs:
-            if sub.wants_digest:
-                by_address.setdefault(sub.address, []).append(sub)
+    for sub in subscriptions:
+        if sub.wants_digest:
+            by_address.setdefault(sub.address, []).append(sub)
+    # Per agreement: each agreement's sweep owes its own digest (sweeps are per agreement).
+    key_of = {address: f"digest:{now.date().isoformat()}:a{subs[0].agreement_id}:{address}"
+              for address, subs in by_address.items()}
+    sent = set(am.Alert.objects.filter(key__in=key_of.values()).values_list("key", flat=True))
+    by_address = {address: subs for address, subs in by_address.items() if key_of[address] not in sent}
+    held = defaultdict(list)
+    for alert in (
+        am.Alert.objects.filter(state=am.HELD, to_email__in=by_address.keys(), commitment__agreement__in=agreements)
+        .select_related("commitment__agreement", "status_change__party")
+        .order_by("status_change__detected_at", "id")
+    ):
+        held[alert.to_email].append(alert)
+    week = now + timedelta(days=7)
     owed = []
     for address, subs in by_address.items():
         lines = []
@@ -610,19 +634,20 @@ def _digests(now, commitments, standings, by_agreement, agreements):
                 lines.append(standing)
             elif standing.computed.status in (S.NOT_YET_DUE, S.DUE_SOON) and due and now <= due <= week:
                 lines.append(standing)
-        if lines:
-            # Per agreement: each agreement's sweep owes its own digest (sweeps are per agreement).
-            key = f"digest:{now.date().isoformat()}:a{subs[0].agreement_id}:{address}"
-            owed.append((key, messages.Digest(key, subs[0], lines)))
+        if lines or held[address]:
+            owed.append((key_of[address], messages.Digest(key_of[address], subs[0], lines, held[address])))
+    # Folded as their digest is written, in this transaction: listed once, and never in a later digest.
+    am.Alert.objects.filter(id__in=[a.id for _key, d in owed for a in d.changes]).update(state=am.FOLDED)
     return owed
 
 
 def _corrections(now, withdrawn, standings):
     if not withdrawn:
         return []
-    # Alerts not yet sent (nor being sent) are simply cancelled: a correction of an email nobody got
-    # would only confuse. The conditional update loses to a sender that claimed the row first.
-    am.Alert.objects.filter(status_change__in=withdrawn, state=am.PENDING).filter(
+    # Alerts not yet sent (nor being sent), or held for a digest not yet sent, are simply cancelled: a
+    # correction of an email nobody got would only confuse. The conditional update loses to a sender
+    # that claimed the row first.
+    am.Alert.objects.filter(status_change__in=withdrawn, state__in=[am.PENDING, am.HELD]).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     ).update(state=am.CANCELLED)
     owed = []
@@ -654,7 +679,7 @@ def _say_what_they_correct(builders):
     said = am.Alert.objects.filter(
         commitment__in=commitment_ids, to_email__in=addresses, status_change__isnull=False,
         event__in=[*ADVERSE_EVENTS.values(), *RECOVERY_EVENTS.values(), am.CORRECTION],
-        state__in=[am.PENDING, am.SENT, am.FOLDED],
+        state__in=[am.PENDING, am.SENT, am.FOLDED, am.HELD],
     )
     # A party's word and the commitment's are apart: DPR's miss does not rewrite what Ukraine's said.
     last_ids = said.values("commitment", "to_email", "status_change__party").annotate(last=Max("id")).values("last")
@@ -690,7 +715,8 @@ def _insert_missing(owed, run, now):
     _say_what_they_correct(missing)
     folded = defaultdict(list)
     for builder in missing:
-        if getattr(builder, "historical", False):
+        # Held for a digest, an old change is listed there, not in a summary of its own.
+        if getattr(builder, "historical", False) and not getattr(builder, "held", False):
             folded[builder.subscription.address].append(builder)
     missing += [
         messages.Summary(f"summary:{run.id}:{address}", builders[0].subscription, builders)

@@ -26,11 +26,10 @@ CONFIRM_MAX_AGE = timedelta(days=7)
 class SubscribeForm(forms.Form):
     """What a reader chooses on the sign-up form (templates/pages/includes/subscribe.html).
 
-    Every change of status (missed, overdue, breached, disputed, met late, breach over) and every
-    correction is always sent: the subscription has no per-event switch, and a subscriber who was told
-    "missed" must hear if that is withdrawn. What a reader can choose is what the model keeps per
-    subscription: reminders before each due date (`reminder_days`) and a daily digest (`wants_digest`),
-    which comes on top of each alert, never instead of it.
+    Which kinds of event to hear of (`events`, am.EVENT_KINDS: all ticked at first) and how: each alert
+    as it happens, one daily digest instead, or both (`delivery`, am.DELIVERIES). A correction always
+    goes to whoever got what it corrects: a subscriber who was told "missed" hears if it is withdrawn,
+    whatever they chose since. Reminders come on the days `MONITOR_DEFAULT_REMINDER_DAYS` says.
     """
 
     email = forms.EmailField(label=_("Your email address"), max_length=254, error_messages={
@@ -39,8 +38,11 @@ class SubscribeForm(forms.Form):
     })
     # A commitment's key; empty for every commitment of the agreement.
     commitment = forms.CharField(required=False, max_length=200)
-    reminders = forms.BooleanField(required=False)
-    digest = forms.BooleanField(required=False, label=_("Also send me a daily digest"))
+    # The empty choice is the hidden field's (clean_events); an unknown kind is refused by name.
+    events = forms.MultipleChoiceField(required=False, choices=[("", "")] + list(am.EVENT_KINDS), error_messages={
+        "invalid_choice": _("“%(value)s” is not a kind of event this form offers: choose among those listed."),
+    })
+    delivery = forms.CharField(required=False, max_length=20)
 
     def __init__(self, *args, agreement, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,12 +59,50 @@ class SubscribeForm(forms.Form):
                 % {"agreement": self.agreement.title, "key": key})
         return commitment
 
-    def clean_reminders(self):
-        # The form sends "false" from a hidden field before the checkbox, so an unticked box still says
-        # so; a POST made by hand without the field keeps the default reminders, as before the form.
-        if "reminders" not in self.data:
-            return True
-        return self.cleaned_data["reminders"]
+    def clean_events(self):
+        # The form sends an empty `events` from a hidden field before the boxes, so unticking every box
+        # still says so. A POST without the field at all (made by hand, or the form of before, which had
+        # a box for reminders only) gets every kind, as every subscription did before readers could choose.
+        if "events" not in self.data:
+            legacy_no_reminders = self.data.getlist("reminders") == ["false"]
+            return [k for k in am.every_event_kind() if not (legacy_no_reminders and k == am.REMINDERS)]
+        return [kind for kind in self.cleaned_data["events"] if kind]
+
+    def clean_delivery(self):
+        value = self.cleaned_data["delivery"].strip()
+        if not value:
+            # A POST without it: each alert, and the digest too if the form of before asked for it.
+            return am.EACH_AND_DIGEST if self.data.get("digest") == "on" else am.EACH_ALERT
+        if value not in dict(am.DELIVERIES):
+            raise forms.ValidationError(
+                _("“%(value)s” is not a way of sending this form offers: choose each alert, a daily digest "
+                  "instead, or both.") % {"value": value})
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if "events" in cleaned and not cleaned["events"] and cleaned.get("delivery") == am.EACH_ALERT:
+            self.add_error("events", _("Choose at least one kind of event, or a daily digest: otherwise nothing "
+                                       "would ever be sent."))
+        return cleaned
+
+    def choices(self):
+        """What the subscription keeps of the choices made (valid forms only)."""
+        events = self.cleaned_data["events"]
+        return {"events": events, "delivery": self.cleaned_data["delivery"],
+                "reminder_days": am.default_reminder_days() if am.REMINDERS in events else []}
+
+    @property
+    def events_ticked(self):
+        """The kinds ticked as the form is shown: all at first, then those sent."""
+        if not self.is_bound:
+            return am.every_event_kind()
+        return [v for v in self.data.getlist("events") if v] if "events" in self.data else am.every_event_kind()
+
+    @property
+    def delivery_chosen(self):
+        value = self["delivery"].value() if self.is_bound else None
+        return value if value in dict(am.DELIVERIES) else am.EACH_ALERT
 
 
 def _signups_rate(group, request):
@@ -101,8 +141,7 @@ def subscribe(request, agreement):
         return _form_page(request, agreement, form, None, status=400)
     commitment = form.cleaned_data["commitment"]
     email = form.cleaned_data["email"].strip().lower()
-    choices = {"wants_digest": form.cleaned_data["digest"],
-               "reminder_days": am.default_reminder_days() if form.cleaned_data["reminders"] else []}
+    choices = form.choices()
     inbox = _inbox(email)
     with transaction.atomic():
         _lock_inbox(inbox)
@@ -199,9 +238,8 @@ def _link_spent(request, sub):
     """A link made for a state the subscription has left: it was confirmed, or unsubscribed, since."""
     if sub is not None and sub.confirmed_at is not None and sub.unsubscribed_at is None:
         # Opened or pressed twice (or an older link after a newer one): nothing to do, and nothing is wrong.
-        return render(request, "alerts/message.html", {"title": _("Already confirmed"), "text": _(
-            "This subscription is already confirmed: you get an email when a commitment of %(what)s is missed "
-            "or breached.") % {"what": _what(sub)}})
+        return render(request, "alerts/message.html", {"title": _("Already confirmed"), "subscription": sub, "text": _(
+            "This subscription is already confirmed.")})
     context = {"title": _("This link is no longer valid"), "text": _(
         "This confirmation link has expired, or its subscription was stopped or sent a newer link since, so it "
         "confirms nothing. To get these alerts, sign up again with your email address: a new confirmation link "
@@ -239,8 +277,8 @@ def confirm(request, token):
             return _link_spent(request, sub)
         sub.confirmed_at, sub.unsubscribed_at = timezone.now(), None
         sub.save(update_fields=["confirmed_at", "unsubscribed_at"])
-    return render(request, "alerts/message.html", {"title": _("Subscribed"), "text": _(
-        "You will get an email when a commitment of %(what)s is missed or breached.") % {"what": _what(sub)}})
+    return render(request, "alerts/message.html", {"title": _("Subscribed"), "subscription": sub, "text": _(
+        "Your subscription is confirmed. Each email has a link to stop them.")})
 
 
 @csrf_exempt  # RFC 8058 one-click unsubscribe POSTs come from mail clients, not from our forms

@@ -88,7 +88,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0008_next_checks_and_pending_changes"),
+        ("alerts", "0009_next_checks_and_pending_changes"),
         ("terms", "0013_coverage_share"),
         ("evidence", "0011_place_name_variants"),
         ("verdicts", "0007_statuschange_method_version"),

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('alerts', '0007_overdue_alert_event'),
+        ('alerts', '0008_subscription_events_and_delivery'),
         ('terms', '0013_coverage_share'),
     ]
 

@@ -20,7 +20,7 @@ def remove(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("alerts", "0009_pending_change_triggers"),
+        ("alerts", "0010_pending_change_triggers"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
     operations = [migrations.RunPython(create, remove)]
