@@ -28,7 +28,7 @@ from monitor.alerts import triggers
 from monitor.evidence import attachments as attachment_rules
 from monitor.evidence import models as ev
 from monitor.evidence.importing import exports, jobs
-from monitor.evidence.importing.bulk import record_history
+from monitor.evidence.importing.bulk import record_first_versions, record_history
 from monitor.evidence.importing.uploads import SizeLimitHandler
 from monitor.evidence.importing.zones import admin_time_zone, default_time_zone
 from monitor.evidence.judged import JUDGED_FIELDS  # changing any of these makes a verified report claimed again
@@ -290,14 +290,13 @@ class ReportAdmin(AuditedAdmin):
                 "job": obj.import_job_id, "file": obj.import_file, "line": obj.import_line},
         )
 
-    def history_view(self, request, object_id, extra_context=None):
-        response = super().history_view(request, object_id, extra_context)  # checks who may see it first
-        report = response.context_data["object"]
+    def render_history_view(self, request, template, context, **kwargs):
+        # Called once the history view has checked who may see the report.
+        report = context["object"]
         if getattr(report, "import_job_id", None) is not None:
-            response.context_data["import_audit"] = self.import_audit(report)
-            response.context_data["import_job"] = ev.ImportJob.objects.select_related("created_by").get(
-                pk=report.import_job_id)
-        return response
+            context["import_audit"] = self.import_audit(report)
+            context["import_job"] = ev.ImportJob.objects.select_related("created_by").get(pk=report.import_job_id)
+        return super().render_history_view(request, template, context, **kwargs)
 
     @admin.display(description=gettext_lazy("what happened"), ordering="summary")
     def summary_short(self, obj):
@@ -468,6 +467,7 @@ class ReportAdmin(AuditedAdmin):
             event = ev.EventGroup.objects.create(label=(first or "")[:300])
             before = list(members.values_list("pk", "event_id"))
             moved = [pk for pk, _event in before]
+            record_first_versions(moved)  # imported reports without history: their version before the grouping
             ev.Report.objects.filter(pk__in=moved).update(event=event)
             # Counts count events: a verified report grouped with others anew may count otherwise, which no one
             # has checked (event is a judged field). Unless they were all in one event already: nothing changed.
