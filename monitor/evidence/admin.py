@@ -291,9 +291,9 @@ class ReportAdmin(AuditedAdmin):
         )
 
     def render_history_view(self, request, template, context, **kwargs):
-        # Called once the history view has checked who may see the report.
-        report = context["object"]
-        if getattr(report, "import_job_id", None) is not None:
+        # Called once the history view (and a version's page) has checked who may see the report.
+        report = context.get("object")
+        if template == self.object_history_template and getattr(report, "import_job_id", None) is not None:
             context["import_audit"] = self.import_audit(report)
             context["import_job"] = ev.ImportJob.objects.select_related("created_by").get(pk=report.import_job_id)
         return super().render_history_view(request, template, context, **kwargs)
