@@ -150,7 +150,7 @@ def test_a_monitor_imports_acleds_timestamps_without_back_dating_rights(acled, t
     assert "imported. 2 rows: 2 new" in out, (out, err)
     report = ev.Report.objects.get(source_ref="AFG0000001")
     assert (report.recorded_at, report.entered_by) == (KNOWN, monitor)
-    assert report.history.get().history_change_reason == "Imported from events.csv"
+    assert (report.import_job.file_name, report.import_job.created_by) == ("events.csv", monitor)
 
     # Through the admin's upload too.
     ev.Report.objects.all().delete()

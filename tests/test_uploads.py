@@ -190,14 +190,13 @@ def test_a_chunked_upload_over_the_limit_is_refused_and_leaves_nothing(client, a
     assert files_in(disk.media) == [] and files_in(disk.temp) == []
 
 
-# --- what is kept goes when its job goes -------------------------------------------------------------------
+# --- what is kept stays with its job: a job is a record, never deleted ------------------------------------------
 
 
-def test_deleting_an_import_removes_its_stored_upload(client, acled, monitor, disk):
+def test_an_import_cannot_be_deleted_and_its_stored_upload_stays(client, acled, monitor, disk):
     client.post(UPLOAD, fields(acled, acled_file(LIMIT // 2)))
     job = ev.ImportJob.objects.get()
-    assert files_in(disk.media) == [job.file.name]
     client.force_login(UserFactory(username="root", is_superuser=True))
     response = client.post(reverse("admin:evidence_importjob_delete", args=[job.pk]), {"post": "yes"})
-    assert response.status_code == 302 and not ev.ImportJob.objects.exists()
-    assert files_in(disk.media) == [] and files_in(disk.temp) == []
+    assert response.status_code == 403 and ev.ImportJob.objects.filter(pk=job.pk).exists()
+    assert files_in(disk.media) == [job.file.name]

@@ -28,7 +28,7 @@ from monitor.alerts import triggers
 from monitor.evidence import attachments as attachment_rules
 from monitor.evidence import models as ev
 from monitor.evidence.importing import exports, jobs
-from monitor.evidence.importing.bulk import record_history
+from monitor.evidence.importing.bulk import record_first_versions, record_history
 from monitor.evidence.importing.uploads import SizeLimitHandler
 from monitor.evidence.importing.zones import admin_time_zone, default_time_zone
 from monitor.evidence.judged import JUDGED_FIELDS  # changing any of these makes a verified report claimed again
@@ -237,8 +237,10 @@ class ReportAdmin(AuditedAdmin):
     # `recorded_at` is when the monitor learned of the report: set on entry, never back-dated, or every
     # "as known at" view and citation of a past date would silently change.
     # `entered_at`, beside it: when the report entered the monitor (an ACLED row known since 2020, imported now).
-    readonly_fields = ("recorded_at", "entered_at", "verification", "entered_by", "arrived_via", "import_file",
-                       "import_line", "attachments_kept", "credibility_as_shown")
+    readonly_fields = ("recorded_at", "entered_at", "verification", "entered_by", "arrived_via", "import_audit",
+                       "import_file", "import_line", "attachments_kept", "credibility_as_shown")
+    # The history page says which import wrote the report: the import, not a history row, is its audit.
+    object_history_template = "admin/evidence/report/object_history.html"
     inlines = [VerificationChangeInline]
     actions = ["verify_reports", "dispute_reports", "reject_reports", "group_as_event", "export_csv", "export_json"]
     # Counting a million rows on every page view is slow; the filtered count is enough.
@@ -258,7 +260,8 @@ class ReportAdmin(AuditedAdmin):
             "credibility_as_shown", "credibility_graded", "interaction", "original_source", "source_scale",
             "latitude", "longitude", "geo_precision")}),
         (gettext_lazy("Review"), {"fields": ("verification", "visibility", "commitment", "event")}),
-        (gettext_lazy("How it arrived"), {"fields": ("arrived_via", "entered_by", "import_file", "import_line")}),
+        (gettext_lazy("How it arrived"), {"fields": ("arrived_via", "entered_by", "import_audit", "import_file",
+                                                     "import_line")}),
         # Listed here, added on their own page: an inline would make every post of this form carry a formset,
         # and an attachment, once stored, is never edited anyway (AttachmentAdmin).
         (gettext_lazy("Attachments"), {"fields": ("attachments_kept",)}),
@@ -276,6 +279,25 @@ class ReportAdmin(AuditedAdmin):
         )
         add = reverse("admin:evidence_attachment_add") + f"?report={obj.pk}"
         return format_html("<ul>{}</ul><a class=\"addlink\" href=\"{}\">{}</a>", rows, add, _("Attach a file"))
+
+    @admin.display(description=gettext_lazy("import"))
+    def import_audit(self, obj):
+        """"Imported by job N from file F, line L", linked to the job's page (who, when, the kept file)."""
+        if obj is None or obj.import_job_id is None:
+            return "—"
+        return format_html(
+            "<a href=\"{}\">{}</a>", reverse("admin:evidence_importjob_change", args=[obj.import_job_id]),
+            _("Imported by job %(job)s from file %(file)s, line %(line)s") % {
+                "job": obj.import_job_id, "file": obj.import_file, "line": obj.import_line},
+        )
+
+    def render_history_view(self, request, template, context, **kwargs):
+        # Called once the history view (and a version's page) has checked who may see the report.
+        report = context.get("object")
+        if template == self.object_history_template and getattr(report, "import_job_id", None) is not None:
+            context["import_audit"] = self.import_audit(report)
+            context["import_job"] = ev.ImportJob.objects.select_related("created_by").get(pk=report.import_job_id)
+        return super().render_history_view(request, template, context, **kwargs)
 
     @admin.display(description=gettext_lazy("what happened"), ordering="summary")
     def summary_short(self, obj):
@@ -446,6 +468,7 @@ class ReportAdmin(AuditedAdmin):
             event = ev.EventGroup.objects.create(label=(first or "")[:300])
             before = list(members.values_list("pk", "event_id"))
             moved = [pk for pk, _event in before]
+            record_first_versions(moved)  # imported reports without history: their version before the grouping
             ev.Report.objects.filter(pk__in=moved).update(event=event)
             # Counts count events: a verified report grouped with others anew may count otherwise, which no one
             # has checked (event is a judged field). Unless they were all in one event already: nothing changed.
@@ -639,6 +662,9 @@ class ImportJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # a job is a record; its page shows it and offers the next step
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # and the audit of the reports it wrote: never deleted (ev.IMPORT_JOB_KEPT)
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
@@ -652,10 +678,6 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return self.job_view(request, object_id)
-
-    def delete_queryset(self, request, queryset):
-        for job in queryset:  # each takes its stored files with it
-            job.delete()
 
     # Upload → check. The body is read through a size-limiting handler before the CSRF check
     # (Django's documented way to change upload handlers), so a file far over the limit is never stored.

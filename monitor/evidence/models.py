@@ -19,7 +19,10 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
+from django.db.models import ProtectedError
 from django.db.models.functions import Now
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -459,8 +462,10 @@ class Report(models.Model):
         _("arrived via"), max_length=10, choices=ARRIVALS, default=ARRIVED_OTHER, editable=False
     )
     # The import that last wrote this row, and where in its file the row was (history keeps the earlier ones).
+    # The audit of an imported report (who, when, the kept file, the line): the import writes no history row
+    # for it (docs/importing.md), so the job is never deleted: PROTECT, and ImportJob refuses deletion anyway.
     import_job = models.ForeignKey(
-        "ImportJob", models.SET_NULL, null=True, blank=True, related_name="reports", editable=False,
+        "ImportJob", models.PROTECT, null=True, blank=True, related_name="reports", editable=False,
         verbose_name=_("import"),
     )
     import_file = models.CharField(_("imported from file"), max_length=255, blank=True, editable=False)
@@ -508,6 +513,16 @@ class Report(models.Model):
         """The credibility as readers see it: an ungraded dataset row's says it is the dataset's default."""
         label = self.get_credibility_display()
         return label if self.credibility_graded else _("%(label)s (dataset default)") % {"label": label}
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding and self.import_job_id is not None:
+            # An imported report has no history row until something changes it (its import job is its audit):
+            # its version as imported goes into the history first, dated when it was imported, so what it said
+            # then stays readable "as recorded" at any earlier cutoff (monitor/verdicts/recorded.py).
+            from monitor.evidence.importing.bulk import record_first_versions
+
+            record_first_versions([self.pk])
+        super().save(*args, **kwargs)
 
     def clean_fields(self, exclude=None):
         """The fields' own checks, then the bounds of the dates (report_date_problems) the form or caller holds."""
@@ -827,8 +842,15 @@ class ImportJob(models.Model):
         return self.state in (UPLOADED, CHECKING, IMPORTING)
 
     def delete(self, *args, **kwargs):
-        # The stored upload and its problem list go with the job; the reports it wrote stay.
-        for f in (self.file, self.problems_file):
-            if f:
-                f.delete(save=False)
-        return super().delete(*args, **kwargs)
+        raise ProtectedError(IMPORT_JOB_KEPT, {self})
+
+
+# A job is the audit of the reports it wrote (who, when, the kept file, the line: docs/importing.md), and of
+# every attempt, checked or failed: none is deleted, with its stored file and its problems.
+IMPORT_JOB_KEPT = "An import is the record of what it wrote and who wrote it: it is never deleted."
+
+
+@receiver(pre_delete, sender=ImportJob, dispatch_uid="evidence.import_job_kept")
+def _keep_import_jobs(sender, instance, **kwargs):
+    """A queryset's delete() does not call ImportJob.delete(): this refuses it too."""
+    raise ProtectedError(IMPORT_JOB_KEPT, {instance})

@@ -14,8 +14,9 @@ Which version of an object stands at `known_at`:
   agreement loaded in 2026 about a deal of 2020 is read, as known in 2020, as first loaded. A
   revision made later is not. (`joined_later` tells an object added later to something already
   held, which is absent instead: a commitment added to an agreement, a name added to a party.)
-- an object with no history row at all (rows written by a bulk path that keeps none: the demo's
-  reports, some tests): as it is now.
+- an object with no history row at all (an imported report until something changes it, whose
+  first change writes its imported version first: importing/bulk.first_versions_sql; rows a bulk
+  path wrote without history: the demo's reports, some tests): as it is now.
 
 One query per model whatever the number of objects: on PostgreSQL, DISTINCT ON (id) over the
 history ordered so that the standing version comes first (one sort, no subquery); elsewhere (SQLite,

@@ -3,8 +3,8 @@
 - `text`: bytes → lines → CSV records or JSON objects, streamed, with line numbers;
 - `acled`, `native`: one row → the values of a Report, or the problems with it;
 - `lookups`: sources, commitments, party and place names, read once per file;
-- `staging`: on PostgreSQL, upserts tuples of checked rows through COPY and a staging table, with
-  history, on a thread of its own;
+- `staging`: on PostgreSQL, upserts tuples of checked rows through COPY and a staging table, on a
+  thread of its own (history only for what an update changes: the import job is a new report's audit);
 - `writer`: the same, portably (SQLite, and the report format's rows);
 - `run`: one file through all of that in one transaction, committed or rolled back;
 - `jobs`, `tasks`: the admin's upload → check → confirm → import, in the background when large;

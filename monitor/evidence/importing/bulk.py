@@ -11,6 +11,12 @@ Django's bulk methods.
 `record_history` writes django-simple-history's rows for a batch with one
 INSERT … SELECT from the rows just written, instead of building a historical
 object per row in Python.
+
+`record_first_versions` writes, before an edit, the first version of the
+imported reports that have none: an import writes no history row (its job is
+the audit: docs/importing.md, "The audit of an imported report"), so the
+contents a report had as imported reach its history when something first
+changes them, dated when the import wrote them.
 """
 
 from django.db import connection
@@ -78,3 +84,34 @@ def record_history(model, ids, *, history_type, user=None, reason=""):
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [timezone.now(), history_type, getattr(user, "pk", None), reason or None, *ids])
+
+
+def first_versions_sql(which):
+    """INSERT … SELECT of a "+" history row for each report `which` (SQL on the reports as `r`) that has none.
+
+    The row reproduces the report as it now is, dated when it was entered, by whoever entered it, as the
+    import used to write it: a reader of the history "as recorded at" a past instant then reads the same
+    version before and after the edit that follows. Reports with history are left alone (NOT EXISTS).
+    Read in the same statement as an UPDATE (staging's), it sees the rows as they were before it.
+    """
+    from monitor.evidence.models import Report  # the models import this module
+
+    history = Report.history.model
+    qn = connection.ops.quote_name
+    tracked = [qn(f.column) for f in history._meta.concrete_fields if not f.name.startswith("history_")]
+    return (
+        f"INSERT INTO {qn(history._meta.db_table)} ({', '.join(tracked)}, history_date, history_type, "
+        f"history_user_id, history_change_reason) SELECT {', '.join('r.' + c for c in tracked)}, r.entered_at, '+', "
+        "r.entered_by_id, CASE WHEN r.import_file <> '' THEN substr('Imported from ' || r.import_file, 1, 100) END "
+        f"FROM {qn(Report._meta.db_table)} r WHERE ({which}) AND NOT EXISTS "
+        f"(SELECT 1 FROM {qn(history._meta.db_table)} h WHERE h.id = r.id)"
+    )
+
+
+def record_first_versions(ids):
+    """Before reports `ids` are changed: the first version of those without history, in one statement."""
+    ids = list(ids)
+    if not ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(first_versions_sql(f"r.id IN ({', '.join(['%s'] * len(ids))})"), ids)

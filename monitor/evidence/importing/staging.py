@@ -5,13 +5,16 @@ temporary table, and from there a batch costs at most five statements whatever
 its size:
 
 1. COPY the batch into `evidence_import_batch`;
-2. INSERT … ON CONFLICT DO NOTHING the new reports, and their history rows from
-   what the INSERT returned, in the same statement;
+2. INSERT … ON CONFLICT DO NOTHING the new reports (no history row: the import
+   job is their audit, docs/importing.md);
 3. find the rows whose id was met earlier in the file (reported as
    duplicates, and taken out of the batch in one more statement if any);
-4. UPDATE the reports whose values differ (IS DISTINCT FROM), and their history
-   rows the same way: a report that matches its row is neither written nor
-   locked, so re-importing an unchanged export only reads;
+4. UPDATE the reports whose values differ (IS DISTINCT FROM), and write their
+   history rows the same way, in the same statement: first the version as
+   imported of those that have no history yet (bulk.first_versions_sql, which
+   reads the rows as they were before the UPDATE), then the new one. A report
+   that matches its row is neither written nor locked, so re-importing an
+   unchanged export only reads;
 5. TRUNCATE the staging table for the next batch.
 
 Steps 3 and 4 are skipped when the INSERT created every row of the batch (a
@@ -41,6 +44,7 @@ from django.utils import timezone
 from monitor.evidence import models as ev
 from monitor.evidence.judged import JUDGED_COLUMNS
 
+from .bulk import first_versions_sql
 from .problems import Problem
 from .writer import reclaimed_reason_around_line
 
@@ -57,8 +61,8 @@ def supported(reader):
 class StagingWriter:
     """Writes the rows it is given in batches, on a thread of its own, while the rows are read and checked.
 
-    Why a thread: most of an import's time is PostgreSQL's (writing the reports,
-    their history and their indexes), and reading and checking the next batch
+    Why a thread: most of an import's time is PostgreSQL's (writing the reports
+    and their indexes), and reading and checking the next batch
     in Python needs none of it, so the two overlap on two cores. psycopg releases
     the GIL while it waits for the server.
 
@@ -191,7 +195,7 @@ class StagingWriter:
                 for row in rows:
                     copy.write_row(row)
             insert_params = [now if p is NOW else p for p in self._insert_params]
-            cursor.execute(self._insert_sql, [*insert_params, now, *self._history_params("+")])
+            cursor.execute(self._insert_sql, insert_params)
             created = [pk for (pk,) in cursor.fetchall()]
             # An id met earlier in the file has a report by now, so a row the INSERT created is not a
             # duplicate: when it created them all (a first import), there is nothing more to do.
@@ -284,12 +288,13 @@ class StagingWriter:
         )
 
         # ON CONFLICT names the partial unique index on (source, source_ref) by its columns and predicate.
+        # No history row: the import job is a new report's audit, and its first version is written when
+        # something first changes it (bulk.first_versions_sql): half of PostgreSQL's work, saved.
         self._insert_sql = (
-            f"WITH written AS (INSERT INTO {table} ({', '.join(columns)}) "
+            f"INSERT INTO {table} ({', '.join(columns)}) "
             f"SELECT {', '.join(values)} FROM {BATCH} b "
             "ON CONFLICT (source_id, source_ref) WHERE source_ref <> '' DO NOTHING "
-            f"RETURNING {table}.*), "
-            f"history AS ({record}) SELECT id FROM written"
+            f"RETURNING {table}.id"
         )
         updatable = [by_name[n] for n in self.fields if n not in create_only and n not in ("source_id", "source_ref")]
         sets = [f"{qn(f.column)} = m.{qn(f.column)}" for f in updatable]
@@ -314,6 +319,9 @@ class StagingWriter:
             f"{judged_sql} AS judged, "
             f"({mine}) IS DISTINCT FROM ({theirs}) AS differs FROM {BATCH} b JOIN {table} r "
             "ON r.source_id = b.source_id AND r.source_ref = b.source_ref AND r.source_ref <> ''), "
+            # Every sub-statement sees the reports as they were before the statement: `first` copies the
+            # version as imported of those about to change that have no history yet.
+            f"first AS ({first_versions_sql('r.id IN (SELECT report_id FROM matched WHERE differs)')}), "
             f"written AS (UPDATE {table} r SET {', '.join(sets)} FROM matched m "
             "WHERE r.id = m.report_id AND m.differs RETURNING r.*, m.was, m.judged), "
             f"history AS ({record}), "

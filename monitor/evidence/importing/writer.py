@@ -6,10 +6,14 @@ rows leave out what they do not change; ACLED files on PostgreSQL go through
 
 Each batch costs a fixed number of queries whatever its content: two for the
 ids seen earlier in the file (see SeenIds), one to read the reports that
-already have these ids, then at most one insert (plus one for its history) and
-one update of the changed rows (plus one for their history). A row that
-matches its report exactly is not written at all, so re-importing a large,
-mostly unchanged export costs little more than reading it.
+already have these ids, then at most one insert and one update of the changed
+rows (plus one before it for the first versions of those without history, and
+one after it for their history). A row that matches its report exactly is not
+written at all, so re-importing a large, mostly unchanged export costs little
+more than reading it.
+
+A new report gets no history row: its import job is its audit (who, when, the
+kept file, the line). Only a back-dated one does, naming who back-dated it.
 """
 
 from array import array
@@ -21,7 +25,7 @@ from django.utils import timezone
 from monitor.evidence import models as ev
 from monitor.evidence.judged import JUDGED_COLUMNS, judged_names
 
-from .bulk import insert_rows, record_history, update_rows
+from .bulk import insert_rows, record_first_versions, record_history, update_rows
 from .problems import Problem
 
 IMPORT_MARKS = ("import_job", "import_file", "import_line")
@@ -214,15 +218,16 @@ class BatchWriter:
             changed.append(report)
 
         if new:
-            ids = insert_rows(ev.Report, new)
-            record_history(ev.Report, ids, history_type="+", user=self.user, reason=self.reason)
-            self.written_ids.extend(ids)
+            self.written_ids.extend(insert_rows(ev.Report, new))  # no history row: the job is the audit
         if backdated:
+            # Rare, and a rewrite of what was known at a past date: the history names who did it.
             ids = insert_rows(ev.Report, backdated)
             record_history(ev.Report, ids, history_type="+", user=self.user,
                            reason=backdating_reason(self.backdater, self.job.file_name))
             self.written_ids.extend(ids)
         if changed:
+            # What they said as imported stays readable as known before this change.
+            record_first_versions(r.pk for r in changed)
             update_rows(ev.Report, changed, sorted(changed_fields) + list(IMPORT_MARKS))
             if reclaimed:  # only these: another report's state is left as it is now, not as it was read
                 ev.Report.objects.filter(pk__in=[pk for pk, _line, _judged in reclaimed]).update(
