@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evidence', '0011_place_name_variants'),
+        ("evidence", "0012_source_coverage_from_imports"),
     ]
 
     operations = [
