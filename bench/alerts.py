@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import zoneinfo
+from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,7 @@ class Sample:
     found_by: str = ""  # that sweep's trigger: "reports" or "beat"
     locked_at: float | None = None  # that sweep got the advisory lock (the sweep before it committed)
     first_sweep_after: bool | None = None  # deadlines: found by the first sweep that started after it
+    agreement_id: int | None = None  # the agreement of its commitment (sweeps are per agreement)
     swept_at: float | None = None  # that sweep's SweepRun.finished_at, after its commit
     send_started_at: float | None = None  # the first delivery attempt
     arrived_at: float | None = None  # the SMTP server has the whole message
@@ -462,10 +464,14 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
         for samples, commitments in ((result.reports, breachable), (result.deadlines, deadlines)):
             _fill_stages(samples, commitments, smtp)
         sweeps = list(am.SweepRun.objects.filter(started_at__gte=run_started, finished_at__isnull=False)
-                      .order_by("as_of").values_list("trigger", "as_of", "started_at", "finished_at"))
-        beat_times = [as_of.timestamp() for trigger, as_of, _, _ in sweeps if trigger == am.BEAT]
-        result.beat_gaps = [b - a for a, b in zip(beat_times, beat_times[1:])]
-        result.sweep_seconds = [(finished - started).total_seconds() for _, _, started, finished in sweeps]
+                      .order_by("as_of").values_list("trigger", "as_of", "started_at", "finished_at", "agreement_id"))
+        # Sweeps are per agreement: beat's ticks are the gaps between one agreement's beat sweeps.
+        beat_times = defaultdict(list)
+        for trigger, as_of, _, _, agreement_id in sweeps:
+            if trigger == am.BEAT:
+                beat_times[agreement_id].append(as_of.timestamp())
+        result.beat_gaps = [b - a for times in beat_times.values() for a, b in zip(times, times[1:])]
+        result.sweep_seconds = [(finished - started).total_seconds() for _, _, started, finished, _ in sweeps]
         _check_first_sweep(result.deadlines, sweeps)
         _lock_waits(result.reports + result.deadlines, sweeps)
         _match_ticks(result.deadlines, beat_ticks(workdir / "beat.log"))
@@ -506,7 +512,8 @@ def _fill_stages(samples, commitments, smtp):
         .order_by("-id")
     }
     runs = {r.as_of: r for r in am.SweepRun.objects.filter(as_of__in=[c.detected_at for c in changes.values()])}
-    alerts = am.Alert.objects.filter(commitment__in=commitments, event__in=[am.BREACHED, am.MISSED])
+    alerts = am.Alert.objects.filter(commitment__in=commitments, event__in=[am.BREACHED, am.MISSED]).select_related(
+        "commitment")
     attempts = {}
     for attempt in am.DeliveryAttempt.objects.filter(alert__in=alerts).order_by("-started_at"):
         attempts[attempt.alert_id] = attempt  # the first attempt wins
@@ -517,6 +524,7 @@ def _fill_stages(samples, commitments, smtp):
         if sample is None:
             continue
         change = changes.get(alert.commitment_id)
+        sample.agreement_id = alert.commitment.agreement_id
         if change is not None:
             sample.detected_at = change.detected_at.timestamp()
             run = runs.get(change.detected_at)
@@ -556,17 +564,20 @@ def _lock_waits(samples, sweeps):
     for sample in samples:
         if sample.detected_at is None or sample.swept_at is None:
             continue
-        before = [finished.timestamp() for _, as_of, _, finished in sweeps
-                  if as_of.timestamp() < sample.detected_at < finished.timestamp()]
+        # The lock is the agreement's: only its own sweeps (or a run over every agreement) held it.
+        before = [finished.timestamp() for _, as_of, _, finished, agreement_id in sweeps
+                  if agreement_id in (None, sample.agreement_id)
+                  and as_of.timestamp() < sample.detected_at < finished.timestamp()]
         sample.locked_at = min(max(before, default=sample.detected_at), sample.swept_at)
 
 
 def _check_first_sweep(samples, sweeps):
-    """Was each deadline found by the first sweep whose `now` was at or after it? (Any later is a miss.)"""
-    instants = sorted(as_of.timestamp() for _, as_of, _, _ in sweeps)
+    """Was each deadline found by the first sweep of its agreement whose `now` was at or after it? (Any later is a miss.)"""
     for sample in samples:
         if sample.detected_at is None:
             continue
+        instants = sorted(as_of.timestamp() for _, as_of, _, _, agreement_id in sweeps
+                          if agreement_id in (None, sample.agreement_id))
         first = next((t for t in instants if t >= sample.cause_at), None)
         sample.first_sweep_after = first is not None and abs(first - sample.detected_at) < 1e-3
 
