@@ -8,14 +8,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitor.alerts import models as am
 from monitor.alerts.delivery import send_due
-from monitor.alerts.sweep import run_sweep
+from monitor.alerts.sweep import latest_changes, latest_party_changes, run_sweep
+from monitor.verdicts import inputs
 from monitor.verdicts.models import StatusChange
 from tests.factories import AgreementFactory, AssessmentFactory, CommitmentFactory, ReportFactory, UserFactory
+from tests.hypothesis_budget import examples
+from tests.test_sweep_targeted import Deal
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +166,48 @@ def test_a_new_method_version_makes_every_commitment_due(monkeypatch):
     run_sweep(now=BEFORE)
     monkeypatch.setattr("monitor.alerts.sweep.METHOD_VERSION", "2099.1")
     assert run_sweep(now=BEFORE + timedelta(minutes=1)).commitments_evaluated == 3
+
+
+# --- The shortcut is exact: at every instant, what is recorded is what a full evaluation says ----------------
+
+START = datetime(2020, 3, 1, tzinfo=UTC)
+CATEGORIES = ("Attack", "talks_began", "Armed clash", "prisoner_release")
+
+
+@st.composite
+def histories(draw):
+    """Sweep instants over seven weeks, and reports that become known between them (some back-dated)."""
+    hours = sorted(set(draw(st.lists(st.integers(0, 7 * 24 * 7), min_size=3, max_size=12))))
+    instants = [START + timedelta(hours=h) for h in hours]
+    reports = []
+    for _ in range(draw(st.integers(0, 8))):
+        known = START + timedelta(hours=draw(st.integers(0, hours[-1])), minutes=draw(st.integers(0, 59)))
+        occurred = known - timedelta(hours=draw(st.integers(0, 24 * 20)))
+        reports.append((known, occurred, draw(st.sampled_from(CATEGORIES)), draw(st.sampled_from(["Kabul", "Kandahar"])),
+                        draw(st.sampled_from([2, 2, 5]))))
+    return instants, sorted(reports)
+
+
+@settings(max_examples=examples(12), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(history=histories())
+def test_the_incremental_sweep_records_at_each_instant_what_a_full_evaluation_says(history):
+    instants, reports = history
+    with transaction.atomic():
+        deal = Deal()
+        pending = list(reports)
+        for now in instants:
+            # What became known by now is written now (triggers mark it), then the periodic sweep runs.
+            while pending and pending[0][0] <= now:
+                known, occurred, category, province, credibility = pending.pop(0)
+                ReportFactory(category=category, occurred_at=occurred, recorded_at=known, source=deal.source,
+                              actor1="Islamic Emirate of Afghanistan", admin1=province, credibility=credibility)
+            run_sweep(now=now)
+            full = {s.commitment.id: s.computed
+                    for s in inputs.standings([deal.agreement], as_of=now, known_at=now, recorded=False)}
+            recorded = {pk: ch.new_status for pk, ch in latest_changes(list(full)).items()}
+            assert recorded == {pk: v.status for pk, v in full.items()}, now
+            recorded_parties = {key: ch.new_status for key, ch in latest_party_changes(list(full)).items()}
+            expected = {(pk, p.party_id): p.status for pk, v in full.items() for p in v.parties}
+            assert {k: v for k, v in recorded_parties.items() if k in expected} == expected, now
+        transaction.set_rollback(True)

@@ -110,7 +110,7 @@ def targeted_and_full(report_ids):
         run_sweep(now=NOW, trigger=am.REPORTS, changes=triggers.describe(report_ids))
         targeted = outcome(*marks)
         transaction.set_rollback(True)
-    run_sweep(now=NOW)
+    run_sweep(now=NOW, trigger=am.MANUAL)  # every commitment judged, whatever is due
     return targeted, outcome(*marks)
 
 
