@@ -165,7 +165,8 @@ def test_a_prohibition_asking_a_share_of_days_covered_is_judged_again_at_the_nex
     v = judged([ban], as_of=at(2020, 3, 4, 12), periods=periods)
 
     assert v.status == S.IN_COMPLIANCE  # 5 of 6 days covered
-    assert v.next_check == midnight(date(2020, 3, 5))
+    # A microsecond into the 5th: at midnight the window has run the days to the 4th; then the 5th counts too.
+    assert v.next_check == midnight(date(2020, 3, 5)) + MICROSECOND
     assert judged([ban], as_of=at(2020, 3, 5, 1), periods=periods).status == S.NO_DATA  # 5 of 7
     assert judged([term("prohibition")], as_of=at(2020, 3, 4, 12)).next_check is None  # no share asked
 
@@ -176,9 +177,19 @@ def test_an_open_ceiling_is_judged_again_at_the_next_day_boundary():
     v = judged([ceiling], [attack], as_of=at(2020, 3, 6, 15), periods=[coverage(date(2020, 1, 1))])
 
     assert (v.status, v.next_check) == (S.BREACHED, midnight(date(2020, 3, 7)))
-    # Judged at a day's first instant, a microsecond later is the next edge: that day has begun to count.
+    # Breached, it waits for clean days to be complete: from a day's first instant, the next day's.
     at_midnight = judged([ceiling], [attack], as_of=midnight(date(2020, 3, 7)), periods=[coverage(date(2020, 1, 1))])
-    assert at_midnight.next_check == midnight(date(2020, 3, 7)) + MICROSECOND
+    assert at_midnight.next_check == midnight(date(2020, 3, 8))
+
+
+def test_a_ceiling_judged_at_midnight_is_judged_again_a_microsecond_later_when_that_day_begins_to_count():
+    ceiling = replace(term("ceiling", rule={"limit": 1}), coverage_share=90)
+    periods = [coverage(date(2020, 2, 29), date(2020, 3, 4))]  # covered for five days, then not
+    v = judged([ceiling], as_of=midnight(date(2020, 3, 5)), periods=periods)
+
+    assert v.status == S.IN_COMPLIANCE  # the days to the 4th: all five covered
+    assert v.next_check == midnight(date(2020, 3, 5)) + MICROSECOND
+    assert _changes_then([ceiling], (), v, periods) == S.NO_DATA  # the 5th counts: 5 of 6 covered, short of 90%
 
 
 def test_a_ceiling_not_open_yet_is_judged_again_when_it_opens_and_never_once_closed():

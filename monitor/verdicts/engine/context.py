@@ -70,23 +70,38 @@ def after(ctx, *instants):
     return earliest(*(i for i in instants if i is not None and i > ctx.as_of))
 
 
-def next_day_edge(ctx):
-    """The first instant after as_of at which a judge counting days can see another day.
+def next_day_start(ctx):
+    """The first instant after as_of at which one more day is complete: the next local day's first instant.
 
-    Judges count days two ways: the days complete by as_of (`local_day(as_of)`: one more from a
-    day's first instant) and the days it has reached (`local_day(as_of - 1µs)`: one more a
-    microsecond after it). So from a day's first instant the next edge is a microsecond later;
-    from any other instant, the next day's first instant. Every window instant is a day's first
-    instant too, so a judge re-run at each edge misses nothing but a report's own instant.
+    Every window instant (opening, due date, grace period's end, closing, a recovery run's end) is one.
     """
-    today = local_day(ctx.as_of, ctx.tz)
-    start = day_start(today, ctx.tz)
-    if ctx.as_of == start:
-        return start + timedelta(microseconds=1)
     try:
-        return day_start(today + ONE_DAY, ctx.tz)
+        return day_start(local_day(ctx.as_of, ctx.tz) + ONE_DAY, ctx.tz)
     except OverflowError:  # the last day of the calendar: no later day to see
         return None
+
+
+def next_day_reached(ctx):
+    """The first instant after as_of at which the window has run one more day: a microsecond into the next day.
+
+    A window has run the days up to `local_day(as_of - 1µs)` (judged at a day's first instant, that
+    day has not begun to count): the share of days covered moves a microsecond after midnight.
+    """
+    try:
+        return day_start(local_day(ctx.as_of - timedelta(microseconds=1), ctx.tz) + ONE_DAY, ctx.tz) + timedelta(
+            microseconds=1
+        )
+    except OverflowError:
+        return None
+
+
+def next_day_edge(ctx):
+    """The first instant after as_of at which a judge counting days can see another day: the earlier of the two.
+
+    A judge re-run at each edge misses nothing but a report's own instant: what the safe default
+    for a kind that does not say when it can change (`EVERY_DAY`).
+    """
+    return earliest(next_day_start(ctx), next_day_reached(ctx))
 
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine.context import (
-    Outcome, next_day_edge, not_open, source_params, unsupported, window_end, window_slice,
+    Outcome, next_day_reached, not_open, source_params, unsupported, window_end, window_slice,
 )
 from monitor.verdicts.engine.values import OCCURRED, Reason, norm_set
 from terms.rules import day_start, local_day
@@ -30,7 +30,7 @@ def judge(ctx, reports):
 def next_check(ctx, outcome):
     """When this status can change with no other report: its window opening; breached, the end of its
     recovery run (the judge's `next_check`: None without recovery days); in compliance or without data,
-    the next day edge while the window is open and the commitment asks a share of days covered
+    the next day the window reaches while it is open and the commitment asks a share of days covered
     (the share moves with each day); otherwise never."""
     w = ctx.window
     if ctx.as_of < w.opens_at:
@@ -39,7 +39,7 @@ def next_check(ctx, outcome):
         return None
     if outcome.status == S.BREACHED:
         return outcome.next_check
-    return next_day_edge(ctx) if ctx.term.coverage_share else None
+    return next_day_reached(ctx) if ctx.term.coverage_share else None
 
 
 def _judge(ctx, reports):
