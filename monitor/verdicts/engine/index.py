@@ -69,10 +69,14 @@ def context_of(term, evidence, span, *, as_of, known_at):
 
 
 def next_report(term, evidence, after, known_at):
-    """`EvidenceIndex.next_report`, by sifting every report: the first that speaks to `term` after `after`."""
+    """`EvidenceIndex.next_report`, by sifting every report: the same reports, so the same instant."""
+    categories = norm_set(term.rule.categories)
     return min((
         e.occurred_at for e in evidence
-        if e.occurred_at > after and qualifies(term, e) and e.standing_at(known_at) != EXCLUDED
+        if e.occurred_at > after and e.standing_at(known_at) != EXCLUDED and (
+            not categories or e.commitment_id == term.id
+            or normalize_name(e.category) in categories or normalize_name(e.sub_category) in categories
+        )
     ), default=None)
 
 
