@@ -379,14 +379,14 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=examples(60), **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(data=st.data())
 def test_no_status_changes_before_its_next_check(kind, data):
     check_no_change_before_next_check(data.draw(worlds(kind)), data)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=examples(15), **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(data=st.data())
 def test_judging_only_at_next_check_records_the_transitions_of_judging_every_six_hours(kind, data):
     check_incremental_walk(data.draw(worlds(kind)))
