@@ -100,12 +100,11 @@ def evaluate(
     `local_days` is a {report id: local day} cache shared by commitments in one zone.
     `context`, given by `evaluate_agreement`, is `Verdict.context` from the index; without it
     `evidence` is sifted for it here (`context_of`).
+    `Verdict.next_check` is when to judge it again with no new evidence (docs/architecture.md, "When
+    to judge again"): the judges' instants, and, sifting `evidence` here, the first report after as_of.
     """
     known_at = as_of if known_at is None else known_at
     base = {"commitment_id": term.id, "as_of": as_of, "known_at": known_at}
-    # Sifting the evidence here, the reports that happened after as_of are here too: the verdict is judged
-    # again when the first of them starts to count. (Given `qualified`, the caller sees to it.)
-    later = next_report(term, evidence, as_of, known_at) if qualified is None and term.tracked else None
     if not term.tracked:
         return Verdict(status=S.NOT_TRACKED, reason=Reason("not_tracked"), **base)
     if term.window.anchor == "signing":
@@ -114,6 +113,9 @@ def evaluate(
         anchor_day = term.signed_on
     elif anchor_day is None:
         return Verdict(status=S.AWAITING_ANCHOR, reason=Reason("awaiting.anchor"), **base)
+    # Sifting the evidence here, the reports that happened after as_of are here too: the verdict is judged
+    # again when the first of them starts to count. (Given `qualified`, the caller sees to it.)
+    later = next_report(term, evidence, as_of, known_at) if qualified is None else None
     if shares.per_party(term):  # owed by several parties `each`: judged per party, rolled up
         if not isinstance(coverage, CoverageIndex):
             coverage = CoverageIndex(coverage, known_at)
@@ -194,7 +196,9 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     the moment (`anchors`). Chains resolve in order, anchors first.
     `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff;
     `details=False` leaves every verdict's details empty. A term with readings gets
-    `Verdict.readings`, the verdict under each; they decide nothing else.
+    `Verdict.readings`, the verdict under each; they decide nothing else. Each `Verdict.next_check`
+    also counts the first report after as_of its rule may count, and what it is counted from:
+    its anchor's `next_check` and the anchor's moment still to come, or a milestone's first report.
     """
     by_id = {t.id: t for t in terms}
     local_days = {}  # time zone -> {report id: local day}
