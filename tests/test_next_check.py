@@ -390,3 +390,10 @@ def test_no_status_changes_before_its_next_check(kind, data):
 @given(data=st.data())
 def test_judging_only_at_next_check_records_the_transitions_of_judging_every_six_hours(kind, data):
     check_incremental_walk(data.draw(worlds(kind)))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=examples(20), **SETTINGS)
+@given(data=st.data())
+def test_with_hundreds_of_reports_no_status_changes_before_its_next_check(kind, data):
+    check_no_change_before_next_check(data.draw(worlds(kind, bulk=True)), data)
