@@ -165,7 +165,13 @@ def test_the_index_judges_every_commitment_as_sifting_every_report_does(world):
 
 
 def waiting_named(got, expected):
-    """`evaluate` alone cannot name the anchor a commitment waits for: `evaluate_agreement` adds it."""
+    """`evaluate` alone cannot name the anchor a commitment waits for: `evaluate_agreement` adds it.
+
+    Nor can it know when the anchor's verdict can change: `evaluate_agreement` judges it again by then too,
+    so no later than `evaluate` alone would.
+    """
+    assert expected.next_check is None or (got.next_check is not None and got.next_check <= expected.next_check)
+    expected = replace(expected, next_check=got.next_check)
     if expected.status != "awaiting_anchor":
         return expected
     assert got.reason.code == "awaiting.anchor" and set(got.reason.params) == {"anchor", "anchor_key", "moment"}

@@ -34,7 +34,7 @@ from dataclasses import replace
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine import anchors as A
 from monitor.verdicts.engine import shares
-from monitor.verdicts.engine.context import Context
+from monitor.verdicts.engine.context import Context, earliest
 from monitor.verdicts.engine.coverage import CoverageIndex, covered
 from monitor.verdicts.engine.index import (
     Change,
@@ -47,6 +47,7 @@ from monitor.verdicts.engine.index import (
     anchors_of,
     context_of,
     in_context,
+    next_report,
     qualifies,
 )
 from monitor.verdicts.engine.kinds import kind_of
@@ -99,6 +100,8 @@ def evaluate(
     `local_days` is a {report id: local day} cache shared by commitments in one zone.
     `context`, given by `evaluate_agreement`, is `Verdict.context` from the index; without it
     `evidence` is sifted for it here (`context_of`).
+    `Verdict.next_check` is when to judge it again with no new evidence (docs/architecture.md, "When
+    to judge again"): the judges' instants, and, sifting `evidence` here, the first report after as_of.
     """
     known_at = as_of if known_at is None else known_at
     base = {"commitment_id": term.id, "as_of": as_of, "known_at": known_at}
@@ -110,10 +113,13 @@ def evaluate(
         anchor_day = term.signed_on
     elif anchor_day is None:
         return Verdict(status=S.AWAITING_ANCHOR, reason=Reason("awaiting.anchor"), **base)
+    # Sifting the evidence here, the reports that happened after as_of are here too: the verdict is judged
+    # again when the first of them starts to count. (Given `qualified`, the caller sees to it.)
+    later = next_report(term, evidence, as_of, known_at) if qualified is None else None
     if shares.per_party(term):  # owed by several parties `each`: judged per party, rolled up
         if not isinstance(coverage, CoverageIndex):
             coverage = CoverageIndex(coverage, known_at)
-        return shares.evaluate_each(
+        rolled = shares.evaluate_each(
             evaluate, term, evidence, as_of=as_of, known_at=known_at, qualified=qualified, coverage=coverage,
             anchor_day=anchor_day, due_soon_days=due_soon_days, details=details, local_days=local_days,
             claims=claims, speaking=speaking,
@@ -122,6 +128,7 @@ def evaluate(
                 as_of=as_of, known_at=known_at,
             ),
         )
+        return replace(rolled, next_check=earliest(rolled.next_check, later))
 
     if qualified is None:
         counting, contested, claims, speaking = [], [], [], []
@@ -174,6 +181,7 @@ def evaluate(
         evidence=strict.evidence,
         details=out_details,
         context=context,
+        next_check=earliest(strict.next_check, later),
         **base,
     )
 
@@ -188,7 +196,9 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
     the moment (`anchors`). Chains resolve in order, anchors first.
     `evidence` is a list of Evidence or an EvidenceIndex built for the same cutoff;
     `details=False` leaves every verdict's details empty. A term with readings gets
-    `Verdict.readings`, the verdict under each; they decide nothing else.
+    `Verdict.readings`, the verdict under each; they decide nothing else. Each `Verdict.next_check`
+    also counts the first report after as_of its rule may count, and what it is counted from:
+    its anchor's `next_check` and the anchor's moment still to come, or a milestone's first report.
     """
     by_id = {t.id: t for t in terms}
     local_days = {}  # time zone -> {report id: local day}
@@ -234,34 +244,43 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
         return instant if then.status == S.MISSED else None
 
     def anchored(term):
-        """(anchor day or None, the awaiting reason or None) for a commitment counted from another or a milestone."""
+        """(anchor day or None, the awaiting reason or None, when they can change) for a commitment counted
+        from another or a milestone.
+
+        They can change when the anchor's verdict can (its `next_check`), when a moment with a known
+        instant comes (its window opening, its due date, its grace period's end, its closing), or, for a
+        milestone not reached yet, when the first report its rule may recognise happens.
+        """
         w = term.window
         if w.anchor == "milestone":
             m = term.anchor_milestone
             if m is None:
-                return None, None
+                return None, None, None
             if m.id not in reached:
                 reached[m.id] = A.milestone_reached(index, m, term.time_zone, as_of)
             if reached[m.id] is None:
-                return None, A.awaiting(term, m.title, m.key, "reached")
-            return local_day(reached[m.id], term.tz), None
+                later = index.next_report(A.milestone_term(m, term.time_zone), as_of)
+                return None, A.awaiting(term, m.title, m.key, "reached"), later
+            return local_day(reached[m.id], term.tz), None, None  # reached for good: later reports come after it
         anchor_id = w.anchor_commitment_id
         if w.anchor != "commitment" or anchor_id not in by_id or anchor_id in visiting:
-            return None, None
+            return None, None, None
         visiting.add(term.id)
         verdict = resolve(by_id[anchor_id])
         visiting.discard(term.id)
         anchor = by_id[anchor_id]
         instant = A.moment_instant(verdict, w.anchor_moment, missed=lambda: missed(anchor, verdict),
                                    first_breach=lambda: first_breach(anchor))
+        coming = A.coming_instant(anchor, verdict, w.anchor_moment)
+        wake = earliest(verdict.next_check, coming if coming is not None and coming > as_of else None)
         if instant is None or instant > as_of:
-            return None, A.awaiting(term, anchor.title, anchor.key, w.anchor_moment)
-        return A.moment_day(w.anchor_moment, instant, term.tz), None
+            return None, A.awaiting(term, anchor.title, anchor.key, w.anchor_moment), wake
+        return A.moment_day(w.anchor_moment, instant, term.tz), None, wake
 
     def resolve(term):
         if term.id in verdicts:
             return verdicts[term.id]
-        anchor_day, waiting = (None, None) if term.window.anchor == "signing" else anchored(term)
+        anchor_day, waiting, wake = (None, None, None) if term.window.anchor == "signing" else anchored(term)
         anchor_days[term.id] = anchor_day
         verdicts[term.id] = evaluate(
             term,
@@ -280,6 +299,9 @@ def evaluate_agreement(terms, evidence, *, as_of, known_at=None, coverage=(), du
         )
         if waiting is not None and verdicts[term.id].status == S.AWAITING_ANCHOR:
             verdicts[term.id] = replace(verdicts[term.id], reason=waiting)
+        # Judged on the reports that happened by as_of: the first one after it counts when its time comes.
+        later = index.next_report(term, as_of) if _span(term, anchor_day) is not None else None
+        verdicts[term.id] = replace(verdicts[term.id], next_check=earliest(verdicts[term.id].next_check, later, wake))
         if term.readings:
             verdicts[term.id] = replace(verdicts[term.id], readings=_readings(term, anchor_day))
         return verdicts[term.id]

@@ -66,6 +66,19 @@ def moment_instant(verdict, moment, *, missed, first_breach):
     return None
 
 
+def coming_instant(anchor, verdict, moment):
+    """The instant the anchor's moment will happen by the clock alone, when its window says (None otherwise).
+
+    Its opening, due date, closing, or grace period's end (then judged: missed, or not). Met and first
+    breached come only with a report: the anchor's own `next_check` covers them.
+    """
+    if moment == "missed":
+        return missed_at(anchor, verdict)
+    if moment in ("opens", "due", "closes"):
+        return moment_instant(verdict, moment, missed=None, first_breach=None)
+    return None
+
+
 def moment_day(moment, instant, tz):
     """Day 0 for a moment that happened at `instant`: due and closes happen at the end of their day."""
     if moment in ("due", "closes"):

@@ -1,9 +1,12 @@
 """No more than N events a day (or over the window): breaches, recovery, days with data."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, not_open, unsupported, window_end, window_slice
+from monitor.verdicts.engine.context import (
+    Outcome, next_day_reached, next_day_start, not_open, unsupported, window_end, window_slice,
+)
 from monitor.verdicts.engine.values import DAY_PRECISE, ONE_DAY, Reason, norm_set
 from terms.rules import day_start, local_day
 
@@ -18,6 +21,29 @@ CLAIMS = False
 
 
 def judge(ctx, reports):
+    outcome = _judge(ctx, reports)
+    return replace(outcome, next_check=next_check(ctx, outcome))
+
+
+def next_check(ctx, outcome):
+    """When this status can change with no other report: its window opening; while it is open, breached,
+    the next day complete (a clean day can complete a recovery run), unless it is breached for good (over
+    the window, or with no recovery); otherwise the next day the window reaches (the share of days
+    covered moves: in compliance or no data); once it has closed, never."""
+    w = ctx.window
+    if ctx.as_of < w.opens_at:
+        return w.opens_at
+    if w.closes_at is not None and ctx.as_of >= w.closes_at:
+        return None
+    if outcome.status == S.BREACHED:
+        if ctx.rule.period == "window" or ctx.rule.recovery_days is None:
+            return None
+        return next_day_start(ctx)
+    # Not breached, it cannot be again without a report: the days complete no longer matter.
+    return next_day_reached(ctx)
+
+
+def _judge(ctx, reports):
     w, rule, tz = ctx.window, ctx.rule, ctx.tz
     if ctx.as_of < w.opens_at:
         return not_open(ctx)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.verdicts import statuses as S
 from monitor.verdicts.engine.coverage import CoverageIndex
-from monitor.verdicts.engine.values import OCCURRED, Reason, Term
+from monitor.verdicts.engine.values import OCCURRED, ONE_DAY, Reason, Term
 from terms.rules import day_start, local_day, normalize_name
 
 
@@ -42,6 +42,10 @@ class Context:
         return local_day(self.as_of, self.tz)
 
 
+# `Outcome.next_check` of a judge that says nothing about when it can change: re-judged at every day edge.
+EVERY_DAY = "every_day"
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str
@@ -51,6 +55,53 @@ class Outcome:
     days_left: int | None = None
     days_overdue: int | None = None
     details: dict = field(default_factory=dict)
+    # The earliest instant after as_of at which this status can change with these reports (`Verdict.next_check`);
+    # None: never. EVERY_DAY (a kind's judge that does not say) is read as `next_day_edge`, which is always safe.
+    next_check: datetime | str | None = EVERY_DAY
+
+
+def earliest(*instants):
+    """The earliest of these instants, None among them ignored; None when there is none."""
+    return min((i for i in instants if i is not None), default=None)
+
+
+def after(ctx, *instants):
+    """The earliest of these instants strictly after as_of (None ignored); None when there is none."""
+    return earliest(*(i for i in instants if i is not None and i > ctx.as_of))
+
+
+def next_day_start(ctx):
+    """The first instant after as_of at which one more day is complete: the next local day's first instant.
+
+    Every window instant (opening, due date, grace period's end, closing, a recovery run's end) is one.
+    """
+    try:
+        return day_start(local_day(ctx.as_of, ctx.tz) + ONE_DAY, ctx.tz)
+    except OverflowError:  # the last day of the calendar: no later day to see
+        return None
+
+
+def next_day_reached(ctx):
+    """The first instant after as_of at which the window has run one more day: a microsecond into the next day.
+
+    A window has run the days up to `local_day(as_of - 1µs)` (judged at a day's first instant, that
+    day has not begun to count): the share of days covered moves a microsecond after midnight.
+    """
+    try:
+        return day_start(local_day(ctx.as_of - timedelta(microseconds=1), ctx.tz) + ONE_DAY, ctx.tz) + timedelta(
+            microseconds=1
+        )
+    except OverflowError:
+        return None
+
+
+def next_day_edge(ctx):
+    """The first instant after as_of at which a judge counting days can see another day: the earlier of the two.
+
+    A judge re-run at each edge misses nothing but a report's own instant: what the safe default
+    for a kind that does not say when it can change (`EVERY_DAY`).
+    """
+    return earliest(next_day_start(ctx), next_day_reached(ctx))
 
 
 

@@ -6,10 +6,11 @@ passed without the act; done after it is met late.
 """
 
 from bisect import bisect_left
+from dataclasses import replace
 from datetime import timedelta
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, not_open, pending, source_params
+from monitor.verdicts.engine.context import Outcome, after, not_open, pending, source_params
 from monitor.verdicts.engine.values import OCCURRED, SPANS, Reason
 from terms.rules import day_start, local_day
 
@@ -19,8 +20,30 @@ from terms.rules import day_start, local_day
 DENIES = "until"
 CLAIMS = True
 
+# Settled for good: only another report can move them (the act, a denial, a verification).
+SETTLED = frozenset({S.MET, S.MET_LATE, S.MISSED, S.OVERDUE})
+
 
 def judge(ctx, reports):
+    outcome = _judge(ctx, reports)
+    return replace(outcome, next_check=next_check(ctx, outcome))
+
+
+def next_check(ctx, outcome):
+    """When this status can change with no other report: the next of the window's instants, unless settled.
+
+    Its opening (a duty opens), the day it is due soon from (of the due date, or of the reasonable
+    time's end), the due date passing (an act late by then is met late), the grace period's end
+    (missed) and the reasonable time's end (overdue).
+    """
+    if outcome.status in SETTLED:
+        return None
+    w, tz = ctx.window, ctx.tz
+    soon = [day_start(day - timedelta(days=ctx.due_soon_days), tz) for day in (w.due_day, w.reasonable_day) if day]
+    return after(ctx, w.opens_at, *soon, w.due_at, w.missed_at, w.overdue_at)
+
+
+def _judge(ctx, reports):
     w = ctx.window
     # The first act is the one surely done first (by `_done_by`, then id). An act is never done
     # before a minute after it started, so once acts start later than that, none can come first.

@@ -14,6 +14,7 @@ from monitor.verdicts.engine.values import (
     CONTESTED,
     COUNTS,
     DAY_PRECISE,
+    EXCLUDED,
     TIME_ORDER,
     WEAK,
     Evidence,
@@ -65,6 +66,18 @@ def context_of(term, evidence, span, *, as_of, known_at):
     ]
     out.sort(key=TIME_ORDER)
     return _capped(out)
+
+
+def next_report(term, evidence, after, known_at):
+    """`EvidenceIndex.next_report`, by sifting every report: the same reports, so the same instant."""
+    categories = norm_set(term.rule.categories)
+    return min((
+        e.occurred_at for e in evidence
+        if e.occurred_at > after and e.standing_at(known_at) != EXCLUDED and (
+            not categories or e.commitment_id == term.id
+            or normalize_name(e.category) in categories or normalize_name(e.sub_category) in categories
+        )
+    ), default=None)
 
 
 def _capped(reports):
@@ -227,6 +240,8 @@ class EvidenceIndex:
         # Counting denials, filed again here and returned whatever the span, as disputed reports are: one
         # dated before a window can still contest an act inside it (grouped with it, or by its period).
         self.denying = _Shelf()
+        self.claiming = {}  # folded category -> claims below the counting grade (WEAK), in time order
+        self.all_claims = []
         for e in sorted(evidence, key=TIME_ORDER):
             standing = e.standing_at(known_at)
             row = _Row(
@@ -252,6 +267,44 @@ class EvidenceIndex:
                 self.denying.file(category, row)
                 if sub_category != category:
                     self.denying.file(sub_category, row)
+            if standing == WEAK:  # claims, filed again apart from what never counts, for `next_report`
+                self.claiming.setdefault(category, []).append(row)
+                if sub_category != category:
+                    self.claiming.setdefault(sub_category, []).append(row)
+                self.all_claims.append(row)
+
+    def next_report(self, term, after):
+        """The earliest instant after `after` at which a report known at the cutoff that may speak to `term` happened.
+
+        A report that happened after the instant judged decides nothing yet; it starts to count when
+        its time comes, with no new evidence (`Verdict.next_check`). Any report filed under the
+        rule's categories (all of them, for a rule naming none) that counts, is disputed or is a
+        claim, wherever and by whomever, and any linked to it by hand: more than can count, found
+        by bisecting the shelves, never by walking them. None: there is none.
+        """
+        found = []
+
+        def first(rows):
+            i = bisect_right(rows, after, key=_OCCURRED)
+            if i < len(rows):
+                found.append(rows[i].occurred_at)
+
+        categories = norm_set(term.rule.categories)
+        if categories:
+            for category in categories:
+                for rows in (self.counting.by_category.get(category), self.contested.by_category.get(category),
+                             self.claiming.get(category)):
+                    if rows:
+                        first(rows)
+        else:
+            first(self.all)
+            first(self.all_claims)
+        first(self.by_commitment.get(term.id, ()))
+        found += [
+            row.occurred_at for row in self.aside_by_commitment.get(term.id, ())
+            if row.standing == WEAK and row.occurred_at > after
+        ]
+        return min(found, default=None)
 
     def claims(self, term, *, opens=None, closes=None, until=None):
         """Claims below the counting grade that qualify for `term`, in the span asked, in time order."""
@@ -655,6 +708,7 @@ class _Row(NamedTuple):
 
 
 _ACTOR = attrgetter("actor")
+_OCCURRED = attrgetter("occurred_at")
 _ACTOR2 = attrgetter("actor2")
 
 

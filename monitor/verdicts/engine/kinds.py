@@ -3,7 +3,10 @@
 A kind is a module here named after it (`deadline.py`, `target.py`, ...) with two functions:
 `judge(ctx, reports) -> Outcome`, the verdict from the counting reports in time order, and
 `reads(window) -> (opens, closes)`, when a report must have happened to decide it (None: no
-bound), which the evidence index and `affected` use to read only what can matter. A fifth kind
+bound), which the evidence index and `affected` use to read only what can matter. Its judge
+sets `Outcome.next_check`, the earliest instant after as_of at which that status can change
+with no other report (docs/architecture.md, "When to judge again"); one that leaves it unset
+is judged again at every day edge (context.EVERY_DAY), which is safe, only costlier. A fifth kind
 is its module, its rule's validation (terms/rules.py) and its reason sentences
 (monitor/verdicts/reasons.py): nothing here lists the kinds.
 """

@@ -5,7 +5,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, not_open, source_params, unsupported, window_end, window_slice
+from monitor.verdicts.engine.context import (
+    Outcome, next_day_reached, not_open, source_params, unsupported, window_end, window_slice,
+)
 from monitor.verdicts.engine.values import OCCURRED, Reason, norm_set
 from terms.rules import day_start, local_day
 
@@ -21,6 +23,26 @@ STRADDLING_COUNTS = True  # a report of a period that runs into the window count
 
 
 def judge(ctx, reports):
+    outcome = _judge(ctx, reports)
+    return replace(outcome, next_check=next_check(ctx, outcome))
+
+
+def next_check(ctx, outcome):
+    """When this status can change with no other report: its window opening; breached, the end of its
+    recovery run (the judge's `next_check`: None without recovery days); in compliance or without data,
+    the next day the window reaches while it is open and the commitment asks a share of days covered
+    (the share moves with each day); otherwise never."""
+    w = ctx.window
+    if ctx.as_of < w.opens_at:
+        return w.opens_at
+    if w.closes_at is not None and ctx.as_of >= w.closes_at:
+        return None
+    if outcome.status == S.BREACHED:
+        return outcome.next_check
+    return next_day_reached(ctx) if ctx.term.coverage_share else None
+
+
+def _judge(ctx, reports):
     w, rule, tz = ctx.window, ctx.rule, ctx.tz
     if ctx.as_of < w.opens_at:
         return not_open(ctx)
@@ -56,6 +78,7 @@ def judge(ctx, reports):
     episode = violations[start:]
     if episode:
         since = episode[0].occurred_at
+    over_at = None  # when the episode's recovery run is over: None, never
     if episode and rule.recovery_days is not None:
         over_at = day_start(local_day(episode[-1].occurred_at, tz) + timedelta(days=1 + rule.recovery_days), tz)
         if end >= over_at:
@@ -85,6 +108,7 @@ def judge(ctx, reports):
             since=since,
             evidence=tuple(v.id for v in episode),
             details=details,
+            next_check=over_at,
         )
     params = {"opens": local_day(w.opens_at, tz).isoformat()}
     return _supported(ctx, end, violations, day_of,

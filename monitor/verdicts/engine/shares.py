@@ -110,6 +110,8 @@ def roll_up(term, verdicts):
         since=since,
         evidence=tuple(dict.fromkeys(e for _, v in verdicts for e in v.evidence)),
         parties=parties,
+        # The roll-up and each party's status can change only when one party's can.
+        next_check=min((v.next_check for _, v in verdicts if v.next_check is not None), default=None),
     )
 
 

@@ -1,11 +1,13 @@
 """A quantity by a date: the latest credible measurement at the due date decides."""
 
+from dataclasses import replace
+from datetime import timedelta
 from operator import eq, ge, gt, le, lt
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, pending, source_params
+from monitor.verdicts.engine.context import Outcome, after, pending, source_params
 from monitor.verdicts.engine.values import Reason
-from terms.rules import local_day
+from terms.rules import day_start, local_day
 
 
 COMPARE = {"<": lt, "<=": le, "==": eq, ">=": ge, ">": gt}
@@ -18,6 +20,22 @@ CLAIMS = True
 
 
 def judge(ctx, reports):
+    outcome = _judge(ctx, reports)
+    return replace(outcome, next_check=next_check(ctx, outcome))
+
+
+def next_check(ctx, outcome):
+    """When this status can change with no other measurement: while pending, the next of the day it is
+    due soon from, the due date passing (the figure then decides: met, met late) and the grace period's
+    end (missed, or no data); once decided, never (only a measurement moves it)."""
+    w = ctx.window
+    if ctx.as_of >= w.missed_at or (ctx.as_of >= w.due_at and outcome.status != S.DUE_SOON):
+        return None
+    soon_from = day_start(w.due_day - timedelta(days=ctx.due_soon_days), ctx.tz)
+    return after(ctx, soon_from, w.due_at, w.missed_at)
+
+
+def _judge(ctx, reports):
     w, rule = ctx.window, ctx.rule
     measurements = [e for e in reports if e.stance == "affirms" and e.value is not None]
 

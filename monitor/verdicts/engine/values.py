@@ -257,6 +257,12 @@ class Verdict:
     # Per-party verdicts (PartyVerdict, in the order of `Term.owing`) when several parties owe it
     # and it is shared `each`; empty otherwise. `status` is then their roll-up (engine/shares.py).
     parties: tuple = ()
+    # The earliest instant after `as_of` at which `status` or a party's status can change with no new
+    # evidence and the same `known_at` (a window's instant, a day edge, a recovery run's end, an anchor's
+    # change, a known report's time coming); None: never without new evidence. Never later than the
+    # change, perhaps earlier: judging again then finds the same status (docs/architecture.md, "When
+    # to judge again").
+    next_check: datetime | None = None
 
     @property
     def sentence(self):

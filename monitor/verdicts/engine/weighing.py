@@ -26,9 +26,10 @@ Every kind is judged by the same three steps (docs/architecture.md, "Weighing ev
 """
 
 from bisect import bisect_left, bisect_right
+from dataclasses import replace
 
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.context import Outcome, source_params
+from monitor.verdicts.engine.context import EVERY_DAY, Outcome, earliest, next_day_edge, source_params
 from monitor.verdicts.engine.values import COUNTS, EXCLUDED, OCCURRED, TIME_ORDER, WEAK, Reason
 from terms.rules import local_day
 
@@ -94,8 +95,24 @@ def contest(denies, counting, tz, span=(None, None), straddling_counts=False):
 
 
 def judge_weighed(ctx, kind, counting, disputed, claims):
-    """The kind's verdict from the counting reports, weighed against denials, disputes and weak claims."""
-    judge = kind.judge
+    """The kind's verdict from the counting reports, weighed against denials, disputes and weak claims.
+
+    Its `next_check` is the earliest of the judgements it ran (on the counting reports, with the
+    disputed ones, with the claims): the verdict is a function of their statuses, so it cannot
+    change before one of them does.
+    """
+    judged = []
+
+    def judge(ctx, reports):
+        outcome = kind.judge(ctx, reports)
+        judged.append(next_day_edge(ctx) if outcome.next_check == EVERY_DAY else outcome.next_check)
+        return outcome
+
+    outcome = _weighed(judge, ctx, kind, counting, disputed, claims)
+    return replace(outcome, next_check=earliest(*judged))
+
+
+def _weighed(judge, ctx, kind, counting, disputed, claims):
     denies = getattr(kind, "DENIES", "event")
     span = kind.reads(ctx.window)
     straddling = getattr(kind, "STRADDLING_COUNTS", False)
