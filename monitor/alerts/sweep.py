@@ -412,7 +412,7 @@ def next_check(now, commitment, standing, latest, agreement, reminder_days, dige
     date (any subscriber's), the escalation of an adverse verdict left unassessed, the next digest.
     """
     verdict = standing.computed
-    candidates = [getattr(verdict, "next_check", now + timedelta(microseconds=1)), digest_at]
+    candidates = [verdict.next_check, digest_at]
     if verdict.status in (S.NOT_YET_DUE, S.DUE_SOON) and verdict.due_at is not None:
         candidates += [verdict.due_at - timedelta(days=d) for d in reminder_days]
     change = latest.get(commitment.id)
