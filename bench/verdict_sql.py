@@ -44,11 +44,12 @@ CREATE FUNCTION pg_temp.norm(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLE
 $$
 """
 
-# Every spelling the reports use, folded once (a handful of thousands), rather than once per row.
-NAMES = """
-CREATE TEMPORARY TABLE sql_names ON COMMIT DROP AS
+# Every category and sub-category spelling the reports use, folded once (a few hundred), rather than once per row:
+# what picks the reports some rule can count, and what says which categories some report carried.
+CATEGORY_NAMES = """
+CREATE TEMPORARY TABLE sql_category_names ON COMMIT DROP AS
 SELECT raw, pg_temp.norm(raw) AS n
-FROM (SELECT DISTINCT unnest(ARRAY[category, sub_category, admin1, location, actor1, actor2]) AS raw
+FROM (SELECT DISTINCT unnest(ARRAY[category, sub_category]) AS raw
       FROM evidence_report WHERE recorded_at <= %(known_at)s) spellings
 """
 
@@ -84,39 +85,55 @@ WHERE a.state = 'in_force'
 # whose rule names none of them is no data ("no source reports this"), never in compliance.
 REPORTED = """
 CREATE TEMPORARY TABLE sql_reported ON COMMIT DROP AS
-SELECT DISTINCT pg_temp.norm(x) AS n FROM (
-  SELECT DISTINCT unnest(ARRAY[category, sub_category]) AS x FROM evidence_report WHERE recorded_at <= %(known_at)s
-  UNION SELECT jsonb_array_elements_text(categories) FROM evidence_source
-) c WHERE x <> ''
+SELECT n FROM sql_category_names WHERE raw <> ''
+UNION
+SELECT pg_temp.norm(x) FROM evidence_source, jsonb_array_elements_text(categories) x WHERE x <> ''
 """
 
-# The reports that can decide something at the cutoff, with their names folded and their standing.
+# The reports that can decide something at the cutoff, with their names folded and their standing. Only those
+# in a category some rule in force names, or linked by hand to a commitment in force, are read past the first
+# scan (the filter is on the spellings, so it is a hashed lookup per row, not a fold); their places and actors
+# are folded after that, once per spelling.
 REPORTS = """
 CREATE TEMPORARY TABLE sql_reports ON COMMIT DROP AS
-WITH state AS (
+WITH wanted AS (
+  SELECT raw FROM sql_category_names WHERE n IN (SELECT unnest(cats) FROM sql_terms)
+),
+state AS (
   SELECT DISTINCT ON (report_id) report_id, new_state
   FROM evidence_verificationchange WHERE changed_at <= %(known_at)s
   ORDER BY report_id, changed_at DESC, id DESC
+),
+candidates AS MATERIALIZED (
+  SELECT r.id, r.occurred_at, r.occurred_until, r.precision, r.recorded_at, r.stance, r.value, r.event_id,
+         r.commitment_id, r.category, r.sub_category, r.admin1, r.location, r.actor1, r.actor2,
+         coalesce(st.new_state, 'claimed') = 'verified'
+           OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B')
+               AND r.credibility IN (1, 2)) AS counts
+  FROM evidence_report r
+  JOIN evidence_source s ON s.id = r.source_id
+  LEFT JOIN state st ON st.report_id = r.id
+  WHERE r.recorded_at <= %(known_at)s
+    AND r.occurred_at <= %(as_of)s
+    AND (r.category IN (SELECT raw FROM wanted) OR r.sub_category IN (SELECT raw FROM wanted)
+         OR r.commitment_id IN (SELECT id FROM sql_terms))
+    AND (coalesce(st.new_state, 'claimed') IN ('verified', 'disputed')
+         OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B') AND r.credibility IN (1, 2)))
+),
+names AS (
+  SELECT raw, pg_temp.norm(raw) AS n
+  FROM (SELECT DISTINCT unnest(ARRAY[admin1, location, actor1, actor2]) AS raw FROM candidates) spellings
 )
 SELECT r.id, r.occurred_at AS occ, r.occurred_until AS occ_until, r.precision, r.recorded_at,
        r.stance = 'affirms' AS affirms, r.value, r.event_id, r.commitment_id,
-       cat.n AS cat, sub.n AS sub, a1.n AS admin1, loc.n AS loc, act.n AS actor, act2.n AS actor2,
-       coalesce(st.new_state, 'claimed') = 'verified'
-         OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B')
-             AND r.credibility IN (1, 2)) AS counts
-FROM evidence_report r
-JOIN evidence_source s ON s.id = r.source_id
-LEFT JOIN state st ON st.report_id = r.id
-JOIN sql_names cat ON cat.raw = r.category
-JOIN sql_names sub ON sub.raw = r.sub_category
-JOIN sql_names a1 ON a1.raw = r.admin1
-JOIN sql_names loc ON loc.raw = r.location
-JOIN sql_names act ON act.raw = r.actor1
-JOIN sql_names act2 ON act2.raw = r.actor2
-WHERE r.recorded_at <= %(known_at)s
-  AND r.occurred_at <= %(as_of)s
-  AND (coalesce(st.new_state, 'claimed') IN ('verified', 'disputed')
-       OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B') AND r.credibility IN (1, 2)))
+       cat.n AS cat, sub.n AS sub, a1.n AS admin1, loc.n AS loc, act.n AS actor, act2.n AS actor2, r.counts
+FROM candidates r
+JOIN sql_category_names cat ON cat.raw = r.category
+JOIN sql_category_names sub ON sub.raw = r.sub_category
+JOIN names a1 ON a1.raw = r.admin1
+JOIN names loc ON loc.raw = r.location
+JOIN names act ON act.raw = r.actor1
+JOIN names act2 ON act2.raw = r.actor2
 """
 
 # What rules select reports by: once per category a report answers to (event type, sub-event type) and
@@ -225,6 +242,8 @@ FROM sql_windows w CROSS JOIN LATERAL unnest(w.cats) c(cat)
 JOIN places p ON p.id = w.id JOIN actors a ON a.id = w.id
 """
 
+# Which report counts for which commitment, as ids alone: what the report says is read from `sql_reports`
+# by each aggregate that needs it, rather than copied into every pair.
 PAIRS = """
 CREATE TEMPORARY TABLE sql_pairs ON COMMIT DROP AS
 WITH matched AS (
@@ -257,33 +276,37 @@ WITH matched AS (
   -- A report linked by hand counts whatever its category.
   SELECT w.id, e.id FROM sql_windows w JOIN sql_reports e ON e.commitment_id = w.id
   WHERE e.occ >= w.lo AND e.occ < w.hi
-),
-pairs AS (
-  SELECT DISTINCT m.tid, m.id FROM matched m
 )
-SELECT p.tid, r.id, r.occ, r.occ_until, r.precision, r.recorded_at, r.affirms, r.value, r.event_id, r.counts
-FROM pairs p JOIN sql_reports r ON r.id = p.id
+SELECT DISTINCT m.tid, m.id FROM matched m
 """
 
 # Judged from the counting reports (v = 0), and again with the disputed ones (v = 1) where there are any.
+PV = """
+CREATE TEMPORARY TABLE sql_pv ON COMMIT DROP AS
+WITH disputed AS (
+  SELECT DISTINCT p.tid FROM sql_pairs p JOIN sql_reports r ON r.id = p.id WHERE NOT r.counts
+)
+SELECT p.tid, p.id, 0 AS v FROM sql_pairs p JOIN sql_reports r ON r.id = p.id WHERE r.counts
+UNION ALL
+SELECT p.tid, p.id, 1 FROM sql_pairs p WHERE p.tid IN (SELECT tid FROM disputed)
+"""
+
 VARIANTS = """
 CREATE TEMPORARY TABLE sql_variants ON COMMIT DROP AS
 SELECT id AS tid, 0 AS v FROM sql_windows
 UNION ALL
-SELECT DISTINCT tid, 1 FROM sql_pairs WHERE NOT counts
-"""
-
-PV = """
-CREATE TEMPORARY TABLE sql_pv ON COMMIT DROP AS
-SELECT p.*, 0 AS v FROM sql_pairs p WHERE p.counts
-UNION ALL
-SELECT p.*, 1 FROM sql_pairs p WHERE p.tid IN (SELECT tid FROM sql_variants WHERE v = 1)
+SELECT DISTINCT tid, 1 FROM sql_pv WHERE v = 1
 """
 
 JUDGE = """
 INSERT INTO sql_verdicts
 WITH w AS (SELECT * FROM sql_windows),
 variants AS (SELECT * FROM sql_variants),
+-- Each pair with what its report says, joined where an aggregate reads it (not materialized once for all).
+pv AS NOT MATERIALIZED (
+  SELECT p.tid, p.v, r.id, r.occ, r.occ_until, r.precision, r.recorded_at, r.affirms, r.value, r.event_id
+  FROM sql_pv p JOIN sql_reports r ON r.id = p.id
+),
 -- Deadlines: the first act by when it surely happened; a denial dated on or after it disputes it.
 acts AS (
   SELECT DISTINCT ON (p.tid, p.v) p.tid, p.v, p.occ,
@@ -294,12 +317,12 @@ acts AS (
                        + CASE p.precision WHEN 'week' THEN interval '7 days' WHEN 'month' THEN interval '1 month'
                                           ELSE interval '1 day' END)::date::timestamp AT TIME ZONE w.tz) END,
            p.recorded_at)) AS done_by
-  FROM sql_pv p JOIN w ON w.id = p.tid
+  FROM pv p JOIN w ON w.id = p.tid
   WHERE w.kind = 'deadline' AND p.affirms
   ORDER BY p.tid, p.v, 4, p.id
 ),
 denied AS (
-  SELECT a.tid, a.v FROM acts a JOIN sql_pv d ON d.tid = a.tid AND d.v = a.v AND NOT d.affirms AND d.occ >= a.occ
+  SELECT a.tid, a.v FROM acts a JOIN pv d ON d.tid = a.tid AND d.v = a.v AND NOT d.affirms AND d.occ >= a.occ
   GROUP BY a.tid, a.v
 ),
 deadline AS (
@@ -322,7 +345,7 @@ measured AS (
          (array_agg(p.value ORDER BY p.occ DESC, p.id DESC) FILTER (WHERE p.occ < w.due_at))[1] AS at_due,
          bool_or(p.occ >= w.due_at AND CASE WHEN w.direction = 'at_most' THEN p.value <= w.target
                                             ELSE p.value >= w.target END) AS reached_late
-  FROM sql_pv p JOIN w ON w.id = p.tid
+  FROM pv p JOIN w ON w.id = p.tid
   WHERE w.kind = 'target' AND p.affirms AND p.value IS NOT NULL
   GROUP BY p.tid, p.v
 ),
@@ -342,13 +365,13 @@ target AS (
 -- (Most reports are in no group: those are events already, and only grouped ones are sorted.)
 events AS (
   SELECT p.tid, p.v, (p.occ AT TIME ZONE w.tz)::date AS day
-  FROM sql_pv p JOIN w ON w.id = p.tid
+  FROM pv p JOIN w ON w.id = p.tid
   WHERE w.kind = 'ceiling' AND p.affirms AND (w.period = 'window' OR p.precision IN ('minute', 'day'))
     AND p.event_id IS NULL
   UNION ALL
   SELECT tid, v, day FROM (
     SELECT DISTINCT ON (p.tid, p.v, p.event_id) p.tid, p.v, (p.occ AT TIME ZONE w.tz)::date AS day
-    FROM sql_pv p JOIN w ON w.id = p.tid
+    FROM pv p JOIN w ON w.id = p.tid
     WHERE w.kind = 'ceiling' AND p.affirms AND (w.period = 'window' OR p.precision IN ('minute', 'day'))
       AND p.event_id IS NOT NULL
     ORDER BY p.tid, p.v, p.event_id, p.occ, p.id
@@ -396,6 +419,13 @@ ceiling_clean AS (
 -- "In compliance" needs enough evidence (docs/architecture.md, "Verdicts that claim no more than the evidence"):
 -- some source reports a category the rule names, and the days with data (covered, or with an event) are at
 -- least the agreement's share of the days looked at.
+-- (Days with events that no source covers, counted per ceiling in one pass over the days, not once per ceiling.)
+ceiling_uncovered AS (
+  SELECT d.tid, d.v, count(*) AS days
+  FROM per_day d JOIN ceiling_days cd ON cd.tid = d.tid
+  WHERE NOT cd.covered @> d.day
+  GROUP BY d.tid, d.v
+),
 ceiling_enough AS (
   SELECT cc.tid, cc.v,
          (cardinality(w.cats) = 0 OR EXISTS (SELECT 1 FROM sql_reported r WHERE r.n = ANY (w.cats)))
@@ -403,9 +433,10 @@ ceiling_enough AS (
                 (SELECT coalesce(sum(upper(r) - lower(r)), 0)
                  FROM unnest(cd.covered * datemultirange(daterange(
                         cd.first_day, greatest(cd.last_day0, cc.last_event_day), '[]'))) r)
-                + (SELECT count(*) FROM per_day d WHERE d.tid = cc.tid AND d.v = cc.v AND NOT cd.covered @> d.day))
+                + coalesce(u.days, 0))
               >= w.share * ((greatest(cd.last_day0, cc.last_event_day) - cd.first_day) + 1)) AS enough
   FROM ceiling_counts cc JOIN w ON w.id = cc.tid JOIN ceiling_days cd ON cd.tid = cc.tid
+  LEFT JOIN ceiling_uncovered u ON u.tid = cc.tid AND u.v = cc.v
 ),
 ceiling AS (
   SELECT cc.tid, cc.v,
@@ -424,7 +455,7 @@ ceiling AS (
 ),
 -- Prohibitions: breached from the first violation, over `recovery` days after the last one.
 violations AS (
-  SELECT p.tid, p.v, max(p.occ) AS last FROM sql_pv p JOIN w ON w.id = p.tid
+  SELECT p.tid, p.v, max(p.occ) AS last FROM pv p JOIN w ON w.id = p.tid
   WHERE w.kind = 'prohibition' AND p.affirms GROUP BY p.tid, p.v
 ),
 prohibition_kept AS (
@@ -451,6 +482,16 @@ prohibition_days AS (
   FROM prohibition_kept k JOIN w ON w.id = k.tid JOIN sql_term_coverage c ON c.id = k.tid
   WHERE k.status = 'in_compliance'
 ),
+-- (The days with a violation no source covers, counted in one pass over the pairs, not once per prohibition.)
+prohibition_uncovered AS (
+  SELECT pd.tid, pd.v, count(DISTINCT x.day) AS days
+  FROM prohibition_days pd JOIN w ON w.id = pd.tid
+  JOIN pv p ON p.tid = pd.tid AND p.v = pd.v AND p.affirms
+  CROSS JOIN LATERAL (SELECT (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
+                              AT TIME ZONE w.tz)::date AS day) x
+  WHERE x.day BETWEEN pd.first_day AND pd.last_day AND NOT pd.covered @> x.day
+  GROUP BY pd.tid, pd.v
+),
 prohibition AS (
   SELECT k.tid, k.v,
          CASE WHEN k.status <> 'in_compliance' THEN k.status
@@ -459,18 +500,12 @@ prohibition AS (
               WHEN coalesce(w.share, 0) > 0 AND 100 * (
                      (SELECT coalesce(sum(upper(r) - lower(r)), 0)
                       FROM unnest(pd.covered * datemultirange(daterange(pd.first_day, pd.last_day, '[]'))) r)
-                     + (SELECT count(DISTINCT (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
-                                               AT TIME ZONE w.tz)::date)
-                        FROM sql_pv p
-                        WHERE p.tid = k.tid AND p.v = k.v AND p.affirms
-                          AND (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END AT TIME ZONE w.tz)::date
-                              BETWEEN pd.first_day AND pd.last_day
-                          AND NOT pd.covered @> (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
-                                                  AT TIME ZONE w.tz)::date))
+                     + coalesce(pu.days, 0))
                    < w.share * ((pd.last_day - pd.first_day) + 1)
                 THEN 'no_data'
               ELSE 'in_compliance' END AS status
   FROM prohibition_kept k JOIN w ON w.id = k.tid LEFT JOIN prohibition_days pd ON pd.tid = k.tid AND pd.v = k.v
+  LEFT JOIN prohibition_uncovered pu ON pu.tid = k.tid AND pu.v = k.v
 ),
 judged AS (
   SELECT tid, v, status, since FROM deadline
@@ -509,7 +544,7 @@ def statuses(as_of, known_at=None, *, due_soon_days=7, work_mem="256MB", explain
         # The joins and sorts are large; a hand-tuned query would be given the memory to do them.
         cursor.execute(f"SET LOCAL work_mem = '{work_mem}'")
         cursor.execute(NORM)
-        for statement in (NAMES, TERMS, REPORTED, REPORTS, EVIDENCE, COVERAGE, TERM_COVERAGE):
+        for statement in (CATEGORY_NAMES, TERMS, REPORTED, REPORTS, EVIDENCE, COVERAGE, TERM_COVERAGE):
             cursor.execute(statement, params)
         cursor.execute("ANALYZE sql_reports")
         cursor.execute("ANALYZE sql_evidence")
@@ -518,7 +553,7 @@ def statuses(as_of, known_at=None, *, due_soon_days=7, work_mem="256MB", explain
         round_ = 0
         while True:
             for statement, table in ((WINDOWS, "sql_windows"), (SELECTORS, "sql_selectors"), (PAIRS, "sql_pairs"),
-                                     (VARIANTS, "sql_variants"), (PV, "sql_pv")):
+                                     (PV, "sql_pv"), (VARIANTS, "sql_variants")):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
                 if explain:
                     cursor.execute("EXPLAIN ANALYZE " + statement.split(" AS\n", 1)[1], {**params, "round": round_})
