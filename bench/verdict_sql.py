@@ -277,25 +277,15 @@ WITH matched AS (
   SELECT w.id, e.id FROM sql_windows w JOIN sql_reports e ON e.commitment_id = w.id
   WHERE e.occ >= w.lo AND e.occ < w.hi
 )
-SELECT DISTINCT m.tid, m.id FROM matched m
+SELECT p.tid, p.id, w.kind FROM (SELECT DISTINCT tid, id FROM matched) p JOIN sql_windows w ON w.id = p.tid
 """
 
 # Judged from the counting reports (v = 0), and again with the disputed ones (v = 1) where there are any.
-PV = """
-CREATE TEMPORARY TABLE sql_pv ON COMMIT DROP AS
-WITH disputed AS (
-  SELECT DISTINCT p.tid FROM sql_pairs p JOIN sql_reports r ON r.id = p.id WHERE NOT r.counts
-)
-SELECT p.tid, p.id, 0 AS v FROM sql_pairs p JOIN sql_reports r ON r.id = p.id WHERE r.counts
-UNION ALL
-SELECT p.tid, p.id, 1 FROM sql_pairs p WHERE p.tid IN (SELECT tid FROM disputed)
-"""
-
 VARIANTS = """
 CREATE TEMPORARY TABLE sql_variants ON COMMIT DROP AS
 SELECT id AS tid, 0 AS v FROM sql_windows
 UNION ALL
-SELECT DISTINCT tid, 1 FROM sql_pv WHERE v = 1
+SELECT DISTINCT p.tid, 1 FROM sql_pairs p JOIN sql_reports r ON r.id = p.id WHERE NOT r.counts
 """
 
 JUDGE = """
@@ -303,9 +293,19 @@ INSERT INTO sql_verdicts
 WITH w AS (SELECT * FROM sql_windows),
 variants AS (SELECT * FROM sql_variants),
 -- Each pair with what its report says, joined where an aggregate reads it (not materialized once for all).
+disputed AS (SELECT tid FROM sql_variants WHERE v = 1),
+pr AS NOT MATERIALIZED (
+  SELECT p.tid, p.kind, r.id, r.occ, r.occ_until, r.precision, r.recorded_at, r.affirms, r.value, r.event_id,
+         r.counts
+  FROM sql_pairs p JOIN sql_reports r ON r.id = p.id
+),
+-- The pairs each variant judges from (a commitment with no disputed report has no second one), for the
+-- deadlines, targets and grouped events; ceilings' and prohibitions' other reports are counted for both
+-- variants in one pass below, rather than read twice.
 pv AS NOT MATERIALIZED (
-  SELECT p.tid, p.v, r.id, r.occ, r.occ_until, r.precision, r.recorded_at, r.affirms, r.value, r.event_id
-  FROM sql_pv p JOIN sql_reports r ON r.id = p.id
+  SELECT pr.*, 0 AS v FROM pr WHERE pr.counts
+  UNION ALL
+  SELECT pr.*, 1 AS v FROM pr WHERE pr.tid IN (SELECT tid FROM disputed)
 ),
 -- Deadlines: the first act by when it surely happened; a denial dated on or after it disputes it.
 acts AS (
@@ -318,11 +318,11 @@ acts AS (
                                           ELSE interval '1 day' END)::date::timestamp AT TIME ZONE w.tz) END,
            p.recorded_at)) AS done_by
   FROM pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'deadline' AND p.affirms
+  WHERE p.kind = 'deadline' AND w.kind = 'deadline' AND p.affirms
   ORDER BY p.tid, p.v, 4, p.id
 ),
 denied AS (
-  SELECT a.tid, a.v FROM acts a JOIN pv d ON d.tid = a.tid AND d.v = a.v AND NOT d.affirms AND d.occ >= a.occ
+  SELECT a.tid, a.v FROM acts a JOIN pv d ON d.tid = a.tid AND d.v = a.v AND d.kind = 'deadline' AND NOT d.affirms AND d.occ >= a.occ
   GROUP BY a.tid, a.v
 ),
 deadline AS (
@@ -346,7 +346,7 @@ measured AS (
          bool_or(p.occ >= w.due_at AND CASE WHEN w.direction = 'at_most' THEN p.value <= w.target
                                             ELSE p.value >= w.target END) AS reached_late
   FROM pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'target' AND p.affirms AND p.value IS NOT NULL
+  WHERE p.kind = 'target' AND w.kind = 'target' AND p.affirms AND p.value IS NOT NULL
   GROUP BY p.tid, p.v
 ),
 target AS (
@@ -363,22 +363,28 @@ target AS (
 ),
 -- Ceilings: one event per group, on its earliest report; per local day unless the period is the window.
 -- (Most reports are in no group: those are events already, and only grouped ones are sorted.)
+ungrouped AS (
+  SELECT p.tid, (p.occ AT TIME ZONE w.tz)::date AS day, count(*) FILTER (WHERE p.counts) AS n0, count(*) AS n1
+  FROM pr p JOIN w ON w.id = p.tid
+  WHERE p.kind = 'ceiling' AND w.kind = 'ceiling' AND p.affirms
+    AND (w.period = 'window' OR p.precision IN ('minute', 'day')) AND p.event_id IS NULL
+  GROUP BY p.tid, 2
+),
 events AS (
-  SELECT p.tid, p.v, (p.occ AT TIME ZONE w.tz)::date AS day
-  FROM pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'ceiling' AND p.affirms AND (w.period = 'window' OR p.precision IN ('minute', 'day'))
-    AND p.event_id IS NULL
+  SELECT tid, 0 AS v, day, n0 AS n FROM ungrouped WHERE n0 > 0
   UNION ALL
-  SELECT tid, v, day FROM (
+  SELECT tid, 1, day, n1 FROM ungrouped WHERE tid IN (SELECT tid FROM disputed)
+  UNION ALL
+  SELECT tid, v, day, 1 FROM (
     SELECT DISTINCT ON (p.tid, p.v, p.event_id) p.tid, p.v, (p.occ AT TIME ZONE w.tz)::date AS day
     FROM pv p JOIN w ON w.id = p.tid
-    WHERE w.kind = 'ceiling' AND p.affirms AND (w.period = 'window' OR p.precision IN ('minute', 'day'))
-      AND p.event_id IS NOT NULL
+    WHERE p.kind = 'ceiling' AND w.kind = 'ceiling' AND p.affirms
+      AND (w.period = 'window' OR p.precision IN ('minute', 'day')) AND p.event_id IS NOT NULL
     ORDER BY p.tid, p.v, p.event_id, p.occ, p.id
   ) grouped
 ),
 per_day AS (
-  SELECT e.tid, e.v, e.day, count(*) AS n FROM events e GROUP BY e.tid, e.v, e.day
+  SELECT e.tid, e.v, e.day, sum(e.n)::bigint AS n FROM events e GROUP BY e.tid, e.v, e.day
 ),
 ceiling_days AS (
   SELECT w.id AS tid,
@@ -453,10 +459,39 @@ ceiling AS (
   LEFT JOIN ceiling_clean cl ON cl.tid = cc.tid AND cl.v = cc.v
   JOIN ceiling_enough en ON en.tid = cc.tid AND en.v = cc.v
 ),
--- Prohibitions: breached from the first violation, over `recovery` days after the last one.
+-- Prohibitions: breached from the first violation, over `recovery` days after the last one. Their reports
+-- are read once, by day, for both variants: the last violation, and the days with one no source covers
+-- (from the opening to the last day begun), which "in compliance" needs (below).
+prohibition_span AS (
+  SELECT w.id AS tid, (w.opens_at AT TIME ZONE w.tz)::date AS first_day,
+         CASE WHEN least(%(as_of)s, coalesce(w.closes_at, 'infinity')) > w.opens_at
+              THEN ((least(%(as_of)s, coalesce(w.closes_at, 'infinity')) - interval '1 microsecond')
+                    AT TIME ZONE w.tz)::date
+              ELSE (w.opens_at AT TIME ZONE w.tz)::date END AS last_day,
+         c.days AS covered
+  FROM w JOIN sql_term_coverage c ON c.id = w.id
+  WHERE w.kind = 'prohibition'
+),
+violation_days AS (
+  SELECT p.tid, (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END AT TIME ZONE w.tz)::date AS day,
+         max(p.occ) FILTER (WHERE p.counts) AS last0, max(p.occ) AS last1, bool_or(p.counts) AS counted
+  FROM pr p JOIN w ON w.id = p.tid
+  WHERE p.kind = 'prohibition' AND w.kind = 'prohibition' AND p.affirms
+  GROUP BY p.tid, 2
+),
+violations_by_variant AS (
+  SELECT d.tid, max(d.last0) AS last0, max(d.last1) AS last1,
+         count(*) FILTER (WHERE d.counted AND d.day BETWEEN s.first_day AND s.last_day
+                                AND NOT s.covered @> d.day) AS uncovered0,
+         count(*) FILTER (WHERE d.day BETWEEN s.first_day AND s.last_day AND NOT s.covered @> d.day) AS uncovered1
+  FROM violation_days d JOIN prohibition_span s ON s.tid = d.tid
+  GROUP BY d.tid
+),
 violations AS (
-  SELECT p.tid, p.v, max(p.occ) AS last FROM pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'prohibition' AND p.affirms GROUP BY p.tid, p.v
+  SELECT x.tid, v.v, v.last, v.uncovered
+  FROM violations_by_variant x
+  CROSS JOIN LATERAL (VALUES (0, x.last0, x.uncovered0), (1, x.last1, x.uncovered1)) AS v(v, last, uncovered)
+  WHERE v.last IS NOT NULL AND (v.v = 0 OR x.tid IN (SELECT tid FROM disputed))
 ),
 prohibition_kept AS (
   SELECT v.tid, v.v,
@@ -466,32 +501,13 @@ prohibition_kept AS (
               WHEN least(%(as_of)s, coalesce(w.closes_at, 'infinity'))
                    >= ((((x.last AT TIME ZONE w.tz)::date) + 1 + w.recovery)::timestamp AT TIME ZONE w.tz)
                 THEN 'in_compliance'
-              ELSE 'breached' END AS status
+              ELSE 'breached' END AS status,
+         coalesce(x.uncovered, 0) AS uncovered
   FROM variants v JOIN w ON w.id = v.tid LEFT JOIN violations x ON x.tid = v.tid AND x.v = v.v
   WHERE w.kind = 'prohibition'
 ),
 -- In compliance only with enough evidence, as for a ceiling: the days from the opening to the last one begun,
 -- covered or with a violation reported in them.
-prohibition_days AS (
-  SELECT k.tid, k.v, (w.opens_at AT TIME ZONE w.tz)::date AS first_day,
-         CASE WHEN least(%(as_of)s, coalesce(w.closes_at, 'infinity')) > w.opens_at
-              THEN ((least(%(as_of)s, coalesce(w.closes_at, 'infinity')) - interval '1 microsecond')
-                    AT TIME ZONE w.tz)::date
-              ELSE (w.opens_at AT TIME ZONE w.tz)::date END AS last_day,
-         c.days AS covered
-  FROM prohibition_kept k JOIN w ON w.id = k.tid JOIN sql_term_coverage c ON c.id = k.tid
-  WHERE k.status = 'in_compliance'
-),
--- (The days with a violation no source covers, counted in one pass over the pairs, not once per prohibition.)
-prohibition_uncovered AS (
-  SELECT pd.tid, pd.v, count(DISTINCT x.day) AS days
-  FROM prohibition_days pd JOIN w ON w.id = pd.tid
-  JOIN pv p ON p.tid = pd.tid AND p.v = pd.v AND p.affirms
-  CROSS JOIN LATERAL (SELECT (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
-                              AT TIME ZONE w.tz)::date AS day) x
-  WHERE x.day BETWEEN pd.first_day AND pd.last_day AND NOT pd.covered @> x.day
-  GROUP BY pd.tid, pd.v
-),
 prohibition AS (
   SELECT k.tid, k.v,
          CASE WHEN k.status <> 'in_compliance' THEN k.status
@@ -499,13 +515,12 @@ prohibition AS (
                 THEN 'no_data'
               WHEN coalesce(w.share, 0) > 0 AND 100 * (
                      (SELECT coalesce(sum(upper(r) - lower(r)), 0)
-                      FROM unnest(pd.covered * datemultirange(daterange(pd.first_day, pd.last_day, '[]'))) r)
-                     + coalesce(pu.days, 0))
-                   < w.share * ((pd.last_day - pd.first_day) + 1)
+                      FROM unnest(s.covered * datemultirange(daterange(s.first_day, s.last_day, '[]'))) r)
+                     + k.uncovered)
+                   < w.share * ((s.last_day - s.first_day) + 1)
                 THEN 'no_data'
               ELSE 'in_compliance' END AS status
-  FROM prohibition_kept k JOIN w ON w.id = k.tid LEFT JOIN prohibition_days pd ON pd.tid = k.tid AND pd.v = k.v
-  LEFT JOIN prohibition_uncovered pu ON pu.tid = k.tid AND pu.v = k.v
+  FROM prohibition_kept k JOIN w ON w.id = k.tid JOIN prohibition_span s ON s.tid = k.tid
 ),
 judged AS (
   SELECT tid, v, status, since FROM deadline
@@ -543,6 +558,8 @@ def statuses(as_of, known_at=None, *, due_soon_days=7, work_mem="256MB", explain
         cursor = _Timed(raw, timings)
         # The joins and sorts are large; a hand-tuned query would be given the memory to do them.
         cursor.execute(f"SET LOCAL work_mem = '{work_mem}'")
+        # Compiling the plans (JIT) cost about a second a statement, more than it saved.
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(NORM)
         for statement in (CATEGORY_NAMES, TERMS, REPORTED, REPORTS, EVIDENCE, COVERAGE, TERM_COVERAGE):
             cursor.execute(statement, params)
@@ -553,7 +570,7 @@ def statuses(as_of, known_at=None, *, due_soon_days=7, work_mem="256MB", explain
         round_ = 0
         while True:
             for statement, table in ((WINDOWS, "sql_windows"), (SELECTORS, "sql_selectors"), (PAIRS, "sql_pairs"),
-                                     (PV, "sql_pv"), (VARIANTS, "sql_variants")):
+                                     (VARIANTS, "sql_variants")):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
                 if explain:
                     cursor.execute("EXPLAIN ANALYZE " + statement.split(" AS\n", 1)[1], {**params, "round": round_})
