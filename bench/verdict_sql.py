@@ -34,6 +34,14 @@ that PostgreSQL runs itself, with none of the engine's Python. It honours the en
 
 Every rule in the benchmark's data names categories; a rule that names none (every report counts)
 would need a join of every report with it, which this does not do.
+
+It is meant as the floor: what PostgreSQL alone takes, written as well as we can. Only reports in a
+category some rule in force names (or linked by hand) are read past the first scan; a report's
+places and actors are folded once per spelling; which report counts for which commitment is a table
+of ids (`sql_pairs`), joined to what the report says only where an aggregate reads it; a ceiling's
+events per day and a prohibition's violations are counted for both variants (counting reports,
+and with the disputed ones) in one pass over the pairs; every aggregate is grouped once, never a
+subquery per commitment. Run `statuses(..., explain=True)` to see each main statement's plan.
 """
 
 NORM = r"""
@@ -44,11 +52,12 @@ CREATE FUNCTION pg_temp.norm(t text) RETURNS text LANGUAGE sql IMMUTABLE PARALLE
 $$
 """
 
-# Every spelling the reports use, folded once (a handful of thousands), rather than once per row.
-NAMES = """
-CREATE TEMPORARY TABLE sql_names ON COMMIT DROP AS
+# Every category and sub-category spelling the reports use, folded once (a few hundred), rather than once per row:
+# what picks the reports some rule can count, and what says which categories some report carried.
+CATEGORY_NAMES = """
+CREATE TEMPORARY TABLE sql_category_names ON COMMIT DROP AS
 SELECT raw, pg_temp.norm(raw) AS n
-FROM (SELECT DISTINCT unnest(ARRAY[category, sub_category, admin1, location, actor1, actor2]) AS raw
+FROM (SELECT DISTINCT unnest(ARRAY[category, sub_category]) AS raw
       FROM evidence_report WHERE recorded_at <= %(known_at)s) spellings
 """
 
@@ -84,39 +93,55 @@ WHERE a.state = 'in_force'
 # whose rule names none of them is no data ("no source reports this"), never in compliance.
 REPORTED = """
 CREATE TEMPORARY TABLE sql_reported ON COMMIT DROP AS
-SELECT DISTINCT pg_temp.norm(x) AS n FROM (
-  SELECT DISTINCT unnest(ARRAY[category, sub_category]) AS x FROM evidence_report WHERE recorded_at <= %(known_at)s
-  UNION SELECT jsonb_array_elements_text(categories) FROM evidence_source
-) c WHERE x <> ''
+SELECT n FROM sql_category_names WHERE raw <> ''
+UNION
+SELECT pg_temp.norm(x) FROM evidence_source, jsonb_array_elements_text(categories) x WHERE x <> ''
 """
 
-# The reports that can decide something at the cutoff, with their names folded and their standing.
+# The reports that can decide something at the cutoff, with their names folded and their standing. Only those
+# in a category some rule in force names, or linked by hand to a commitment in force, are read past the first
+# scan (the filter is on the spellings, so it is a hashed lookup per row, not a fold); their places and actors
+# are folded after that, once per spelling.
 REPORTS = """
 CREATE TEMPORARY TABLE sql_reports ON COMMIT DROP AS
-WITH state AS (
+WITH wanted AS (
+  SELECT raw FROM sql_category_names WHERE n IN (SELECT unnest(cats) FROM sql_terms)
+),
+state AS (
   SELECT DISTINCT ON (report_id) report_id, new_state
   FROM evidence_verificationchange WHERE changed_at <= %(known_at)s
   ORDER BY report_id, changed_at DESC, id DESC
+),
+candidates AS MATERIALIZED (
+  SELECT r.id, r.occurred_at, r.occurred_until, r.precision, r.recorded_at, r.stance, r.value, r.event_id,
+         r.commitment_id, r.category, r.sub_category, r.admin1, r.location, r.actor1, r.actor2,
+         coalesce(st.new_state, 'claimed') = 'verified'
+           OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B')
+               AND r.credibility IN (1, 2)) AS counts
+  FROM evidence_report r
+  JOIN evidence_source s ON s.id = r.source_id
+  LEFT JOIN state st ON st.report_id = r.id
+  WHERE r.recorded_at <= %(known_at)s
+    AND r.occurred_at <= %(as_of)s
+    AND (r.category IN (SELECT raw FROM wanted) OR r.sub_category IN (SELECT raw FROM wanted)
+         OR r.commitment_id IN (SELECT id FROM sql_terms))
+    AND (coalesce(st.new_state, 'claimed') IN ('verified', 'disputed')
+         OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B') AND r.credibility IN (1, 2)))
+),
+names AS (
+  SELECT raw, pg_temp.norm(raw) AS n
+  FROM (SELECT DISTINCT unnest(ARRAY[admin1, location, actor1, actor2]) AS raw FROM candidates) spellings
 )
 SELECT r.id, r.occurred_at AS occ, r.occurred_until AS occ_until, r.precision, r.recorded_at,
        r.stance = 'affirms' AS affirms, r.value, r.event_id, r.commitment_id,
-       cat.n AS cat, sub.n AS sub, a1.n AS admin1, loc.n AS loc, act.n AS actor, act2.n AS actor2,
-       coalesce(st.new_state, 'claimed') = 'verified'
-         OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B')
-             AND r.credibility IN (1, 2)) AS counts
-FROM evidence_report r
-JOIN evidence_source s ON s.id = r.source_id
-LEFT JOIN state st ON st.report_id = r.id
-JOIN sql_names cat ON cat.raw = r.category
-JOIN sql_names sub ON sub.raw = r.sub_category
-JOIN sql_names a1 ON a1.raw = r.admin1
-JOIN sql_names loc ON loc.raw = r.location
-JOIN sql_names act ON act.raw = r.actor1
-JOIN sql_names act2 ON act2.raw = r.actor2
-WHERE r.recorded_at <= %(known_at)s
-  AND r.occurred_at <= %(as_of)s
-  AND (coalesce(st.new_state, 'claimed') IN ('verified', 'disputed')
-       OR (coalesce(st.new_state, 'claimed') = 'claimed' AND s.reliability IN ('A', 'B') AND r.credibility IN (1, 2)))
+       cat.n AS cat, sub.n AS sub, a1.n AS admin1, loc.n AS loc, act.n AS actor, act2.n AS actor2, r.counts
+FROM candidates r
+JOIN sql_category_names cat ON cat.raw = r.category
+JOIN sql_category_names sub ON sub.raw = r.sub_category
+JOIN names a1 ON a1.raw = r.admin1
+JOIN names loc ON loc.raw = r.location
+JOIN names act ON act.raw = r.actor1
+JOIN names act2 ON act2.raw = r.actor2
 """
 
 # What rules select reports by: once per category a report answers to (event type, sub-event type) and
@@ -225,6 +250,8 @@ FROM sql_windows w CROSS JOIN LATERAL unnest(w.cats) c(cat)
 JOIN places p ON p.id = w.id JOIN actors a ON a.id = w.id
 """
 
+# Which report counts for which commitment, as ids alone: what the report says is read from `sql_reports`
+# by each aggregate that needs it, rather than copied into every pair.
 PAIRS = """
 CREATE TEMPORARY TABLE sql_pairs ON COMMIT DROP AS
 WITH matched AS (
@@ -257,12 +284,8 @@ WITH matched AS (
   -- A report linked by hand counts whatever its category.
   SELECT w.id, e.id FROM sql_windows w JOIN sql_reports e ON e.commitment_id = w.id
   WHERE e.occ >= w.lo AND e.occ < w.hi
-),
-pairs AS (
-  SELECT DISTINCT m.tid, m.id FROM matched m
 )
-SELECT p.tid, r.id, r.occ, r.occ_until, r.precision, r.recorded_at, r.affirms, r.value, r.event_id, r.counts
-FROM pairs p JOIN sql_reports r ON r.id = p.id
+SELECT p.tid, p.id, w.kind FROM (SELECT DISTINCT tid, id FROM matched) p JOIN sql_windows w ON w.id = p.tid
 """
 
 # Judged from the counting reports (v = 0), and again with the disputed ones (v = 1) where there are any.
@@ -270,20 +293,28 @@ VARIANTS = """
 CREATE TEMPORARY TABLE sql_variants ON COMMIT DROP AS
 SELECT id AS tid, 0 AS v FROM sql_windows
 UNION ALL
-SELECT DISTINCT tid, 1 FROM sql_pairs WHERE NOT counts
-"""
-
-PV = """
-CREATE TEMPORARY TABLE sql_pv ON COMMIT DROP AS
-SELECT p.*, 0 AS v FROM sql_pairs p WHERE p.counts
-UNION ALL
-SELECT p.*, 1 FROM sql_pairs p WHERE p.tid IN (SELECT tid FROM sql_variants WHERE v = 1)
+SELECT DISTINCT p.tid, 1 FROM sql_pairs p JOIN sql_reports r ON r.id = p.id WHERE NOT r.counts
 """
 
 JUDGE = """
 INSERT INTO sql_verdicts
 WITH w AS (SELECT * FROM sql_windows),
 variants AS (SELECT * FROM sql_variants),
+-- Each pair with what its report says, joined where an aggregate reads it (not materialized once for all).
+disputed AS (SELECT tid FROM sql_variants WHERE v = 1),
+pr AS NOT MATERIALIZED (
+  SELECT p.tid, p.kind, r.id, r.occ, r.occ_until, r.precision, r.recorded_at, r.affirms, r.value, r.event_id,
+         r.counts
+  FROM sql_pairs p JOIN sql_reports r ON r.id = p.id
+),
+-- The pairs each variant judges from (a commitment with no disputed report has no second one), for the
+-- deadlines, targets and grouped events; ceilings' and prohibitions' other reports are counted for both
+-- variants in one pass below, rather than read twice.
+pv AS NOT MATERIALIZED (
+  SELECT pr.*, 0 AS v FROM pr WHERE pr.counts
+  UNION ALL
+  SELECT pr.*, 1 AS v FROM pr WHERE pr.tid IN (SELECT tid FROM disputed)
+),
 -- Deadlines: the first act by when it surely happened; a denial dated on or after it disputes it.
 acts AS (
   SELECT DISTINCT ON (p.tid, p.v) p.tid, p.v, p.occ,
@@ -294,12 +325,13 @@ acts AS (
                        + CASE p.precision WHEN 'week' THEN interval '7 days' WHEN 'month' THEN interval '1 month'
                                           ELSE interval '1 day' END)::date::timestamp AT TIME ZONE w.tz) END,
            p.recorded_at)) AS done_by
-  FROM sql_pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'deadline' AND p.affirms
+  FROM pv p JOIN w ON w.id = p.tid
+  WHERE p.kind = 'deadline' AND w.kind = 'deadline' AND p.affirms
   ORDER BY p.tid, p.v, 4, p.id
 ),
 denied AS (
-  SELECT a.tid, a.v FROM acts a JOIN sql_pv d ON d.tid = a.tid AND d.v = a.v AND NOT d.affirms AND d.occ >= a.occ
+  SELECT a.tid, a.v FROM acts a
+  JOIN pv d ON d.tid = a.tid AND d.v = a.v AND d.kind = 'deadline' AND NOT d.affirms AND d.occ >= a.occ
   GROUP BY a.tid, a.v
 ),
 deadline AS (
@@ -322,8 +354,8 @@ measured AS (
          (array_agg(p.value ORDER BY p.occ DESC, p.id DESC) FILTER (WHERE p.occ < w.due_at))[1] AS at_due,
          bool_or(p.occ >= w.due_at AND CASE WHEN w.direction = 'at_most' THEN p.value <= w.target
                                             ELSE p.value >= w.target END) AS reached_late
-  FROM sql_pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'target' AND p.affirms AND p.value IS NOT NULL
+  FROM pv p JOIN w ON w.id = p.tid
+  WHERE p.kind = 'target' AND w.kind = 'target' AND p.affirms AND p.value IS NOT NULL
   GROUP BY p.tid, p.v
 ),
 target AS (
@@ -340,22 +372,28 @@ target AS (
 ),
 -- Ceilings: one event per group, on its earliest report; per local day unless the period is the window.
 -- (Most reports are in no group: those are events already, and only grouped ones are sorted.)
+ungrouped AS (
+  SELECT p.tid, (p.occ AT TIME ZONE w.tz)::date AS day, count(*) FILTER (WHERE p.counts) AS n0, count(*) AS n1
+  FROM pr p JOIN w ON w.id = p.tid
+  WHERE p.kind = 'ceiling' AND w.kind = 'ceiling' AND p.affirms
+    AND (w.period = 'window' OR p.precision IN ('minute', 'day')) AND p.event_id IS NULL
+  GROUP BY p.tid, 2
+),
 events AS (
-  SELECT p.tid, p.v, (p.occ AT TIME ZONE w.tz)::date AS day
-  FROM sql_pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'ceiling' AND p.affirms AND (w.period = 'window' OR p.precision IN ('minute', 'day'))
-    AND p.event_id IS NULL
+  SELECT tid, 0 AS v, day, n0 AS n FROM ungrouped WHERE n0 > 0
   UNION ALL
-  SELECT tid, v, day FROM (
+  SELECT tid, 1, day, n1 FROM ungrouped WHERE tid IN (SELECT tid FROM disputed)
+  UNION ALL
+  SELECT tid, v, day, 1 FROM (
     SELECT DISTINCT ON (p.tid, p.v, p.event_id) p.tid, p.v, (p.occ AT TIME ZONE w.tz)::date AS day
-    FROM sql_pv p JOIN w ON w.id = p.tid
-    WHERE w.kind = 'ceiling' AND p.affirms AND (w.period = 'window' OR p.precision IN ('minute', 'day'))
-      AND p.event_id IS NOT NULL
+    FROM pv p JOIN w ON w.id = p.tid
+    WHERE p.kind = 'ceiling' AND w.kind = 'ceiling' AND p.affirms
+      AND (w.period = 'window' OR p.precision IN ('minute', 'day')) AND p.event_id IS NOT NULL
     ORDER BY p.tid, p.v, p.event_id, p.occ, p.id
   ) grouped
 ),
 per_day AS (
-  SELECT e.tid, e.v, e.day, count(*) AS n FROM events e GROUP BY e.tid, e.v, e.day
+  SELECT e.tid, e.v, e.day, sum(e.n)::bigint AS n FROM events e GROUP BY e.tid, e.v, e.day
 ),
 ceiling_days AS (
   SELECT w.id AS tid,
@@ -396,6 +434,13 @@ ceiling_clean AS (
 -- "In compliance" needs enough evidence (docs/architecture.md, "Verdicts that claim no more than the evidence"):
 -- some source reports a category the rule names, and the days with data (covered, or with an event) are at
 -- least the agreement's share of the days looked at.
+-- (Days with events that no source covers, counted per ceiling in one pass over the days, not once per ceiling.)
+ceiling_uncovered AS (
+  SELECT d.tid, d.v, count(*) AS days
+  FROM per_day d JOIN ceiling_days cd ON cd.tid = d.tid
+  WHERE NOT cd.covered @> d.day
+  GROUP BY d.tid, d.v
+),
 ceiling_enough AS (
   SELECT cc.tid, cc.v,
          (cardinality(w.cats) = 0 OR EXISTS (SELECT 1 FROM sql_reported r WHERE r.n = ANY (w.cats)))
@@ -403,9 +448,10 @@ ceiling_enough AS (
                 (SELECT coalesce(sum(upper(r) - lower(r)), 0)
                  FROM unnest(cd.covered * datemultirange(daterange(
                         cd.first_day, greatest(cd.last_day0, cc.last_event_day), '[]'))) r)
-                + (SELECT count(*) FROM per_day d WHERE d.tid = cc.tid AND d.v = cc.v AND NOT cd.covered @> d.day))
+                + coalesce(u.days, 0))
               >= w.share * ((greatest(cd.last_day0, cc.last_event_day) - cd.first_day) + 1)) AS enough
   FROM ceiling_counts cc JOIN w ON w.id = cc.tid JOIN ceiling_days cd ON cd.tid = cc.tid
+  LEFT JOIN ceiling_uncovered u ON u.tid = cc.tid AND u.v = cc.v
 ),
 ceiling AS (
   SELECT cc.tid, cc.v,
@@ -422,10 +468,39 @@ ceiling AS (
   LEFT JOIN ceiling_clean cl ON cl.tid = cc.tid AND cl.v = cc.v
   JOIN ceiling_enough en ON en.tid = cc.tid AND en.v = cc.v
 ),
--- Prohibitions: breached from the first violation, over `recovery` days after the last one.
+-- Prohibitions: breached from the first violation, over `recovery` days after the last one. Their reports
+-- are read once, by day, for both variants: the last violation, and the days with one no source covers
+-- (from the opening to the last day begun), which "in compliance" needs (below).
+prohibition_span AS (
+  SELECT w.id AS tid, (w.opens_at AT TIME ZONE w.tz)::date AS first_day,
+         CASE WHEN least(%(as_of)s, coalesce(w.closes_at, 'infinity')) > w.opens_at
+              THEN ((least(%(as_of)s, coalesce(w.closes_at, 'infinity')) - interval '1 microsecond')
+                    AT TIME ZONE w.tz)::date
+              ELSE (w.opens_at AT TIME ZONE w.tz)::date END AS last_day,
+         c.days AS covered
+  FROM w JOIN sql_term_coverage c ON c.id = w.id
+  WHERE w.kind = 'prohibition'
+),
+violation_days AS (
+  SELECT p.tid, (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END AT TIME ZONE w.tz)::date AS day,
+         max(p.occ) FILTER (WHERE p.counts) AS last0, max(p.occ) AS last1, bool_or(p.counts) AS counted
+  FROM pr p JOIN w ON w.id = p.tid
+  WHERE p.kind = 'prohibition' AND w.kind = 'prohibition' AND p.affirms
+  GROUP BY p.tid, 2
+),
+violations_by_variant AS (
+  SELECT d.tid, max(d.last0) AS last0, max(d.last1) AS last1,
+         count(*) FILTER (WHERE d.counted AND d.day BETWEEN s.first_day AND s.last_day
+                                AND NOT s.covered @> d.day) AS uncovered0,
+         count(*) FILTER (WHERE d.day BETWEEN s.first_day AND s.last_day AND NOT s.covered @> d.day) AS uncovered1
+  FROM violation_days d JOIN prohibition_span s ON s.tid = d.tid
+  GROUP BY d.tid
+),
 violations AS (
-  SELECT p.tid, p.v, max(p.occ) AS last FROM sql_pv p JOIN w ON w.id = p.tid
-  WHERE w.kind = 'prohibition' AND p.affirms GROUP BY p.tid, p.v
+  SELECT x.tid, v.v, v.last, v.uncovered
+  FROM violations_by_variant x
+  CROSS JOIN LATERAL (VALUES (0, x.last0, x.uncovered0), (1, x.last1, x.uncovered1)) AS v(v, last, uncovered)
+  WHERE v.last IS NOT NULL AND (v.v = 0 OR x.tid IN (SELECT tid FROM disputed))
 ),
 prohibition_kept AS (
   SELECT v.tid, v.v,
@@ -435,22 +510,13 @@ prohibition_kept AS (
               WHEN least(%(as_of)s, coalesce(w.closes_at, 'infinity'))
                    >= ((((x.last AT TIME ZONE w.tz)::date) + 1 + w.recovery)::timestamp AT TIME ZONE w.tz)
                 THEN 'in_compliance'
-              ELSE 'breached' END AS status
+              ELSE 'breached' END AS status,
+         coalesce(x.uncovered, 0) AS uncovered
   FROM variants v JOIN w ON w.id = v.tid LEFT JOIN violations x ON x.tid = v.tid AND x.v = v.v
   WHERE w.kind = 'prohibition'
 ),
 -- In compliance only with enough evidence, as for a ceiling: the days from the opening to the last one begun,
 -- covered or with a violation reported in them.
-prohibition_days AS (
-  SELECT k.tid, k.v, (w.opens_at AT TIME ZONE w.tz)::date AS first_day,
-         CASE WHEN least(%(as_of)s, coalesce(w.closes_at, 'infinity')) > w.opens_at
-              THEN ((least(%(as_of)s, coalesce(w.closes_at, 'infinity')) - interval '1 microsecond')
-                    AT TIME ZONE w.tz)::date
-              ELSE (w.opens_at AT TIME ZONE w.tz)::date END AS last_day,
-         c.days AS covered
-  FROM prohibition_kept k JOIN w ON w.id = k.tid JOIN sql_term_coverage c ON c.id = k.tid
-  WHERE k.status = 'in_compliance'
-),
 prohibition AS (
   SELECT k.tid, k.v,
          CASE WHEN k.status <> 'in_compliance' THEN k.status
@@ -458,19 +524,12 @@ prohibition AS (
                 THEN 'no_data'
               WHEN coalesce(w.share, 0) > 0 AND 100 * (
                      (SELECT coalesce(sum(upper(r) - lower(r)), 0)
-                      FROM unnest(pd.covered * datemultirange(daterange(pd.first_day, pd.last_day, '[]'))) r)
-                     + (SELECT count(DISTINCT (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
-                                               AT TIME ZONE w.tz)::date)
-                        FROM sql_pv p
-                        WHERE p.tid = k.tid AND p.v = k.v AND p.affirms
-                          AND (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END AT TIME ZONE w.tz)::date
-                              BETWEEN pd.first_day AND pd.last_day
-                          AND NOT pd.covered @> (CASE WHEN p.occ < w.opens_at THEN w.opens_at ELSE p.occ END
-                                                  AT TIME ZONE w.tz)::date))
-                   < w.share * ((pd.last_day - pd.first_day) + 1)
+                      FROM unnest(s.covered * datemultirange(daterange(s.first_day, s.last_day, '[]'))) r)
+                     + k.uncovered)
+                   < w.share * ((s.last_day - s.first_day) + 1)
                 THEN 'no_data'
               ELSE 'in_compliance' END AS status
-  FROM prohibition_kept k JOIN w ON w.id = k.tid LEFT JOIN prohibition_days pd ON pd.tid = k.tid AND pd.v = k.v
+  FROM prohibition_kept k JOIN w ON w.id = k.tid JOIN prohibition_span s ON s.tid = k.tid
 ),
 judged AS (
   SELECT tid, v, status, since FROM deadline
@@ -494,42 +553,72 @@ FROM sql_terms t LEFT JOIN sql_verdicts v ON v.id = t.id
 """
 
 
-def statuses(as_of, known_at=None, *, due_soon_days=7, work_mem="256MB", explain=False, timings=None):
+# The statements that take the time, in order, and what each does (the benchmark reports their seconds).
+MAIN = {
+    "REPORTS": "the reports some rule in force can count, folded, with their standing at the cutoff",
+    "EVIDENCE": "each of them once per category and actor it answers to",
+    "PAIRS": "which report counts for which commitment (ids): hash joins of the rules' selectors with them",
+    "VARIANTS": "the commitments with a disputed report, judged a second time",
+    "JUDGE": "the statuses, aggregated straight from the pairs, kind by kind",
+}
+
+# What the planner is told for a statement: the pairs' joins probe a hash of the few selectors with every
+# report, where the estimates (temporary tables, skewed keys) would have it sort millions of rows to merge them.
+PLANNER = {"PAIRS": {"enable_mergejoin": "off"}}
+
+
+def statuses(as_of, known_at=None, *, due_soon_days=7, work_mem="256MB", explain=None, timings=None):
     """{commitment id: status} for every commitment in force, computed by PostgreSQL alone.
 
-    `timings`, a dict, receives the seconds each statement took (by its first words).
+    `timings`, a dict, receives the seconds each statement took (the main ones by name, as in `MAIN`; the
+    others by their first words), and under "<name> (rows)" the rows it wrote.
+    `explain`: True prints each main statement's `EXPLAIN ANALYZE`; a list receives (name, plan lines).
     """
-    import time
-
     from django.db import connection, transaction
 
     params = {"as_of": as_of, "known_at": known_at or as_of, "soon": due_soon_days}
     with transaction.atomic(), connection.cursor() as raw:
         cursor = _Timed(raw, timings)
+
+        def run(name, statement, params=None):
+            settings = PLANNER.get(name, {})
+            for setting, value in settings.items():
+                cursor.execute(f"SET LOCAL {setting} = {value}")
+            if explain is True or isinstance(explain, list):
+                query = statement.split(" AS\n", 1)[1] if "CREATE TEMPORARY TABLE" in statement else \
+                    statement.replace("INSERT INTO sql_verdicts", "")
+                cursor.execute("EXPLAIN ANALYZE " + query, params)
+                plan = [r[0] for r in cursor.fetchall()]
+                if isinstance(explain, list):
+                    explain.append((name, plan))
+                else:
+                    print(f"-- {name}", *plan, sep="\n")
+            cursor.execute(statement, params, name=name)
+            for setting in settings:
+                cursor.execute(f"RESET {setting}")
+
         # The joins and sorts are large; a hand-tuned query would be given the memory to do them.
         cursor.execute(f"SET LOCAL work_mem = '{work_mem}'")
+        # Compiling the plans (JIT) cost about a second a statement, more than it saved.
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(NORM)
-        for statement in (NAMES, TERMS, REPORTED, REPORTS, EVIDENCE, COVERAGE, TERM_COVERAGE):
-            cursor.execute(statement, params)
+        for name, statement in (("CATEGORY_NAMES", CATEGORY_NAMES), ("TERMS", TERMS), ("REPORTED", REPORTED),
+                                ("REPORTS", REPORTS), ("EVIDENCE", EVIDENCE), ("COVERAGE", COVERAGE),
+                                ("TERM_COVERAGE", TERM_COVERAGE)):
+            run(name, statement, params)
         cursor.execute("ANALYZE sql_reports")
         cursor.execute("ANALYZE sql_evidence")
         for statement in ROUNDS:
             cursor.execute(statement)
         round_ = 0
         while True:
-            for statement, table in ((WINDOWS, "sql_windows"), (SELECTORS, "sql_selectors"), (PAIRS, "sql_pairs"),
-                                     (VARIANTS, "sql_variants"), (PV, "sql_pv")):
+            for name, statement, table in (("WINDOWS", WINDOWS, "sql_windows"),
+                                           ("SELECTORS", SELECTORS, "sql_selectors"),
+                                           ("PAIRS", PAIRS, "sql_pairs"), ("VARIANTS", VARIANTS, "sql_variants")):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                if explain:
-                    cursor.execute("EXPLAIN ANALYZE " + statement.split(" AS\n", 1)[1], {**params, "round": round_})
-                    print("\n".join(r[0] for r in cursor.fetchall()))
-                cursor.execute(statement, {**params, "round": round_})
+                run(name, statement, {**params, "round": round_})
                 cursor.execute(f"ANALYZE {table}")
-            if explain:
-                cursor.execute("EXPLAIN ANALYZE " + JUDGE.replace("INSERT INTO sql_verdicts", ""),
-                               {**params, "round": round_})
-                print("\n".join(r[0] for r in cursor.fetchall()))
-            cursor.execute(JUDGE, {**params, "round": round_})
+            run("JUDGE", JUDGE, {**params, "round": round_})
             round_ += 1
             cursor.execute(NEXT_ROUND, {**params, "round": round_})
             if not cursor.rowcount:
@@ -544,13 +633,13 @@ class _Timed:
     def __init__(self, cursor, timings):
         self.cursor, self.timings = cursor, timings
 
-    def execute(self, sql, params=None):
+    def execute(self, sql, params=None, name=None):
         import time
 
         started = time.perf_counter()
         self.cursor.execute(sql, params)
         if self.timings is not None:
-            key = " ".join(sql.split()[:4])
+            key = name or " ".join(sql.split()[:4])
             self.timings[key] = self.timings.get(key, 0) + time.perf_counter() - started
             if self.cursor.rowcount and self.cursor.rowcount > 0:
                 self.timings[key + " (rows)"] = self.timings.get(key + " (rows)", 0) + self.cursor.rowcount

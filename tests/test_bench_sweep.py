@@ -42,6 +42,8 @@ def test_the_section_states_the_figures_the_targets_and_whether_they_were_met():
         steady=[runs[100][1], sweep.Sweep(1.0, 18, 100, 0, 0)], sql=[0.9, 0.8], statuses={i: "met" for i in range(100)},
         phases={"reading reports": 0.4, "judging": 0.3, "reports read": 8000}, arriving=100,
         targeted=sweep.Sweep(0.3, 23, 40, 5, 0), after=sweep.Sweep(1.1, 18, 100, 0, 0),
+        sql_statements={"REPORTS": (0.1, 6000), "EVIDENCE": (0.1, 24000), "PAIRS": (0.3, 1200),
+                        "VARIANTS": (0.0, 20), "JUDGE": (0.2, 97)},
     )
     text = sweep.section(result, "python -m bench.sweep --scale small")
 
@@ -50,3 +52,6 @@ def test_the_section_states_the_figures_the_targets_and_whether_they_were_met():
     assert "| queries, sweep with nothing new: 17 / 100 commitments | 18 / 18 | equal | yes |" in text
     assert "| **re-evaluation / full sweep** | **0.273** | ≤ 0.1 | **no** |" in text
     assert "The re-evaluation misses its target" in text
+    # Where the yardstick's own time goes, statement by statement, and how it is made fast.
+    assert "| `PAIRS` | which report counts for which commitment (ids)" in text and "| 0.3 | 1,200 |" in text
+    assert "How the SQL is made fast, from `EXPLAIN ANALYZE`" in text

@@ -220,6 +220,20 @@ def test_the_number_of_queries_of_an_agreements_sweep_does_not_grow_with_its_com
     assert queries_for_a_report_about("Herat", 3) == queries_for_a_report_about("Balkh", 40)
 
 
+def test_a_re_evaluation_triggered_by_a_report_no_commitment_counts_reads_no_report(deal):
+    deal.report("Attack", datetime(2020, 3, 5, 8, tzinfo=UTC))  # one that counts, already in the database
+    protest = deal.report("Peaceful protest", datetime(2020, 3, 6, 8, tzinfo=UTC))  # no rule names protests
+    with CaptureQueriesContext(connection) as queries:
+        run = run_sweep(now=NOW, trigger=am.REPORTS, changes=triggers.describe([protest.id]))
+
+    assert (run.commitments_evaluated, run.transitions) == (0, 0)
+    # Only the changed report itself is read (and its history), to learn what it touches; no report
+    # is read to judge, as though a commitment taking any category were in scope.
+    reading_reports = [q["sql"] for q in queries.captured_queries
+                       if re.search(r'FROM "evidence_(report|verificationchange)"', q["sql"])]
+    assert len(reading_reports) == 1 and "GROUP BY" in reading_reports[0]
+
+
 def test_a_huge_change_queues_a_small_message(monkeypatch, django_capture_on_commit_callbacks):
     sent = []
     monkeypatch.setattr(tasks.reevaluate_reports, "delay", lambda changes: sent.append(changes))

@@ -177,12 +177,15 @@ def evidence_for(terms, known_at=None, recorded=False):
 
     When every rule names its categories, only reports in those categories (or
     linked by hand) are read; a rule that takes any category means all reports.
+    No terms at all read no report (and make no query): nothing could count.
     Rows are read as tuples, not model instances: a sweep reads every report, and
     building a million Report objects would cost more than evaluating them.
     `recorded`: each report's contents and each source's grade as recorded at
     `known_at` (their history, `_recorded_evidence`), not as they are now.
     """
     categories = _categories(terms)
+    if not (categories is None or categories):
+        return []
     if recorded and known_at is not None:
         return _recorded_evidence(terms, known_at, categories)
     reports = Report.objects.all()
@@ -201,9 +204,15 @@ def evidence_for(terms, known_at=None, recorded=False):
 
 
 def _categories(terms):
-    """The categories every report that can count for these terms is in, or None: any category may count."""
+    """The categories every report that can count for these terms is in, or None: any category may count.
+
+    No terms, no category: a targeted re-evaluation of reports no commitment counts judges nothing,
+    and must not read every report as though some rule took any category.
+    """
+    if not terms:
+        return set()
     rules = [t.rule for t in terms] + [r.rule for t in terms for r in t.readings]  # a reading may read others
-    if not (terms and all(rule.categories for rule in rules)):
+    if not all(rule.categories for rule in rules):
         return None
     categories = {c for rule in rules for c in rule.categories}
     # and the reports that show the milestones they count from
