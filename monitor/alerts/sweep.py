@@ -151,9 +151,10 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
         scope = CHANGED
     else:
         scope = EVERY
-        if trigger == am.CHECK and incremental():
-            # What changed up to now is marked first, so that only what the incremental path
-            # would have left alone counts as drift.
+        if incremental():
+            # What changed up to now is marked first: the marks this sweep's judgement answers are
+            # cleared with it, and for the nightly check only what the incremental path would have
+            # left alone counts as drift.
             absorb_pending(now)
     totals, drifted = Counter(commitments_evaluated=0, transitions=0, alerts_queued=0), []
     for agreement_id in ids:
