@@ -265,7 +265,11 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False):
     if scope == DUE:
         chosen = _due(agreement_id, now)
         if not chosen:
-            return {"commitments_evaluated": 0, "transitions": 0, "alerts_queued": 0, "drifted": []}
+            # Nothing to judge, but what the clock owes that is no commitment's: a webhook failing
+            # too long is paused and its owner told (two queries when the agreement has webhooks).
+            agreements = {a.id: a for a in Agreement.objects.filter(state=IN_FORCE, id=agreement_id)}
+            queued = _insert_missing(webhooks.owed(now, [], {}, {}, set(), agreements), run, now)
+            return {"commitments_evaluated": 0, "transitions": 0, "alerts_queued": queued, "drifted": []}
     elif check and incremental():
         # Held settled: judged under this method, not due, and no change marked since.
         settled = set(

@@ -4,7 +4,7 @@ PostgreSQL only (SQLite, the quick start, has no statement triggers with transit
 its periodic sweep judges everything). One row per statement, not per row: an import batch of
 ten thousand reports writes one row naming their ids, or their range when they are many.
 Tables whose changes are rare and hard to target (terms, sources, coverage, place names, event
-groups, subscriptions) mark everything due; reports and their verification, the reports they are;
+groups, subscriptions, webhooks) mark everything due; reports and their verification, the reports they are;
 assessments, their commitments. The sweep's own writes (status changes, alerts, next checks) and
 history tables are not watched: they follow from these.
 """
@@ -46,6 +46,11 @@ EVERYTHING = (
     "evidence_source", "evidence_coverage", "evidence_placename", "evidence_eventgroup",
     "alerts_subscription",
 )
+# Tables whose rows their own deliveries update all day long (a failing receiver's `failing_since`):
+# only the columns that decide what a sweep owes mark everything.
+COLUMNS = {
+    "alerts_webhook": ("agreement_id", "commitment_id", "paused_at", "created_at"),
+}
 
 
 def _statements():
@@ -66,6 +71,11 @@ def _statements():
             f'CREATE TRIGGER sweep_pending AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
             "FOR EACH STATEMENT EXECUTE FUNCTION sweep_pending_everything()"
         )
+    for table, columns in COLUMNS.items():
+        out.append(
+            f'CREATE TRIGGER sweep_pending AFTER INSERT OR DELETE OR UPDATE OF {", ".join(columns)} ON "{table}" '
+            "FOR EACH STATEMENT EXECUTE FUNCTION sweep_pending_everything()"
+        )
     return out
 
 
@@ -81,7 +91,7 @@ def drop(apps, schema_editor):
     for table, _, _ in TARGETED:
         for name in ("sweep_pending_insert", "sweep_pending_update", "sweep_pending_delete"):
             schema_editor.execute(f'DROP TRIGGER IF EXISTS {name} ON "{table}"', None)
-    for table in EVERYTHING:
+    for table in (*EVERYTHING, *COLUMNS):
         schema_editor.execute(f'DROP TRIGGER IF EXISTS sweep_pending ON "{table}"', None)
     schema_editor.execute("DROP FUNCTION IF EXISTS sweep_pending_ids(); DROP FUNCTION IF EXISTS sweep_pending_everything()", None)
 
