@@ -39,7 +39,7 @@ DB_NAME = "bench_sweep"
 TARGET_SQL = 1.3
 TARGET_TARGETED = 0.05
 TARGET_IDLE = 0.01
-ARRIVING = {"small": 100, "full": 1_000}
+ARRIVING = {"small": 100, "medium": 300, "full": 1_000}
 
 
 @dataclass
@@ -448,7 +448,7 @@ def run(scale):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=("small", "full"), default="small")
+    parser.add_argument("--scale", choices=("small", "medium", "full"), default="small")
     args = parser.parse_args()
     print(run(args.scale))
 

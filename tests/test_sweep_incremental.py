@@ -104,8 +104,9 @@ def test_a_report_written_without_any_message_is_judged_by_the_next_periodic_swe
 
 def test_an_assessment_brings_only_its_commitment_to_the_next_sweep():
     agreement = deal(3)
+    analyst = UserFactory(username="analyst")  # a new user is a change to everything: made before the sweep
     run_sweep(now=MISSED_AT + timedelta(days=3))
-    AssessmentFactory(commitment=agreement.commitments.get(key="talks-1"))
+    AssessmentFactory(commitment=agreement.commitments.get(key="talks-1"), author=analyst)
     run = run_sweep(now=MISSED_AT + timedelta(days=3, minutes=1))
     assert run.commitments_evaluated == 1
 
@@ -220,3 +221,39 @@ def test_the_incremental_sweep_records_at_each_instant_what_a_full_evaluation_sa
             expected = {(pk, p.party_id): p.status for pk, v in full.items() for p in v.parties}
             assert {k: v for k, v in recorded_parties.items() if k in expected} == expected, now
         transaction.set_rollback(True)
+
+
+def test_a_subscriber_made_staff_hears_of_a_provisional_verdict_at_the_next_periodic_sweep():
+    agreement = deal()
+    agreement.publish_computed_verdicts = False
+    agreement.save()
+    sub = watcher(agreement)
+    sub.user.is_staff = False
+    sub.user.save()
+    run_sweep(now=MISSED_AT + timedelta(minutes=1))
+    assert not am.Alert.objects.filter(event=am.MISSED).exists()  # provisional: not for the public
+
+    sub.user.is_staff = True
+    sub.user.save()
+    run_sweep(now=MISSED_AT + timedelta(minutes=2))
+    assert am.Alert.objects.filter(event=am.MISSED, to_email=sub.user.email).count() == 1
+
+
+def test_a_change_marked_while_a_sweep_judges_a_commitment_for_the_first_time_is_judged_again(monkeypatch):
+    # The sweep began to read (its watermark) before the change's mark: its judgement may not have seen
+    # the change, so the mark outlives the row it writes for the commitment.
+    from monitor.alerts import sweep
+
+    agreement = deal()
+    [talks] = agreement.commitments.all()
+    began = sweep.watermark()
+    ReportFactory(commitment=talks, category="statement", occurred_at=BEFORE, recorded_at=BEFORE,
+                  source=SourceFactory())
+    sweep.absorb_pending(BEFORE)  # the mark: a row for a commitment never judged
+    monkeypatch.setattr(sweep, "watermark", lambda: began)
+    monkeypatch.setattr(sweep, "absorb_pending", lambda now: None)
+    run_sweep(now=BEFORE + timedelta(minutes=1))
+
+    check = am.NextCheck.objects.get(commitment=talks)
+    assert check.due_at <= BEFORE and check.marked_at >= began  # still due: judged again next time
+    assert run_sweep(now=BEFORE + timedelta(minutes=2)).commitments_evaluated == 1

@@ -34,7 +34,7 @@ alerts are written in bulk.
 
 import logging
 from collections import Counter, defaultdict
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -160,7 +160,7 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
     for agreement_id in ids:
         with transaction.atomic():
             _lock(agreement_id)
-            result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK)
+            result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK, since=watermark())
         drifted += result.pop("drifted")
         totals.update(result)
     if drifted:
@@ -189,7 +189,7 @@ def absorb_pending(now, batch=500):
             rows = list(am.PendingChange.objects.select_for_update(skip_locked=True).order_by("id")[:batch])
             if not rows:
                 return
-            _mark_due(_affected_by(rows, now), now)
+            _mark_due(_affected_by(rows, now))
             am.PendingChange.objects.filter(id__in=[r.id for r in rows]).delete()
         if len(rows) < batch:
             return
@@ -218,15 +218,45 @@ def _ids_of(row):
     return row.ids if row.ids is not None else range(row.first_id, row.last_id + 1)
 
 
-def _mark_due(ids, now):
-    """Mark commitments due as of `now` (None: every one). A commitment never judged is due anyway."""
-    checks = am.NextCheck.objects.all()
-    if ids is not None:
-        if not ids:
-            return
-        checks = checks.filter(commitment__in=list(ids))
-    checks.filter(Q(due_at__isnull=True) | Q(due_at__gt=now)).update(due_at=now)
-    checks.update(marked_at=now)
+# The due instant of a commitment a change marked: long past, so that it is due to any sweep, whatever
+# its clock (marks and sweeps come from different processes, and their `now`s from different clocks).
+MARKED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _mark_due(ids):
+    """Mark commitments due (None: every one in force), stamped with the database's clock.
+
+    An upsert, not an update: a commitment being judged for the first time has no row yet, and the
+    sweep judging it may have read its evidence before this change committed; the mark must outlive
+    the row that sweep is about to insert (it waits on the mark's row, then keeps the mark:
+    `_store_next_checks`). `marked_at` only moves forward.
+    """
+    if ids is not None and not ids:
+        return
+    table = connection.ops.quote_name(am.NextCheck._meta.db_table)
+    commitments = connection.ops.quote_name(Commitment._meta.db_table)
+    agreements = connection.ops.quote_name(Agreement._meta.db_table)
+    if ids is None:
+        chosen, params = f"c.agreement_id IN (SELECT id FROM {agreements} WHERE state = %s)", [IN_FORCE]
+    else:
+        chosen, params = "c.id = ANY(%s)", [sorted(ids)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS n (commitment_id, due_at, judged_at, marked_at, method_version) "
+            f"SELECT c.id, %s, %s, clock_timestamp(), '' FROM {commitments} c WHERE {chosen} "
+            "ON CONFLICT (commitment_id) DO UPDATE SET due_at = EXCLUDED.due_at, "
+            "marked_at = GREATEST(n.marked_at, EXCLUDED.marked_at)",
+            [MARKED, MARKED, *params],
+        )
+
+
+def watermark():
+    """The database's clock as a sweep starts reading: a mark made from then on may be news to it."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
 
 
 def _due(agreement_id, now):
@@ -257,7 +287,7 @@ def _enqueue(task):
         log.warning("Could not queue %s; the periodic task will.", task.name)
 
 
-def _sweep(now, run, agreement_id, scope, changes=None, check=False):
+def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None):
     digests = scope != CHANGED and _digest_owed(agreement_id, now)
     if digests:
         scope = EVERY  # the digest lists every commitment: judged all, once a day
@@ -280,7 +310,7 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False):
     agreements = {a.id: a for a in Agreement.objects.filter(state=IN_FORCE, id=agreement_id)}
     commitments = list(inputs.commitments_for(agreements.values(), parties=False))
     terms = inputs.terms_for(commitments)
-    if changes is not None:
+    if scope == CHANGED:
         # Read after taking the lock, like everything else: the reports as they are now.
         changed = inputs.changes_for(changes)
         chosen = engine.affected(terms, changed, as_of=now) | _silent(terms, changed)
@@ -404,7 +434,7 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False):
         # After the alerts above are stored: a digest lists the changes held for it, this sweep's too.
         queued += _insert_missing(_digests(now, alerting, standings, subscriptions, agreements), run, now)
         am.DigestDay.objects.create(agreement_id=agreement_id, day=now.date())
-    _store_next_checks(now, commitments, standings, latest, agreements, subscriptions)
+    _store_next_checks(now, commitments, standings, latest, agreements, subscriptions, since)
     drifted = sorted({ch.commitment_id for ch in new_changes + party_changes if ch.commitment_id in settled})
     return {"commitments_evaluated": len(commitments), "transitions": len(new_changes), "alerts_queued": queued,
             "drifted": drifted}
@@ -427,11 +457,13 @@ def next_check(now, commitment, standing, latest, agreement, reminder_days, dige
     return min(later, default=None)
 
 
-def _store_next_checks(now, commitments, standings, latest, agreements, subscriptions):
+def _store_next_checks(now, commitments, standings, latest, agreements, subscriptions, since):
     """Write each judged commitment's next check, in one statement.
 
-    A commitment a change marked due after `now` (another change came in while this sweep
-    judged, with evidence this sweep may not have read) keeps its mark: it is judged again.
+    A commitment a change marked at or after `since` (the database's clock when this sweep began to
+    read: another change came in while it judged, with evidence it may not have read) keeps its
+    mark and is judged again. A mark made before `since` was of a change committed before this
+    sweep read anything: answered, and cleared.
     """
     if not commitments:
         return
@@ -462,10 +494,10 @@ def _store_next_checks(now, commitments, standings, latest, agreements, subscrip
             f"INSERT INTO {table} AS n (commitment_id, due_at, judged_at, method_version, marked_at) "
             "SELECT c, d, %s, %s, NULL FROM unnest(%s::bigint[], %s::timestamptz[]) AS t(c, d) "
             "ON CONFLICT (commitment_id) DO UPDATE SET "
-            "due_at = CASE WHEN n.marked_at > %s THEN n.due_at ELSE EXCLUDED.due_at END, "
-            "marked_at = CASE WHEN n.marked_at > %s THEN n.marked_at END, "
+            "due_at = CASE WHEN n.marked_at >= %s THEN n.due_at ELSE EXCLUDED.due_at END, "
+            "marked_at = CASE WHEN n.marked_at >= %s THEN n.marked_at END, "
             "judged_at = EXCLUDED.judged_at, method_version = EXCLUDED.method_version",
-            [now, version, [cid for cid, _ in rows], [due for _, due in rows], now, now],
+            [now, version, [cid for cid, _ in rows], [due for _, due in rows], since, since],
         )
 
 

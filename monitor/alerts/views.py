@@ -300,7 +300,8 @@ def unsubscribe(request, token):
 def health(request):
     """Last sweep and outbox backlog; 503 when the last sweep is older than three intervals."""
     now = timezone.now()
-    last = am.SweepRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+    # Beat's sweeps only: re-evaluations queued by saved reports would keep a dead schedule looking alive.
+    last = am.SweepRun.objects.filter(finished_at__isnull=False, trigger=am.BEAT).order_by("-started_at").first()
     interval = sweep_interval_seconds()
     age = (now - last.started_at).total_seconds() if last else None
     stale = age is None or age > 3 * interval
@@ -322,7 +323,7 @@ def health(request):
         },
         "last_check": None if not checks else {
             "started_at": checks[0].started_at.isoformat(),
-            "agreements": len(checks),
+            "agreements": len({c.agreement_id for c in checks}),
             "drift": drift,
             "drifted_commitments": sorted({i for c in checks for i in c.drifted})[:100],
         },

@@ -4,7 +4,7 @@ PostgreSQL only (SQLite, the quick start, has no statement triggers with transit
 its periodic sweep judges everything). One row per statement, not per row: an import batch of
 ten thousand reports writes one row naming their ids, or their range when they are many.
 Tables whose changes are rare and hard to target (terms, sources, coverage, place names, event
-groups, subscriptions, webhooks) mark everything due; reports and their verification, the reports they are;
+groups, subscriptions, webhooks, users' addresses and staff flags, the Analysts group) mark everything due; reports and their verification, the reports they are;
 assessments, their commitments. The sweep's own writes (status changes, alerts, next checks) and
 history tables are not watched: they follow from these.
 """
@@ -45,11 +45,15 @@ EVERYTHING = (
     "terms_partyname", "terms_milestone", "terms_commitment", "terms_commitment_owed_by",
     "evidence_source", "evidence_coverage", "evidence_placename", "evidence_eventgroup",
     "alerts_subscription",
+    # Who the Analysts are (escalations go to them: monitor.alerts.escalation.analysts).
+    "auth_group", "auth_user_groups",
 )
 # Tables whose rows their own deliveries update all day long (a failing receiver's `failing_since`):
 # only the columns that decide what a sweep owes mark everything.
 COLUMNS = {
     "alerts_webhook": ("agreement_id", "commitment_id", "paused_at", "created_at"),
+    # A staff subscriber hears of provisional verdicts, at the user's address; not every login's last_login.
+    "auth_user": ("email", "is_staff", "is_active", "is_superuser"),
 }
 
 
@@ -102,5 +106,6 @@ class Migration(migrations.Migration):
         ("terms", "0013_coverage_share"),
         ("evidence", "0011_place_name_variants"),
         ("verdicts", "0007_statuschange_method_version"),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
     operations = [migrations.RunPython(create, drop)]
