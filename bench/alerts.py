@@ -45,7 +45,6 @@ import sys
 import tempfile
 import time
 import zoneinfo
-from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -465,13 +464,12 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
             _fill_stages(samples, commitments, smtp)
         sweeps = list(am.SweepRun.objects.filter(started_at__gte=run_started, finished_at__isnull=False)
                       .order_by("as_of").values_list("trigger", "as_of", "started_at", "finished_at", "agreement_id"))
-        # Sweeps are per agreement: beat's ticks are the gaps between one agreement's beat sweeps.
-        beat_times = defaultdict(list)
-        for trigger, as_of, _, _, agreement_id in sweeps:
-            if trigger == am.BEAT:
-                beat_times[agreement_id].append(as_of.timestamp())
-        result.beat_gaps = [b - a for times in beat_times.values() for a, b in zip(times, times[1:])]
-        result.sweep_seconds = [(finished - started).total_seconds() for _, _, started, finished, _ in sweeps]
+        # Beat's ticks: the runs the fanning-out task records (no agreement), one per tick.
+        ticks = [as_of.timestamp() for trigger, as_of, _, _, agreement_id in sweeps
+                 if trigger == am.BEAT and agreement_id is None]
+        result.beat_gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+        result.sweep_seconds = [(finished - started).total_seconds() for trigger, _, started, finished, agreement_id
+                                in sweeps if agreement_id is not None or trigger != am.BEAT]
         _check_first_sweep(result.deadlines, sweeps)
         _lock_waits(result.reports + result.deadlines, sweeps)
         _match_ticks(result.deadlines, beat_ticks(workdir / "beat.log"))
@@ -565,10 +563,20 @@ def _lock_waits(samples, sweeps):
         if sample.detected_at is None or sample.swept_at is None:
             continue
         # The lock is the agreement's: only its own sweeps (or a run over every agreement) held it.
-        before = [finished.timestamp() for _, as_of, _, finished, agreement_id in sweeps
-                  if agreement_id in (None, sample.agreement_id)
+        before = [finished.timestamp() for trigger, as_of, _, finished, agreement_id in sweeps
+                  if _sweeps_agreement(trigger, agreement_id, sample)
                   and as_of.timestamp() < sample.detected_at < finished.timestamp()]
         sample.locked_at = min(max(before, default=sample.detected_at), sample.swept_at)
+
+
+def _sweeps_agreement(trigger, agreement_id, sample):
+    """Did this run judge the sample's agreement? Its own runs, and runs over every agreement; not beat's
+    tick, which judges nothing itself (it fans out one run per agreement)."""
+    from monitor.alerts import models as am
+
+    if agreement_id is None:
+        return trigger != am.BEAT
+    return agreement_id == sample.agreement_id
 
 
 def _check_first_sweep(samples, sweeps):
@@ -576,8 +584,8 @@ def _check_first_sweep(samples, sweeps):
     for sample in samples:
         if sample.detected_at is None:
             continue
-        instants = sorted(as_of.timestamp() for _, as_of, _, _, agreement_id in sweeps
-                          if agreement_id in (None, sample.agreement_id))
+        instants = sorted(as_of.timestamp() for trigger, as_of, _, _, agreement_id in sweeps
+                          if _sweeps_agreement(trigger, agreement_id, sample))
         first = next((t for t in instants if t >= sample.cause_at), None)
         sample.first_sweep_after = first is not None and abs(first - sample.detected_at) < 1e-3
 

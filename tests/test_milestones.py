@@ -227,11 +227,13 @@ def test_a_report_of_a_milestone_re_judges_what_counts_from_it_in_a_targeted_swe
 
     in_force = MINSK.replace("  time_zone: Europe/Kyiv\n", "  time_zone: Europe/Kyiv\n  state: in_force\n")
     call_command("load_agreement", str(write(tmp_path, in_force)), stdout=StringIO())
+    osce = SourceFactory(name="OSCE SMM", reliability="A")  # a new source is news to every commitment
     run_sweep(now=kyiv(11))
     amnesty = Commitment.objects.get(key="amnesty")
     assert amnesty.status_changes.latest("id").new_status == "awaiting_anchor"
+    run_sweep(now=kyiv(13))  # what the clock alone changes by the 13th, judged before the report comes
 
-    held = ReportFactory(source=SourceFactory(name="OSCE SMM", reliability="A"), category="elections_held",
+    held = ReportFactory(source=osce, category="elections_held",
                          actor1="Central Election Commission", occurred_at=kyiv(12), recorded_at=kyiv(12, 20))
     run = run_sweep(now=kyiv(13), trigger=am.REPORTS, changes=triggers.describe([held.id]))
 
