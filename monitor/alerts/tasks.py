@@ -22,15 +22,17 @@ def sweep():
     now = timezone.now()
     if incremental():
         absorb_pending(now)
-    _fan_out(sweep_agreement, in_force())
+    swept = _fan_out(sweep_agreement, in_force())
     # The tick itself, recorded once whatever the number of agreements (their quiet minutes leave no
-    # row): the heartbeat the health endpoint and the admin read.
-    am.SweepRun.objects.create(trigger=am.BEAT, as_of=now, finished_at=timezone.now())
+    # row): the heartbeat the health endpoint and the admin read. It counts what it swept in place
+    # (one agreement); fanned out, each agreement's run counts its own.
+    counts = {k: getattr(swept, k) for k in ("commitments_evaluated", "transitions", "alerts_queued")} if swept else {}
+    am.SweepRun.objects.create(trigger=am.BEAT, as_of=now, started_at=now, finished_at=timezone.now(), **counts)
 
 
 @shared_task(name="monitor.sweep_agreement", ignore_result=True)
 def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None):
-    run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id])
+    return run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id])
 
 
 @shared_task(name="monitor.check", ignore_result=True)
@@ -58,11 +60,13 @@ def reevaluate_reports(changes):
 
 
 def _fan_out(task, agreement_ids, **kwargs):
+    """Each agreement's sweep as a task of its own; one agreement is swept here (its run is returned)."""
     if len(agreement_ids) == 1:
         # One agreement (the common case, and the quick start): swept here, no message needed.
-        task(agreement_ids[0], **kwargs)
-    elif agreement_ids:
+        return task(agreement_ids[0], **kwargs)
+    if agreement_ids:
         group(task.s(agreement_id, **kwargs) for agreement_id in agreement_ids).apply_async()
+    return None
 
 
 @shared_task(name="monitor.send_alerts", ignore_result=True)
