@@ -26,7 +26,8 @@ class SweepRunAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         # Say it loudly: a monitor whose sweep stopped tells nobody anything.
         now = timezone.now()
-        last = am.SweepRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+        # Beat's ticks, as the health endpoint reads them: re-evaluations would hide a dead schedule.
+        last = am.SweepRun.objects.filter(finished_at__isnull=False, trigger=am.BEAT).order_by("-started_at").first()
         interval = sweep_interval_seconds()
         backlog = am.Alert.objects.filter(state=am.PENDING, next_attempt_at__lte=now).count()
         if last is None or (now - last.started_at).total_seconds() > 3 * interval:
