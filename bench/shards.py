@@ -93,6 +93,8 @@ def measure(scale, workdir, log=print):
                     worker.stop()
             log(f"{processes} worker process(es): {result.seconds[processes]:.1f} s, "
                 f"{result.judged[processes]} commitments judged")
+    with redis.Redis.from_url(BROKER_URL) as client:
+        client.flushdb()  # the broker's queues and bindings: nothing of the run left behind
     return result
 
 

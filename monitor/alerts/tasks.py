@@ -9,19 +9,18 @@ from django.utils import timezone
 
 from monitor.alerts import delivery
 from monitor.alerts import models as am
-from monitor.alerts.sweep import absorb_pending, in_force, incremental, run_sweep
+from monitor.alerts.sweep import in_force, run_sweep
 
 
 @shared_task(name="monitor.sweep", ignore_result=True)
 def sweep():
-    """Beat's periodic sweep: the pending changes marked, then one task per agreement in force.
+    """Beat's periodic sweep: one task per agreement in force.
 
     The agreements' sweeps run on whichever workers are free, each under its own agreement's
-    lock (monitor/alerts/sweep.py), so several machines judge several agreements at once.
+    lock (monitor/alerts/sweep.py), so several machines judge several agreements at once. Each
+    first absorbs the pending changes (`run_sweep`): whichever starts first marks them for all.
     """
     now = timezone.now()
-    if incremental():
-        absorb_pending(now)
     swept = _fan_out(sweep_agreement, in_force())
     # The tick itself, recorded once whatever the number of agreements (their quiet minutes leave no
     # row): the heartbeat the health endpoint and the admin read. It counts what it swept in place
@@ -38,8 +37,6 @@ def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None):
 @shared_task(name="monitor.check", ignore_result=True)
 def check():
     """The nightly check: every commitment of every agreement judged again and compared (drift)."""
-    if incremental():
-        absorb_pending(timezone.now())
     _fan_out(sweep_agreement, in_force(), trigger=am.CHECK)
 
 
@@ -47,16 +44,12 @@ def check():
 def reevaluate_reports(changes):
     """Judge at once what these reports can affect (`triggers.describe`; a list of ids too), per agreement.
 
-    On PostgreSQL the pending changes the database wrote with the reports say the same: they are
-    absorbed once here, and each agreement's sweep judges what they marked. On SQLite each
+    On PostgreSQL the pending changes the database wrote with the reports say the same, and each
+    agreement's sweep judges what they marked (the description is not read); on SQLite each
     agreement's sweep reads the description. Messages queued before descriptions existed carry a
     bare list of ids, read as such.
     """
-    if incremental():
-        absorb_pending(timezone.now())
-        _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS)
-    else:
-        _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
+    _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
 
 
 def _fan_out(task, agreement_ids, **kwargs):
