@@ -165,7 +165,8 @@ def measure(scale, log=print):
     assert not result.disagreements, f"the SQL and the sweep disagree: {result.disagreements[:20]}"
 
     result.phases = phases()
-    log("phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.phases.items()))
+    log("phases: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v:.1f} s"
+                                for k, v in result.phases.items()))
 
     # The periodic sweep with nothing due and nothing new: what a quiet minute costs.
     result.idle = sweep(trigger=am.BEAT)

@@ -20,7 +20,8 @@ that PostgreSQL runs itself, with none of the engine's Python. It honours the en
   last day, grace extends the missed instant; days are counted in the agreement's zone, months
   clamp to the month's end (PostgreSQL's date + interval does what relativedelta does);
 - deadlines: met by the first act by the last instant it surely happened (the end of its day,
-  week or month, or when it was recorded if earlier), disputed by a later denial; targets: the
+  week or month, or when it was recorded if earlier), a counting denial contesting the acts at or
+  before it (disputed if the verdict with them differs from the one without); targets: the
   last measurement before the due instant, then the first one reaching it; ceilings: events
   (a group of reports counted once, on its earliest) per local day against the limit, with the
   days some source covers, a breach over after `recovery_days` complete days with data at or
@@ -288,12 +289,14 @@ WITH matched AS (
 SELECT p.tid, p.id, w.kind FROM (SELECT DISTINCT tid, id FROM matched) p JOIN sql_windows w ON w.id = p.tid
 """
 
-# Judged from the counting reports (v = 0), and again with the disputed ones (v = 1) where there are any.
+# Judged from the counting reports (v = 0), and again with the disputed ones (v = 1) where there are any, or,
+# for a deadline, a counting denial (the acts it contests are judged apart, as disputed ones are).
 VARIANTS = """
 CREATE TEMPORARY TABLE sql_variants ON COMMIT DROP AS
 SELECT id AS tid, 0 AS v FROM sql_windows
 UNION ALL
-SELECT DISTINCT p.tid, 1 FROM sql_pairs p JOIN sql_reports r ON r.id = p.id WHERE NOT r.counts
+SELECT DISTINCT p.tid, 1 FROM sql_pairs p JOIN sql_reports r ON r.id = p.id
+WHERE NOT r.counts OR (p.kind = 'deadline' AND NOT r.affirms)
 """
 
 JUDGE = """
@@ -315,7 +318,16 @@ pv AS NOT MATERIALIZED (
   UNION ALL
   SELECT pr.*, 1 AS v FROM pr WHERE pr.tid IN (SELECT tid FROM disputed)
 ),
--- Deadlines: the first act by when it surely happened; a denial dated on or after it disputes it.
+-- Deadlines: the first act by when it surely happened. A counting denial ("it had not happened by then")
+-- contests every act dated at or before it, and one grouped with acts as one event contests those: the
+-- counting variant judges without them, the other with them, and the two differing is a dispute (as the
+-- engine weighs them, monitor/verdicts/engine/weighing.py). Denials before the window contest nothing
+-- (the acts they could contest are outside it), and they are not paired.
+denials AS (
+  SELECT p.tid, max(p.occ) AS until, array_agg(p.event_id) FILTER (WHERE p.event_id IS NOT NULL) AS events
+  FROM pr p WHERE p.kind = 'deadline' AND p.counts AND NOT p.affirms
+  GROUP BY p.tid
+),
 acts AS (
   SELECT DISTINCT ON (p.tid, p.v) p.tid, p.v, p.occ,
          greatest(p.occ + interval '1 minute', least(
@@ -325,14 +337,10 @@ acts AS (
                        + CASE p.precision WHEN 'week' THEN interval '7 days' WHEN 'month' THEN interval '1 month'
                                           ELSE interval '1 day' END)::date::timestamp AT TIME ZONE w.tz) END,
            p.recorded_at)) AS done_by
-  FROM pv p JOIN w ON w.id = p.tid
+  FROM pv p JOIN w ON w.id = p.tid LEFT JOIN denials d ON d.tid = p.tid
   WHERE p.kind = 'deadline' AND w.kind = 'deadline' AND p.affirms
+    AND NOT (p.v = 0 AND d.tid IS NOT NULL AND (p.occ <= d.until OR coalesce(p.event_id = ANY (d.events), false)))
   ORDER BY p.tid, p.v, 4, p.id
-),
-denied AS (
-  SELECT a.tid, a.v FROM acts a
-  JOIN pv d ON d.tid = a.tid AND d.v = a.v AND d.kind = 'deadline' AND NOT d.affirms AND d.occ >= a.occ
-  GROUP BY a.tid, a.v
 ),
 deadline AS (
   SELECT v.tid, v.v,
@@ -340,12 +348,10 @@ deadline AS (
                 CASE WHEN %(as_of)s >= w.missed_at THEN 'missed'
                      WHEN %(as_of)s >= w.due_at OR w.due_day - w.today <= %(soon)s THEN 'due_soon'
                      ELSE 'not_yet_due' END
-              WHEN n.tid IS NOT NULL THEN 'disputed'
               WHEN a.done_by <= w.due_at THEN 'met'
               ELSE 'met_late' END AS status,
          CASE WHEN a.done_by <= w.due_at THEN a.occ ELSE greatest(a.occ, w.due_at) END AS since
   FROM variants v JOIN w ON w.id = v.tid LEFT JOIN acts a ON a.tid = v.tid AND a.v = v.v
-  LEFT JOIN denied n ON n.tid = v.tid AND n.v = v.v
   WHERE w.kind = 'deadline'
 ),
 -- Targets: the latest measurement before the due instant decides; reaching it later is met late.
@@ -558,7 +564,7 @@ MAIN = {
     "REPORTS": "the reports some rule in force can count, folded, with their standing at the cutoff",
     "EVIDENCE": "each of them once per category and actor it answers to",
     "PAIRS": "which report counts for which commitment (ids): hash joins of the rules' selectors with them",
-    "VARIANTS": "the commitments with a disputed report, judged a second time",
+    "VARIANTS": "the commitments with a disputed report or a deadline's denial, judged a second time",
     "JUDGE": "the statuses, aggregated straight from the pairs, kind by kind",
 }
 

@@ -3,7 +3,7 @@
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime
+from datetime import UTC as _UTC, datetime
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -15,6 +15,7 @@ from monitor.verdicts.engine.values import (
     COUNTS,
     DAY_PRECISE,
     EXCLUDED,
+    ONE_DAY,
     TIME_ORDER,
     WEAK,
     Evidence,
@@ -235,8 +236,13 @@ class EvidenceIndex:
         self.by_commitment = {}
         self.aside_by_commitment = {}
         # Reports of a period, or dated only to a week or a month: one that began before a window can
-        # still reach into it, so a commitment asking from its window's opening gets these too (they are few).
+        # still reach into it, so a commitment asking from its window's opening gets these too. Filed
+        # again by category (and by hand-made link) in time order: scanning all of them for each
+        # commitment was most of a sweep's time (years of ACLED data hold tens of thousands).
         self.spanning = []
+        self.spanning_by_category = {}
+        self.spanning_linked = {}
+        self._reach = None
         # Counting denials, filed again here and returned whatever the span, as disputed reports are: one
         # dated before a window can still contest an act inside it (grouped with it, or by its period).
         self.denying = _Shelf()
@@ -263,6 +269,11 @@ class EvidenceIndex:
                 linked.setdefault(e.commitment_id, []).append(row)
             if e.occurred_until is not None or e.precision not in DAY_PRECISE:
                 self.spanning.append(row)
+                self.spanning_by_category.setdefault(category, []).append(row)
+                if sub_category != category:
+                    self.spanning_by_category.setdefault(sub_category, []).append(row)
+                if e.commitment_id is not None:
+                    self.spanning_linked.setdefault(e.commitment_id, []).append(row)
             if standing == COUNTS and e.stance == "denies":
                 self.denying.file(category, row)
                 if sub_category != category:
@@ -403,11 +414,41 @@ class EvidenceIndex:
         return out, disputed
 
     def _spanning_before(self, term, opens, until):
-        """Reports of a period (or a week, a month) that began before `opens` and qualify for `term`."""
-        return [
-            row for row in self.spanning
-            if row.occurred_at < opens and (until is None or row.occurred_at <= until) and qualifies(term, row.e)
-        ]
+        """Reports of a period (or a week, a month) that began before `opens`, reach past it, and qualify for `term`.
+
+        One that ended by `opens` is outside the window by any reading, so no judge reads it (a deadline's
+        judge and a ceiling's start at the opening; a prohibition takes conduct whose period runs into
+        it): it is not looked for. The rest are found by bisecting the rule's categories' lists from
+        the longest reach any of them has, never by walking them all.
+        """
+        if not self.spanning:
+            return []
+        if self._reach is None:
+            # How far before the opening a report can begin and still reach past it: the longest span of
+            # any, plus two days for the local day's end in any zone (ends are computed in the term's zone).
+            self._reach = max(row.e.ends_at(_UTC) - row.occurred_at for row in self.spanning) + 2 * ONE_DAY
+        try:
+            low = opens - self._reach
+        except OverflowError:  # a report dated to the end of time reaches everything
+            low = None
+        categories = norm_set(term.rule.categories)
+        if categories:
+            pools = [self.spanning_by_category.get(c, ()) for c in categories]
+            pools.append(self.spanning_linked.get(term.id, ()))
+        else:
+            pools = [self.spanning]
+        out, seen = [], set()
+        for rows in pools:
+            i = 0 if low is None else bisect_left(rows, low, key=_OCCURRED)
+            for row in rows[i:bisect_left(rows, opens, i, key=_OCCURRED)]:
+                if (until is None or row.occurred_at <= until) and row.e.id not in seen and (
+                    row.e.ends_at(term.tz) > opens
+                ) and qualifies(term, row.e):
+                    seen.add(row.e.id)
+                    out.append(row)
+        if len(pools) > 1:
+            out.sort(key=lambda row: TIME_ORDER(row.e))
+        return out
 
     def context(self, term, *, opens=None, closes=None, until=None):
         """Ids of the reports that are context for `term` (`context_of`), from `opens` to `closes` and by `until`."""
