@@ -325,7 +325,7 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None)
     # Weighed and filed once for this cutoff, whatever the number of instants judged below.
     rows = inputs.evidence_for(terms, now)
     # Which categories some source reports: "in compliance" on silence no source could break is "no data".
-    terms = inputs.with_reported(terms, rows, inputs.declared_categories())
+    terms = inputs.with_reported(terms, rows, inputs.declared_categories(), now)
     evidence = engine.EvidenceIndex(rows, now)
     coverage = engine.CoverageIndex(inputs.coverage_for(now), now)
 

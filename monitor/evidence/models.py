@@ -854,3 +854,26 @@ IMPORT_JOB_KEPT = "An import is the record of what it wrote and who wrote it: it
 def _keep_import_jobs(sender, instance, **kwargs):
     """A queryset's delete() does not call ImportJob.delete(): this refuses it too."""
     raise ProtectedError(IMPORT_JOB_KEPT, {instance})
+
+
+class ReportName(models.Model):
+    """Every actor, place and category name some report has carried, as reported: the database keeps the list.
+
+    A sweep judges one agreement at a time, and its rules read the acts of its own parties, or of
+    anyone in the places they name: rather than reading every report in the rules' categories (the
+    reports of every conflict followed), it reads those whose actors or places fold to a name its
+    rules read (`monitor.verdicts.inputs.names_read`). The folding is Python's (`normalize_name`), so
+    it is done on the few distinct spellings, not in SQL on every report. Written by a PostgreSQL
+    statement trigger on reports (evidence migration 0014), in the transaction of the write; never
+    deleted (a spelling no report carries any more costs one row and filters nothing out). SQLite,
+    the quick start, has no trigger and reads every report in the categories. The categories say
+    which a narrowed read may not show were ever reported (`inputs.with_reported`).
+    """
+
+    ACTOR, PLACE, CATEGORY = "actor", "place", "category"
+    kind = models.CharField(max_length=8, choices=((ACTOR, "actor"), (PLACE, "place"), (CATEGORY, "category")))
+    name = models.CharField(max_length=300)
+
+    class Meta:
+        verbose_name = _("name in reports")
+        constraints = [models.UniqueConstraint(fields=("kind", "name"), name="report_name_once")]

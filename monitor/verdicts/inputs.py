@@ -15,9 +15,10 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import CharField, Exists, F, Max, Min, OuterRef, Prefetch, Q, Value
 
-from monitor.evidence.models import Coverage, Report, Source, VerificationChange
+from monitor.evidence.models import Coverage, Report, ReportName, Source, VerificationChange
 from monitor.verdicts import engine
 from monitor.verdicts import recorded as as_recorded
+from monitor.verdicts.engine.index import JOINT_SEPARATOR
 from monitor.verdicts.models import WITHDRAW, Assessment
 from terms import readings as reading_rules
 from terms.models import Agreement, Commitment, Milestone, Party, PartyName
@@ -192,15 +193,67 @@ def evidence_for(terms, known_at=None, recorded=False):
     if known_at is not None:
         reports = reports.filter(recorded_at__lte=known_at)
     if categories is not None:
-        reports = reports.filter(
-            Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment__in=[t.id for t in terms])
-        )
+        chosen = Q(category__in=categories) | Q(sub_category__in=categories)
+        narrowed = names_read(terms)
+        if narrowed is not None:
+            chosen &= narrowed
+        reports = reports.filter(chosen | Q(commitment__in=[t.id for t in terms]))
     changes = verification_for(Q(report__in=reports.values("id")), known_at)
     sources = {
         s.id: engine.SourceRef(id=s.id, name=s.name, reliability=s.reliability, kind=s.kind)
         for s in Source.objects.all()
     }
     return _evidence(rows(reports.order_by("occurred_at", "id").values_list(*EVIDENCE_FIELDS)), sources, changes)
+
+
+def names_read(terms):
+    """A Q on reports taking every one some rule of these terms can read, by its actors or places; None: any may count.
+
+    What narrows a sweep of one agreement to its own parties' acts (and its non-party actors', shown
+    as context), and to the places of its rules that count anyone's acts, rather than every report of
+    every conflict followed in the rules' categories. It takes a superset of what `engine.qualifies`
+    and `engine.in_context` take (they still decide), found by folding each distinct spelling once
+    (`ReportName`, kept by the database): an actor folding to a name some rule reads, a joint side
+    naming one ("Ukraine; DPR"), an unidentified actor when a rule counts them (no actor1 is one; no
+    actor2 is not: an event with one side); a province or place some rule counting anyone names (a
+    milestone's rule counts anyone). None when such a rule names no place, or on SQLite (no trigger
+    keeps the names there): then every report in the categories is read.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    rules = [(t.rule, t) for t in terms] + [(r.rule, t) for t in terms for r in t.readings]
+    rules += [(t.anchor_milestone.rule, None) for t in terms if t.anchor_milestone]
+    anyone = [rule for rule, term in rules if term is None or rule.attribution == "any"]
+    if any(not (rule.admin1 or rule.locations) for rule in anyone):
+        return None
+    names, provinces, places = set(), set(), set()
+    for t in terms:
+        names |= t.non_party_names
+        for party in t.owing:
+            names |= party.names
+    for rule in anyone:
+        provinces |= {normalize_name(p) for p in rule.admin1}
+        places |= {normalize_name(p) for p in rule.locations}
+    unidentified = any(rule.attribution == "owing_or_unidentified" for rule, term in rules if term is not None)
+    first, second, in_provinces, in_places = [], [], [], []
+    for kind, spelling in ReportName.objects.values_list("kind", "name"):
+        folded = normalize_name(spelling)
+        if kind == ReportName.PLACE:
+            if folded in provinces:
+                in_provinces.append(spelling)
+            if folded in places:
+                in_places.append(spelling)
+            continue
+        read = folded in names or (
+            JOINT_SEPARATOR in spelling
+            and any(normalize_name(piece) in names for piece in spelling.split(JOINT_SEPARATOR))
+        )
+        if read or (unidentified and folded.startswith("unidentified")):
+            first.append(spelling)
+            second.append(spelling)
+        elif unidentified and not folded:
+            first.append(spelling)
+    return Q(actor1__in=first) | Q(actor2__in=second) | Q(admin1__in=in_provinces) | Q(location__in=in_places)
 
 
 def _categories(terms):
@@ -357,17 +410,37 @@ def declared_categories():
     return frozenset(out)
 
 
-def with_reported(terms, evidence, declared):
-    """The terms, each told which categories some source reports (`Term.reported_categories`), no query more.
+# Which of these category spellings some report known at the cutoff carries: asked only of spellings some
+# report ever carried (`ReportName`), each an index probe on category, or a scan of sub-categories that
+# stops at the first.
+CARRIED = """
+SELECT n.name FROM evidence_reportname n
+WHERE n.kind = 'category' AND n.name = ANY (%s)
+  AND (EXISTS (SELECT 1 FROM evidence_report r
+               WHERE r.category = n.name AND (%s::timestamptz IS NULL OR r.recorded_at <= %s))
+       OR EXISTS (SELECT 1 FROM evidence_report r
+                  WHERE r.sub_category = n.name AND (%s::timestamptz IS NULL OR r.recorded_at <= %s)))
+"""
+
+
+def with_reported(terms, evidence, declared, known_at=None, recorded=False):
+    """The terms, each told which categories some source reports (`Term.reported_categories`).
 
     Those sources declare (`declared_categories`), and those some report known at the cutoff carried:
-    `evidence` is `evidence_for`'s, which holds every report in a category any of the terms names, so
-    a rule's categories are among them exactly when some report ever carried one.
+    `evidence` is `evidence_for`'s, which holds the reports in the categories the terms name that
+    their rules can read. Read narrowed to the terms' parties and places (`names_read`), a category
+    only other conflicts' reports carried is not among them: those of the terms' categories it does
+    not show are asked of the database (one query, and only for a spelling some report ever carried,
+    `ReportName`). As recorded at a past cutoff the read is never narrowed, and holds them all.
     """
     carried = set()
     for e in evidence:
         carried.add(e.category)
         carried.add(e.sub_category)
+    if not recorded and connection.vendor == "postgresql" and (categories := _categories(terms)):
+        with connection.cursor() as cursor:
+            cursor.execute(CARRIED, [sorted(categories - carried), known_at, known_at, known_at, known_at])
+            carried.update(name for (name,) in cursor.fetchall())
     reported = frozenset(declared | {normalize_name(c) for c in carried if c})
     return [replace(t, reported_categories=reported) for t in terms]
 
@@ -574,7 +647,7 @@ def standings(agreements, *, as_of, known_at=None, recorded=None):
 
 def _judged(commitments, terms, as_of, known_at, recorded=False):
     evidence = evidence_for(terms, known_at, recorded=recorded)
-    terms = with_reported(terms, evidence, declared_categories())
+    terms = with_reported(terms, evidence, declared_categories(), known_at, recorded)
     verdicts = engine.evaluate_agreement(
         terms,
         evidence,

@@ -1,0 +1,140 @@
+"""A sweep of one agreement reads its own parties' reports, not every conflict's (docs/architecture.md,
+"Reading one agreement's reports"), and judges exactly as if it had read them all."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from monitor.evidence.models import ReportName
+from monitor.verdicts import inputs
+from terms.agreement_file import load_agreement_file
+from terms.models import Agreement
+from tests.factories import CoverageFactory, ReportFactory, SourceFactory
+
+pytestmark = pytest.mark.django_db
+
+ACCORD = """\
+format: 1
+agreement:
+  slug: {slug}
+  title: {title}
+  signed_on: 2020-02-29
+  time_zone: Asia/Kabul
+  state: in_force
+parties:
+  - slug: {party}
+    name: {name}
+    names: [{alias}]
+  - slug: {party}-government
+    name: Government of {country}
+non_party_actors:
+  - slug: {party}-neighbour
+    name: {neighbour}
+    description: A neighbour's forces.
+commitments:
+  - key: few-battles
+    title: No more than one battle a day
+    owed_by: [{party}]
+    basis: {{kind: official_text}}
+    kind: ceiling
+    rule: {{categories: [Battles], limit: 1}}
+  - key: no-shelling-in-the-capital
+    title: No shelling of the capital by anyone
+    owed_by: [{party}]
+    basis: {{kind: official_text}}
+    kind: prohibition
+    rule: {{categories: [Shelling], admin1: [{capital}], attribution: any}}
+  - key: no-ambushes
+    title: No ambushes by the party or unidentified groups
+    owed_by: [{party}]
+    basis: {{kind: official_text}}
+    kind: prohibition
+    rule: {{categories: [Ambush], attribution: owing_or_unidentified}}
+  - key: no-riots
+    title: No riots
+    owed_by: [{party}]
+    basis: {{kind: official_text}}
+    kind: prohibition
+    rule: {{categories: [Riots]}}
+"""
+
+AS_OF = datetime(2020, 6, 1, tzinfo=UTC)
+
+
+def load(tmp_path, **names):
+    path = tmp_path / f"{names['slug']}.yaml"
+    path.write_text(ACCORD.format(**names), encoding="utf-8")
+    load_agreement_file(path)
+    return Agreement.objects.get(slug=names["slug"])
+
+
+@pytest.fixture
+def two_conflicts(tmp_path):
+    north = load(tmp_path, slug="north-accord", title="North accord", party="taliban", name="Taliban",
+                 alias="Islamic Emirate", country="Afghanistan", neighbour="Neighbour Forces", capital="Kabul")
+    south = load(tmp_path, slug="south-accord", title="South accord", party="eln", name="ELN",
+                 alias="National Liberation Army", country="Colombia", neighbour="Border Army", capital="Bogota")
+    source = SourceFactory(name="Dataset", reliability="A")
+    CoverageFactory(source=source)
+
+    def reported(category, actor1, day, actor2="", admin1=""):
+        return ReportFactory(category=category, actor1=actor1, actor2=actor2, admin1=admin1, source=source,
+                             occurred_at=datetime(2020, 3, day, 8, tzinfo=UTC),
+                             recorded_at=datetime(2020, 3, day, 9, tzinfo=UTC)).id
+
+    ids = {
+        # The north's party, spelt as sources spell it: another case and accents, its alias, a joint side.
+        "north": [
+            reported("Battles", "TALIBAN", 3), reported("Battles", "Islamic  Emirate", 3),
+            reported("Battles", "Government of Afghanistan; Taliban", 4),
+            reported("Battles", "Military Forces of Somewhere", 5, actor2="Talibán"),
+            reported("Battles", "Neighbour Forces", 6),  # a non-party's act: context
+            reported("Ambush", "Unidentified Armed Group (Afghanistan)", 7),
+            reported("Ambush", "", 8),  # no actor1: an unidentified one
+            reported("Shelling", "Anyone at all", 9, admin1="KABUL"),  # counted whoever acted: in the capital
+        ],
+        "south": [
+            reported("Battles", "ELN", 3), reported("Battles", "National Liberation Army", 3),
+            reported("Riots", "Rioters (Colombia)", 10),  # the only Riots report anywhere
+            reported("Shelling", "Anyone at all", 9, admin1="Bogota"),
+        ],
+    }
+    return north, south, ids
+
+
+def _read(agreement):
+    terms = inputs.terms_for(list(inputs.commitments_for([agreement])))
+    return {e.id for e in inputs.evidence_for(terms, AS_OF)}
+
+
+def test_a_sweep_of_one_agreement_reads_its_parties_reports_and_not_another_conflicts(two_conflicts):
+    north, south, ids = two_conflicts
+
+    assert _read(north) == set(ids["north"])
+    # Nobody it names rioted; its ambush rule counts unidentified groups wherever (its rule names no place).
+    assert _read(south) == (set(ids["south"]) - {ids["south"][2]}) | set(ids["north"][5:7])
+    assert ReportName.objects.filter(kind=ReportName.ACTOR, name="TALIBAN").exists()  # kept by the database
+
+
+def test_narrowed_reading_judges_exactly_as_reading_every_report(two_conflicts, monkeypatch):
+    north, south, _ids = two_conflicts
+
+    def judged():
+        return {
+            (s.commitment.agreement.slug, s.commitment.key): (s.computed.status, s.computed.since,
+                                                             s.computed.evidence, s.computed.reason.code)
+            for s in inputs.standings([north, south], as_of=AS_OF)
+        }
+
+    narrowed = judged()
+    monkeypatch.setattr(inputs, "names_read", lambda terms: None)
+    everything = judged()
+
+    assert narrowed == everything
+    # TALIBAN and Islamic Emirate on one day: a breach, over after the clean days since.
+    assert narrowed[("north-accord", "few-battles")][3] == "ceiling.recovered"
+    assert narrowed[("north-accord", "no-shelling-in-the-capital")][0] == "breached"
+    assert narrowed[("north-accord", "no-ambushes")][0] == "breached"
+    # Riots are reported (in the south): the north's silence is compliance, not "no data".
+    assert narrowed[("north-accord", "no-riots")][0] == "in_compliance"
+    assert narrowed[("south-accord", "no-riots")][0] == "in_compliance"
