@@ -38,7 +38,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from monitor.alerts import escalation, messages, webhooks
@@ -291,6 +291,62 @@ def _enqueue(task):
         log.warning("Could not queue %s; the periodic task will.", task.name)
 
 
+# --- Timed sweeps -------------------------------------------------------------------------------------
+
+
+def schedule_timed_sweeps(earliest):
+    """Queue a sweep of each agreement at its earliest next check, when that comes before beat's next tick.
+
+    `earliest`: {agreement id: the earliest instant one of its commitments must be judged again}. A
+    deadline passing would otherwise wait for the periodic sweep (up to MONITOR_SWEEP_INTERVAL_SECONDS);
+    a sweep of that one agreement, sent with that instant as its ETA, judges it as it passes. One task per
+    agreement and instant: the periodic tick and every sweep of the agreement look ahead again, and a
+    key in the shared cache (set once, atomically) lets only the first of them send it. The instant must
+    be in the real future (a sweep "as of" a past instant, the benchmarks' or the tests', schedules
+    nothing) and within two intervals of now (beyond, a later tick schedules it; Redis redelivers a
+    message not acknowledged within its visibility timeout, an hour, so no ETA may be far ahead).
+
+    Nothing here is needed for correctness: a timed sweep is an ordinary periodic sweep of one
+    agreement (its lock, its next checks, the outbox's keys), run early or twice it records nothing
+    twice, and if it is never sent (the broker or the cache down) the periodic sweep still judges the
+    commitment at the next tick. Sent when the transaction that stored the next checks commits.
+    """
+    real_now = timezone.now()
+    horizon = real_now + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
+    due = {pk: at for pk, at in earliest.items() if at is not None and real_now < at <= horizon}
+    if due:
+        transaction.on_commit(lambda: _send_timed(due, horizon))
+
+
+def _send_timed(due, horizon):
+    from django.core.cache import cache
+
+    from monitor.alerts.tasks import sweep_agreement
+
+    for agreement_id, at in due.items():
+        try:
+            # Kept until the instant has passed and a little more: the task's own sweep, which may
+            # store the same instant again (a verdict that changes only just after it), sends none.
+            key = f"monitor:timed-sweep:a{agreement_id}:{at.timestamp()}"
+            if not cache.add(key, 1, timeout=int((at - timezone.now()).total_seconds()) + 60):
+                continue
+            sweep_agreement.apply_async((agreement_id,), {"timed": True}, eta=at)
+        except Exception:  # the cache or the broker down: the periodic sweep judges it at its next tick
+            log.warning("Could not schedule the sweep of agreement %s at %s; the periodic sweep will.",
+                        agreement_id, at)
+
+
+def earliest_next_checks(agreement_ids, until):
+    """{agreement id: its earliest next check before `until`}, in one query (beat's tick looks ahead with it)."""
+    rows = (
+        am.NextCheck.objects.filter(commitment__agreement__in=agreement_ids, due_at__gt=timezone.now(),
+                                    due_at__lte=until)
+        .values("commitment__agreement").annotate(earliest=Min("due_at")).values_list("commitment__agreement",
+                                                                                      "earliest")
+    )
+    return dict(rows)
+
+
 def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None):
     digests = scope != CHANGED and _digest_owed(agreement_id, now)
     if digests:
@@ -486,6 +542,7 @@ def _store_next_checks(now, commitments, standings, latest, agreements, subscrip
         rows.append((c.id, next_check(now, c, standings[c.id], latest, agreement,
                                       reminder_days[c.agreement_id], digest_at)))
     version = fingerprint()
+    schedule_timed_sweeps({commitments[0].agreement_id: min((due for _, due in rows if due is not None), default=None)})
     if connection.vendor != "postgresql":
         am.NextCheck.objects.bulk_create(
             [am.NextCheck(commitment_id=cid, due_at=due, judged_at=now, method_version=version) for cid, due in rows],

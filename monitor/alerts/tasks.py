@@ -4,12 +4,15 @@ Celery delivers at least once and beat may fire twice; the guarantees come from
 the sweep's locks, the next checks and the outbox's unique keys, not from how often a task runs.
 """
 
+from datetime import timedelta
+
 from celery import group, shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from monitor.alerts import delivery
 from monitor.alerts import models as am
-from monitor.alerts.sweep import in_force, run_sweep
+from monitor.alerts.sweep import earliest_next_checks, in_force, run_sweep, schedule_timed_sweeps
 
 
 @shared_task(name="monitor.sweep", ignore_result=True)
@@ -21,7 +24,12 @@ def sweep():
     first absorbs the pending changes (`run_sweep`): whichever starts first marks them for all.
     """
     now = timezone.now()
-    swept = _fan_out(sweep_agreement, in_force())
+    agreements = in_force()
+    swept = _fan_out(sweep_agreement, agreements)
+    # What passes before the next tick gets a sweep of its own at that instant (`schedule_timed_sweeps`):
+    # a deadline's email then waits for no tick. One query, whatever the number of agreements.
+    horizon = timezone.now() + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
+    schedule_timed_sweeps(earliest_next_checks(agreements, horizon))
     # The tick itself, recorded once whatever the number of agreements (their quiet minutes leave no
     # row): the heartbeat the health endpoint and the admin read. It counts what it swept in place
     # (one agreement); fanned out, each agreement's run counts its own.
@@ -30,8 +38,18 @@ def sweep():
 
 
 @shared_task(name="monitor.sweep_agreement", ignore_result=True)
-def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None):
-    return run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id])
+def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None, timed=False):
+    """One agreement's sweep. `timed`: sent to run at a next check's instant (`schedule_timed_sweeps`).
+
+    A timed sweep sends what it queued itself, once committed: the `monitor.send_alerts` its commit
+    queues waits in line behind whatever the queue holds (the nightly check's hundred sweeps), and
+    the point of timing it was that the email should not wait. The outbox's claims keep the two
+    senders from sending anything twice.
+    """
+    run = run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id])
+    if timed and run.alerts_queued:
+        delivery.send_due(timezone.now())  # a batch; the queued monitor.send_alerts sends any more
+    return run
 
 
 @shared_task(name="monitor.check", ignore_result=True)
