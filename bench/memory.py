@@ -3,18 +3,21 @@
     .venv/bin/python -m bench.memory [--scale small|full]
 
 On the data `bench/generate.py` makes (full: 10,000 commitments in 100 agreements, with 1,000,000
-reports and then 2,000,000; small: 100 commitments, with 10,000 reports and then 20,000), each in a
-database of its own (bench_memory_<reports>), every agreement in force:
+reports and then 2,000,000; small: 100 commitments in 6 agreements, with 10,000 reports and then
+20,000), each in a database of its own (bench_memory_<reports>), the first IN_FORCE agreements in
+force (10 at full: 1,000 commitments; every one at small), two sweeps, each in a fresh Python
+process whose peak resident set size (`getrusage(RUSAGE_SELF).ru_maxrss`) is the figure:
 
-1. a first sweep records every commitment's first status (not measured: it writes the evidence links);
-2. the full sweep, every commitment of every agreement judged again (`run_sweep`, agreement by
-   agreement, as the nightly check's fan-out runs them), in a fresh Python process whose peak
-   resident set size (`getrusage(RUSAGE_SELF).ru_maxrss`) is the figure; beside it the peak of the
-   same process having set Django up and connected, before sweeping (the baseline).
+1. the first sweep: every commitment's first status recorded, with the reports it rests on;
+2. the full sweep: every commitment judged again, nothing new (the nightly check's work).
 
-The commitments are the same at both sizes (same seed): only the reports double, so the growth from
-the first size to the second is what a sweep's memory owes to the number of reports. Target: at
-most 500 MB, and flat past 1M (issue 16).
+Both run agreement by agreement, as the fan-out of `monitor.sweep` and `monitor.check` runs them,
+each agreement in a transaction of its own: what one agreement's sweep holds is dropped before the
+next, so the peak is the largest agreement's, whatever the number of agreements (the process's
+resident size after each agreement is recorded to show it), and a tenth of the agreements measures
+what all of them would, in a tenth of the time. The commitments are the same at both sizes (same
+seed): only the reports double, so the growth from the first size to the second is what a sweep's
+memory owes to the number of reports. Target: at most 500 MB, and flat past 1M (issue 16).
 """
 
 import argparse
@@ -31,17 +34,15 @@ from bench.common import ROOT, machine, setup_django
 DB_PREFIX = os.environ.get("BENCH_MEMORY_DB_PREFIX", "bench_memory")
 # commitments, [report counts]
 SIZES = {"small": (100, [10_000, 20_000]), "full": (10_000, [1_000_000, 2_000_000])}
+IN_FORCE = {"small": None, "full": 10}  # agreements in force (None: every one)
 TARGET_MB = 500
 
 
 @dataclass
 class Point:
     reports: int
-    baseline_mb: float  # the process with Django set up and connected, before sweeping
-    peak_mb: float  # the same process's peak once every agreement is swept
-    seconds: float
-    commitments: int
-    largest_read: int = 0  # the most reports one agreement's sweep read
+    first: dict  # the first sweep's figures (`sweep_here`)
+    steady: dict  # the full sweep's
 
 
 @dataclass
@@ -52,25 +53,22 @@ class Result:
     points: list = field(default_factory=list)
     generated_in: dict = field(default_factory=dict)
 
-    @property
-    def growth_mb(self):
-        return self.points[-1].peak_mb - self.points[0].peak_mb
+    def growth_mb(self, which="steady"):
+        return self.points[-1].__dict__[which]["peak_mb"] - self.points[0].__dict__[which]["peak_mb"]
 
 
 def db_name(reports):
     return f"{DB_PREFIX}_{reports}"
 
 
-def prepare(commitments, reports, log=print):
-    """Generate into the database Django is set up against, every agreement in force, first statuses recorded.
+def prepare(commitments, reports, in_force=None, log=print):
+    """Generate into the database Django is set up against; the first `in_force` agreements in force, never swept.
 
     A database holding these many commitments and reports already (a run stopped after generating)
-    is kept: only what is missing after it is done.
+    is kept: its sweeps are forgotten.
     """
-    from monitor.alerts import models as am
-    from monitor.alerts.sweep import in_force, run_sweep
+    from bench.sweep import forget_sweeps
     from monitor.evidence.models import Report
-    from monitor.verdicts.models import StatusChange
     from terms.models import Agreement, Commitment
 
     if Report.objects.count() == reports and Commitment.objects.count() == commitments:
@@ -78,10 +76,8 @@ def prepare(commitments, reports, log=print):
                                   commitments, reports, 0.0)
     else:
         made = generate.generate(commitments, reports, log=log)
-    generate.in_force(made.agreements)
-    if not StatusChange.objects.exists():
-        for agreement_id in in_force():
-            run_sweep(now=generate.NOW, trigger=am.MANUAL, agreements=[agreement_id])
+    generate.in_force(made.agreements[:in_force])
+    forget_sweeps()
     return made
 
 
@@ -100,7 +96,7 @@ def sweep_here():
     from monitor.verdicts import inputs
 
     connection.ensure_connection()
-    baseline = _max_rss_mb()
+    baseline, after_each = _max_rss_mb(), []
     largest, usual = [0], inputs.evidence_for
 
     def counted(*args, **kwargs):
@@ -114,10 +110,17 @@ def sweep_here():
     try:
         for agreement_id in in_force():
             judged += run_sweep(now=generate.NOW, trigger=am.MANUAL, agreements=[agreement_id]).commitments_evaluated
+            after_each.append(_rss_mb())
     finally:
         inputs.evidence_for = usual
     return {"baseline_mb": baseline, "peak_mb": _max_rss_mb(), "seconds": time.perf_counter() - started,
-            "commitments": judged, "largest_read": largest[0]}
+            "commitments": judged, "largest_read": largest[0], "after_each_mb": after_each}
+
+
+def _rss_mb():
+    """The resident size now (not the peak): what the process still holds between agreements."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def sweep_in_fresh_process(database_url):
@@ -125,38 +128,50 @@ def sweep_in_fresh_process(database_url):
     code = ("import json, os, django; django.setup(); from bench import memory; "
             "print(json.dumps(memory.sweep_here()))")
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "monitor.settings"}
+    env.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure(scale, *, database_url=None, log=print, prepared=False):
-    """Each size: generated (unless `prepared`), then swept in a fresh process.
+    """Each size: generated (unless `prepared`), then swept in fresh processes.
 
-    `database_url`: one database for every size, regenerated for each (the smoke test's); by
-    default each size has a database of its own (bench_memory_<reports>), set up here.
+    `database_url`: one database for every size, regenerated here for each (the smoke test's, with
+    Django set up against it); by default each size has a database of its own (bench_memory_<reports>),
+    generated by a process of its own (Django is set up against one database per process).
     """
-    from django.db import connection
-
     commitments, sizes = SIZES[scale]
     result = Result(scale, commitments=commitments)
     for reports in sizes:
-        if database_url is None:
-            url = setup_django(db_name(reports))
-        else:
+        started = time.perf_counter()
+        if database_url is not None:
+            from django.db import connection
+
             url = database_url
-        if not prepared:
-            started = time.perf_counter()
-            made = prepare(commitments, reports, log=log)
-            result.generated_in[reports] = time.perf_counter() - started
-            result.agreements = len(made.agreements)
-        connection.close()  # the child reads what this process committed, with no connection of ours open
-        figures = sweep_in_fresh_process(url)
-        result.points.append(Point(reports=reports, **figures))
-        log(f"{reports:,} reports: peak {figures['peak_mb']:.0f} MB (baseline {figures['baseline_mb']:.0f} MB), "
-            f"{figures['seconds']:.1f} s, largest agreement read {figures['largest_read']:,} reports")
-        if database_url is None:
-            os.environ.pop("DATABASE_URL", None)
+            prepare(commitments, reports, IN_FORCE[scale], log=log)
+            connection.close()  # the children read what this process committed
+        else:
+            url = _url(db_name(reports))
+            if not prepared:
+                subprocess.run([sys.executable, "-m", "bench.memory", "--scale", scale, "--generate-only", str(reports)],
+                               cwd=ROOT, check=True)
+        result.generated_in[reports] = time.perf_counter() - started
+        sweeps = {}
+        for which in ("first", "steady"):
+            sweeps[which] = figures = sweep_in_fresh_process(url)
+            log(f"{reports:,} reports, {which} sweep: peak {figures['peak_mb']:.0f} MB (baseline "
+                f"{figures['baseline_mb']:.0f} MB), {figures['seconds']:.1f} s, {figures['commitments']} commitments,"
+                f" largest agreement read {figures['largest_read']:,} reports, resident after each agreement "
+                + " ".join(f"{m:.0f}" for m in figures["after_each_mb"]))
+        result.commitments = sweeps["steady"]["commitments"]
+        result.points.append(Point(reports=reports, **sweeps))
     return result
+
+
+def _url(name):
+    from bench.common import PG_SERVER
+
+    return f"{PG_SERVER}/{name}"
 
 
 def yes(ok):
@@ -165,24 +180,33 @@ def yes(ok):
 
 def section(result, command):
     first, last = result.points[0], result.points[-1]
-    per_million = result.growth_mb / ((last.reports - first.reports) / 1e6)
-    rows = [
-        f"| {p.reports:,} reports | {p.peak_mb:.0f} MB (baseline {p.baseline_mb:.0f} MB) | {p.seconds:.1f} s |"
-        f" {p.largest_read:,} | ≤ {TARGET_MB} MB | {yes(p.peak_mb <= TARGET_MB)} |"
-        for p in result.points
-    ]
+    millions = (last.reports - first.reports) / 1e6
+    rows = []
+    for p in result.points:
+        for which, name in (("first", "first sweep"), ("steady", "full sweep, nothing new")):
+            f = p.__dict__[which]
+            rows.append(
+                f"| {p.reports:,} reports, {name} | {f['peak_mb']:.0f} MB (baseline {f['baseline_mb']:.0f} MB) |"
+                f" {f['seconds']:.1f} s | {f['largest_read']:,} | {min(f['after_each_mb']):.0f}–"
+                f"{max(f['after_each_mb']):.0f} MB | ≤ {TARGET_MB} MB | {yes(f['peak_mb'] <= TARGET_MB)} |")
+    growth = [f"{name}: **{result.growth_mb(which):+.0f} MB** ({result.growth_mb(which) / millions:+.0f} MB per"
+              " million reports)" for which, name in (("first", "first sweep"), ("steady", "full sweep"))]
+    flat = all(result.growth_mb(which) / millions < 50 for which in ("first", "steady"))
     return "\n".join([
         "## A full sweep's peak memory",
         "",
-        f"`{command}`: every commitment of every agreement judged again ({result.commitments:,} commitments,"
-        " agreement by agreement, as the nightly check's fan-out runs them), in a fresh process, at two"
-        " report counts over the same commitments; the peak resident set size (`ru_maxrss`).",
+        f"`{command}`: {result.commitments:,} commitments judged agreement by agreement, as the fan-out runs"
+        f" them, each sweep in a fresh process, at {first.reports:,} and {last.reports:,} reports over the same"
+        " commitments; the peak resident set size (`ru_maxrss`), and the resident size after each agreement"
+        " (what the process keeps between agreements).",
         "",
-        "| reports | peak RSS | sweep | most reports one agreement read | target | met |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| reports, sweep | peak RSS | time | most reports one agreement read | resident after each agreement"
+        " | target | met |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         *rows,
-        f"| **growth** | **{result.growth_mb:+.0f} MB** ({per_million:+.0f} MB per million reports) | | |"
-        " flat | " + yes(per_million < 50) + " |",
+        "",
+        f"Growth from {first.reports:,} to {last.reports:,} reports: " + "; ".join(growth)
+        + f". Flat (under 50 MB per million): {yes(flat)}.",
         "",
         f"On {machine()}.",
     ]) + "\n"
@@ -203,7 +227,7 @@ def main():
     if args.generate_only:
         setup_django(db_name(args.generate_only))
         started = time.perf_counter()
-        prepare(SIZES[args.scale][0], args.generate_only)
+        prepare(SIZES[args.scale][0], args.generate_only, IN_FORCE[args.scale])
         print(f"generated {args.generate_only:,} reports in {time.perf_counter() - started:.0f} s")
         return
     result = measure(args.scale, prepared=args.prepared)

@@ -52,10 +52,16 @@ def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None, timed=False):
     return run
 
 
+# The nightly check's queue (CELERY_TASK_ROUTES sends `monitor.check` there too): judging every commitment
+# against every report takes minutes at scale, and in the default queue the timed sweeps, the report
+# re-evaluations and the sender would wait behind it. A worker of its own takes it (docs/operations.md).
+CHECK_QUEUE = "checks"
+
+
 @shared_task(name="monitor.check", ignore_result=True)
 def check():
     """The nightly check: every commitment of every agreement judged again and compared (drift)."""
-    _fan_out(sweep_agreement, in_force(), trigger=am.CHECK)
+    _fan_out(sweep_agreement, in_force(), queue=CHECK_QUEUE, trigger=am.CHECK)
 
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
@@ -70,13 +76,15 @@ def reevaluate_reports(changes):
     _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
 
 
-def _fan_out(task, agreement_ids, **kwargs):
-    """Each agreement's sweep as a task of its own; one agreement is swept here (its run is returned)."""
+def _fan_out(task, agreement_ids, queue=None, **kwargs):
+    """Each agreement's sweep as a task of its own (in `queue`, by default the task's); one agreement is
+    swept here (its run is returned)."""
     if len(agreement_ids) == 1:
         # One agreement (the common case, and the quick start): swept here, no message needed.
         return task(agreement_ids[0], **kwargs)
     if agreement_ids:
-        group(task.s(agreement_id, **kwargs) for agreement_id in agreement_ids).apply_async()
+        options = {"queue": queue} if queue else {}
+        group(task.s(agreement_id, **kwargs).set(**options) for agreement_id in agreement_ids).apply_async()
     return None
 
 
