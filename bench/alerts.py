@@ -785,8 +785,11 @@ def main():
 # sizes), in a database of its own. `python -m bench.alerts --during-check` runs it alone.
 
 CHECK_DB_NAME = os.environ.get("BENCH_ALERTS_CHECK_DB", "bench_alerts_check")
-# commitments, reports, deadlines, seconds between deadlines
-CHECK_SIZES = {"small": (1_000, 20_000, 5, 2.0), "full": (10_000, 1_000_000, 20, 3.0)}
+# commitments generated, reports, agreements in force (None: all), deadlines, seconds between deadlines. At
+# full size a tenth of the generated agreements are in force (1,000 commitments): each agreement's sweep
+# reads the reports of its rules' categories, three quarters of the million, so the check over ten of them
+# keeps its worker busy for minutes, longer than the deadlines take to pass.
+CHECK_SIZES = {"small": (1_000, 20_000, None, 5, 2.0), "full": (10_000, 1_000_000, 10, 20, 3.0)}
 CHECK_LEAD = 15.0  # seconds from the check's start to the first deadline: the workers are busy with it by then
 
 
@@ -811,9 +814,9 @@ def prepare_check_data(scale, log=print):
     from monitor.alerts import models as am
     from monitor.alerts.sweep import in_force, run_sweep
 
-    commitments, reports, _, _ = CHECK_SIZES[scale]
+    commitments, reports, in_force_count, _, _ = CHECK_SIZES[scale]
     made = generate.generate(commitments, reports, log=log)
-    generate.in_force(made.agreements)
+    generate.in_force(made.agreements[:in_force_count])
     am.Subscription.objects.all().delete()
     for agreement_id in in_force():
         run_sweep(now=generate.NOW, trigger=am.MANUAL, agreements=[agreement_id])
@@ -832,10 +835,11 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
     from terms.models import Commitment
     from tests import realparts
 
-    _, _, n_deadlines, spacing = CHECK_SIZES[scale]
+    _, _, _, n_deadlines, spacing = CHECK_SIZES[scale]
     result = CheckResult(scale=scale, workers=workers)
     am.Subscription.objects.all().delete()  # the generated agreements' subscribers (none after `prepare_check_data`)
-    result.commitments, result.reports = Commitment.objects.count(), Report.objects.count()
+    result.commitments = Commitment.objects.filter(agreement__in=in_force()).count()
+    result.reports = Report.objects.count()
     with ExitStack() as stack:
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-alerts-check-")))
@@ -856,8 +860,11 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
         )
         _flush(BROKER_URL)
         stack.enter_context(realparts.broker(celery_app, BROKER_URL))
-        for n in range(1, workers + 1):
-            worker = realparts.Worker(env, workdir / f"worker-{n}.log", f"benchcheck{n}")
+        # As docs/operations.md deploys them: `workers` processes for the default queue, and one for the
+        # check's queue (with imports): the check runs on that one process.
+        queues = [("celery", n) for n in range(1, workers + 1)] + [("checks", 1)]
+        for queue, n in queues:
+            worker = realparts.Worker(env, workdir / f"worker-{queue}-{n}.log", f"benchcheck-{queue}{n}", queues=queue)
             stack.callback(worker.stop)
             worker.start()
         beat = _start_beat(env, workdir)
@@ -916,8 +923,10 @@ def section_during_check(result, command):
         "",
         f"Command: `{command}` (scale `{result.scale}`). Machine: {machine()}.",
         "",
-        f"{result.workers} Celery worker processes (solo pool each: what `celery worker` runs on two cores) and"
-        " `celery beat` at production's interval (sweep every 60 s). The database holds the generated data"
+        f"{result.workers} Celery worker processes for the default queue (solo pool each: what `celery worker`"
+        " runs on two cores), one for the `checks` queue (docs/operations.md: the nightly check runs there, on"
+        " that one process), `celery beat` at production's interval (sweep every 60 s): "
+        f"{result.workers + 2} processes besides PostgreSQL's and Redis's, on 2 cores. The database holds the generated data"
         f" ({result.commitments:,} commitments, {result.reports:,} reports, {result.agreements} agreements in"
         f" force); the nightly check (`monitor.check`: every commitment judged again, one task per agreement) is"
         f" sent {result.checks} time(s), each once the previous has finished, so that it runs from before the"
@@ -937,9 +946,13 @@ def section_during_check(result, command):
         f" {result.timed}/{len(result.deadlines)}. The SMTP server received {result.emails} messages.",
         "",
         "What bounds it: the sweep that stored each deadline's next check sent a sweep of its agreement with"
-        " that instant as its ETA; a worker holds it and runs it when it comes, as soon as the agreement's sweep"
-        " it is running (one of the check's hundred) ends: at this size, about a second. That sweep sends its"
-        " alert itself rather than queueing the sender behind the check's remaining tasks.",
+        " that instant as its ETA (`schedule_timed_sweeps`); a default-queue worker holds the message and runs"
+        " it when the instant comes. The check's sweeps are in their own queue, on their own process, so no"
+        " worker of the default queue is busy with one; what is left is the timed sweep of one small agreement"
+        " and the SMTP exchange, on cores the check and PostgreSQL keep busy. The timed sweep sends its alert"
+        " itself. Without timed sweeps a deadline waits for beat's next tick (up to 60 s), and with the check"
+        " in the default queue, for the agreement sweep each worker is running (tens of seconds each at this"
+        " size).",
     ]) + "\n"
 
 

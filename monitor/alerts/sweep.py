@@ -302,8 +302,8 @@ def schedule_timed_sweeps(earliest):
     a sweep of that one agreement, sent with that instant as its ETA, judges it as it passes. One task per
     agreement and instant: the periodic tick and every sweep of the agreement look ahead again, and a
     key in the shared cache (set once, atomically) lets only the first of them send it. The instant must
-    be in the real future (a sweep "as of" a past instant, the benchmarks' or the tests', schedules
-    nothing) and within two intervals of now (beyond, a later tick schedules it; Redis redelivers a
+    be in the real future (a sweep "as of" long ago, the benchmarks' or the tests', stores instants
+    already past: nothing is sent for them) and within two intervals of now (beyond, a later tick schedules it; Redis redelivers a
     message not acknowledged within its visibility timeout, an hour, so no ETA may be far ahead).
 
     Nothing here is needed for correctness: a timed sweep is an ordinary periodic sweep of one
