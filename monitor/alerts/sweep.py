@@ -328,7 +328,7 @@ def _send_timed(due, horizon):
             # Kept until the instant has passed and a little more: the task's own sweep, which may
             # store the same instant again (a verdict that changes only just after it), sends none.
             key = f"monitor:timed-sweep:a{agreement_id}:{at.timestamp()}"
-            if not cache.add(key, 1, timeout=int((at - timezone.now()).total_seconds()) + 60):
+            if not cache.add(key, 1, timeout=max(0, int((at - timezone.now()).total_seconds())) + 60):
                 continue
             sweep_agreement.apply_async((agreement_id,), {"timed": True}, eta=at)
         except Exception:  # the cache or the broker down: the periodic sweep judges it at its next tick
