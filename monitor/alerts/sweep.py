@@ -35,6 +35,7 @@ alerts are written in bulk.
 import logging
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, time, timedelta
+from itertools import chain, islice
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -451,10 +452,10 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None)
             )
             party_evidence.append(pv.evidence)
     StatusChange.objects.bulk_create(new_changes + party_changes)
-    _link_evidence(
-        [(change.id, report_id) for change in new_changes for report_id in verdicts[change.commitment_id].evidence]
-        + [(change.id, report_id) for change, ids_ in zip(party_changes, party_evidence) for report_id in ids_]
-    )
+    _link_evidence(chain(
+        ((change.id, report_id) for change in new_changes for report_id in verdicts[change.commitment_id].evidence),
+        ((change.id, report_id) for change, ids_ in zip(party_changes, party_evidence) for report_id in ids_),
+    ))
     for change in new_changes:
         latest[change.commitment_id] = change
     for change in party_changes:
@@ -562,27 +563,28 @@ def _store_next_checks(now, commitments, standings, latest, agreements, subscrip
         )
 
 
-def _link_evidence(links):
-    """The reports each new status change relied on: (status change id, report id) pairs.
+def _link_evidence(links, batch=100_000):
+    """The reports each new status change relied on: (status change id, report id) pairs, an iterable.
 
-    On PostgreSQL one INSERT of two arrays: a first sweep links hundreds of thousands of reports
-    (every violation of a breach), and Django's bulk_create builds a model instance and a row of
-    placeholders for each.
+    On PostgreSQL one INSERT of two arrays per `batch` pairs: a first sweep links hundreds of
+    thousands of reports (every violation of a breach), and Django's bulk_create builds a model
+    instance and a row of placeholders for each. In batches, so that the pairs and their arrays are
+    never all in memory at once (docs/performance.md, "A full sweep's peak memory").
     """
-    if not links:
-        return
+    links = iter(links)
     through = StatusChange.evidence.through
-    if connection.vendor != "postgresql":
-        through.objects.bulk_create(
-            [through(statuschange_id=change, report_id=report) for change, report in links], ignore_conflicts=True
-        )
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(through._meta.db_table)} (statuschange_id, report_id) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
-            [[change for change, _ in links], [report for _, report in links]],
-        )
+    while chunk := list(islice(links, batch)):
+        if connection.vendor != "postgresql":
+            through.objects.bulk_create(
+                [through(statuschange_id=change, report_id=report) for change, report in chunk], ignore_conflicts=True
+            )
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {connection.ops.quote_name(through._meta.db_table)} (statuschange_id, report_id) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                [[change for change, _ in chunk], [report for _, report in chunk]],
+            )
 
 
 def _recipients(commitment, subscriptions_by_agreement):
