@@ -94,3 +94,24 @@ def test_a_sweep_as_of_long_ago_sends_nothing_for_an_instant_already_past(sent, 
 
     assert am.NextCheck.objects.get().due_at < timezone.now() - timedelta(days=1)
     assert sent == []
+
+
+def test_beats_tick_skips_an_agreement_another_sweep_holds_and_the_next_tick_judges_it(sent, zones):
+    import psycopg
+
+    from monitor.alerts.sweep import SWEEP_LOCK
+    from monitor.verdicts.models import StatusChange
+    from tests import realparts
+
+    agreement = passing_at(whole_second(30), zones, "held")
+    with psycopg.connect(realparts.database_url()) as other:  # the nightly check, judging this agreement
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [SWEEP_LOCK, agreement.id])
+        started = timezone.now()
+        tasks.sweep_agreement(agreement.id)  # the tick's sweep of it: does not wait
+        assert (timezone.now() - started).total_seconds() < 5
+        assert not StatusChange.objects.exists()
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", [SWEEP_LOCK, agreement.id])
+
+    tasks.sweep_agreement(agreement.id)  # the next tick
+
+    assert StatusChange.objects.get().new_status == "due_soon"

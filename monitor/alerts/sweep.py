@@ -87,13 +87,18 @@ def _silent(terms, changed):
     return {pk for pk, change in latest_changes(candidates).items() if change.new_status == S.NO_DATA}
 
 
-def _lock(agreement_id):
+def _lock(agreement_id, wait=True):
+    """Take the agreement's sweep lock; with `wait` False, only if it is free (returns whether it was taken)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            if not wait:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SWEEP_LOCK, agreement_id])
+                return cursor.fetchone()[0]
             # Blocking, not try-lock: a sweep queued because a report just changed must see that
             # report, so it waits for the running sweep rather than trusting it to have seen it.
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SWEEP_LOCK, agreement_id])
     # SQLite serialises writers itself; the quick start runs one worker (docs/operations.md).
+    return True
 
 
 def incremental():
@@ -132,8 +137,14 @@ def latest_party_changes(commitment_ids):
     return {(c.commitment_id, c.party_id): c for c in StatusChange.objects.filter(id__in=latest_ids)}
 
 
-def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
+def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None, wait=True):
     """Judge, record transitions and queue alerts as of `now`. Returns the SweepRun.
+
+    `wait` False (beat's tick, fanned out): an agreement another sweep holds is skipped, not waited
+    for. The nightly check holds an agreement for minutes at scale, and a worker waiting on it is a
+    worker not running the sweep sent for a deadline passing meanwhile. Nothing is lost: what the
+    running sweep leaves (a mark made after it began, a next check after its `now`) stays due for
+    the next tick, and a deadline's own sweep (`schedule_timed_sweeps`) waits.
 
     `agreements`: the ids of the agreements to sweep (by default every one in force), each in a
     transaction of its own under its own lock, one after another. `changes`: a description of
@@ -160,7 +171,8 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
     totals, drifted = Counter(commitments_evaluated=0, transitions=0, alerts_queued=0), []
     for agreement_id in ids:
         with transaction.atomic():
-            _lock(agreement_id)
+            if not _lock(agreement_id, wait):
+                continue
             result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK, since=watermark())
         drifted += result.pop("drifted")
         totals.update(result)

@@ -46,7 +46,10 @@ def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None, timed=False):
     the point of timing it was that the email should not wait. The outbox's claims keep the two
     senders from sending anything twice.
     """
-    run = run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id])
+    # Beat's tick skips an agreement another sweep holds (`run_sweep`); a timed sweep, a re-evaluation
+    # and the check wait for it.
+    wait = timed or trigger != am.BEAT
+    run = run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id], wait=wait)
     if timed and run.alerts_queued:
         delivery.send_due(timezone.now())  # a batch; the queued monitor.send_alerts sends any more
     return run
