@@ -87,18 +87,22 @@ def _silent(terms, changed):
     return {pk for pk, change in latest_changes(candidates).items() if change.new_status == S.NO_DATA}
 
 
-def _lock(agreement_id, wait=True):
-    """Take the agreement's sweep lock; with `wait` False, only if it is free (returns whether it was taken)."""
+def _lock(agreement_id):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            if not wait:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SWEEP_LOCK, agreement_id])
-                return cursor.fetchone()[0]
             # Blocking, not try-lock: a sweep queued because a report just changed must see that
             # report, so it waits for the running sweep rather than trusting it to have seen it.
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SWEEP_LOCK, agreement_id])
     # SQLite serialises writers itself; the quick start runs one worker (docs/operations.md).
-    return True
+
+
+def _try_lock(agreement_id):
+    """The agreement's sweep lock if it is free (beat's tick: `run_sweep`'s `wait`); whether it was taken."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SWEEP_LOCK, agreement_id])
+        return cursor.fetchone()[0]
 
 
 def incremental():
@@ -171,7 +175,9 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None, wait=True)
     totals, drifted = Counter(commitments_evaluated=0, transitions=0, alerts_queued=0), []
     for agreement_id in ids:
         with transaction.atomic():
-            if not _lock(agreement_id, wait):
+            if wait:
+                _lock(agreement_id)
+            elif not _try_lock(agreement_id):
                 continue
             result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK, since=watermark())
         drifted += result.pop("drifted")
