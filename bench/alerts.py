@@ -862,11 +862,12 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
         )
         _flush(BROKER_URL)
         stack.enter_context(realparts.broker(celery_app, BROKER_URL))
-        # As docs/operations.md deploys them: `workers` processes for the default queue, and one for the
-        # check's queue (with imports): the check runs on that one process.
-        queues = [("celery", n) for n in range(1, workers + 1)] + [("checks", 1)]
-        for queue, n in queues:
-            worker = realparts.Worker(env, workdir / f"worker-{queue}-{n}.log", f"benchcheck-{queue}{n}", queues=queue)
+        # As docs/operations.md deploys them: a worker for the default queue with `workers` child processes
+        # (the prefork pool: its parent holds the ETA messages and hands each, when due, to whichever child is
+        # free), and one process for the check's queue (with imports): the check runs on that one.
+        for queue, concurrency in (("celery", workers), ("checks", 1)):
+            worker = realparts.Worker(env, workdir / f"worker-{queue}.log", f"benchcheck-{queue}", queues=queue,
+                                      concurrency=concurrency)
             stack.callback(worker.stop)
             worker.start()
         beat = _start_beat(env, workdir)
@@ -925,10 +926,11 @@ def section_during_check(result, command):
         "",
         f"Command: `{command}` (scale `{result.scale}`). Machine: {machine()}.",
         "",
-        f"{result.workers} Celery worker processes for the default queue (solo pool each: what `celery worker`"
-        " runs on two cores), one for the `checks` queue (docs/operations.md: the nightly check runs there, on"
-        " that one process), `celery beat` at production's interval (sweep every 60 s): "
-        f"{result.workers + 2} processes besides PostgreSQL's and Redis's, on 2 cores. The database holds the generated data"
+        f"A Celery worker for the default queue with {result.workers} child processes (prefork pool,"
+        f" `--concurrency {result.workers}`, as docs/operations.md and bin/start run it on two cores), one"
+        " process for the `checks` queue (the nightly check runs there, on that one process), `celery beat` at"
+        f" production's interval (sweep every 60 s): {result.workers + 3} processes besides PostgreSQL's and"
+        " Redis's, on 2 cores shared with other work. The database holds the generated data"
         f" ({result.commitments:,} commitments, {result.reports:,} reports, {result.agreements} agreements in"
         f" force); the nightly check (`monitor.check`: every commitment judged again, one task per agreement) is"
         f" sent {result.checks} time(s), each once the previous has finished, so that it runs from before the"
