@@ -791,6 +791,9 @@ CHECK_DB_NAME = os.environ.get("BENCH_ALERTS_CHECK_DB", "bench_alerts_check")
 # keeps its worker busy for minutes, longer than the deadlines take to pass.
 CHECK_SIZES = {"small": (1_000, 20_000, None, 5, 2.0), "full": (10_000, 1_000_000, 10, 20, 3.0)}
 CHECK_LEAD = 15.0  # seconds from the check's start to the first deadline: the workers are busy with it by then
+# Seconds from creating the deadlines to the first: time to judge the generated agreements as of now after
+# creating them (a new agreement marks every commitment due), then to start the workers, beat and the check.
+SETUP_LEAD = {"small": 40.0, "full": 420.0}
 
 
 @dataclass
@@ -833,13 +836,7 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
     _, _, _, n_deadlines, spacing = CHECK_SIZES[scale]
     result = CheckResult(scale=scale, workers=workers)
     am.Subscription.objects.all().delete()  # the generated agreements' subscribers: the check sends nothing
-    # Every generated commitment judged as of now first, as production's would have been by the last tick
-    # (judged as of another instant, they would all be due, and beat's first tick would judge them all again
-    # on the default queue's workers). Then the check that runs below finds nothing new.
-    started = time.perf_counter()
-    for agreement_id in in_force():
-        run_sweep(now=timezone.now(), trigger=am.MANUAL, agreements=[agreement_id])
-    log(f"the generated agreements judged as of now: {time.perf_counter() - started:.0f} s")
+    generated = in_force()
     result.commitments = Commitment.objects.filter(agreement__in=in_force()).count()
     result.reports = Report.objects.count()
     with ExitStack() as stack:
@@ -862,9 +859,29 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
         )
         _flush(BROKER_URL)
         stack.enter_context(realparts.broker(celery_app, BROKER_URL))
-        # As docs/operations.md deploys them: a worker for the default queue with `workers` child processes
-        # (the prefork pool: its parent holds the ETA messages and hands each, when due, to whichever child is
-        # free), and one process for the check's queue (with imports): the check runs on that one.
+        started_at = timezone.now()
+        first = datetime.fromtimestamp(int(time.time() + SETUP_LEAD[scale]) + 1, tz=UTC)
+        due_instants = [first + timedelta(seconds=spacing * k) for k in range(n_deadlines)]
+        deadlines = create_deadlines(due_instants, zones_dir)
+        ids = [c.agreement_id for c in deadlines]
+        # Their first statuses (due soon), as a sweep would record them in production before the day
+        # they pass. Then every generated commitment judged as of now, as production's would have been
+        # by the last tick: a new agreement marks every commitment due (a change to terms), and judged as
+        # of another instant they would all be due too, so beat's first tick would judge them all again
+        # on the default queue. The check below then finds nothing new.
+        run_sweep(now=timezone.now(), trigger=am.MANUAL, agreements=ids)
+        swept = time.perf_counter()
+        for agreement_id in generated:
+            run_sweep(now=timezone.now(), trigger=am.MANUAL, agreements=[agreement_id])
+        log(f"the generated agreements judged as of now: {time.perf_counter() - swept:.0f} s")
+        result.agreements = len(in_force())
+        result.deadlines = [Sample(address=f"deadline-{k}@example.org", cause_at=due.timestamp())
+                            for k, due in enumerate(due_instants)]
+
+        # Started once the data is judged (timed sweeps sent meanwhile wait in Redis). As docs/operations.md
+        # deploys them: a worker for the default queue with `workers` child processes (the prefork pool: its
+        # parent holds the ETA messages and hands each, when due, to whichever child is free), and one process
+        # for the check's queue (with imports): the check runs on that one.
         for queue, concurrency in (("celery", workers), ("checks", 1)):
             worker = realparts.Worker(env, workdir / f"worker-{queue}.log", f"benchcheck-{queue}", queues=queue,
                                       concurrency=concurrency)
@@ -873,20 +890,11 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
         beat = _start_beat(env, workdir)
         stack.callback(realparts.stop_processes, [beat])
 
-        started_at = timezone.now()
-        first = datetime.fromtimestamp(int(time.time() + CHECK_LEAD) + 1, tz=UTC)
-        due_instants = [first + timedelta(seconds=spacing * k) for k in range(n_deadlines)]
-        deadlines = create_deadlines(due_instants, zones_dir)
-        ids = [c.agreement_id for c in deadlines]
-        # Their first statuses (due soon), as a sweep would record them in production before the day
-        # they pass; the same sweeps store when each passes and send a sweep of its agreement for then.
-        run_sweep(now=timezone.now(), trigger=am.MANUAL, agreements=ids)
-        result.agreements = len(in_force())
-        result.deadlines = [Sample(address=f"deadline-{k}@example.org", cause_at=due.timestamp())
-                            for k, due in enumerate(due_instants)]
-
         checks = am.SweepRun.objects.filter(trigger=am.CHECK, started_at__gte=started_at)
         last_due = due_instants[-1].timestamp()
+        # The check starts CHECK_LEAD before the first deadline; beat's ticks meanwhile send each deadline's
+        # sweep once it comes within two intervals (`schedule_timed_sweeps`).
+        time.sleep(max(0.0, first.timestamp() - CHECK_LEAD - time.time()))
         while True:  # a check running from before the first deadline until after the last
             sent = timezone.now()
             celery_app.send_task("monitor.check")
