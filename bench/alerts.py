@@ -836,6 +836,7 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
     _, _, _, n_deadlines, spacing = CHECK_SIZES[scale]
     result = CheckResult(scale=scale, workers=workers)
     am.Subscription.objects.all().delete()  # the generated agreements' subscribers: the check sends nothing
+    am.Alert.objects.filter(state__in=[am.PENDING, am.HELD]).delete()  # and what earlier sweeps left to send
     generated = in_force()
     result.commitments = Commitment.objects.filter(agreement__in=in_force()).count()
     result.reports = Report.objects.count()
