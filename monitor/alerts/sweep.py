@@ -322,8 +322,9 @@ def schedule_timed_sweeps(earliest):
     agreement and instant: the periodic tick and every sweep of the agreement look ahead again, and a
     key in the shared cache (set once, atomically) lets only the first of them send it. The instant must
     be in the real future (a sweep "as of" long ago, the benchmarks' or the tests', stores instants
-    already past: nothing is sent for them) and within two intervals of now (beyond, a later tick schedules it; Redis redelivers a
-    message not acknowledged within its visibility timeout, an hour, so no ETA may be far ahead).
+    already past: nothing is sent for them) and within two intervals of now (beyond, a later tick
+    sends it; Redis redelivers a message not acknowledged within its visibility timeout, an hour, so
+    no ETA may be far ahead).
 
     Nothing here is needed for correctness: a timed sweep is an ordinary periodic sweep of one
     agreement (its lock, its next checks, the outbox's keys), run early or twice it records nothing
@@ -334,10 +335,10 @@ def schedule_timed_sweeps(earliest):
     horizon = real_now + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
     due = {pk: at for pk, at in earliest.items() if at is not None and real_now < at <= horizon}
     if due:
-        transaction.on_commit(lambda: _send_timed(due, horizon))
+        transaction.on_commit(lambda: _send_timed(due))
 
 
-def _send_timed(due, horizon):
+def _send_timed(due):
     from django.core.cache import cache
 
     from monitor.alerts.tasks import sweep_agreement
