@@ -133,6 +133,7 @@ def sweep_in_fresh_process(database_url):
             "print(json.dumps(memory.sweep_here()))")
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "monitor.settings"}
     env.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")  # as bench.common.setup_django: never database 0
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
