@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from bench.common import ROOT, machine
 
-BENCHMARKS = ("sweep", "shards", "pages", "imports", "alerts")
+BENCHMARKS = ("sweep", "memory", "shards", "pages", "imports", "alerts")
 
 
 def main(argv=None):

@@ -15,8 +15,13 @@ server are the ones tests/test_alerts_real.py uses (tests/realparts.py).
     email has arrived. Measured: the commit of the save to the email's arrival.
 (b) Deadlines: M deadlines pass while the system runs, one second apart, a few
     seconds after they are created. Measured: the deadline instant to the email's
-    arrival. Nothing but beat's sweep notices a deadline passing, so the wait for the
-    next sweep (at most one interval) is part of this latency by design.
+    arrival. The sweep before each deadline sent a sweep of its agreement for the
+    instant it passes (`schedule_timed_sweeps`): no wait for beat's next tick.
+(c) `--during-check`: deadlines passing every few seconds while the nightly check
+    (`monitor.check`) judges the generated data (bench/generate.py; 1,000,000
+    reports at full scale) again on the same workers, beat at its production interval.
+    Measured: the deadline instant to the email's arrival. In a database of its own
+    (bench_alerts_check), run in a process of its own by `run()`.
 
 A deadline ends at local midnight in its agreement's time zone, so a deadline a few
 seconds from now needs a zone whose midnight is a few seconds from now: each deadline
@@ -243,12 +248,12 @@ def _start_beat(env, workdir):
     return proc
 
 
-def set_schedule():
-    """The sweep every SWEEP_INTERVAL seconds, the sender every SEND_INTERVAL, in beat's database schedule."""
+def set_schedule(sweep_every=SWEEP_INTERVAL):
+    """The sweep every `sweep_every` seconds, the sender every SEND_INTERVAL, in beat's database schedule."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
     PeriodicTask.objects.exclude(task__in=["monitor.sweep", "monitor.send_alerts"]).update(enabled=False)
-    for task, seconds in (("monitor.sweep", SWEEP_INTERVAL), ("monitor.send_alerts", SEND_INTERVAL)):
+    for task, seconds in (("monitor.sweep", sweep_every), ("monitor.send_alerts", SEND_INTERVAL)):
         interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
         updated = PeriodicTask.objects.filter(task=task).update(
             interval=interval, enabled=True, last_run_at=None, total_run_count=0
@@ -594,7 +599,8 @@ def _check_first_sweep(samples, sweeps):
 
 
 STAGES = (
-    ("beat: deadline → beat sends the sweep", "the wait for beat's next tick (deadlines only)"),
+    ("wait: deadline → its sweep is sent", "deadlines only: none for a sweep sent for the deadline's instant, "
+     "else the wait for beat's next tick"),
     ("queue: commit/tick → sweep starts", "on_commit queues the task (reports), Redis, a worker takes it "
      "when one is free"),
     ("lock: sweep starts → has the lock", "waiting for a sweep already running to commit"),
@@ -715,9 +721,10 @@ def section(result, command):
         "largest share is what a sweep costs at this size (see the sweep benchmark), plus, for a save that "
         "lands while beat's sweep runs, the rest of that sweep (the advisory lock lets one sweep run at a "
         "time). The sender is queued by the sweep's commit; the SMTP exchange on localhost takes milliseconds.",
-        "- **Deadlines**: nothing notices a deadline passing but beat's sweep, so the wait for the next tick, "
-        f"up to one interval ({SWEEP_INTERVAL} s here; 60 s by default), is there by design; then one sweep and "
-        "one send, as for reports.",
+        "- **Deadlines**: the sweep that stored when a deadline passes sent a sweep of its agreement for that "
+        "instant (`schedule_timed_sweeps`, monitor/alerts/sweep.py), so no deadline waits for beat's next tick "
+        f"(up to one interval: {SWEEP_INTERVAL} s here, 60 s by default), which remains the guarantee; then one "
+        "sweep and one send, as for reports (the timed sweep sends its alert itself).",
     ]
     if not p95_ok or not deadline_ok:
         lock, sweep = _stage_max(result.deadlines, 2), _stage_max(result.deadlines, 3)
@@ -751,15 +758,226 @@ def run(scale="small", workers=WORKER_PROCESSES):
     command = f".venv/bin/python -m bench.alerts --scale {scale}"
     if workers != WORKER_PROCESSES:
         command += f" --workers {workers}"
-    return section(result, command)
+    # (c) in a process of its own: it sets Django up against a database of its own.
+    code = "import sys, bench.alerts as b; print(b.run_during_check(sys.argv[1], int(sys.argv[2])))"
+    during = subprocess.run([sys.executable, "-c", code, scale, str(workers)], cwd=ROOT, check=True,
+                            stdout=subprocess.PIPE, text=True).stdout
+    return section(result, command) + "\n" + during
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--workers", type=int, default=WORKER_PROCESSES, help="worker processes (solo pool each)")
+    parser.add_argument("--during-check", action="store_true", help="(c) alone: deadlines while the check runs")
+    parser.add_argument("--prepared", action="store_true",
+                        help="with --during-check: the database (BENCH_ALERTS_CHECK_DB) holds the generated data")
     args = parser.parse_args()
-    print(run(args.scale, workers=args.workers))
+    if args.during_check:
+        print(run_during_check(args.scale, workers=args.workers, prepared=args.prepared))
+    else:
+        print(run(args.scale, workers=args.workers))
+
+
+
+# --- (c) Deadlines while the nightly check runs ----------------------------------------------------------
+# Below `run()`'s section: a scenario of its own, on the data bench/generate.py makes (the sweep benchmark's
+# sizes), in a database of its own. `python -m bench.alerts --during-check` runs it alone.
+
+CHECK_DB_NAME = os.environ.get("BENCH_ALERTS_CHECK_DB", "bench_alerts_check")
+# commitments generated, reports, agreements in force (None: all), deadlines, seconds between deadlines. At
+# full size a tenth of the generated agreements are in force (1,000 commitments): each agreement's sweep
+# reads the reports of its rules' categories, three quarters of the million, so the check over ten of them
+# keeps its worker busy for minutes, longer than the deadlines take to pass.
+CHECK_SIZES = {"small": (1_000, 20_000, None, 5, 2.0), "full": (10_000, 1_000_000, 10, 20, 3.0)}
+CHECK_LEAD = 15.0  # seconds from the check's start to the first deadline: the workers are busy with it by then
+# Seconds from creating the deadlines to the first: time to judge the generated agreements as of now after
+# creating them (a new agreement marks every commitment due), then to start the workers, beat and the check.
+SETUP_LEAD = {"small": 40.0, "full": 420.0}
+
+
+@dataclass
+class CheckResult:
+    scale: str
+    workers: int
+    commitments: int = 0
+    reports: int = 0
+    agreements: int = 0
+    deadlines: list = field(default_factory=list)
+    checks: int = 0  # nightly checks sent (one more whenever the previous had finished before the last deadline)
+    during_check: int = 0  # deadlines that passed while a check's sweeps were running
+    check_seconds: list = field(default_factory=list)
+    timed: int = 0  # deadlines found by a sweep that ran at their instant, not by beat's tick
+    emails: int = 0
+
+
+def prepare_check_data(scale, log=print):
+    """The generated agreements, some in force (their statuses are recorded by `measure_during_check`)."""
+    from bench import generate
+
+    commitments, reports, in_force_count, _, _ = CHECK_SIZES[scale]
+    made = generate.generate(commitments, reports, log=log)
+    generate.in_force(made.agreements[:in_force_count])
+
+
+def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, log=print):
+    """Deadlines passing every few seconds, each in a small agreement of its own, while `monitor.check` judges
+    every generated commitment again on the same workers; deadline → email for each. The database Django is
+    connected to must hold the generated data (`prepare_check_data`)."""
+    from django.utils import timezone
+
+    from monitor.alerts import models as am
+    from monitor.alerts.sweep import in_force, run_sweep
+    from monitor.celery import app as celery_app
+    from monitor.evidence.models import Report
+    from terms.models import Commitment
+    from tests import realparts
+
+    _, _, _, n_deadlines, spacing = CHECK_SIZES[scale]
+    result = CheckResult(scale=scale, workers=workers)
+    am.Subscription.objects.all().delete()  # the generated agreements' subscribers: the check sends nothing
+    am.Alert.objects.filter(state__in=[am.PENDING, am.HELD]).delete()  # and what earlier sweeps left to send
+    generated = in_force()
+    result.commitments = Commitment.objects.filter(agreement__in=in_force()).count()
+    result.reports = Report.objects.count()
+    with ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-alerts-check-")))
+        workdir = Path(workdir)
+        stack.push(lambda kind, exc, tb: _print_logs(workdir) if kind is not None else None)
+        zones_dir = workdir / "zones"
+        zones_dir.mkdir(exist_ok=True)
+        stack.enter_context(zones_in(zones_dir))
+        stack.enter_context(quiet_smtp_log())
+        set_schedule(sweep_every=60)  # production's interval: the guarantee, not what makes the email quick
+
+        smtp = _stamped_smtp_server(realparts).start()
+        stack.callback(smtp.stop)
+        env = realparts.process_env(
+            smtp.port, REDIS_URL=BROKER_URL, CACHE_URL=BROKER_URL,
+            PYTHONTZPATH=os.pathsep.join([str(zones_dir), *zoneinfo.TZPATH]),
+            MONITOR_SEND_LEASE_SECONDS="300", MONITOR_RETRY_BASE_SECONDS="30",
+        )
+        _flush(BROKER_URL)
+        stack.enter_context(realparts.broker(celery_app, BROKER_URL))
+        started_at = timezone.now()
+        first = datetime.fromtimestamp(int(time.time() + SETUP_LEAD[scale]) + 1, tz=UTC)
+        due_instants = [first + timedelta(seconds=spacing * k) for k in range(n_deadlines)]
+        deadlines = create_deadlines(due_instants, zones_dir)
+        ids = [c.agreement_id for c in deadlines]
+        # Their first statuses (due soon), as a sweep would record them in production before the day
+        # they pass. Then every generated commitment judged as of now, as production's would have been
+        # by the last tick: a new agreement marks every commitment due (a change to terms), and judged as
+        # of another instant they would all be due too, so beat's first tick would judge them all again
+        # on the default queue. The check below then finds nothing new.
+        run_sweep(now=timezone.now(), trigger=am.MANUAL, agreements=ids)
+        swept = time.perf_counter()
+        for agreement_id in generated:
+            run_sweep(now=timezone.now(), trigger=am.MANUAL, agreements=[agreement_id])
+        log(f"the generated agreements judged as of now: {time.perf_counter() - swept:.0f} s")
+        result.agreements = len(in_force())
+        result.deadlines = [Sample(address=f"deadline-{k}@example.org", cause_at=due.timestamp())
+                            for k, due in enumerate(due_instants)]
+
+        # Started once the data is judged (timed sweeps sent meanwhile wait in Redis). As docs/operations.md
+        # deploys them: a worker for the default queue with `workers` child processes (the prefork pool: its
+        # parent holds the ETA messages and hands each, when due, to whichever child is free), and one process
+        # for the check's queue (with imports): the check runs on that one.
+        for queue, concurrency in (("celery", workers), ("checks", 1)):
+            worker = realparts.Worker(env, workdir / f"worker-{queue}.log", f"benchcheck-{queue}", queues=queue,
+                                      concurrency=concurrency)
+            stack.callback(worker.stop)
+            worker.start()
+        beat = _start_beat(env, workdir)
+        stack.callback(realparts.stop_processes, [beat])
+
+        checks = am.SweepRun.objects.filter(trigger=am.CHECK, started_at__gte=started_at)
+        last_due = due_instants[-1].timestamp()
+        # The check starts CHECK_LEAD before the first deadline; beat's ticks meanwhile send each deadline's
+        # sweep once it comes within two intervals (`schedule_timed_sweeps`).
+        time.sleep(max(0.0, first.timestamp() - CHECK_LEAD - time.time()))
+        while True:  # a check running from before the first deadline until after the last
+            sent = timezone.now()
+            celery_app.send_task("monitor.check")
+            result.checks += 1
+            realparts.wait_until(
+                lambda: checks.filter(started_at__gte=sent, finished_at__isnull=False).count() >= result.agreements,
+                timeout=3600, every=0.5, what="the nightly check",
+            )
+            result.check_seconds.append((timezone.now() - sent).total_seconds())
+            log(f"check {result.checks}: {result.check_seconds[-1]:.1f} s")
+            if time.time() > last_due + 5:
+                break
+        for sample in result.deadlines:
+            _wait_for(smtp, sample.address, timeout=30)
+        realparts.stop_processes([beat])
+
+        _fill_stages(result.deadlines, deadlines, smtp)
+        runs = list(checks.filter(finished_at__isnull=False).values_list("started_at", "finished_at"))
+        ticks = beat_ticks(workdir / "beat.log")
+        for sample in result.deadlines:
+            if any(s.timestamp() <= sample.cause_at <= f.timestamp() for s, f in runs):
+                result.during_check += 1  # one of the check's sweeps was running at the deadline
+            # A beat sweep is a tick's when a tick was sent between the deadline and it; otherwise it was timed.
+            if sample.detected_at is not None and not any(sample.cause_at <= t <= sample.detected_at for t in ticks):
+                result.timed += 1
+        result.emails = len(smtp.messages)
+    return result
+
+
+def section_during_check(result, command):
+    d50, d95, dmax = _summary(result.deadlines)
+    missing = Result.missing(result.deadlines)
+    ok = d95 is not None and d95 < TARGET_P95 and not missing
+    checks = ", ".join(f"{s:.0f} s" for s in result.check_seconds)
+    return "\n".join([
+        "## Alert latency while the nightly check runs",
+        "",
+        f"Command: `{command}` (scale `{result.scale}`). Machine: {machine()}.",
+        "",
+        f"A Celery worker for the default queue with {result.workers} child processes (prefork pool,"
+        f" `--concurrency {result.workers}`, as docs/operations.md and bin/start run it on two cores), one"
+        " process for the `checks` queue (the nightly check runs there, on that one process), `celery beat` at"
+        f" production's interval (sweep every 60 s): {result.workers + 3} processes besides PostgreSQL's and"
+        " Redis's, on 2 cores shared with other work. The database holds the generated data"
+        f" ({result.commitments:,} commitments, {result.reports:,} reports, {result.agreements} agreements in"
+        f" force); the nightly check (`monitor.check`: every commitment judged again, one task per agreement) is"
+        f" sent {result.checks} time(s), each once the previous has finished, so that it runs from before the"
+        f" first deadline to after the last ({checks}). Meanwhile {len(result.deadlines)} deadlines pass, a few"
+        " seconds apart, each in a small agreement of its own (a fixed-offset zone whose midnight is the"
+        " deadline), each with a subscriber; from the deadline instant to the email's arrival at an aiosmtpd"
+        " server.",
+        "",
+        "| measurement | emails | p50 (s) | p95 (s) | max (s) | target | met |",
+        "|---|---|---|---|---|---|---|",
+        f"| (c) deadline passed → email, during the check | {len(result.deadlines) - len(missing)}/"
+        f"{len(result.deadlines)} | {_seconds(d50)} | {_seconds(d95)} | {_seconds(dmax)} | p95 < {TARGET_P95:.0f} s"
+        f" | {_met(ok)} |",
+        "",
+        f"Deadlines that passed while a check's sweeps were running: {result.during_check}/{len(result.deadlines)}."
+        f" Found by a sweep sent for their instant (`schedule_timed_sweeps`) rather than by beat's tick:"
+        f" {result.timed}/{len(result.deadlines)}. The SMTP server received {result.emails} messages.",
+        "",
+        "What bounds it: the sweep that stored each deadline's next check sent a sweep of its agreement with"
+        " that instant as its ETA (`schedule_timed_sweeps`); a default-queue worker holds the message and runs"
+        " it when the instant comes. The check's sweeps are in their own queue, on their own process, so no"
+        " worker of the default queue is busy with one; what is left is the timed sweep of one small agreement"
+        " and the SMTP exchange, on cores the check and PostgreSQL keep busy. The timed sweep sends its alert"
+        " itself. Without timed sweeps a deadline waits for beat's next tick (up to 60 s), and with the check"
+        " in the default queue, for the agreement sweep each worker is running (tens of seconds each at this"
+        " size).",
+    ]) + "\n"
+
+
+def run_during_check(scale="small", workers=WORKER_PROCESSES, prepared=False):
+    os.environ.setdefault("REDIS_URL", BROKER_URL)
+    setup_django(CHECK_DB_NAME)
+    if not prepared:
+        prepare_check_data(scale)
+    result = measure_during_check(scale, workers=workers)
+    command = f".venv/bin/python -m bench.alerts --during-check --scale {scale}"
+    _flush(BROKER_URL)
+    return section_during_check(result, command)
 
 
 if __name__ == "__main__":

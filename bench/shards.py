@@ -74,7 +74,9 @@ def measure(scale, workdir, log=print):
         for processes in (1, 2):
             with redis.Redis.from_url(BROKER_URL) as client:
                 client.flushdb()
-            workers = [realparts.Worker(env, Path(workdir) / f"worker-{processes}-{n}.log", f"shards{processes}{n}")
+            # The check's sweeps go to its queue (monitor.alerts.tasks.CHECK_QUEUE): here every worker takes them.
+            workers = [realparts.Worker(env, Path(workdir) / f"worker-{processes}-{n}.log", f"shards{processes}{n}",
+                                        queues="celery,checks")
                        for n in range(processes)]
             try:
                 for worker in workers:

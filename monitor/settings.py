@@ -232,11 +232,13 @@ MONITOR_IMPORT_BATCH_SIZE = int(os.environ.get("MONITOR_IMPORT_BATCH_SIZE", "100
 # The longest line of a file, CSV row (quoted values may span lines) or JSON report object: reading stops
 # there, with the file, line and limit named, instead of reading a file of one huge line whole.
 MONITOR_IMPORT_MAX_LINE_BYTES = int(os.environ.get("MONITOR_IMPORT_MAX_LINE_BYTES", str(1024 * 1024)))
-# Checks and imports of large uploads run in the `imports` queue, so that sweeps and alerts (the default
-# `celery` queue) never wait behind one: start a worker for each queue (docs/operations.md, bin/start).
+# Checks and imports of large uploads run in the `imports` queue, and the nightly check's sweeps in the
+# `checks` queue (monitor/alerts/tasks.py), so that sweeps and alerts (the default `celery` queue) never
+# wait behind one: start a worker for each (docs/operations.md, bin/start).
 CELERY_TASK_ROUTES = {
     "evidence.check_import": {"queue": "imports"},
     "evidence.run_import": {"queue": "imports"},
+    "monitor.check": {"queue": "checks"},
 }
 
 # One cache shared by every process (rate limits, page caches): Redis, a separate database number.

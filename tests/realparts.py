@@ -411,17 +411,20 @@ class Worker:
 
     The default queue, `celery`, has the sweeps and alerts; imports have a queue of their own, `imports`
     (CELERY_TASK_ROUTES), with a worker of its own in production (docs/operations.md).
+    `concurrency`: more than one runs the prefork pool with that many child processes, as
+    `celery worker --concurrency N` does in production.
     """
 
-    def __init__(self, env, log_path, name, queues="celery"):
+    def __init__(self, env, log_path, name, queues="celery", concurrency=1):
         self.env, self.log_path, self.name, self.queues = env, Path(log_path), name, queues
+        self.pool = ["--pool=solo"] if concurrency == 1 else ["--pool=prefork", f"--concurrency={concurrency}"]
         self.proc = None
 
     def start(self, timeout=60):
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
-                    sys.executable, "-m", "celery", "-A", "monitor", "worker", "--pool=solo", "-Q", self.queues,
+                    sys.executable, "-m", "celery", "-A", "monitor", "worker", *self.pool, "-Q", self.queues,
                     "--loglevel=INFO", "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle",
                     "--without-heartbeat",
                 ],

@@ -8,6 +8,9 @@ SMTP server received, and the rows recorded. tests/realparts.py has the parts.
 """
 
 import logging
+import os
+import time as time_module
+import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -142,6 +145,47 @@ def test_missed_deadline_reaches_the_smtp_server_from_the_worker_exactly_once(sm
     assert list(alert.delivery_attempts.values_list("outcome", flat=True)) == [am.ACCEPTED]
     [change] = StatusChange.objects.filter(commitment=talks)
     assert (change.new_status, change.effective_at) == ("missed", due)
+
+
+def deadline_passing_at(due, zones_dir, slug="deal"):
+    """A deadline that passes at the instant `due`: its agreement's zone has its midnight then (bench/alerts.py)."""
+    from bench.alerts import fixed_offset_zone
+
+    second = int(due.timestamp())
+    offset = -(second % 86400)
+    if offset < -43200:
+        offset += 86400
+    name = f"Test/Midnight-at-{second}"
+    (zones_dir / "Test").mkdir(parents=True, exist_ok=True)
+    (zones_dir / name).write_bytes(fixed_offset_zone(offset))
+    last_day = (due + timedelta(seconds=offset)).date() - timedelta(days=1)
+    agreement = AgreementFactory(slug=slug, title=DEAL, time_zone=name, signed_on=last_day - timedelta(days=10))
+    return agreement, CommitmentFactory(agreement=agreement, title="Talks begin", due_offset=10)
+
+
+def test_a_deadline_passing_emails_within_seconds_with_no_beat_running(smtp, workers, celery_app, tmp_path):
+    from bench.alerts import zones_in
+
+    zones_dir = tmp_path / "zones"
+    due = datetime.fromtimestamp(int(time_module.time()) + 6, tz=UTC)
+    with zones_in(zones_dir):
+        workers(PYTHONTZPATH=os.pathsep.join([str(zones_dir), *zoneinfo.TZPATH]))
+        agreement, talks = deadline_passing_at(due, zones_dir)
+        staff_subscription(agreement)
+        # The one sweep there is: it finds the deadline still ahead, stores when it passes, and sends
+        # a sweep of the agreement for that instant. No beat, no other task.
+        run_sweep(now=timezone.now(), trigger=am.BEAT, agreements=[agreement.id])
+        assert StatusChange.objects.get(commitment=talks).new_status == "due_soon"
+
+        smtp.wait_for(1, timeout=30)
+        arrived = time_module.time()
+        time_module.sleep(2)  # nothing more comes: one email, one missed transition
+
+    assert due.timestamp() < arrived < due.timestamp() + 4, arrived - due.timestamp()
+    assert [m.subject for m in smtp.messages] == [f"{MISSED}Talks begin ({DEAL})"]
+    [missed] = StatusChange.objects.filter(commitment=talks, new_status="missed")
+    assert missed.effective_at == due
+    assert due <= missed.detected_at < due + timedelta(seconds=2)
 
 
 def test_eight_sweeps_at_once_in_separate_processes_email_each_missed_deadline_once(

@@ -53,3 +53,19 @@ def test_the_benchmark_section_states_figures_targets_and_what_bounds_them(tmp_p
     assert "| (b) deadline passed → email | 0/1 |" in section and "| **no** |" in section
     assert "Missing emails: deadline-0@example.org." in section
     assert "What bounds it" in section
+
+
+def test_deadlines_passing_during_the_nightly_check_each_email_once_found_by_their_timed_sweep(tmp_path, monkeypatch):
+    monkeypatch.setattr(alerts, "BROKER_URL", isolation.current().redis.url(10))
+    monkeypatch.setitem(alerts.CHECK_SIZES, "small", (100, 2_000, None, 3, 2.0))
+    alerts.prepare_check_data("small", log=lambda *args: None)
+    result = alerts.measure_during_check("small", workdir=tmp_path, log=lambda *args: None)
+    text = alerts.section_during_check(result, "tests/test_bench_alerts.py")
+    print(text)  # shown if an assertion fails
+
+    assert alerts.Result.missing(result.deadlines) == []
+    assert result.emails == 3  # one each, nothing twice, and nothing from the generated agreements
+    assert result.checks >= 1 and result.commitments == 100
+    # No deadline waited for beat's tick (every 60 s here): each was found by the sweep sent for its instant.
+    assert result.timed == 3
+    assert "| (c) deadline passed → email, during the check | 3/3 |" in text

@@ -32,9 +32,8 @@ from tests.realparts import SMTPServer, Worker, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_TASKS = ("evidence.check_import", "evidence.run_import")
-OTHER_TASKS = (
-    "monitor.sweep", "monitor.sweep_agreement", "monitor.check", "monitor.send_alerts", "monitor.reevaluate_reports",
-)
+CHECK_TASKS = ("monitor.check",)  # and the sweeps it fans out, sent to its queue (monitor/alerts/tasks.py)
+OTHER_TASKS = ("monitor.sweep", "monitor.sweep_agreement", "monitor.send_alerts", "monitor.reevaluate_reports")
 
 
 def queue_of(task_name):
@@ -44,12 +43,13 @@ def queue_of(task_name):
 
 def test_the_import_tasks_go_to_the_imports_queue_and_sweeps_and_alerts_do_not():
     assert {name: queue_of(name) for name in IMPORT_TASKS} == dict.fromkeys(IMPORT_TASKS, "imports")
+    assert {name: queue_of(name) for name in CHECK_TASKS} == dict.fromkeys(CHECK_TASKS, "checks")
     default = monitor_celery_app.conf.task_default_queue
     assert default == "celery"
     assert {name: queue_of(name) for name in OTHER_TASKS} == dict.fromkeys(OTHER_TASKS, default)
     # Every task the worker knows is one of these: a new task must choose its queue here on purpose.
     ours = {name for name in monitor_celery_app.tasks if not name.startswith("celery.")}
-    assert ours == set(IMPORT_TASKS) | set(OTHER_TASKS)
+    assert ours == set(IMPORT_TASKS) | set(CHECK_TASKS) | set(OTHER_TASKS)
 
 
 def worker_queues(text):
@@ -66,7 +66,7 @@ def test_bin_start_and_the_production_commands_start_a_worker_for_each_queue():
     operations = (ROOT / "docs" / "operations.md").read_text()
     production = re.search(r"## Production\n.*?```\n(.*?)```", operations, re.S)[1]
     for where, text in (("docs/operations.md", production), ("bin/start", (ROOT / "bin" / "start").read_text())):
-        assert sorted(worker_queues(text)) == ["celery", "imports"], where
+        assert sorted(worker_queues(text)) == ["celery", "imports,checks"], where
 
 
 # --- the real parts --------------------------------------------------------------------------------------

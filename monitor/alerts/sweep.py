@@ -35,10 +35,11 @@ alerts are written in bulk.
 import logging
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, time, timedelta
+from itertools import chain, islice
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from monitor.alerts import escalation, messages, webhooks
@@ -95,6 +96,15 @@ def _lock(agreement_id):
     # SQLite serialises writers itself; the quick start runs one worker (docs/operations.md).
 
 
+def _try_lock(agreement_id):
+    """The agreement's sweep lock if it is free (beat's tick: `run_sweep`'s `wait`); whether it was taken."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [SWEEP_LOCK, agreement_id])
+        return cursor.fetchone()[0]
+
+
 def incremental():
     """Can a periodic sweep judge only what is due? Only where triggers record every change (PostgreSQL)."""
     return connection.vendor == "postgresql"
@@ -131,8 +141,14 @@ def latest_party_changes(commitment_ids):
     return {(c.commitment_id, c.party_id): c for c in StatusChange.objects.filter(id__in=latest_ids)}
 
 
-def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
+def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None, wait=True):
     """Judge, record transitions and queue alerts as of `now`. Returns the SweepRun.
+
+    `wait` False (beat's tick, fanned out): an agreement another sweep holds is skipped, not waited
+    for. The nightly check holds an agreement for minutes at scale, and a worker waiting on it is a
+    worker not running the sweep sent for a deadline passing meanwhile. Nothing is lost: what the
+    running sweep leaves (a mark made after it began, a next check after its `now`) stays due for
+    the next tick, and a deadline's own sweep (`schedule_timed_sweeps`) waits.
 
     `agreements`: the ids of the agreements to sweep (by default every one in force), each in a
     transaction of its own under its own lock, one after another. `changes`: a description of
@@ -159,7 +175,10 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None):
     totals, drifted = Counter(commitments_evaluated=0, transitions=0, alerts_queued=0), []
     for agreement_id in ids:
         with transaction.atomic():
-            _lock(agreement_id)
+            if wait:
+                _lock(agreement_id)
+            elif not _try_lock(agreement_id):
+                continue
             result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK, since=watermark())
         drifted += result.pop("drifted")
         totals.update(result)
@@ -291,6 +310,63 @@ def _enqueue(task):
         log.warning("Could not queue %s; the periodic task will.", task.name)
 
 
+# --- Timed sweeps -------------------------------------------------------------------------------------
+
+
+def schedule_timed_sweeps(earliest):
+    """Queue a sweep of each agreement at its earliest next check, when that comes before beat's next tick.
+
+    `earliest`: {agreement id: the earliest instant one of its commitments must be judged again}. A
+    deadline passing would otherwise wait for the periodic sweep (up to MONITOR_SWEEP_INTERVAL_SECONDS);
+    a sweep of that one agreement, sent with that instant as its ETA, judges it as it passes. One task per
+    agreement and instant: the periodic tick and every sweep of the agreement look ahead again, and a
+    key in the shared cache (set once, atomically) lets only the first of them send it. The instant must
+    be in the real future (a sweep "as of" long ago, the benchmarks' or the tests', stores instants
+    already past: nothing is sent for them) and within two intervals of now (beyond, a later tick
+    sends it; Redis redelivers a message not acknowledged within its visibility timeout, an hour, so
+    no ETA may be far ahead).
+
+    Nothing here is needed for correctness: a timed sweep is an ordinary periodic sweep of one
+    agreement (its lock, its next checks, the outbox's keys), run early or twice it records nothing
+    twice, and if it is never sent (the broker or the cache down) the periodic sweep still judges the
+    commitment at the next tick. Sent when the transaction that stored the next checks commits.
+    """
+    real_now = timezone.now()
+    horizon = real_now + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
+    due = {pk: at for pk, at in earliest.items() if at is not None and real_now < at <= horizon}
+    if due:
+        transaction.on_commit(lambda: _send_timed(due))
+
+
+def _send_timed(due):
+    from django.core.cache import cache
+
+    from monitor.alerts.tasks import sweep_agreement
+
+    for agreement_id, at in due.items():
+        try:
+            # Kept until the instant has passed and a little more: the task's own sweep, which may
+            # store the same instant again (a verdict that changes only just after it), sends none.
+            key = f"monitor:timed-sweep:a{agreement_id}:{at.timestamp()}"
+            if not cache.add(key, 1, timeout=max(0, int((at - timezone.now()).total_seconds())) + 60):
+                continue
+            sweep_agreement.apply_async((agreement_id,), {"timed": True}, eta=at)
+        except Exception:  # the cache or the broker down: the periodic sweep judges it at its next tick
+            log.warning("Could not schedule the sweep of agreement %s at %s; the periodic sweep will.",
+                        agreement_id, at)
+
+
+def earliest_next_checks(agreement_ids, until):
+    """{agreement id: its earliest next check before `until`}, in one query (beat's tick looks ahead with it)."""
+    rows = (
+        am.NextCheck.objects.filter(commitment__agreement__in=agreement_ids, due_at__gt=timezone.now(),
+                                    due_at__lte=until)
+        .values("commitment__agreement").annotate(earliest=Min("due_at")).values_list("commitment__agreement",
+                                                                                      "earliest")
+    )
+    return dict(rows)
+
+
 def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None):
     digests = scope != CHANGED and _digest_owed(agreement_id, now)
     if digests:
@@ -395,10 +471,10 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None)
             )
             party_evidence.append(pv.evidence)
     StatusChange.objects.bulk_create(new_changes + party_changes)
-    _link_evidence(
-        [(change.id, report_id) for change in new_changes for report_id in verdicts[change.commitment_id].evidence]
-        + [(change.id, report_id) for change, ids_ in zip(party_changes, party_evidence) for report_id in ids_]
-    )
+    _link_evidence(chain(
+        ((change.id, report_id) for change in new_changes for report_id in verdicts[change.commitment_id].evidence),
+        ((change.id, report_id) for change, ids_ in zip(party_changes, party_evidence) for report_id in ids_),
+    ))
     for change in new_changes:
         latest[change.commitment_id] = change
     for change in party_changes:
@@ -486,6 +562,7 @@ def _store_next_checks(now, commitments, standings, latest, agreements, subscrip
         rows.append((c.id, next_check(now, c, standings[c.id], latest, agreement,
                                       reminder_days[c.agreement_id], digest_at)))
     version = fingerprint()
+    schedule_timed_sweeps({commitments[0].agreement_id: min((due for _, due in rows if due is not None), default=None)})
     if connection.vendor != "postgresql":
         am.NextCheck.objects.bulk_create(
             [am.NextCheck(commitment_id=cid, due_at=due, judged_at=now, method_version=version) for cid, due in rows],
@@ -505,27 +582,28 @@ def _store_next_checks(now, commitments, standings, latest, agreements, subscrip
         )
 
 
-def _link_evidence(links):
-    """The reports each new status change relied on: (status change id, report id) pairs.
+def _link_evidence(links, batch=100_000):
+    """The reports each new status change relied on: (status change id, report id) pairs, an iterable.
 
-    On PostgreSQL one INSERT of two arrays: a first sweep links hundreds of thousands of reports
-    (every violation of a breach), and Django's bulk_create builds a model instance and a row of
-    placeholders for each.
+    On PostgreSQL one INSERT of two arrays per `batch` pairs: a first sweep links hundreds of
+    thousands of reports (every violation of a breach), and Django's bulk_create builds a model
+    instance and a row of placeholders for each. In batches, so that the pairs and their arrays are
+    never all in memory at once (docs/performance.md, "A full sweep's peak memory").
     """
-    if not links:
-        return
+    links = iter(links)
     through = StatusChange.evidence.through
-    if connection.vendor != "postgresql":
-        through.objects.bulk_create(
-            [through(statuschange_id=change, report_id=report) for change, report in links], ignore_conflicts=True
-        )
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(through._meta.db_table)} (statuschange_id, report_id) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
-            [[change for change, _ in links], [report for _, report in links]],
-        )
+    while chunk := list(islice(links, batch)):
+        if connection.vendor != "postgresql":
+            through.objects.bulk_create(
+                [through(statuschange_id=change, report_id=report) for change, report in chunk], ignore_conflicts=True
+            )
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {connection.ops.quote_name(through._meta.db_table)} (statuschange_id, report_id) "
+                "SELECT * FROM unnest(%s::bigint[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                [[change for change, _ in chunk], [report for _, report in chunk]],
+            )
 
 
 def _recipients(commitment, subscriptions_by_agreement):

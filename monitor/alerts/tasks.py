@@ -4,12 +4,15 @@ Celery delivers at least once and beat may fire twice; the guarantees come from
 the sweep's locks, the next checks and the outbox's unique keys, not from how often a task runs.
 """
 
+from datetime import timedelta
+
 from celery import group, shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from monitor.alerts import delivery
 from monitor.alerts import models as am
-from monitor.alerts.sweep import in_force, run_sweep
+from monitor.alerts.sweep import earliest_next_checks, in_force, run_sweep, schedule_timed_sweeps
 
 
 @shared_task(name="monitor.sweep", ignore_result=True)
@@ -21,7 +24,12 @@ def sweep():
     first absorbs the pending changes (`run_sweep`): whichever starts first marks them for all.
     """
     now = timezone.now()
-    swept = _fan_out(sweep_agreement, in_force())
+    agreements = in_force()
+    swept = _fan_out(sweep_agreement, agreements)
+    # What passes before the next tick gets a sweep of its own at that instant (`schedule_timed_sweeps`):
+    # a deadline's email then waits for no tick. One query, whatever the number of agreements.
+    horizon = timezone.now() + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
+    schedule_timed_sweeps(earliest_next_checks(agreements, horizon))
     # The tick itself, recorded once whatever the number of agreements (their quiet minutes leave no
     # row): the heartbeat the health endpoint and the admin read. It counts what it swept in place
     # (one agreement); fanned out, each agreement's run counts its own.
@@ -30,14 +38,33 @@ def sweep():
 
 
 @shared_task(name="monitor.sweep_agreement", ignore_result=True)
-def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None):
-    return run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id])
+def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None, timed=False):
+    """One agreement's sweep. `timed`: sent to run at a next check's instant (`schedule_timed_sweeps`).
+
+    A timed sweep sends what it queued itself, once committed: the `monitor.send_alerts` its commit
+    queues waits in line behind whatever the queue holds (the nightly check's hundred sweeps), and
+    the point of timing it was that the email should not wait. The outbox's claims keep the two
+    senders from sending anything twice.
+    """
+    # Beat's tick skips an agreement another sweep holds (`run_sweep`); a timed sweep, a re-evaluation
+    # and the check wait for it.
+    wait = timed or trigger != am.BEAT
+    run = run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=[agreement_id], wait=wait)
+    if timed and run.alerts_queued:
+        delivery.send_due(timezone.now())  # a batch; the queued monitor.send_alerts sends any more
+    return run
+
+
+# The nightly check's queue (CELERY_TASK_ROUTES sends `monitor.check` there too): judging every commitment
+# against every report takes minutes at scale, and in the default queue the timed sweeps, the report
+# re-evaluations and the sender would wait behind it. A worker of its own takes it (docs/operations.md).
+CHECK_QUEUE = "checks"
 
 
 @shared_task(name="monitor.check", ignore_result=True)
 def check():
     """The nightly check: every commitment of every agreement judged again and compared (drift)."""
-    _fan_out(sweep_agreement, in_force(), trigger=am.CHECK)
+    _fan_out(sweep_agreement, in_force(), queue=CHECK_QUEUE, trigger=am.CHECK)
 
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
@@ -52,13 +79,15 @@ def reevaluate_reports(changes):
     _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
 
 
-def _fan_out(task, agreement_ids, **kwargs):
-    """Each agreement's sweep as a task of its own; one agreement is swept here (its run is returned)."""
+def _fan_out(task, agreement_ids, queue=None, **kwargs):
+    """Each agreement's sweep as a task of its own (in `queue`, by default the task's); one agreement is
+    swept here (its run is returned)."""
     if len(agreement_ids) == 1:
         # One agreement (the common case, and the quick start): swept here, no message needed.
         return task(agreement_ids[0], **kwargs)
     if agreement_ids:
-        group(task.s(agreement_id, **kwargs) for agreement_id in agreement_ids).apply_async()
+        options = {"queue": queue} if queue else {}
+        group(task.s(agreement_id, **kwargs).set(**options) for agreement_id in agreement_ids).apply_async()
     return None
 
 

@@ -375,7 +375,9 @@ class Report(models.Model):
         help_text=_("Empty: the summary is in the source's own words."),
     )
     category = models.CharField(_("category"), max_length=100, db_index=True)
-    sub_category = models.CharField(_("sub-category"), max_length=100, blank=True)
+    # Indexed like `category`: a sweep reads the reports in its rules' categories, matched on either
+    # (`inputs.evidence_for`), and without this index the sweep of one small agreement scanned every report.
+    sub_category = models.CharField(_("sub-category"), max_length=100, blank=True, db_index=True)
     stance = models.CharField(_("stance"), max_length=10, choices=STANCES, default=AFFIRMS)
 
     occurred_at = models.DateTimeField(_("happened at"), db_index=True)
@@ -476,7 +478,8 @@ class Report(models.Model):
     # copies of the report's indexes every import writes its history rows about a sixth faster.
     history = HistoricalRecords(
         excluded_fields=["import_job"],
-        no_db_index=["category", "occurred_at", "recorded_at", "commitment", "entered_by", "event", "source"],
+        no_db_index=["category", "sub_category", "occurred_at", "recorded_at", "commitment", "entered_by", "event",
+                     "source"],
     )
 
     class Meta:

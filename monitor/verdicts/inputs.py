@@ -284,16 +284,27 @@ def verification_for(which, known_at):
 
 
 def _evidence(report_rows, sources, changes):
+    """The engine's Evidence for rows read as tuples, each repeated value held once.
+
+    A million reports carry a few hundred categories, places, actors and instants: the database
+    driver makes a new string (or datetime) for each row's each, and kept as read they were most
+    of what a sweep's memory grew with. One dictionary of the values seen, dropped with the call.
+    """
     out = []
     make, no_changes = engine.Evidence, ()
+    seen = {}
+    once = seen.setdefault
     for (pk, source_id, occurred_at, occurred_until, precision, recorded_at, category, sub_category, stance, value,
          admin1, location, actor1, credibility, event_id, commitment_id, actor2, interaction) in report_rows:
         out.append(
             make(
-                id=pk, source=sources[source_id], occurred_at=occurred_at, occurred_until=occurred_until,
-                precision=precision, recorded_at=recorded_at, category=category, sub_category=sub_category,
-                stance=stance, value=value, admin1=admin1, location=location, actor1=actor1, actor2=actor2,
-                interaction=interaction,
+                id=pk, source=sources[source_id], occurred_at=once(occurred_at, occurred_at),
+                occurred_until=occurred_until if occurred_until is None else once(occurred_until, occurred_until),
+                precision=once(precision, precision), recorded_at=once(recorded_at, recorded_at),
+                category=once(category, category), sub_category=once(sub_category, sub_category),
+                stance=once(stance, stance), value=value, admin1=once(admin1, admin1),
+                location=once(location, location), actor1=once(actor1, actor1), actor2=once(actor2, actor2),
+                interaction=once(interaction, interaction),
                 credibility=credibility, event_id=event_id, commitment_id=commitment_id,
                 verification=tuple(changes[pk]) if pk in changes else no_changes,
             )

@@ -114,9 +114,13 @@ class SourceRef:
     kind: str = "other"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
-    """A report as the engine sees it: what happened, when we knew, how far we trust it."""
+    """A report as the engine sees it: what happened, when we knew, how far we trust it.
+
+    Slotted: a sweep holds every report its agreement's rules can count, and an instance's
+    dictionary was over half of what each one cost (docs/performance.md, "A full sweep's peak memory").
+    """
 
     id: int
     source: SourceRef
