@@ -239,6 +239,7 @@ CELERY_TASK_ROUTES = {
     "evidence.check_import": {"queue": "imports"},
     "evidence.run_import": {"queue": "imports"},
     "monitor.check": {"queue": "checks"},
+    "monitor.sweep_agreements": {"queue": "checks"},
 }
 
 # One cache shared by every process (rate limits, page caches): Redis, a separate database number.

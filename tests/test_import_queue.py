@@ -32,7 +32,7 @@ from tests.realparts import SMTPServer, Worker, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_TASKS = ("evidence.check_import", "evidence.run_import")
-CHECK_TASKS = ("monitor.check",)  # and the sweeps it fans out, sent to its queue (monitor/alerts/tasks.py)
+CHECK_TASKS = ("monitor.check", "monitor.sweep_agreements")  # the check and the sweeps it fans out
 OTHER_TASKS = ("monitor.sweep", "monitor.sweep_agreement", "monitor.send_alerts", "monitor.reevaluate_reports")
 
 

@@ -96,6 +96,14 @@ def _lock(agreement_id):
     # SQLite serialises writers itself; the quick start runs one worker (docs/operations.md).
 
 
+def _take(agreement_id, wait):
+    """The agreement's sweep lock: waited for, or (`wait` False) taken only if free; whether it is held."""
+    if wait:
+        _lock(agreement_id)
+        return True
+    return _try_lock(agreement_id)
+
+
 def _try_lock(agreement_id):
     """The agreement's sweep lock if it is free (beat's tick: `run_sweep`'s `wait`); whether it was taken."""
     if connection.vendor != "postgresql":
@@ -173,15 +181,20 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None, wait=True)
             # left alone counts as drift.
             absorb_pending(now)
     totals, drifted = Counter(commitments_evaluated=0, transitions=0, alerts_queued=0), []
-    for agreement_id in ids:
+    # Judging everything, agreements that share parties read the same reports: read once for them.
+    for group in (sharing(ids) if scope == EVERY else [[agreement_id] for agreement_id in ids]):
         with transaction.atomic():
-            if wait:
-                _lock(agreement_id)
-            elif not _try_lock(agreement_id):
+            # Locks taken in one order (ids ascending) by every sweep holding several: none waits on another.
+            held = [a for a in sorted(group) if _take(a, wait)]
+            if not held:
                 continue
-            result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK, since=watermark())
-        drifted += result.pop("drifted")
-        totals.update(result)
+            since = watermark()
+            shared = _Shared.read(now, held) if len(held) > 1 else None
+            for agreement_id in held:
+                result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK, since=since,
+                                shared=shared)
+                drifted += result.pop("drifted")
+                totals.update(result)
     if drifted:
         log.warning("The nightly check found %d commitments whose stored state had drifted: %s",
                     len(drifted), drifted[:100])
@@ -367,7 +380,56 @@ def earliest_next_checks(agreement_ids, until):
     return dict(rows)
 
 
-def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None):
+# At most this many agreements judged on one read of the reports: what one holds in memory is bounded
+# by a group's reports, not by every conflict's.
+MAX_SHARING = 25
+
+
+def sharing(agreement_ids):
+    """The agreements in groups that owe by the same parties (one query), in the order given within each.
+
+    Agreements of one conflict name the same parties, so their rules read the same reports
+    (`inputs.names_read`): judging them all, one read serves the group (`_Shared`). Agreements
+    sharing no party are groups of their own; a group stops at MAX_SHARING agreements.
+    """
+    parties = defaultdict(set)
+    for agreement_id, party_id in Agreement.parties.through.objects.filter(
+        agreement_id__in=agreement_ids
+    ).values_list("agreement_id", "party_id"):
+        parties[agreement_id].add(party_id)
+    groups, by_party = [], {}
+    for agreement_id in agreement_ids:
+        group = next((by_party[p] for p in parties[agreement_id] if p in by_party
+                      and len(by_party[p]) < MAX_SHARING), None)
+        if group is None:
+            group = []
+            groups.append(group)
+        group.append(agreement_id)
+        for p in parties[agreement_id]:
+            if p not in by_party or len(by_party[p]) >= MAX_SHARING:
+                by_party[p] = group
+    return groups
+
+
+class _Shared:
+    """The reports some agreements' commitments can count, read, weighed and filed once for their sweeps.
+
+    Read under all their locks, after the watermark, as each agreement's own read would be: the
+    index holds a superset of what each agreement's rules read, and a superset judges the same.
+    """
+
+    def __init__(self, rows, index, coverage):
+        self.rows, self.index, self.coverage = rows, index, coverage
+
+    @classmethod
+    def read(cls, now, agreement_ids):
+        agreements = Agreement.objects.filter(state=IN_FORCE, id__in=agreement_ids)
+        terms = inputs.terms_for(list(inputs.commitments_for(agreements, parties=False)))
+        rows = inputs.evidence_for(terms, now)
+        return cls(rows, engine.EvidenceIndex(rows, now), engine.CoverageIndex(inputs.coverage_for(now), now))
+
+
+def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None, shared=None):
     digests = scope != CHANGED and _digest_owed(agreement_id, now)
     if digests:
         scope = EVERY  # the digest lists every commitment: judged all, once a day
@@ -398,12 +460,16 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None)
         needed = engine.anchors_of(terms, chosen)  # an anchored commitment is judged from its anchor's verdict
         commitments = [c for c in commitments if c.id in chosen]
         terms = [t for t in terms if t.id in needed]
-    # Weighed and filed once for this cutoff, whatever the number of instants judged below.
-    rows = inputs.evidence_for(terms, now)
+    # Weighed and filed once for this cutoff, whatever the number of instants judged below (and, judging
+    # everything, once for the agreements sharing its parties).
+    if shared is not None and scope == EVERY:
+        rows, evidence, coverage = shared.rows, shared.index, shared.coverage
+    else:
+        rows = inputs.evidence_for(terms, now)
+        evidence = engine.EvidenceIndex(rows, now)
+        coverage = engine.CoverageIndex(inputs.coverage_for(now), now)
     # Which categories some source reports: "in compliance" on silence no source could break is "no data".
     terms = inputs.with_reported(terms, rows, inputs.declared_categories(), now)
-    evidence = engine.EvidenceIndex(rows, now)
-    coverage = engine.CoverageIndex(inputs.coverage_for(now), now)
 
     def evaluate(as_of, commitment_id=None):
         """Every commitment in scope, or one with what it is counted from."""

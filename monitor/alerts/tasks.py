@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from monitor.alerts import delivery
 from monitor.alerts import models as am
-from monitor.alerts.sweep import earliest_next_checks, in_force, run_sweep, schedule_timed_sweeps
+from monitor.alerts.sweep import earliest_next_checks, in_force, run_sweep, schedule_timed_sweeps, sharing
 
 
 @shared_task(name="monitor.sweep", ignore_result=True)
@@ -64,7 +64,18 @@ CHECK_QUEUE = "checks"
 @shared_task(name="monitor.check", ignore_result=True)
 def check():
     """The nightly check: every commitment of every agreement judged again and compared (drift)."""
-    _fan_out(sweep_agreement, in_force(), queue=CHECK_QUEUE, trigger=am.CHECK)
+    groups = sharing(in_force())
+    if len(groups) == 1:
+        sweep_agreements(groups[0], trigger=am.CHECK)
+    elif groups:
+        # Agreements that share parties read the same reports: one task judges them on one read.
+        group(sweep_agreements.s(ids, trigger=am.CHECK).set(queue=CHECK_QUEUE) for ids in groups).apply_async()
+
+
+@shared_task(name="monitor.sweep_agreements", ignore_result=True)
+def sweep_agreements(agreement_ids, trigger=am.CHECK):
+    """Judge every commitment of these agreements (the nightly check's share), each under its lock, on one read."""
+    run_sweep(now=timezone.now(), trigger=trigger, agreements=agreement_ids)
 
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
