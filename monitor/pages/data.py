@@ -635,9 +635,9 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     changes = list(
         audience.status_changes(changes, known_at=cut.known_at)
         .annotate(evidence_count=Coalesce(Subquery(linked), 0))
-        .prefetch_related(Prefetch("evidence", queryset=evidence_rows[:HISTORY_EVIDENCE]))
+        .prefetch_related(Prefetch("evidence", queryset=evidence_rows[:HISTORY_EVIDENCE], to_attr="linked"))
     )
-    change_ids = {r.id for c in changes for r in c.evidence.all()}
+    change_ids = {r.id for c in changes for r in c.linked}
     change_ids |= {i for c in changes for i in publication.ids_in_params(c.reason_params)}
     context_ids = set(standing.computed.context)
     ledger = publication.Ledger.load(
@@ -688,7 +688,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     change_rows = []
     for c in changes:
         _params, sentence, _withheld = audience.reason(c.reason_code, c.reason_params, c.new_status, ledger)
-        shown = [r for r in c.evidence.all() if audience.shows_row(r.id, ledger)]
+        shown = [r for r in c.linked if audience.shows_row(r.id, ledger)]
         change_rows.append(ChangeRow(change=c, sentence=sentence, evidence=shown,
                                      more=max(0, c.evidence_count - len(shown))))
     return CommitmentDetail(
