@@ -275,7 +275,10 @@ def _recorded_evidence(terms, known_at, categories):
     changes = verification_for(candidates, known_at)
     versions = as_recorded.versions(Report, known_at).filter(chosen).values_list(
         *EVIDENCE_FIELDS, "history_type", as_recorded.BEFORE)
-    without_history = Report.objects.filter(current, ~Exists(history.filter(id=OuterRef("id"))))
+    # Known by the cutoff, in SQL: of a report with no history only the row now says when it was recorded,
+    # and the loop below would drop the later ones anyway, after reading them all.
+    without_history = Report.objects.filter(current, ~Exists(history.filter(id=OuterRef("id"))),
+                                            recorded_at__lte=known_at)
     kept, wanted = [], (None if categories is None else set(categories))
     for row in [*rows(versions), *(r + ("+", 1) for r in rows(without_history.values_list(*EVIDENCE_FIELDS)))]:
         (_pk, _source, _at, _until, _precision, recorded_at, category, sub_category, *_rest) = row
