@@ -1,4 +1,4 @@
-"""Status pages under load: a commitment page with 1,000 reports, served by gunicorn to 32 connections.
+"""Status pages under load: a commitment page with 1,000 reports and with 100,000, served by gunicorn to 32 connections.
 
     .venv/bin/python -m bench.pages [--scale small|full] [--seconds N] [--loader wrk|python]
 
@@ -10,9 +10,13 @@ view, bench/pages_urls.py), and loads it with wrk for a fixed time, one scenario
 - the commitment page as a reader sees it "now", served from the page cache (monitor/pages/cache.py)
   after the first request of each minute;
 - the same page with a different "as of" instant in every request, as a crawler walking the history
-  would ask: every request misses the cache and renders the page.
+  would ask: every request misses the cache and renders the page;
+- then, on a second server over the same commitment with 100,000 reports in its window (the data
+  replaced), the bare view again and the crawler again.
 
-Each figure is given as a ratio to the bare view in the same run, with p50 and p99 latency.
+Each figure is given as a ratio to the bare view in the same run (the crawler at 100,000 reports to the
+bare view served beside it), with p50 and p99 latency, and the crawler's CPU per page: the gunicorn
+processes' CPU time (from /proc) over a dozen uncached pages asked for one at a time.
 
 wrk comes from Debian (`apt-get install -y wrk`). Without it, a small asyncio load generator in this
 file does the same (a new connection per request); it is slower than wrk and shares the CPU with the
@@ -50,14 +54,20 @@ CONNECTIONS = 32
 WORKERS = 3
 THREADS = 4
 SCALES = {
-    # reports on the measured commitment, rounds, seconds per scenario in each round
-    "small": (100, 2, 2),
-    "full": (1000, 6, 5),
+    # reports on the measured commitment, rounds, seconds per scenario in each round; then the crawler's
+    # second size: reports, rounds, seconds per scenario (a page there takes seconds: longer rounds)
+    "small": (100, 2, 2, 1000, 1, 3),
+    "full": (1000, 6, 5, 100_000, 3, 30),
 }
 AGREEMENT, COMMITMENT = "bench-accord", "attacks"
 # "As of" instants walk a year, 37 minutes apart (37 is prime to the minutes in a year, so none repeats).
 YEAR_MINUTES = 365 * 24 * 60
 STEP_MINUTES = 37
+
+# The status history's links per change (monitor.pages.data.HISTORY_EVIDENCE), named in the report.
+HISTORY_LINKS = 10
+# Uncached pages asked for one after another, with the server otherwise idle, for its CPU per page.
+CPU_PAGES = 12
 
 LUA = """
 -- A different "as of" minute in every request: no page cache can help.
@@ -130,6 +140,7 @@ def populate(n_reports, now):
     wire = Source.objects.create(name="Wire service", kind="wire_service", reliability="B")
     Coverage.objects.create(source=wire, starts_on=signed.date(), recorded_at=signed)
     reports = []
+    # At 100,000 reports a breach day holds hundreds of them: the status history links the first few.
     for i in range(n_reports):
         when = (now - timedelta(days=365) + timedelta(minutes=rng.randrange(365 * 24 * 60 - 2 * 24 * 60)))
         reports.append(Report(
@@ -194,7 +205,7 @@ def gunicorn(workers=WORKERS, threads=THREADS):
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.2)
-        yield base
+        yield Server(base, server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -202,6 +213,43 @@ def gunicorn(workers=WORKERS, threads=THREADS):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+@dataclass
+class Server:
+    base: str
+    pid: int  # gunicorn's master; its workers are in its session
+
+    def cpu_seconds(self):
+        """User and system CPU time of every process of the server's session so far (Linux /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # After the command: state, ppid, pgrp, session (field 6), ... utime (14), stime (15).
+            if int(fields[3]) == self.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+
+def settle(server, deadline_s=900):
+    """Wait until the server is idle (under 20 ms of CPU in half a second): it has drained what it had queued.
+
+    Answering the bare view is not enough: one thread answers it while the others still render."""
+    until = time.monotonic() + deadline_s
+    before = server.cpu_seconds()
+    while time.monotonic() < until:
+        time.sleep(0.5)
+        now = server.cpu_seconds()
+        if now - before < 0.02:
+            return
+        before = now
 
 
 def fetch(url):
@@ -303,11 +351,18 @@ class Measured:
     reports: int
     rounds: int
     seconds: int
+    large_reports: int
+    large_rounds: int
+    large_seconds: int
     loader: str
     workers: int
     threads: int
     page_bytes: int
     results: dict  # scenario: [Result of each round]
+    cpu: dict  # scenario: the server's CPU ms per uncached page, asked for one at a time
+
+    def cpu_ms(self, key):
+        return self.cpu[key]
 
     def total(self, key):
         return sum(r.requests for r in self.results[key]), sum(r.bad for r in self.results[key])
@@ -317,7 +372,9 @@ class Measured:
 
     def ratio(self, key):
         """The median over rounds of the scenario's requests per second over the bare view's in that round."""
-        return statistics.median(r.rps / bare.rps for r, bare in zip(self.results[key], self.results["bare"]))
+        bares = self.results[BARE[key]]
+        return statistics.median(r.rps / bare.rps if bare.rps else float("nan")
+                                 for r, bare in zip(self.results[key], bares))
 
     def latency(self, key):
         """(p50, p99) of the median round."""
@@ -331,7 +388,11 @@ SCENARIOS = (
     ("bare", "Bare `HttpResponse` view"),
     ("cached", "Commitment page, now (page cache)"),
     ("crawl", "Commitment page, a different “as of” per request (no cache can help)"),
+    ("bare_large", "Bare `HttpResponse` view, beside the 100,000 reports"),
+    ("crawl_large", "Commitment page with 100,000 reports, a different “as of” per request"),
 )
+# Each scenario's bare view, for its ratio: the one served in the same round by the same server.
+BARE = {"cached": "bare", "crawl": "bare", "bare": "bare", "bare_large": "bare_large", "crawl_large": "bare_large"}
 
 
 def measure(scale="full", *, seconds=None, rounds=None, loader=None, workers=WORKERS, threads=THREADS):
@@ -340,9 +401,10 @@ def measure(scale="full", *, seconds=None, rounds=None, loader=None, workers=WOR
     In turn, because the machine is shared: whatever else runs slows the scenarios of a round alike,
     and each round's ratio to the bare view holds; the median round is reported.
     """
-    n_reports, default_rounds, default_seconds = SCALES[scale]
+    n_reports, default_rounds, default_seconds, n_large, large_rounds, large_seconds = SCALES[scale]
     seconds = seconds or default_seconds
     rounds = rounds or default_rounds
+    large_rounds = min(rounds, large_rounds)
     loader = loader or default_loader()
     setup_django(DB_NAME)
     from django.utils import timezone
@@ -352,33 +414,64 @@ def measure(scale="full", *, seconds=None, rounds=None, loader=None, workers=WOR
     crawl_base = (now - timedelta(days=365)).replace(second=0, microsecond=0, tzinfo=UTC)
     load = LOADERS[loader]
     results = {}
-    with gunicorn(workers, threads) as base:
+    def timed_load(server, key, url, duration, **kwargs):
+        results.setdefault(key, []).append(load(url, duration, **kwargs))
+        # The load generator stops; the server still renders the requests it had queued (at 100,000
+        # reports, seconds each): the next scenario starts once it answers the bare view at once again.
+        settle(server)
+
+    def cpu_per_page(server, pages, offset):
+        """The server's CPU milliseconds per page, over `pages` uncached pages asked for one after another."""
+        before = server.cpu_seconds()
+        for n in range(pages):
+            stamp = as_of_stamp(offset + 7 * n, crawl_base)
+            status, _body = fetch(f"{server.base}{page}?as_of={stamp}&known_at={stamp}")
+            assert status == 200
+        return 1000 * (server.cpu_seconds() - before) / pages
+
+    def warm(server):
         # Each worker opens its database connection and imports what it lazily imports before the clock runs.
         for _ in range(3 * workers):
-            fetch(base + "/bench/bare/")
-        status, body = fetch(base + page)
+            fetch(server.base + "/bench/bare/")
+        status, body = fetch(server.base + page)
         assert status == 200 and b"Page 1 of" in body, "the page did not render its evidence"
         for _ in range(3 * workers):
-            fetch(base + page)
+            fetch(server.base + page)
             stamp = as_of_stamp(10**6 + _, crawl_base)
-            fetch(f"{base}{page}?as_of={stamp}&known_at={stamp}")
+            fetch(f"{server.base}{page}?as_of={stamp}&known_at={stamp}")
+        return body
+
+    with gunicorn(workers, threads) as server:
+        body = warm(server)
         for _ in range(rounds):
-            results.setdefault("bare", []).append(load(base + "/bench/bare/", seconds))
-            results.setdefault("cached", []).append(load(base + page, seconds))
-            results.setdefault("crawl", []).append(load(base + page, seconds, crawl_base=crawl_base))
-    return Measured(scale, n_reports, rounds, seconds, loader, workers, threads, len(body), results)
+            timed_load(server, "bare", server.base + "/bench/bare/", seconds)
+            timed_load(server, "cached", server.base + page, seconds)
+            timed_load(server, "crawl", server.base + page, seconds, crawl_base=crawl_base)
+        cpu = cpu_per_page(server, CPU_PAGES, 2 * 10**6)
+    # The same commitment with a hundred times the reports: what grows with them shows here.
+    populate(n_large, now)
+    with gunicorn(workers, threads) as server:
+        warm(server)
+        for _ in range(large_rounds):
+            timed_load(server, "bare_large", server.base + "/bench/bare/", seconds)
+            timed_load(server, "crawl_large", server.base + page, large_seconds, crawl_base=crawl_base)
+        cpu_large = cpu_per_page(server, CPU_PAGES, 2 * 10**6)
+    return Measured(scale, n_reports, rounds, seconds, n_large, large_rounds, large_seconds, loader, workers,
+                    threads, len(body), results, {"crawl": cpu, "crawl_large": cpu_large})
 
 
 def report(m):
     lines = []
     for key, label in SCENARIOS:
+        label = label.replace("100,000", f"{m.large_reports:,}")
         requests, bad = m.total(key)
         p50, p99 = m.latency(key)
         lines.append(
-            f"| {label} | {m.rps(key):,.0f} | {m.ratio(key):.3f} | {p50:.1f} | {p99:.1f} | {requests:,} | {bad} |"
+            f"| {label} | {m.rps(key):,.1f} | {m.ratio(key):.3f} | {p50:.1f} | {p99:.1f} | {requests:,} | {bad} |"
         )
     rows = "\n".join(lines)
-    cached, crawl = m.ratio("cached"), m.ratio("crawl")
+    cached, crawl, crawl_large = m.ratio("cached"), m.ratio("crawl"), m.ratio("crawl_large")
+    cpu, cpu_large = m.cpu_ms("crawl"), m.cpu_ms("crawl_large")
     loader = (
         f"wrk (2 threads, {CONNECTIONS} connections)"
         if m.loader == "wrk"
@@ -391,7 +484,9 @@ ago) with {m.reports:,} public reports over the last year (25 listed per page, a
 the year, the status history and an assessment), in an agreement of four commitments, served by
 gunicorn ({m.workers} processes of {m.threads} threads (gthread) on 2 cores, `bench/pages_settings.py`:
 the product's settings and middleware) and loaded by {loader}: {m.rounds} rounds of {m.seconds} s per
-scenario, the scenarios in turn within each round. The page is {m.page_bytes / 1024:.0f} KB.
+scenario, the scenarios in turn within each round. The page is {m.page_bytes / 1024:.0f} KB. Then the
+same commitment with {m.large_reports:,} reports in its window (the data replaced, a second server):
+{m.large_rounds} rounds of the bare view for {m.seconds} s and the crawler for {m.large_seconds} s.
 
 Requests per second are over all rounds; the ratio to a bare `HttpResponse` view served by the same
 server is the median of the rounds' ratios, so that load from elsewhere on the machine, which slows a
@@ -402,27 +497,39 @@ responses other than 200 and socket errors.
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {rows}
 
-Target: the cached page at least 0.5 of the bare view: **{"met" if cached >= 0.5 else "missed"}**
-({cached:.2f}). The crawler's figure ({crawl:.3f} of the bare view) has no target: it is the cost of
-rendering the page, which every request for an "as of" nobody asked for before pays.
+The crawler's CPU per page (every gunicorn process's user and system time, from /proc, over {CPU_PAGES}
+uncached pages of different "as of" asked for one after another once the load is over; PostgreSQL's own
+work is not in it): **{cpu:,.0f} ms at {m.reports:,} reports,
+{cpu_large:,.0f} ms at {m.large_reports:,}** ({cpu_large / cpu:.1f} ×).
+
+Targets: the cached page at least 0.5 of the bare view: **{"met" if cached >= 0.5 else "missed"}**
+({cached:.2f}). The crawler at least 0.1 of the bare view: **{"met" if crawl >= 0.1 else "missed"}** at
+{m.reports:,} reports ({crawl:.3f}), **{"met" if crawl_large >= 0.1 else "missed"}** at
+{m.large_reports:,} ({crawl_large:.4f}). The same CPU per page at both sizes: **{"met" if cpu_large <= 1.5 * cpu
+else "missed"}**.
 
 How the cache stays correct: a page is kept under the data version a PostgreSQL trigger moves on every
 committed write to a table the pages read, the minute for a page shown "now", the address and the
-language, for anonymous readers only (monitor/pages/cache.py, docs/public-pages.md).
+language, for anonymous readers only (monitor/pages/cache.py, docs/public-pages.md). A page given its
+own "as of" and "as known at" is kept the same way, without the minute; the commitment page is kept
+under the parameters it reads alone, normalised (others, their order, a page number that is no
+number, make no new key).
 
 What bounds the cached page: a hit passes the same middleware as the bare view, then makes two round
 trips to PostgreSQL (Django's connection health check, `CONN_HEALTH_CHECKS`, then the data version),
-which the bare view does not, and sends a {m.page_bytes / 1024:.0f} KB body instead of two bytes. What was
-tried, and kept: reading the version in one PL/pgSQL call, planned once per connection (0.17 ms of
-server time per hit down to 0.03 ms); keeping the last pages in each process, so that a hit makes no
-round trip to Redis; gthread workers with keep-alive rather than sync workers, whose new connection
-for every request made the bare view's figures TCP's (connections in TIME_WAIT, one-second SYN
-retransmits at p99) rather than Django's.
+which the bare view does not, and sends a {m.page_bytes / 1024:.0f} KB body instead of two bytes.
 
-What bounds the crawler's figure: rendering, about 80 ms of CPU per page at 1,000 reports in one
-process (cProfile: a quarter judging the commitment, `inputs.standings`; a third listing the evidence,
-which reads the reports a second time; a quarter the template and its chart). The page's query count
-does not grow with the evidence; its CPU does, with the reports it reads.
+What bounds the crawler's figure: rendering. What grew with the reports and no longer does: the status
+history linked every report a breach rested on (now the first {HISTORY_LINKS}, and a count), the
+evidence list read the reports a second time (now the ones the verdict was judged on), the banner's
+second judgement built the details it never shows, and the publication ledger of every report was
+read through the ORM (now one array parameter and plain tuples). What still grows: the verdict
+itself. Judging a ceiling as of an instant nobody asked before reads every report of its window
+(`inputs.evidence_for`), files them (`EvidenceIndex`) and counts events per day in Python; a cited
+view judges twice (as recorded then, and as known now for the banner of later corrections); and the
+evidence list sifts the same reports with the engine's `qualifies` before it paginates. Counts per
+day, kept as reports are written, would let the engine judge a ceiling from them (issue 16, point 2);
+the page would then read its evidence list by index (a keyset page of 25 and a count) instead.
 """
 
 

@@ -25,13 +25,13 @@ def figures(markdown):
     out = {}
     for line in markdown.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 7 and re.fullmatch(r"[\d,]+", cells[1]):
+        if len(cells) == 7 and re.fullmatch(r"[\d,.]+", cells[1]):
             out[cells[0]] = tuple(float(c.replace(",", "")) for c in cells[1:])
     return out
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("loader", LOADERS)
 def test_the_page_benchmark_serves_only_200s_and_reports_every_scenario(loader, own_database):
     database = settings.DATABASES["default"]
@@ -48,13 +48,13 @@ def test_the_page_benchmark_serves_only_200s_and_reports_every_scenario(loader, 
     done = subprocess.run(
         [sys.executable, "-m", "bench.pages", "--scale", "small", "--rounds", "1", "--seconds", "2",
          "--loader", loader],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=170,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=290,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = done.stdout
     assert report.startswith("## Status pages under load")
     rows = figures(report)
-    assert len(rows) == 3, report
+    assert len(rows) == 5, report
     for name, row in rows.items():
         throughput, ratio, p50, p99, requests, bad = row
         assert requests > 0 and bad == 0, (name, row)

@@ -7,7 +7,7 @@ transaction would never see the cache at work.
 
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -324,3 +324,39 @@ def test_every_table_a_public_page_reads_moves_the_data_version(client, talks, w
         watched = {name for (name,) in cursor.fetchall()}
     assert {"evidence_report", "verdicts_statuschange", "terms_commitment", "terms_provision"} <= read
     assert read - watched - NOT_SHOWN == set()
+
+
+# --- cited views: a past "as of" and "as known at" -----------------------------------------------------
+
+
+CITED = {"as_of": "2020-03-11", "known_at": "2020-03-08T12:00Z"}
+
+
+def test_a_cited_view_is_kept_whatever_order_and_extra_parameters_its_address_has(client, talks, wire, clock):
+    report(wire)
+    first, rendering = fetch(client, **CITED)
+    assert status(first) == "met" and rendering > 1
+    # The same view asked for with its parameters the other way round, tracking tags, an empty span, a page
+    # number that is no number (the first page): one page, read from the cache in one query.
+    reordered = page_url() + "?known_at=2020-03-08T12:00Z&utm_source=feed&as_of=%202020-03-11&span=&page=first"
+    assert fetch(client, reordered) == (first, 1)
+    # A later minute of the clock does not move it, as it moves a page of "now": it depends on the data alone.
+    clock.shift(timedelta(minutes=7))
+    assert fetch(client, **CITED) == (first, 1)
+
+
+def test_a_correction_after_a_cited_view_shows_its_banner_on_the_next_visit_and_keeps_its_verdict(
+        client, talks, wire, clock):
+    talks_open = report(wire)
+    first, _ = fetch(client, **CITED)
+    assert fetch(client, **CITED) == (first, 1)
+    assert "Corrections made since change this" not in first
+    # Two days later the report is found to be about something else: the view cited as known on 8 March
+    # still says what was known then, and now says that a correction since changes it.
+    clock.move_to(datetime(2020, 3, 10, 9, 0, tzinfo=UTC))
+    talks_open.category = "ceasefire_declared"
+    talks_open.save()
+    corrected, rendering = fetch(client, **CITED)
+    assert rendering > 1
+    assert status(corrected) == "met"
+    assert "Corrections made since change this" in corrected

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 # What matters is that the count does not grow with the evidence (the equalities below). The ceiling
 # catches a page that starts reading per row. These tests name both cutoffs, so every page here is a cited
 # view: it reads what was recorded then from the history and judges once more with today's terms for the
-# banner (docs/public-pages.md gives the parts). Measured: agreement page 34, commitment page 35–37, API 32,
+# banner (docs/public-pages.md gives the parts). Measured: agreement page 34, commitment page 31–33, API 32,
 # text page 25, a cited commitment page after revisions and corrections 38. Of these, the page cache reads 1
 # (the data version; a test writes in its own transaction, so the version is refused and the page rendered).
 MAX_QUERIES = 40

@@ -90,9 +90,29 @@ def cacheable_response(request, response):
     )
 
 
-def key_for(request, version, now):
+def address_for(request, params=None):
+    """The request's address as its page's key names it.
+
+    `params`: {name: normalise} for a view that reads only these query parameters and shows no other
+    (the commitment page: the cutoffs, the page of evidence, the chart's span). Any other parameter is
+    left out, and each value is normalised (`normalise(value)` names the page it gives; None: as though
+    it were not given), in a fixed order: `?utm_source=x`, `?b=2&a=1` and `?page=first` reach the page
+    already kept for the same view rather than making a new key, and a new render, each. None: every
+    parameter as given (a view whose parameters are not known here).
+    """
+    if params is None:
+        return request.build_absolute_uri()
+    kept = []
+    for name, normalise in params.items():
+        value = normalise(request.GET.get(name))
+        if value is not None:
+            kept.append(f"{name}={value}")
+    return request.build_absolute_uri(request.path) + "?" + "&".join(kept)
+
+
+def key_for(request, version, now, params=None):
     """The cache key of this request's page; `now` is None for a page that does not depend on the clock."""
-    address = request.build_absolute_uri()
+    address = address_for(request, params)
     parts = [version, translation.get_language() or "", now.isoformat() if now else "-", address]
     return "pages:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -206,12 +226,13 @@ def _render_if_allowed(request, render, now):
     return too_many_renders(wait) if wait else render(now)
 
 
-def serve(request, render, *, follows_clock, now=None):
+def serve(request, render, *, follows_clock, now=None, params=None):
     """The page `render(now)` makes for this request, from the cache when it holds it.
 
     `now` (floored to the minute) is passed to `render`, so the page is shown as of exactly the minute
     it is kept under. `follows_clock` is False for a page whose content does not depend on the clock.
-    A render the cache cannot spare counts against the client's rate (`render_limited`).
+    `params`: the query parameters the page reads, normalised (`address_for`). A render the cache
+    cannot spare counts against the client's rate (`render_limited`).
     """
     now = minute(now or timezone.now())
     if request.user.is_authenticated:
@@ -221,7 +242,7 @@ def serve(request, render, *, follows_clock, now=None):
     version = data_version()
     if version is None:
         return _render_if_allowed(request, render, now)
-    key = key_for(request, version, now if follows_clock else None)
+    key = key_for(request, version, now if follows_clock else None, params)
     kept = recent.get(key)
     if kept is None:
         try:

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
-from django.db.models import BigIntegerField, Exists, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models import BigIntegerField, Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Abs, Cast, Coalesce, Greatest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +41,8 @@ from terms.rules import normalize_name
 qualifies = engine.qualifies
 
 EVIDENCE_PER_PAGE = 25
+# Reports linked from each row of the status history (the rest are counted: "and 212 more").
+HISTORY_EVIDENCE = 10
 
 # The headline groups, in the order a reader scans them. The first five are always shown.
 HEADLINE = (
@@ -524,7 +526,8 @@ def with_evidence_kept(reports, known_at):
 class ChangeRow:
     change: StatusChange
     sentence: str | None
-    evidence: list
+    evidence: list  # the first HISTORY_EVIDENCE reports it rests on that this audience may see
+    more: int = 0  # how many more of those it rests on
 
 
 @dataclass
@@ -606,13 +609,15 @@ def with_status_since(rows, cut, audience):
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
     """The commitment page, or None if the agreement has no commitment with this key."""
     tz = ZoneInfo(agreement.time_zone)
-    standings = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=cut.given)
+    # The reports the verdicts were judged on are the ones the evidence list sifts: read once, not twice.
+    standings, evidence = inputs.standings_and_evidence(
+        [agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=cut.given
+    )
     standing = next((s for s in standings if s.commitment.key == key), None)
     if standing is None:
         return None
     commitment = standing.commitment
     term = standing.term
-    evidence = inputs.evidence_for([term], cut.known_at, recorded=cut.given)
     qualifying = _qualifying([term], evidence, cut.as_of)[term.id]
 
     # In the order detected: each change follows the one before it, though a correction may take effect
@@ -621,13 +626,18 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     changes = StatusChange.objects.filter(
         commitment=commitment, party__isnull=True, detected_at__lte=cut.known_at, effective_at__lte=cut.as_of
     ).order_by("detected_at", "id")
-    evidence_rows = Report.objects.select_related("source").order_by("occurred_at")
+    # A change links the first few reports it rests on, those this audience may see; a breach of a ceiling
+    # can rest on thousands, and the page must not grow with them (the evidence list holds them all).
+    evidence_rows = audience.reports(Report.objects.select_related("source")).order_by("occurred_at", "id")
+    linked = StatusChange.evidence.through.objects.filter(
+        statuschange_id=OuterRef("pk"), report__in=audience.reports().values("id")
+    ).order_by().values("statuschange_id").annotate(n=Count("id")).values("n")
     changes = list(
-        audience.status_changes(changes, known_at=cut.known_at).prefetch_related(
-            Prefetch("evidence", queryset=evidence_rows)
-        )
+        audience.status_changes(changes, known_at=cut.known_at)
+        .annotate(evidence_count=Coalesce(Subquery(linked), 0))
+        .prefetch_related(Prefetch("evidence", queryset=evidence_rows[:HISTORY_EVIDENCE], to_attr="linked"))
     )
-    change_ids = {r.id for c in changes for r in c.evidence.all()}
+    change_ids = {r.id for c in changes for r in c.linked}
     change_ids |= {i for c in changes for i in publication.ids_in_params(c.reason_params)}
     context_ids = set(standing.computed.context)
     ledger = publication.Ledger.load(
@@ -663,7 +673,8 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     ]
 
     markers = Counter()
-    for e in qualifying:
+    # Only the timeline chart marks the days with reports: a ceiling's and a target's charts read the verdict.
+    for e in qualifying if commitment.kind not in (tm.CEILING, tm.TARGET) else ():
         if audience.counts(e.id, ledger):
             markers[(local_day(e.occurred_at, tz), e.stance)] += 1
     marker_days = sorted({day for day, _stance in markers})
@@ -677,8 +688,9 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
     change_rows = []
     for c in changes:
         _params, sentence, _withheld = audience.reason(c.reason_code, c.reason_params, c.new_status, ledger)
-        shown = [r for r in c.evidence.all() if audience.shows_row(r.id, ledger)]
-        change_rows.append(ChangeRow(change=c, sentence=sentence, evidence=shown))
+        shown = [r for r in c.linked if audience.shows_row(r.id, ledger)]
+        change_rows.append(ChangeRow(change=c, sentence=sentence, evidence=shown,
+                                     more=max(0, c.evidence_count - len(shown))))
     return CommitmentDetail(
         verdict=verdict,
         term=term,

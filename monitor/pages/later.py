@@ -57,7 +57,8 @@ def change(request, agreement, cut, verdicts, view, url_kwargs):
     shown = {v.commitment.id: v for v in verdicts if v.shown}
     if not shown:
         return None
-    now = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=False)
+    # Only the statuses are compared: the details (a ceiling's daily series, the account) are not built.
+    now = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=False, details=False)
     current = {s.commitment.id: s.status for s in now}
     changed = tuple(v.commitment.key for pk, v in shown.items() if current.get(pk) != v.status)
     if not changed:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -181,11 +181,42 @@ def _text(request, agreement, now):
     return _finish(request, response, audience)
 
 
+def _text_value(value):
+    # As the cutoffs are read (monitor.pages.instants): stripped, and empty is not given.
+    return (value or "").strip() or None
+
+
+def _page_number(value):
+    # As Django's Paginator.get_page reads it: anything but a whole number is the first page.
+    value = (value or "").strip()
+    return str(int(value)) if value.isdigit() and len(value) <= 9 else None
+
+
+# What the commitment page reads of its address, each value as the page reads it: the page is kept
+# under these alone (monitor/pages/cache.py, `address_for`), and shows no other parameter in its links.
+COMMITMENT_PARAMS = {
+    instants.AS_OF: _text_value,
+    instants.KNOWN_AT: _text_value,
+    "page": _page_number,
+    "span": lambda value: RECENT if value == RECENT else None,
+}
+
+
 @reads_cutoffs
 def commitment(request, agreement, key):
     return cache.serve(
-        request, lambda now: _commitment(request, agreement, key, now), follows_clock=not instants.given(request.GET)
+        request, lambda now: _commitment(request, agreement, key, now), follows_clock=not instants.given(request.GET),
+        params=COMMITMENT_PARAMS,
     )
+
+
+def _kept_params(request):
+    """The commitment page's own parameters, normalised, for the links it makes to itself (`COMMITMENT_PARAMS`)."""
+    out = QueryDict(mutable=True)
+    for name, normalise in COMMITMENT_PARAMS.items():
+        if (value := normalise(request.GET.get(name))) is not None:
+            out[name] = value
+    return out
 
 
 def _commitment(request, agreement, key, now):
@@ -195,7 +226,7 @@ def _commitment(request, agreement, key, now):
     if not error and (response := _incomplete(request, cut, "pages:commitment", **kwargs)):
         return response
     audience = Audience(request.user)
-    detail = data.commitment_detail(agreement, key, cut, audience, request.GET.get("page") or 1)
+    detail = data.commitment_detail(agreement, key, cut, audience, _page_number(request.GET.get("page")) or 1)
     if detail is None:
         raise Http404(_("This agreement has no such commitment."))
     tz = ZoneInfo(agreement.time_zone)
@@ -207,6 +238,8 @@ def _commitment(request, agreement, key, now):
         "verdict": detail.verdict,
         "chart": (chart := _chart(commitment, detail, tz, cut, recent=request.GET.get(SPAN) == RECENT)),
         "chart_switch": _chart_switch(request, chart),
+        # The pager's links keep the page's own parameters only: the page is cached under those alone.
+        "page_params": _kept_params(request),
         "rule_sentences": plain.rule_sentences(
             detail.term, list(commitment.owed_by.all()), agreement.signed_on, detail.anchor
         ),
@@ -238,7 +271,7 @@ def _chart_switch(request, chart):
     or None when the chart has no more than 90 days to show."""
     if chart is None or not chart.whole or (chart.whole[1] - chart.whole[0]).days < charts.RECENT_DAYS:
         return None
-    params = {k: v for k, v in request.GET.items() if k != SPAN}
+    params = {k: v for k, v in _kept_params(request).items() if k != SPAN}
     anchor = "#chart-section-title"
     whole = ("?" + urlencode(params) if params else "?") + anchor
     recent = "?" + urlencode({**params, SPAN: RECENT}) + anchor

@@ -339,7 +339,10 @@ def _recorded_evidence(terms, known_at, categories):
     changes = verification_for(candidates, known_at)
     versions = as_recorded.versions(Report, known_at).filter(chosen).values_list(
         *EVIDENCE_FIELDS, "history_type", as_recorded.BEFORE)
-    without_history = Report.objects.filter(current, ~Exists(history.filter(id=OuterRef("id"))))
+    # Known by the cutoff, in SQL: of a report with no history only the row now says when it was recorded,
+    # and the loop below would drop the later ones anyway, after reading them all.
+    without_history = Report.objects.filter(current, ~Exists(history.filter(id=OuterRef("id"))),
+                                            recorded_at__lte=known_at)
     kept, wanted = [], (None if categories is None else set(categories))
     for row in [*rows(versions), *(r + ("+", 1) for r in rows(without_history.values_list(*EVIDENCE_FIELDS)))]:
         (_pk, _source, _at, _until, _precision, recorded_at, category, sub_category, *_rest) = row
@@ -618,22 +621,32 @@ def _prefetched(instance, name, objects):
                                           manager.prefetch_cache_name: queryset}
 
 
-def standings(agreements, *, as_of, known_at=None, recorded=None):
+def standings(agreements, *, as_of, known_at=None, recorded=None, details=True):
     """Every commitment's standing in these agreements, as of `as_of`, as known at `known_at`.
 
     `recorded`: read the terms, the parties' names, the sources' grades and the reports' contents as
     they were recorded at `known_at` (their history: a view cited "as known at" a past instant keeps
     showing what it showed, docs/architecture.md); False: as they are now, only recording and
     verification times respected (the present view, and what a cited view's banner compares with).
-    Default: recorded when `known_at` is given.
+    Default: recorded when `known_at` is given. `details=False`: verdicts without their details (the
+    daily series, the account of the evidence), for a caller that reads only the statuses.
 
     A fixed number of queries, whatever the number of commitments and reports.
+    """
+    return standings_and_evidence(agreements, as_of=as_of, known_at=known_at, recorded=recorded, details=details)[0]
+
+
+def standings_and_evidence(agreements, *, as_of, known_at=None, recorded=None, details=True):
+    """(`standings`, the evidence they were judged on: `evidence_for` of all their terms).
+
+    For the commitment page, which lists the reports the verdict weighed: reading them once more
+    would double the page's work at every size.
     """
     recorded = known_at is not None if recorded is None else recorded
     known_at = as_of if known_at is None else known_at
     if recorded:
         commitments, terms = _recorded_terms(agreements, known_at)
-        return _judged(commitments, terms, as_of, known_at, recorded=True)
+        return _judged(commitments, terms, as_of, known_at, recorded=True, details=details)
     # The owing parties prefetched (their slugs are shown), their names read with the non-party
     # actors' in one query (`names_of`): three queries, as many as a prefetch of parties and names.
     commitments = list(commitments_for(agreements, parties=False).prefetch_related("owed_by"))
@@ -653,10 +666,10 @@ def standings(agreements, *, as_of, known_at=None, recorded=None):
         )
         for c in commitments
     ]
-    return _judged(commitments, terms, as_of, known_at)
+    return _judged(commitments, terms, as_of, known_at, details=details)
 
 
-def _judged(commitments, terms, as_of, known_at, recorded=False):
+def _judged(commitments, terms, as_of, known_at, recorded=False, details=True):
     evidence = evidence_for(terms, known_at, recorded=recorded)
     terms = with_reported(terms, evidence, declared_categories(), known_at, recorded)
     verdicts = engine.evaluate_agreement(
@@ -666,6 +679,7 @@ def _judged(commitments, terms, as_of, known_at, recorded=False):
         known_at=known_at,
         coverage=coverage_for(known_at),
         due_soon_days=settings.MONITOR_DUE_SOON_DAYS,
+        details=details,
     )
     assessments = latest_assessments([c.id for c in commitments], known_at)
-    return [Standing(c, verdicts[c.id], assessments.get(c.id), t) for c, t in zip(commitments, terms)]
+    return [Standing(c, verdicts[c.id], assessments.get(c.id), t) for c, t in zip(commitments, terms)], evidence
