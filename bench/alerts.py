@@ -395,14 +395,8 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
     rng = random.Random(seed)
     result = Result(scale=scale, sizes=sizes, workers=workers)
     with ExitStack() as stack:
-        if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-alerts-")))
-        workdir = Path(workdir)
-        stack.push(lambda kind, exc, tb: _print_logs(workdir) if kind is not None else None)
+        workdir = _workdir(stack, workdir, "bench-alerts-")
         zones_dir = workdir / "zones"
-        zones_dir.mkdir(exist_ok=True)
-        stack.enter_context(zones_in(zones_dir))
-        stack.enter_context(quiet_smtp_log())
 
         today = timezone.now().date()
         source = Source.objects.create(name="Monitoring mission", kind="monitoring_mission", reliability="B")
@@ -485,6 +479,20 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
         result.commitments = Commitment.objects.count()
         result.report_rows = Report.objects.count()
     return result
+
+
+def _workdir(stack, workdir, prefix):
+    """The run's directory (a temporary one unless given), its workers' logs printed if the run fails, its
+    zone files in place and the SMTP server's log quiet, for as long as `stack` lasts."""
+    if workdir is None:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix=prefix))
+    workdir = Path(workdir)
+    stack.push(lambda kind, exc, tb: _print_logs(workdir) if kind is not None else None)
+    zones_dir = workdir / "zones"
+    zones_dir.mkdir(exist_ok=True)
+    stack.enter_context(zones_in(zones_dir))
+    stack.enter_context(quiet_smtp_log())
+    return workdir
 
 
 def _print_logs(workdir):
@@ -841,14 +849,8 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
     result.commitments = Commitment.objects.filter(agreement__in=in_force()).count()
     result.reports = Report.objects.count()
     with ExitStack() as stack:
-        if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-alerts-check-")))
-        workdir = Path(workdir)
-        stack.push(lambda kind, exc, tb: _print_logs(workdir) if kind is not None else None)
+        workdir = _workdir(stack, workdir, "bench-alerts-check-")
         zones_dir = workdir / "zones"
-        zones_dir.mkdir(exist_ok=True)
-        stack.enter_context(zones_in(zones_dir))
-        stack.enter_context(quiet_smtp_log())
         set_schedule(sweep_every=60)  # production's interval: the guarantee, not what makes the email quick
 
         smtp = _stamped_smtp_server(realparts).start()
