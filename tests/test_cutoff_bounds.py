@@ -150,8 +150,18 @@ class Work:
 
 @pytest.fixture
 def work(monkeypatch):
-    spy = Work(inputs.standings)
-    monkeypatch.setattr(inputs, "standings", spy)
+    """Watches `inputs.standings`, and `standings_and_evidence`, which the commitment page asks for: the same work."""
+    real = inputs.standings_and_evidence
+    kept = {}
+
+    def judged(agreements, **options):
+        found, kept["evidence"] = real(agreements, **options)
+        return found
+
+    spy = Work(judged)
+    monkeypatch.setattr(inputs, "standings", lambda agreements, **options: spy(agreements, **options))
+    monkeypatch.setattr(inputs, "standings_and_evidence",
+                        lambda agreements, **options: (spy(agreements, **options), kept["evidence"]))
     return spy
 
 

@@ -182,9 +182,10 @@ class Evidence:
         try:
             first_day = local_day(self.occurred_at, tz)
             return day_start(first_day + SPANS.get(self.precision, SPANS["day"]), tz)
-        except OverflowError:
+        except (OverflowError, ValueError):
             # A report dated at the very ends of time (0001-01-01, 9999-12-31) has no local day in some
-            # zones: it ends a day after it began, or, at the far end, never.
+            # zones, nor a month after it (dateutil says ValueError): it ends a day after it began, or,
+            # at the far end, never.
             if self.occurred_at.year > 1:
                 return datetime.max.replace(tzinfo=UTC)
             return self.occurred_at + SPANS["day"]
