@@ -7,8 +7,9 @@ worker processes judge different agreements at once. On the data `bench/generate
 (full: 10,000 commitments in 100 agreements, 1,000,000 reports; small: 1,000 commitments in 100
 agreements of 10, 20,000 reports), every agreement in force and its statuses recorded once, the
 nightly check (`monitor.check`: every commitment of every agreement judged again, one task per
-agreement) is sent to real Celery workers (solo pool, one process each) and timed from the send to
-the last agreement's run committed: once with one worker process, once with two. Both runs judge
+group of agreements sharing parties, `sweep.sharing`) is sent to real Celery workers (solo pool, one
+process each) and timed from the send to the last group's run committed: once with one worker
+process, once with two. Both runs judge
 the same commitments and record nothing new.
 
 Target (issue 16): two processes at least 1.3x the throughput of one, on 2 cores that also run
@@ -52,7 +53,7 @@ def measure(scale, workdir, log=print):
     import redis
 
     from monitor.alerts import models as am
-    from monitor.alerts.sweep import run_sweep
+    from monitor.alerts.sweep import in_force, run_sweep, sharing
     from monitor.celery import app as celery_app
     from tests import realparts
 
@@ -81,12 +82,14 @@ def measure(scale, workdir, log=print):
             try:
                 for worker in workers:
                     worker.start()
+                groups = len(sharing(in_force()))
                 started_at = timezone.now()
                 started = time.perf_counter()
                 celery_app.send_task("monitor.check")
                 runs = am.SweepRun.objects.filter(trigger=am.CHECK, started_at__gte=started_at, finished_at__isnull=False)
-                realparts.wait_until(lambda: runs.count() >= result.agreements, timeout=3600, every=0.2,
-                                     what="every agreement's check")
+                # One run per group of agreements sharing parties (`sweep.sharing`): one task each.
+                realparts.wait_until(lambda: runs.count() >= groups, timeout=3600, every=0.2,
+                                     what="every group's check")
                 result.seconds[processes] = time.perf_counter() - started
                 result.judged[processes] = sum(r.commitments_evaluated for r in runs)
                 result.transitions[processes] = sum(r.transitions for r in runs)
