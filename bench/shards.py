@@ -112,9 +112,9 @@ def section(result, command):
         "## Sweeps on several workers",
         "",
         f"`{command}`: the nightly check (`monitor.check`, every commitment judged again, one task per"
-        f" agreement) over {result.agreements} agreements, {result.commitments:,} commitments and"
-        f" {result.reports:,} reports, sent to real Celery workers (solo pool), timed from the send to the"
-        " last agreement's run committed. Both runs judge every commitment and record nothing new.",
+        f" group of agreements sharing parties) over {result.agreements} agreements, {result.commitments:,}"
+        f" commitments and {result.reports:,} reports, sent to real Celery workers (solo pool), timed from the"
+        " send to the last group's run committed. Both runs judge every commitment and record nothing new.",
         "",
         "| measure | figure | target | met |",
         "| --- | --- | --- | --- |",
@@ -122,10 +122,11 @@ def section(result, command):
         f"| two worker processes | {result.seconds[2]:.1f} s ({result.judged[2]:,} commitments judged) | | |",
         f"| **throughput, two / one** | **{result.speedup:.2f}** | ≥ {TARGET} | {yes(result.speedup >= TARGET)} |",
         "",
-        f"On {machine()}, where the workers share the cores with PostgreSQL. Each agreement is one task"
-        " under its own lock, so throughput grows with the worker processes (on one machine or several) until"
-        " the cores, PostgreSQL's included, are busy, or until there are fewer agreements than processes: one"
-        " agreement is judged by one process at a time.",
+        f"On {machine()}, where the workers share the cores with PostgreSQL. Each group of agreements sharing"
+        " parties is one task (each agreement under its own lock, the group's reports read once), so"
+        " throughput grows with the worker processes (on one machine or several) until the cores,"
+        " PostgreSQL's included, are busy, or until there are fewer groups than processes: one group is"
+        " judged by one process at a time.",
     ]) + "\n"
 
 
