@@ -407,17 +407,7 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
         run_sweep(now=timezone.now(), trigger=am.MANUAL)  # every commitment's status before the clock starts
         set_schedule()
 
-        smtp = _stamped_smtp_server(realparts).start()
-        stack.callback(smtp.stop)
-        env = realparts.process_env(
-            smtp.port, REDIS_URL=BROKER_URL, CACHE_URL=BROKER_URL,
-            # The worker finds the deadlines' zones first, then the system's and the tzdata package's.
-            PYTHONTZPATH=os.pathsep.join([str(zones_dir), *zoneinfo.TZPATH]),
-            # Production's values, not the real-parts tests' (nothing here fails or retries).
-            MONITOR_SEND_LEASE_SECONDS="300", MONITOR_RETRY_BASE_SECONDS="30",
-        )
-        _flush(BROKER_URL)
-        stack.enter_context(realparts.broker(celery_app, BROKER_URL))  # on_commit enqueues reach our worker
+        smtp, env = _mail_and_broker(stack, zones_dir, realparts, celery_app)
         started = []
         for n in range(1, workers + 1):
             worker = realparts.Worker(env, workdir / f"worker-{n}.log", f"benchalerts{n}")
@@ -479,6 +469,22 @@ def measure(scale="small", workdir=None, seed=6, workers=WORKER_PROCESSES):
         result.commitments = Commitment.objects.count()
         result.report_rows = Report.objects.count()
     return result
+
+
+def _mail_and_broker(stack, zones_dir, realparts, celery_app):
+    """A stamped SMTP server and the broker for as long as `stack` lasts; (the server, the workers' environment)."""
+    smtp = _stamped_smtp_server(realparts).start()
+    stack.callback(smtp.stop)
+    env = realparts.process_env(
+        smtp.port, REDIS_URL=BROKER_URL, CACHE_URL=BROKER_URL,
+        # The worker finds the deadlines' zones first, then the system's and the tzdata package's.
+        PYTHONTZPATH=os.pathsep.join([str(zones_dir), *zoneinfo.TZPATH]),
+        # Production's values, not the real-parts tests' (nothing here fails or retries).
+        MONITOR_SEND_LEASE_SECONDS="300", MONITOR_RETRY_BASE_SECONDS="30",
+    )
+    _flush(BROKER_URL)
+    stack.enter_context(realparts.broker(celery_app, BROKER_URL))  # on_commit enqueues reach our worker
+    return smtp, env
 
 
 def _workdir(stack, workdir, prefix):
@@ -853,15 +859,7 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
         zones_dir = workdir / "zones"
         set_schedule(sweep_every=60)  # production's interval: the guarantee, not what makes the email quick
 
-        smtp = _stamped_smtp_server(realparts).start()
-        stack.callback(smtp.stop)
-        env = realparts.process_env(
-            smtp.port, REDIS_URL=BROKER_URL, CACHE_URL=BROKER_URL,
-            PYTHONTZPATH=os.pathsep.join([str(zones_dir), *zoneinfo.TZPATH]),
-            MONITOR_SEND_LEASE_SECONDS="300", MONITOR_RETRY_BASE_SECONDS="30",
-        )
-        _flush(BROKER_URL)
-        stack.enter_context(realparts.broker(celery_app, BROKER_URL))
+        smtp, env = _mail_and_broker(stack, zones_dir, realparts, celery_app)
         started_at = timezone.now()
         first = datetime.fromtimestamp(int(time.time() + SETUP_LEAD[scale]) + 1, tz=UTC)
         due_instants = [first + timedelta(seconds=spacing * k) for k in range(n_deadlines)]
