@@ -1,7 +1,9 @@
 """The sweep: judge commitments, record transitions, queue the alerts they owe.
 
 Sweeps are per agreement. Each is one transaction holding that agreement's lock (on PostgreSQL,
-a transaction-level advisory lock keyed on the agreement), so the sweeps of several agreements
+a transaction-level advisory lock keyed on the agreement; a sweep judging everything takes the
+locks of a group of agreements sharing parties in one transaction, in ascending order, and reads
+their reports once: `sharing`), so the sweeps of several agreements
 run at once on several workers (`monitor.sweep` fans out one task per agreement in force), while
 two sweeps of one agreement run one after another; each reads the state *after* taking the lock,
 so the second finds the first's transitions already recorded and records nothing. Two database
@@ -159,7 +161,8 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None, wait=True)
     the next tick, and a deadline's own sweep (`schedule_timed_sweeps`) waits.
 
     `agreements`: the ids of the agreements to sweep (by default every one in force), each in a
-    transaction of its own under its own lock, one after another. `changes`: a description of
+    transaction of its own under its own lock, one after another; judging everything, agreements
+    sharing parties share one transaction and one read of the reports (`sharing`). `changes`: a description of
     changed reports (`triggers.describe`); only the commitments they can affect are judged.
     The scope follows from the trigger (the module's docstring).
     """
