@@ -231,11 +231,12 @@ def test_a_re_evaluation_triggered_by_a_report_no_commitment_counts_reads_no_rep
         run = run_sweep(now=NOW, trigger=am.REPORTS, changes=triggers.describe([protest.id]))
 
     assert (run.commitments_evaluated, run.transitions) == (0, 0)
-    # Only the changed report itself is read (and its history), to learn what it touches; no report
-    # is read to judge, as though a commitment taking any category were in scope.
+    # Only the changed report itself is read (as it is, and its history, with whether it was edited or
+    # re-verified), to learn what it touches; no report is read to judge, as though a commitment taking
+    # any category were in scope.
     reading_reports = [q["sql"] for q in queries.captured_queries
                        if re.search(r'FROM "evidence_(report|verificationchange)"', q["sql"])]
-    assert len(reading_reports) == 1 and "GROUP BY" in reading_reports[0]
+    assert len(reading_reports) == 2 and all("GROUP BY" in sql for sql in reading_reports)
 
 
 def test_a_huge_change_queues_a_small_message(monkeypatch, django_capture_on_commit_callbacks):

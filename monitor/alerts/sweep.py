@@ -49,6 +49,8 @@ from monitor.alerts import models as am
 from monitor.evidence.publication import under_review
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
+from monitor.verdicts.engine.kinds import breach_stands
+from monitor.verdicts.engine.shares import per_party
 from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import COMPUTED, CORRECTION, StatusChange
 from terms.models import CEILING, IN_FORCE, PROHIBITION, Agreement, Commitment
@@ -87,6 +89,30 @@ def _silent(terms, changed):
     if not candidates:
         return set()
     return {pk for pk, change in latest_changes(candidates).items() if change.new_status == S.NO_DATA}
+
+
+def _breaches_standing(terms, changed):
+    """Commitments breached for good, which changes that only add acts leave breached (`engine.affected`).
+
+    Their kind says a breach of their rule stands whatever acts are added (`breach_stands`: a ban without
+    recovery, a ceiling over its window or without recovery), and their latest recorded status is
+    breached, every owing party's too when judged per party. Asked only when some change adds acts,
+    in two queries for the candidates.
+    """
+    if not any(ch.adds_acts for ch in changed):
+        return frozenset()
+    candidates = {t.id: t for t in terms if breach_stands(t)}
+    if not candidates:
+        return frozenset()
+    breached = {pk for pk, change in latest_changes(list(candidates)).items() if change.new_status == S.BREACHED}
+    parties = defaultdict(dict)
+    for (pk, party_id), change in latest_party_changes(list(breached)).items():
+        parties[pk][party_id] = change.new_status
+    return frozenset(
+        pk for pk in breached
+        if not per_party(candidates[pk])
+        or all(parties[pk].get(p.id) == S.BREACHED for p in candidates[pk].owing)
+    )
 
 
 def _lock(agreement_id):
@@ -249,7 +275,8 @@ def _affected_by(rows, now):
         if changed:
             agreements = Agreement.objects.filter(state=IN_FORCE)
             terms = inputs.terms_for(list(inputs.commitments_for(agreements, parties=False)))
-            chosen |= engine.affected(terms, changed, as_of=now) | _silent(terms, changed)
+            chosen |= (engine.affected(terms, changed, as_of=now, breaches_standing=_breaches_standing(terms, changed))
+                       | _silent(terms, changed))
     return chosen
 
 
@@ -458,7 +485,8 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None,
     if scope == CHANGED:
         # Read after taking the lock, like everything else: the reports as they are now.
         changed = inputs.changes_for(changes)
-        chosen = engine.affected(terms, changed, as_of=now) | _silent(terms, changed)
+        chosen = (engine.affected(terms, changed, as_of=now, breaches_standing=_breaches_standing(terms, changed))
+                  | _silent(terms, changed))
     if scope != EVERY:
         needed = engine.anchors_of(terms, chosen)  # an anchored commitment is judged from its anchor's verdict
         commitments = [c for c in commitments if c.id in chosen]

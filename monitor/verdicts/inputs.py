@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, Exists, F, Max, Min, OuterRef, Prefetch, Q, Value
+from django.db.models import (
+    BooleanField, CharField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Prefetch, Q, Value,
+)
 
 from monitor.evidence.models import Coverage, Report, ReportName, Source, VerificationChange
 from monitor.verdicts import engine
@@ -409,9 +411,17 @@ def changes_for(description):
             chosen |= Q(id__range=(first, last))
     else:
         chosen = Q(id__in=description.get("ids", ()))
+    # Whether a new breach can only add to a standing one (`engine.Change.adds_acts`): a report changed since it
+    # was written (an edit's history row, a verification) or grouped as one event with others may take an
+    # act away or move it, so it counts as neither new nor alone.
+    history = Report.history.model.objects.filter(id=OuterRef("id"), history_type__in=("~", "-"))
+    verified = VerificationChange.objects.filter(report_id=OuterRef("id"))
+    flags = {"edited": ExpressionWrapper(Exists(history) | Exists(verified), output_field=BooleanField()),
+             "grouped": ExpressionWrapper(Q(event__isnull=False), output_field=BooleanField())}
     out = set()
     for reports in (Report.objects.filter(chosen), Report.history.model.objects.filter(chosen)):
-        shapes = reports.order_by().values(*CHANGE_FIELDS).annotate(first=Min("occurred_at"), last=Max("occurred_at"))
+        shapes = (reports.order_by().annotate(**flags).values(*CHANGE_FIELDS, "stance", *flags)
+                  .annotate(first=Min("occurred_at"), last=Max("occurred_at")))
         out.update(engine.Change(**shape) for shape in shapes)
     return out
 

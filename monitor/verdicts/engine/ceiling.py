@@ -185,6 +185,16 @@ def _judge(ctx, reports):
                        days_with_data, days)
 
 
+def breach_stands(rule):
+    """Whether a breach stands whatever acts are added: over the window, or day by day without recovery days.
+
+    More events only add to a day's or the window's count (`index.affected`). Not so events grouped with
+    others' reports: an event counts on its earliest report's day, so a new report of it can move it to
+    another day (`Change.adds_acts` leaves those out).
+    """
+    return rule.period == "window" or rule.recovery_days is None
+
+
 def reads(window):
     """Only events inside the window."""
     return window.opens_at, window.closes_at

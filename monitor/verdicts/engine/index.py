@@ -121,9 +121,18 @@ class Change:
     last: datetime
     actor2: str = ""
     interaction: str = ""
+    stance: str = "affirms"
+    # Reports of a shape grouped as one event with others, or edited or deleted since they were written.
+    grouped: bool = False
+    edited: bool = False
+
+    @property
+    def adds_acts(self):
+        """Only new reports of acts, each its own event: they can add to a breach, never undo one."""
+        return self.stance == "affirms" and not self.grouped and not self.edited
 
 
-def affected(terms, changes, *, as_of):
+def affected(terms, changes, *, as_of, breaches_standing=frozenset()):
     """Ids of the commitments among `terms` whose verdict as of `as_of` these changes may move.
 
     A commitment is affected when a changed report is linked to it by hand, or its rule would
@@ -134,6 +143,12 @@ def affected(terms, changes, *, as_of):
     (whenever: the milestone may be reached earlier or later than it was); and, transitively,
     when it is counted from an affected one (whatever the moment: a report can move when an
     anchor is met, missed or first breached).
+
+    `breaches_standing`: ids of commitments breached for good (their kind's `breach_stands`, and
+    breached now, every owing party too when judged per party). New acts can only add to such a
+    breach: changes that only add acts (`Change.adds_acts`) do not affect them, which is what keeps
+    a stream of new events from re-judging every ban broken years ago (docs/architecture.md,
+    "When to judge again").
     """
     shelf, every, linked = _Shelf(), [], set()
     for change in sorted(changes, key=attrgetter("first")):
@@ -154,6 +169,7 @@ def affected(terms, changes, *, as_of):
         if span is None:
             return False
         opens, closes = span
+        standing = term.id in breaches_standing
         # What the rule counts, and what it shows as context: a changed non-party act moves the context.
         if term.rule.categories:
             lists = [rows.rows for rows in shelf.lists(term) + shelf.context_lists(term)]
@@ -167,7 +183,7 @@ def affected(terms, changes, *, as_of):
             for row in rows:  # in order of `first`
                 if row.e.first > as_of or (closes is not None and row.e.first >= closes):
                     break
-                if opens is None or row.e.last >= opens:
+                if (opens is None or row.e.last >= opens) and not (standing and row.e.adds_acts):
                     return True
         return False
 

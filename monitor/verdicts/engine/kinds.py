@@ -6,7 +6,9 @@ A kind is a module here named after it (`deadline.py`, `target.py`, ...) with tw
 bound), which the evidence index and `affected` use to read only what can matter. Its judge
 sets `Outcome.next_check`, the earliest instant after as_of at which that status can change
 with no other report (docs/architecture.md, "When to judge again"); one that leaves it unset
-is judged again at every day edge (context.EVERY_DAY), which is safe, only costlier. A fifth kind
+is judged again at every day edge (context.EVERY_DAY), which is safe, only costlier. A kind whose
+breaches can stand for good says so with `breach_stands(rule)`: new acts then re-judge none of its
+breached commitments (`breach_stands`, below; `index.affected`). A fifth kind
 is its module, its rule's validation (terms/rules.py) and its reason sentences
 (monitor/verdicts/reasons.py): nothing here lists the kinds.
 """
@@ -19,3 +21,9 @@ from importlib import import_module
 def kind_of(name):
     """The module that judges commitments of kind `name`."""
     return import_module(f"monitor.verdicts.engine.{name}")
+
+
+def breach_stands(term):
+    """Whether new acts can only add to this commitment's breach (its kind's `breach_stands`; False without one)."""
+    stands = getattr(kind_of(term.kind), "breach_stands", None)
+    return stands is not None and stands(term.rule)

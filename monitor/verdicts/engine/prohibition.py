@@ -134,6 +134,12 @@ def _supported(ctx, end, violations, day_of, outcome):
     return unsupported(ctx, outcome, ctx.coverage.count(admin1s, first_day, last_day) + len(uncovered), days)
 
 
+def breach_stands(rule):
+    """Whether a breach stands whatever acts are added: without recovery days, one violation breaches for good
+    (more violations, wherever and whenever they happened, leave it breached: `index.affected`)."""
+    return rule.recovery_days is None
+
+
 def reads(window):
     """Only violations inside the window (and, from the evidence index, reports of periods that reach into it)."""
     return window.opens_at, window.closes_at

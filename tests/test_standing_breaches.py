@@ -1,0 +1,233 @@
+"""A breach that stands for good is not judged again for every new act; what could undo it still is.
+
+A ban without recovery days, broken once, stays broken whatever further violations are reported; so
+does a ceiling over its window, or a daily ceiling without recovery. In a conflict reported daily,
+judging such commitments again for each new event is most of what a re-evaluation costs, and can move
+nothing. What can move them (an edit, a verification, a denial, a report grouped with an earlier
+event's) still brings them to the next sweep. On PostgreSQL, as in production: the database's
+triggers write the pending changes the periodic sweep reads.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.alerts import models as am
+from monitor.alerts.sweep import latest_changes, run_sweep
+from monitor.evidence import models as ev
+from monitor.verdicts import inputs
+from monitor.verdicts import statuses as S
+from terms.models import PartyName
+from tests.factories import AgreementFactory, CommitmentFactory, PartyFactory, ReportFactory, SourceFactory, UserFactory
+from tests.hypothesis_budget import examples
+
+pytestmark = pytest.mark.django_db
+
+# The agreement is signed 29 February 2020 (the factory's); every window here opens then.
+SIGNED = datetime(2020, 3, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+class Watch:
+    """A ban on attacks in Kabul, a ceiling of one clash a day and one of two clashes over the window, no recovery."""
+
+    def __init__(self, ban_recovery=None):
+        self.taliban = PartyFactory(name="Taliban", slug="taliban")
+        PartyName.objects.create(party=self.taliban, name="Islamic Emirate of Afghanistan")
+        self.agreement = AgreementFactory(slug="watch", title="The watch")
+        self.source = SourceFactory(name="Wire", reliability="B", categories=["Attack", "Armed clash"])
+        ev.Coverage.objects.create(source=self.source, starts_on=date(2020, 1, 1),
+                                   recorded_at=datetime(2020, 1, 1, tzinfo=UTC))
+
+        def commitment(key, kind, rule):
+            return CommitmentFactory(agreement=self.agreement, key=key, title=key.replace("_", " ").capitalize(),
+                                     kind=kind, rule=rule, owed_by=[self.taliban], due_offset=None)
+
+        ban = {"categories": ["Attack"], "admin1": ["Kabul"]}
+        if ban_recovery is not None:
+            ban["recovery_days"] = ban_recovery
+        self.ban = commitment("no_attacks_in_kabul", "prohibition", ban)
+        self.daily = commitment("one_clash_a_day", "ceiling",
+                                {"categories": ["Armed clash"], "limit": 1, "recovery_days": None})
+        self.overall = commitment("two_clashes_in_all", "ceiling",
+                                  {"categories": ["Armed clash"], "limit": 2, "period": "window"})
+        user = UserFactory(username="watcher", email="watcher@example.org")
+        am.Subscription.objects.create(user=user, agreement=self.agreement, reminder_days=[],
+                                       confirmed_at=datetime(2020, 1, 1, tzinfo=UTC))
+
+    def report(self, category, when, **fields):
+        fields.setdefault("actor1", "Islamic Emirate of Afghanistan")
+        fields.setdefault("admin1", "Kabul")
+        return ReportFactory(category=category, occurred_at=when, recorded_at=fields.pop("known", when + DAY / 12),
+                             source=self.source, **fields)
+
+    def recorded(self):
+        return {pk: ch.new_status for pk, ch in latest_changes([self.ban.id, self.daily.id, self.overall.id]).items()}
+
+    def judged_in_full(self, now):
+        return {s.commitment.id: s.computed.status
+                for s in inputs.standings([self.agreement], as_of=now, known_at=now, recorded=False)}
+
+
+def broken(watch, until):
+    """Every commitment breached: an attack in Kabul on 2 March, three clashes on 3 March; swept until `until`
+    (what the clock owes by then, escalations of the unassessed breaches among it, is done)."""
+    watch.report("Attack", SIGNED + DAY + timedelta(hours=9))
+    for hour in (8, 9, 10):
+        watch.report("Armed clash", SIGNED + 2 * DAY + timedelta(hours=hour))
+    run_sweep(now=SIGNED + 4 * DAY)
+    run_sweep(now=until)
+    assert set(watch.recorded().values()) == {S.BREACHED}
+
+
+def test_new_violations_of_breaches_standing_for_good_judge_nothing_and_they_stay_breached():
+    watch = Watch()
+    now = SIGNED + 10 * DAY
+    broken(watch, until=now - timedelta(minutes=1))
+    for day in range(5, 9):
+        watch.report("Attack", SIGNED + day * DAY, summary=f"Attack in Kabul, day {day}")
+        watch.report("Armed clash", SIGNED + day * DAY)
+        watch.report("Armed clash", SIGNED + day * DAY + timedelta(hours=3))
+
+    alerts = am.Alert.objects.count()
+    run = run_sweep(now=now)
+
+    assert run.commitments_evaluated == 0
+    assert watch.recorded() == watch.judged_in_full(now) == dict.fromkeys(watch.recorded(), S.BREACHED)
+    assert am.Alert.objects.count() == alerts
+
+
+def test_a_violation_reported_before_the_breach_began_still_judges_nothing():
+    # Imported years after the events, a report of an earlier attack can only make the breach begin sooner,
+    # which the recorded status (breached) does not show: nothing to record.
+    watch = Watch()
+    broken(watch, until=SIGNED + 31 * DAY)
+    watch.report("Attack", SIGNED + timedelta(hours=12), known=SIGNED + 30 * DAY)
+
+    assert run_sweep(now=SIGNED + 31 * DAY + timedelta(minutes=1)).commitments_evaluated == 0
+    assert watch.judged_in_full(SIGNED + 31 * DAY)[watch.ban.id] == S.BREACHED
+
+
+def test_rejecting_the_only_violation_brings_the_ban_back_into_compliance_at_the_next_sweep():
+    watch = Watch()
+    attack = watch.report("Attack", SIGNED + DAY + timedelta(hours=9))
+    run_sweep(now=SIGNED + 4 * DAY)
+    assert watch.recorded()[watch.ban.id] == S.BREACHED
+
+    ev.Report.objects.filter(pk=attack.pk).set_verification(ev.REJECTED, reason="No attack took place.",
+                                                            at=SIGNED + 4 * DAY + timedelta(hours=1))
+    run_sweep(now=SIGNED + 5 * DAY)
+
+    assert watch.judged_in_full(SIGNED + 5 * DAY)[watch.ban.id] == S.IN_COMPLIANCE
+    assert watch.recorded()[watch.ban.id] == S.IN_COMPLIANCE
+
+
+def test_an_edit_moving_the_only_violation_out_of_kabul_ends_the_breach_at_the_next_sweep():
+    watch = Watch()
+    attack = watch.report("Attack", SIGNED + DAY + timedelta(hours=9))
+    run_sweep(now=SIGNED + 4 * DAY)
+
+    attack.admin1 = "Kandahar"
+    attack.save()
+    run_sweep(now=SIGNED + 5 * DAY)
+
+    assert watch.recorded()[watch.ban.id] == S.IN_COMPLIANCE
+
+
+def test_a_denial_of_the_violation_disputes_the_standing_breach():
+    watch = Watch()
+    watch.report("Attack", SIGNED + DAY + timedelta(hours=9))
+    run_sweep(now=SIGNED + 4 * DAY)
+
+    watch.report("Attack", SIGNED + DAY, stance=ev.DENIES, occurred_until=SIGNED + 2 * DAY,
+                 summary="The Taliban deny any attack in Kabul on 2 March")
+    run_sweep(now=SIGNED + 5 * DAY)
+
+    assert watch.recorded()[watch.ban.id] == S.DISPUTED == watch.judged_in_full(SIGNED + 5 * DAY)[watch.ban.id]
+
+
+def test_a_new_report_of_an_event_already_counted_moves_it_to_its_earlier_day_and_can_end_a_daily_breach():
+    # Two clashes on 3 March breach "one a day". A new report puts one of them on 2 March (an event counts on
+    # its earliest report's day): one clash each day, no breach. The new report is grouped: judged again.
+    watch = Watch()
+    event = ev.EventGroup.objects.create(label="The clash at the airport")
+    watch.report("Armed clash", SIGNED + 2 * DAY + timedelta(hours=8), event=event)
+    watch.report("Armed clash", SIGNED + 2 * DAY + timedelta(hours=9))
+    run_sweep(now=SIGNED + 4 * DAY)
+    assert watch.recorded()[watch.daily.id] == S.BREACHED
+
+    watch.report("Armed clash", SIGNED + DAY + timedelta(hours=12), event=event, known=SIGNED + 4 * DAY)
+    run_sweep(now=SIGNED + 5 * DAY)
+
+    assert watch.judged_in_full(SIGNED + 5 * DAY)[watch.daily.id] == S.IN_COMPLIANCE
+    assert watch.recorded()[watch.daily.id] == S.IN_COMPLIANCE
+
+
+def test_a_ban_with_recovery_days_is_judged_again_by_a_new_attack_and_breached_anew():
+    watch = Watch(ban_recovery=7)
+    watch.report("Attack", SIGNED + DAY + timedelta(hours=9))
+    run_sweep(now=SIGNED + 4 * DAY)
+    run_sweep(now=SIGNED + 12 * DAY)
+    assert watch.recorded()[watch.ban.id] == S.IN_COMPLIANCE  # a week without attacks
+
+    watch.report("Attack", SIGNED + 13 * DAY)
+    run = run_sweep(now=SIGNED + 14 * DAY)
+
+    assert run.commitments_evaluated >= 1
+    assert watch.recorded()[watch.ban.id] == S.BREACHED
+    assert am.Alert.objects.filter(event=am.BREACHED, created_at__gte=SIGNED + 14 * DAY).exists()
+
+
+# --- The shortcut is exact: whatever is reported, edited or verified, what is recorded is what a full evaluation says
+
+
+@st.composite
+def happenings(draw):
+    """Sweeps over six weeks, and what becomes known between them: reports (some denials, some of one event,
+    some back-dated), rejections of earlier reports and edits of their place."""
+    hours = sorted(set(draw(st.lists(st.integers(24, 6 * 7 * 24), min_size=2, max_size=8))))
+    things = []
+    for _ in range(draw(st.integers(1, 10))):
+        known = SIGNED + timedelta(hours=draw(st.integers(0, hours[-1])))
+        what = draw(st.sampled_from(["report", "report", "report", "report", "reject", "move"]))
+        things.append((known, what, {
+            "occurred": known - timedelta(hours=draw(st.integers(0, 24 * 12))),
+            "category": draw(st.sampled_from(["Attack", "Armed clash"])),
+            "admin1": draw(st.sampled_from(["Kabul", "Kabul", "Kandahar"])),
+            "stance": draw(st.sampled_from([ev.AFFIRMS, ev.AFFIRMS, ev.AFFIRMS, ev.DENIES])),
+            "event": draw(st.sampled_from([None, None, 0, 1])),
+            "which": draw(st.integers(0, 20)),
+        }))
+    return [SIGNED + timedelta(hours=h) for h in hours], sorted(things, key=lambda t: t[0])
+
+
+@settings(max_examples=examples(15), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(history=happenings())
+def test_the_periodic_sweep_records_at_each_instant_what_a_full_evaluation_says(history):
+    instants, things = history
+    with transaction.atomic():
+        watch = Watch()
+        events = [ev.EventGroup.objects.create(label=f"Event {i}") for i in range(2)]
+        written, pending = [], list(things)
+        for now in instants:
+            while pending and pending[0][0] <= now:
+                known, what, d = pending.pop(0)
+                if what == "report":
+                    occurred = max(d["occurred"], SIGNED - DAY)
+                    written.append(watch.report(
+                        d["category"], occurred, known=max(known, occurred), admin1=d["admin1"], stance=d["stance"],
+                        event=None if d["event"] is None else events[d["event"]]))
+                elif written and what == "reject":
+                    ev.Report.objects.filter(pk=written[d["which"] % len(written)].pk).set_verification(
+                        ev.REJECTED, reason="Not so", at=known)
+                elif written:
+                    report = written[d["which"] % len(written)]
+                    report.admin1 = "Kandahar" if report.admin1 == "Kabul" else "Kabul"
+                    report.save()
+            run_sweep(now=now)
+            assert watch.recorded() == watch.judged_in_full(now), now
+        transaction.set_rollback(True)
