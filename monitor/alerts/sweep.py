@@ -49,7 +49,7 @@ from monitor.alerts import models as am
 from monitor.evidence.publication import under_review
 from monitor.verdicts import engine, inputs
 from monitor.verdicts import statuses as S
-from monitor.verdicts.engine.kinds import breach_stands
+from monitor.verdicts.engine.kinds import stands
 from monitor.verdicts.engine.shares import per_party
 from monitor.verdicts.method import METHOD_VERSION
 from monitor.verdicts.models import COMPUTED, CORRECTION, StatusChange
@@ -91,28 +91,51 @@ def _silent(terms, changed):
     return {pk for pk, change in latest_changes(candidates).items() if change.new_status == S.NO_DATA}
 
 
-def _breaches_standing(terms, changed):
-    """Commitments breached for good, which changes that only add acts leave breached (`engine.affected`).
+def _standing(terms, changed, now):
+    """Commitments whose status new acts cannot move before their next check (`engine.affected` leaves them
+    out for changes that only add acts).
 
-    Their kind says a breach of their rule stands whatever acts are added (`breach_stands`: a ban without
-    recovery, a ceiling over its window or without recovery), and their latest recorded status is
-    breached, every owing party's too when judged per party. Asked only when some change adds acts,
-    in two queries for the candidates.
+    Their kind says so of their rule and their latest recorded status (`stands`: a ban's breach only
+    grows longer with more violations; a ceiling's, over its window or without recovery days, stands for
+    good; a deadline met stays met), every owing party's too when judged per party, and their next
+    check, worked out under this method, has not come: until then the status stands whatever acts are
+    added, and from then on they are judged with every report. Asked only when some change adds acts.
+
+    Only for agreements no sweep holds: one holding it may be recording, from reports read before these
+    changes, the end of the very status read here; so the lock is taken (never waited for: another worker
+    may be in the middle of judging), and held until this transaction commits, so that a sweep starting
+    after it reads these changes' reports. Where the lock is held, the commitments are judged as usual.
     """
     if not any(ch.adds_acts for ch in changed):
         return frozenset()
-    candidates = {t.id: t for t in terms if breach_stands(t)}
-    if not candidates:
-        return frozenset()
-    breached = {pk for pk, change in latest_changes(list(candidates)).items() if change.new_status == S.BREACHED}
-    parties = defaultdict(dict)
-    for (pk, party_id), change in latest_party_changes(list(breached)).items():
-        parties[pk][party_id] = change.new_status
-    return frozenset(
-        pk for pk in breached
-        if not per_party(candidates[pk])
-        or all(parties[pk].get(p.id) == S.BREACHED for p in candidates[pk].owing)
+    terms = {t.id: t for t in terms}
+    not_due = dict(  # commitment -> its agreement
+        am.NextCheck.objects.filter(commitment__in=list(terms), method_version=fingerprint())
+        .filter(Q(due_at__isnull=True) | Q(due_at__gt=now))
+        .values_list("commitment_id", "commitment__agreement_id")
     )
+    held = {pk for pk, change in latest_changes(list(not_due)).items() if stands(terms[pk], change.new_status)}
+    parties = defaultdict(dict)
+    for (pk, party_id), change in latest_party_changes(list(held)).items():
+        parties[pk][party_id] = change.new_status
+    standing = {
+        pk for pk in held
+        if not per_party(terms[pk]) or all(stands(terms[pk], parties[pk].get(p.id)) for p in terms[pk].owing)
+    }
+    free = _try_locks({not_due[pk] for pk in standing})
+    return frozenset(pk for pk in standing if not_due[pk] in free)
+
+
+def _try_locks(agreement_ids):
+    """The agreements among these whose sweep lock was free, now held by this transaction (one query)."""
+    if connection.vendor != "postgresql":
+        return set(agreement_ids)  # SQLite: the sweep judging the changes holds its agreement already
+    if not agreement_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT a FROM unnest(%s::int[]) AS a WHERE pg_try_advisory_xact_lock(%s, a)",
+                       [sorted(agreement_ids), SWEEP_LOCK])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _lock(agreement_id):
@@ -275,8 +298,8 @@ def _affected_by(rows, now):
         if changed:
             agreements = Agreement.objects.filter(state=IN_FORCE)
             terms = inputs.terms_for(list(inputs.commitments_for(agreements, parties=False)))
-            chosen |= (engine.affected(terms, changed, as_of=now, breaches_standing=_breaches_standing(terms, changed))
-                       | _silent(terms, changed))
+            standing = _standing(terms, changed, now)
+            chosen |= engine.affected(terms, changed, as_of=now, standing=standing) | _silent(terms, changed)
     return chosen
 
 
@@ -485,8 +508,8 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None,
     if scope == CHANGED:
         # Read after taking the lock, like everything else: the reports as they are now.
         changed = inputs.changes_for(changes)
-        chosen = (engine.affected(terms, changed, as_of=now, breaches_standing=_breaches_standing(terms, changed))
-                  | _silent(terms, changed))
+        standing = _standing(terms, changed, now)
+        chosen = engine.affected(terms, changed, as_of=now, standing=standing) | _silent(terms, changed)
     if scope != EVERY:
         needed = engine.anchors_of(terms, chosen)  # an anchored commitment is judged from its anchor's verdict
         commitments = [c for c in commitments if c.id in chosen]

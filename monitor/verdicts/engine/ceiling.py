@@ -185,14 +185,16 @@ def _judge(ctx, reports):
                        days_with_data, days)
 
 
-def breach_stands(rule):
-    """Whether a breach stands whatever acts are added: over the window, or day by day without recovery days.
+def stands(rule, status):
+    """Whether `status` stands, until its next check, whatever acts are added (`index.affected`): a breach
+    over the window, or day by day without recovery days, for good.
 
-    More events only add to a day's or the window's count (`index.affected`). Not so events grouped with
-    others' reports: an event counts on its earliest report's day, so a new report of it can move it to
-    another day (`Change.adds_acts` leaves those out).
+    More events only add to a day's or the window's count. Not so with recovery days: an event within
+    the limit on a day no source covers makes it a day with data, and a clean one, which may complete
+    a recovery run. Nor events grouped with others' reports: an event counts on its earliest report's
+    day, so a new report of it can move it to another day (`Change.adds_acts` leaves those out).
     """
-    return rule.period == "window" or rule.recovery_days is None
+    return status == S.BREACHED and (rule.period == "window" or rule.recovery_days is None)
 
 
 def reads(window):

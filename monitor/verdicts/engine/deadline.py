@@ -143,6 +143,15 @@ def _done_by(e, tz):
     return max(e.occurred_at + SPANS["minute"], min(e.ends_at(tz), e.recorded_at))
 
 
+def stands(rule, status):
+    """Whether `status` stands, until its next check, whatever acts are added (`index.affected`): met.
+
+    The first act decides: another one, wherever it is dated, leaves a first act done by the due date.
+    Not met late: an act reported later may have been done earlier, in time.
+    """
+    return status == S.MET
+
+
 def reads(window):
     """An act counts from the window's opening, and a denial after it whenever it came."""
     return window.opens_at, None

@@ -132,7 +132,7 @@ class Change:
         return self.stance == "affirms" and not self.grouped and not self.edited
 
 
-def affected(terms, changes, *, as_of, breaches_standing=frozenset()):
+def affected(terms, changes, *, as_of, standing=frozenset()):
     """Ids of the commitments among `terms` whose verdict as of `as_of` these changes may move.
 
     A commitment is affected when a changed report is linked to it by hand, or its rule would
@@ -144,11 +144,10 @@ def affected(terms, changes, *, as_of, breaches_standing=frozenset()):
     when it is counted from an affected one (whatever the moment: a report can move when an
     anchor is met, missed or first breached).
 
-    `breaches_standing`: ids of commitments breached for good (their kind's `breach_stands`, and
-    breached now, every owing party too when judged per party). New acts can only add to such a
-    breach: changes that only add acts (`Change.adds_acts`) do not affect them, which is what keeps
-    a stream of new events from re-judging every ban broken years ago (docs/architecture.md,
-    "When to judge again").
+    `standing`: ids of commitments whose status new acts cannot move before their next check (their
+    kind's `stands`: a ban breached, a deadline met...; the sweep's `_standing`). Changes that only
+    add acts (`Change.adds_acts`) do not affect them, which is what keeps a stream of new events from
+    re-judging every ban broken and every deadline met years ago (docs/architecture.md, "Re-evaluation").
     """
     shelf, every, linked = _Shelf(), [], set()
     for change in sorted(changes, key=attrgetter("first")):
@@ -169,7 +168,7 @@ def affected(terms, changes, *, as_of, breaches_standing=frozenset()):
         if span is None:
             return False
         opens, closes = span
-        standing = term.id in breaches_standing
+        stands = term.id in standing
         # What the rule counts, and what it shows as context: a changed non-party act moves the context.
         if term.rule.categories:
             lists = [rows.rows for rows in shelf.lists(term) + shelf.context_lists(term)]
@@ -183,7 +182,7 @@ def affected(terms, changes, *, as_of, breaches_standing=frozenset()):
             for row in rows:  # in order of `first`
                 if row.e.first > as_of or (closes is not None and row.e.first >= closes):
                     break
-                if (opens is None or row.e.last >= opens) and not (standing and row.e.adds_acts):
+                if (opens is None or row.e.last >= opens) and not (stands and row.e.adds_acts):
                     return True
         return False
 

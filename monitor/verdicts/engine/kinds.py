@@ -7,8 +7,8 @@ bound), which the evidence index and `affected` use to read only what can matter
 sets `Outcome.next_check`, the earliest instant after as_of at which that status can change
 with no other report (docs/architecture.md, "When to judge again"); one that leaves it unset
 is judged again at every day edge (context.EVERY_DAY), which is safe, only costlier. A kind whose
-breaches can stand for good says so with `breach_stands(rule)`: new acts then re-judge none of its
-breached commitments (`breach_stands`, below; `index.affected`). A fifth kind
+statuses new acts cannot move says so with `stands(rule, status)`: new acts then re-judge none of its
+commitments with such a status before their next check (`stands`, below; `index.affected`). A fifth kind
 is its module, its rule's validation (terms/rules.py) and its reason sentences
 (monitor/verdicts/reasons.py): nothing here lists the kinds.
 """
@@ -23,7 +23,7 @@ def kind_of(name):
     return import_module(f"monitor.verdicts.engine.{name}")
 
 
-def breach_stands(term):
-    """Whether new acts can only add to this commitment's breach (its kind's `breach_stands`; False without one)."""
-    stands = getattr(kind_of(term.kind), "breach_stands", None)
-    return stands is not None and stands(term.rule)
+def stands(term, status):
+    """Whether new acts cannot move this commitment from `status` before its next check (its kind's `stands`)."""
+    says = getattr(kind_of(term.kind), "stands", None)
+    return says is not None and says(term.rule, status)

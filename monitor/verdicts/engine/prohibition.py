@@ -134,10 +134,13 @@ def _supported(ctx, end, violations, day_of, outcome):
     return unsupported(ctx, outcome, ctx.coverage.count(admin1s, first_day, last_day) + len(uncovered), days)
 
 
-def breach_stands(rule):
-    """Whether a breach stands whatever acts are added: without recovery days, one violation breaches for good
-    (more violations, wherever and whenever they happened, leave it breached: `index.affected`)."""
-    return rule.recovery_days is None
+def stands(rule, status):
+    """Whether `status` stands, until its next check, whatever acts are added (`index.affected`): a breach.
+
+    More violations, wherever and whenever they happened, only make the last episode end later (its
+    recovery run counts calendar days from its last violation) or, without recovery days, change nothing.
+    """
+    return status == S.BREACHED
 
 
 def reads(window):

@@ -1,22 +1,24 @@
-"""A breach that stands for good is not judged again for every new act; what could undo it still is.
+"""A status new acts cannot move is not judged again for every new act; what could move it still is.
 
-A ban without recovery days, broken once, stays broken whatever further violations are reported; so
-does a ceiling over its window, or a daily ceiling without recovery. In a conflict reported daily,
-judging such commitments again for each new event is most of what a re-evaluation costs, and can move
+A ban, once broken, stays broken until its recovery run ends, whatever further violations are
+reported (they only make the run end later); a ceiling over its window, or a daily one without
+recovery, stays breached for good; a deadline met stays met. In a conflict reported daily, judging
+such commitments again for each new event is most of what a re-evaluation costs, and can move
 nothing. What can move them (an edit, a verification, a denial, a report grouped with an earlier
-event's) still brings them to the next sweep. On PostgreSQL, as in production: the database's
-triggers write the pending changes the periodic sweep reads.
+event's, the clock at their next check) still brings them to a sweep. On PostgreSQL, as in
+production: the database's triggers write the pending changes the periodic sweep reads.
 """
 
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.alerts import models as am
-from monitor.alerts.sweep import latest_changes, run_sweep
+from monitor.alerts.sweep import SWEEP_LOCK, absorb_pending, latest_changes, run_sweep
 from monitor.evidence import models as ev
 from monitor.verdicts import inputs
 from monitor.verdicts import statuses as S
@@ -32,13 +34,14 @@ DAY = timedelta(days=1)
 
 
 class Watch:
-    """A ban on attacks in Kabul, a ceiling of one clash a day and one of two clashes over the window, no recovery."""
+    """A ban on attacks in Kabul, a ceiling of one clash a day and one of two clashes over the window (no recovery),
+    and talks due within ten days."""
 
     def __init__(self, ban_recovery=None):
         self.taliban = PartyFactory(name="Taliban", slug="taliban")
         PartyName.objects.create(party=self.taliban, name="Islamic Emirate of Afghanistan")
         self.agreement = AgreementFactory(slug="watch", title="The watch")
-        self.source = SourceFactory(name="Wire", reliability="B", categories=["Attack", "Armed clash"])
+        self.source = SourceFactory(name="Wire", reliability="B", categories=["Attack", "Armed clash", "talks_began"])
         ev.Coverage.objects.create(source=self.source, starts_on=date(2020, 1, 1),
                                    recorded_at=datetime(2020, 1, 1, tzinfo=UTC))
 
@@ -54,6 +57,8 @@ class Watch:
                                 {"categories": ["Armed clash"], "limit": 1, "recovery_days": None})
         self.overall = commitment("two_clashes_in_all", "ceiling",
                                   {"categories": ["Armed clash"], "limit": 2, "period": "window"})
+        self.talks = CommitmentFactory(agreement=self.agreement, key="talks", title="Talks begin", kind="deadline",
+                                       rule={"categories": ["talks_began"]}, owed_by=[self.taliban], due_offset=10)
         user = UserFactory(username="watcher", email="watcher@example.org")
         am.Subscription.objects.create(user=user, agreement=self.agreement, reminder_days=[],
                                        confirmed_at=datetime(2020, 1, 1, tzinfo=UTC))
@@ -65,7 +70,8 @@ class Watch:
                              source=self.source, **fields)
 
     def recorded(self):
-        return {pk: ch.new_status for pk, ch in latest_changes([self.ban.id, self.daily.id, self.overall.id]).items()}
+        ids = [self.ban.id, self.daily.id, self.overall.id, self.talks.id]
+        return {pk: ch.new_status for pk, ch in latest_changes(ids).items()}
 
     def judged_in_full(self, now):
         return {s.commitment.id: s.computed.status
@@ -73,34 +79,76 @@ class Watch:
 
 
 def broken(watch, until):
-    """Every commitment breached: an attack in Kabul on 2 March, three clashes on 3 March; swept until `until`
-    (what the clock owes by then, escalations of the unassessed breaches among it, is done)."""
+    """Every limit breached and the talks begun: an attack in Kabul on 2 March, three clashes and the talks on 3
+    March; swept until `until` (what the clock owes by then, escalations of the unassessed breaches among it)."""
     watch.report("Attack", SIGNED + DAY + timedelta(hours=9))
     for hour in (8, 9, 10):
         watch.report("Armed clash", SIGNED + 2 * DAY + timedelta(hours=hour))
+    watch.report("talks_began", SIGNED + 2 * DAY + timedelta(hours=11))
     run_sweep(now=SIGNED + 4 * DAY)
     run_sweep(now=until)
-    assert set(watch.recorded().values()) == {S.BREACHED}
+    assert watch.recorded() == {watch.ban.id: S.BREACHED, watch.daily.id: S.BREACHED, watch.overall.id: S.BREACHED,
+                                watch.talks.id: S.MET}
 
 
-def test_new_violations_of_breaches_standing_for_good_judge_nothing_and_they_stay_breached():
+def test_new_violations_and_acts_judge_nothing_breached_for_good_or_met_and_nothing_moves():
     watch = Watch()
     now = SIGNED + 10 * DAY
     broken(watch, until=now - timedelta(minutes=1))
+    before = watch.recorded()
     for day in range(5, 9):
         watch.report("Attack", SIGNED + day * DAY, summary=f"Attack in Kabul, day {day}")
         watch.report("Armed clash", SIGNED + day * DAY)
         watch.report("Armed clash", SIGNED + day * DAY + timedelta(hours=3))
+        watch.report("talks_began", SIGNED + day * DAY, summary=f"Talks continue, day {day}")
 
     alerts = am.Alert.objects.count()
     run = run_sweep(now=now)
 
     assert run.commitments_evaluated == 0
-    assert watch.recorded() == watch.judged_in_full(now) == dict.fromkeys(watch.recorded(), S.BREACHED)
+    assert watch.recorded() == watch.judged_in_full(now) == before
     assert am.Alert.objects.count() == alerts
 
 
-def test_a_violation_reported_before_the_breach_began_still_judges_nothing():
+def test_a_new_attack_during_a_bans_recovery_run_judges_nothing_and_the_breach_lasts_a_week_from_it():
+    watch = Watch(ban_recovery=7)
+    watch.report("Attack", SIGNED + DAY + timedelta(hours=9))  # 2 March: breached until 10 March
+    run_sweep(now=SIGNED + 4 * DAY)
+    assert watch.recorded()[watch.ban.id] == S.BREACHED
+
+    noon = SIGNED + 5 * DAY + timedelta(hours=12)
+    run_sweep(now=noon - timedelta(minutes=1))  # what the clock owes by then (the ceilings' days, escalations)
+    watch.report("Attack", SIGNED + 5 * DAY + timedelta(hours=9))  # 6 March: breached until 14 March
+    assert run_sweep(now=noon).commitments_evaluated == 0
+
+    for day in (9, 10, 12, 13, 14, 15):  # the first run's end (10 March) is its next check: judged with both
+        now = SIGNED + day * DAY + timedelta(hours=1)
+        run_sweep(now=now)
+        assert watch.recorded()[watch.ban.id] == watch.judged_in_full(now)[watch.ban.id], now
+    assert watch.recorded()[watch.ban.id] == S.IN_COMPLIANCE
+    recovered = watch.ban.status_changes.filter(party__isnull=True).latest("id")
+    assert recovered.effective_at == datetime(2020, 3, 13, 19, 30, tzinfo=UTC)  # 14 March in Kabul
+
+
+@pytest.mark.django_db(transaction=True)  # each sweep commits, and lets go of the agreement's lock
+def test_a_new_act_while_another_sweep_holds_the_agreement_is_judged_as_usual():
+    # That sweep may be recording, from reports read before this one, the end of the very breach: the
+    # commitment is marked, and the next sweep judges it with the new report.
+    watch = Watch()
+    now = SIGNED + 10 * DAY
+    broken(watch, until=now - timedelta(minutes=1))
+    watch.report("Attack", SIGNED + 6 * DAY)
+    db = connection.settings_dict
+    with psycopg.connect(dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or 5432,
+                         autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [SWEEP_LOCK, watch.agreement.id])
+        absorb_pending(now)
+        other.execute("SELECT pg_advisory_unlock(%s, %s)", [SWEEP_LOCK, watch.agreement.id])
+
+    assert run_sweep(now=now).commitments_evaluated == 1
+
+
+def test_a_violation_reported_before_the_breach_began_judges_nothing():
     # Imported years after the events, a report of an earlier attack can only make the breach begin sooner,
     # which the recorded status (breached) does not show: nothing to record.
     watch = Watch()
@@ -195,22 +243,23 @@ def happenings(draw):
         what = draw(st.sampled_from(["report", "report", "report", "report", "reject", "move"]))
         things.append((known, what, {
             "occurred": known - timedelta(hours=draw(st.integers(0, 24 * 12))),
-            "category": draw(st.sampled_from(["Attack", "Armed clash"])),
+            "category": draw(st.sampled_from(["Attack", "Armed clash", "talks_began"])),
             "admin1": draw(st.sampled_from(["Kabul", "Kabul", "Kandahar"])),
             "stance": draw(st.sampled_from([ev.AFFIRMS, ev.AFFIRMS, ev.AFFIRMS, ev.DENIES])),
             "event": draw(st.sampled_from([None, None, 0, 1])),
             "which": draw(st.integers(0, 20)),
         }))
-    return [SIGNED + timedelta(hours=h) for h in hours], sorted(things, key=lambda t: t[0])
+    return draw(st.sampled_from([None, 3])), [SIGNED + timedelta(hours=h) for h in hours], sorted(
+        things, key=lambda t: t[0])
 
 
 @settings(max_examples=examples(15), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(history=happenings())
 def test_the_periodic_sweep_records_at_each_instant_what_a_full_evaluation_says(history):
-    instants, things = history
+    ban_recovery, instants, things = history
     with transaction.atomic():
-        watch = Watch()
+        watch = Watch(ban_recovery=ban_recovery)
         events = [ev.EventGroup.objects.create(label=f"Event {i}") for i in range(2)]
         written, pending = [], list(things)
         for now in instants:
