@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -68,6 +69,40 @@ def test_a_periodic_sweep_with_nothing_due_and_nothing_new_judges_nothing_in_a_f
         assert (run.commitments_evaluated, run.transitions) == (0, 0)
         counts.append(len(queries.captured_queries))
     assert counts[0] == counts[1] <= 16
+
+
+def test_beats_tick_sends_no_sweep_when_nothing_is_due_in_the_same_queries_for_2_and_20_agreements(monkeypatch):
+    from monitor.alerts import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks, "_fan_out", lambda task, ids, **kwargs: sent.append(list(ids)))
+    counts, now = [], timezone.now()
+    for n in (2, 18):
+        for i in range(n):
+            deal(1, f"deal-{len(counts)}-{i}")
+        run_sweep(now=now)  # every commitment judged as of now: nothing due until its next check
+        with CaptureQueriesContext(connection) as queries:
+            tasks.sweep()
+        counts.append(len(queries.captured_queries))
+    assert sent == [[], []]
+    assert counts[0] == counts[1] <= 12
+
+
+def test_beats_tick_sends_a_sweep_only_to_the_agreement_with_something_due(monkeypatch):
+    from monitor.alerts import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks, "_fan_out", lambda task, ids, **kwargs: sent.append(list(ids)))
+    quiet, busy, reported = deal(1, "quiet"), deal(1, "busy"), deal(1, "reported")
+    source = SourceFactory()  # a new source marks everything due: before the sweep
+    run_sweep(now=timezone.now())
+    am.NextCheck.objects.filter(commitment__agreement=busy).update(due_at=timezone.now() - timedelta(seconds=1))
+    ReportFactory(commitment=reported.commitments.get(), category="statement", occurred_at=BEFORE,
+                  recorded_at=BEFORE, source=source)  # marked by the pending change it writes
+
+    tasks.sweep()
+
+    assert sent == [[busy.id, reported.id]]
 
 
 def test_a_deadline_passing_is_judged_at_its_next_check_and_alerts_once():

@@ -358,6 +358,36 @@ def _due(agreement_id, now):
     return due
 
 
+def owed_sweeps(agreement_ids, now):
+    """The agreements among these whose periodic sweep has something to do now, in four queries whatever their
+    number (beat's tick sends sweeps to these only: `monitor.alerts.tasks.sweep`).
+
+    What `_sweep` does when its scope is what is due: judge the commitments due or never judged (`_due`),
+    send today's digest where it is owed (`_digest_owed`), and pause a webhook failing too long. The
+    pending changes must have been absorbed first (`absorb_pending`): their marks are due commitments.
+    """
+    ids = list(agreement_ids)
+    stale = Q(due_at__lte=now) | ~Q(method_version=fingerprint())
+    owed = set(am.NextCheck.objects.filter(stale, commitment__agreement__in=ids)
+               .values_list("commitment__agreement_id", flat=True).distinct())
+    owed.update(Commitment.objects.filter(agreement__in=ids, next_check__isnull=True)
+                .values_list("agreement_id", flat=True).distinct())
+    if now.hour >= settings.MONITOR_DIGEST_HOUR_UTC:
+        owed.update(
+            am.Subscription.objects.filter(
+                agreement__in=ids, delivery__in=[am.DIGEST_INSTEAD, am.EACH_AND_DIGEST], confirmed_at__isnull=False,
+                unsubscribed_at__isnull=True, suspended_at__isnull=True,
+            ).exclude(agreement__in=am.DigestDay.objects.filter(day=now.date()).values("agreement"))
+            .values_list("agreement_id", flat=True).distinct()
+        )
+    if settings.MONITOR_WEBHOOK_PAUSE_AFTER_HOURS:
+        failing_since = now - timedelta(hours=settings.MONITOR_WEBHOOK_PAUSE_AFTER_HOURS)
+        owed.update(am.Webhook.objects.filter(agreement__in=ids, paused_at__isnull=True,
+                                              failing_since__lte=failing_since)
+                    .values_list("agreement_id", flat=True).distinct())
+    return [a for a in ids if a in owed]
+
+
 def _digest_owed(agreement_id, now):
     """Is today's digest for this agreement still owed (past the hour, someone wants it, none yet)?"""
     if now.hour < settings.MONITOR_DIGEST_HOUR_UTC:

@@ -12,20 +12,30 @@ from django.utils import timezone
 
 from monitor.alerts import delivery
 from monitor.alerts import models as am
-from monitor.alerts.sweep import earliest_next_checks, in_force, run_sweep, schedule_timed_sweeps, sharing
+from monitor.alerts.sweep import (
+    absorb_pending, earliest_next_checks, in_force, incremental, owed_sweeps, run_sweep, schedule_timed_sweeps, sharing,
+)
 
 
 @shared_task(name="monitor.sweep", ignore_result=True)
 def sweep():
-    """Beat's periodic sweep: one task per agreement in force.
+    """Beat's periodic sweep: one task per agreement in force that has something to do (`owed_sweeps`).
 
     The agreements' sweeps run on whichever workers are free, each under its own agreement's
-    lock (monitor/alerts/sweep.py), so several machines judge several agreements at once. Each
-    first absorbs the pending changes (`run_sweep`): whichever starts first marks them for all.
+    lock (monitor/alerts/sweep.py), so several machines judge several agreements at once. The tick
+    first absorbs the pending changes (their marks make commitments due), then chooses; each sweep
+    absorbs too (a timed sweep or a re-evaluation runs without a tick).
     """
     now = timezone.now()
     agreements = in_force()
-    swept = _fan_out(sweep_agreement, agreements)
+    if incremental():
+        # The pending changes marked once for all, then a sweep sent only where one has something to do: a
+        # quiet minute costs a few queries, not a task and a dozen queries per agreement in force.
+        absorb_pending(now)
+        owed = owed_sweeps(agreements, now)
+    else:
+        owed = agreements  # SQLite: no triggers, every periodic sweep judges everything
+    swept = _fan_out(sweep_agreement, owed)
     # What passes before the next tick gets a sweep of its own at that instant (`schedule_timed_sweeps`):
     # a deadline's email then waits for no tick. One query, whatever the number of agreements.
     horizon = timezone.now() + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
