@@ -20,8 +20,8 @@ ACLED-shaped reports; small: 100 and 10,000), in one run, in the bench_sweep dat
    of one new report no commitment counts.
 5. 1,000 new reports (100 at small) arrive as an import writes them, and the re-evaluation
    `reports_changed` queues runs (on PostgreSQL: the pending changes the triggers wrote absorbed,
-   then what they marked judged, per agreement); then a full sweep at the same instant, which must
-   find nothing left to record.
+   then what they marked judged, per agreement with something marked: `tick`); then a full sweep
+   at the same instant, which must find nothing left to record.
 
 Every sweep runs agreement by agreement, as the periodic task's fan-out does; a query count is the
 most one agreement's sweep took. Targets (issues 6 and 16): the full sweep at most 1.3x the SQL;
@@ -174,12 +174,12 @@ def measure(scale, log=print):
 
     # One report no commitment counts: absorbed, nothing marked, nothing judged, no report read.
     unread = generate.unread_report()
-    result.unread = sweep(changes=describe([unread]), trigger=am.REPORTS)
+    result.unread = tick(changes=describe([unread]))
     log(f"a report no commitment counts: {result.unread.seconds:.3f} s, {result.unread.commitments} judged")
 
     ids = generate.arriving_reports(result.arriving)
     changes = describe(ids)
-    result.targeted = sweep(changes=changes, trigger=am.REPORTS)
+    result.targeted = tick(changes=changes)
     result.after = sweep()
     log(f"{len(ids)} new reports: re-evaluation {result.targeted.seconds:.1f} s "
         f"({result.targeted.commitments} commitments, {result.targeted.transitions} transitions); "
@@ -192,11 +192,11 @@ def measure(scale, log=print):
 
 
 def sweep(changes=None, trigger=None):
-    """Every agreement in force swept as of the benchmark's instant, one `run_sweep` per agreement (as the
-    periodic task's fan-out runs them), timed; `queries` is the most any one agreement's sweep took.
+    """Every agreement in force swept as of the benchmark's instant, one `run_sweep` per agreement, timed;
+    `queries` is the most any one agreement's sweep took.
 
-    `trigger`: MANUAL (the default) judges every commitment; BEAT and REPORTS judge what is due or
-    marked by the pending changes (monitor/alerts/sweep.py).
+    `trigger`: MANUAL (the default) judges every commitment. What is due or marked by the pending changes
+    is judged by `tick`, as beat's tick and the re-evaluation choose the agreements to sweep.
     """
     from django.db import connection
 
@@ -221,9 +221,10 @@ def sweep(changes=None, trigger=None):
     return Sweep(seconds, most, *totals)
 
 
-def tick():
-    """Beat's tick as `monitor.sweep` runs it, the sweeps it would send run here: the pending changes absorbed,
-    the agreements with something to do chosen (`owed_sweeps`), each swept; `queries` is the whole tick's."""
+def tick(changes=None):
+    """Beat's tick as `monitor.sweep` runs it, or with `changes` the re-evaluation `reports_changed` queues
+    (`monitor.reevaluate_reports`), the sweeps they would send run here: the pending changes absorbed, the
+    agreements with something to do chosen (`owed_sweeps`), each swept; `queries` is the whole run's."""
     from django.db import connection
 
     from monitor.alerts import models as am
@@ -239,7 +240,8 @@ def tick():
     with connection.execute_wrapper(count):
         absorb_pending(generate.NOW)
         for agreement_id in owed_sweeps(in_force(), generate.NOW):
-            run = run_sweep(now=generate.NOW, trigger=am.BEAT, agreements=[agreement_id], wait=False)
+            run = run_sweep(now=generate.NOW, trigger=am.BEAT if changes is None else am.REPORTS, changes=changes,
+                            agreements=[agreement_id], wait=changes is not None)
             totals = [totals[0] + run.commitments_evaluated, totals[1] + run.transitions,
                       totals[2] + run.alerts_queued]
     return Sweep(time.perf_counter() - started, len(queries), *totals)

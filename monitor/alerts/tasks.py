@@ -28,14 +28,7 @@ def sweep():
     """
     now = timezone.now()
     agreements = in_force()
-    if incremental():
-        # The pending changes marked once for all, then a sweep sent only where one has something to do: a
-        # quiet minute costs a few queries, not a task and a dozen queries per agreement in force.
-        absorb_pending(now)
-        owed = owed_sweeps(agreements, now)
-    else:
-        owed = agreements  # SQLite: no triggers, every periodic sweep judges everything
-    swept = _fan_out(sweep_agreement, owed)
+    swept = _fan_out(sweep_agreement, _owed(agreements, now))
     # What passes before the next tick gets a sweep of its own at that instant (`schedule_timed_sweeps`):
     # a deadline's email then waits for no tick. One query, whatever the number of agreements.
     horizon = timezone.now() + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
@@ -92,12 +85,24 @@ def sweep_agreements(agreement_ids, trigger=am.CHECK):
 def reevaluate_reports(changes):
     """Judge at once what these reports can affect (`triggers.describe`; a list of ids too), per agreement.
 
-    On PostgreSQL the pending changes the database wrote with the reports say the same, and each
-    agreement's sweep judges what they marked (the description is not read); on SQLite each
-    agreement's sweep reads the description. Messages queued before descriptions existed carry a
+    On PostgreSQL the pending changes the database wrote with the reports say the same: they are
+    marked here, and a sweep is sent to each agreement with something marked or due (the description
+    is not read); on SQLite each agreement's sweep reads the description. Messages queued before descriptions existed carry a
     bare list of ids, read as such.
     """
-    _fan_out(sweep_agreement, in_force(), trigger=am.REPORTS, changes=changes)
+    _fan_out(sweep_agreement, _owed(in_force(), timezone.now()), trigger=am.REPORTS, changes=changes)
+
+
+def _owed(agreement_ids, now):
+    """The agreements whose sweep has something to do now: on PostgreSQL, the pending changes marked once for all
+    (`absorb_pending`), then those with a commitment due, a digest owed or a webhook to pause (`owed_sweeps`, a
+    few queries whatever their number), so a quiet minute, or a report no commitment counts, sends no task and
+    costs no agreement a dozen queries. On SQLite (no triggers) every one: each sweep judges all or reads the
+    description of the changes."""
+    if not incremental():
+        return agreement_ids
+    absorb_pending(now)
+    return owed_sweeps(agreement_ids, now)
 
 
 def _fan_out(task, agreement_ids, queue=None, **kwargs):
