@@ -33,7 +33,8 @@ from tests.realparts import SMTPServer, Worker, wait_until
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT_TASKS = ("evidence.check_import", "evidence.run_import")
 CHECK_TASKS = ("monitor.check", "monitor.sweep_agreements")  # the check and the sweeps it fans out
-OTHER_TASKS = ("monitor.sweep", "monitor.sweep_agreement", "monitor.send_alerts", "monitor.reevaluate_reports")
+OTHER_TASKS = ("monitor.sweep", "monitor.sweep_agreement", "monitor.sweep_group", "monitor.send_alerts",
+               "monitor.reevaluate_reports")
 
 
 def queue_of(task_name):

@@ -75,7 +75,7 @@ def test_beats_tick_sends_no_sweep_when_nothing_is_due_in_the_same_queries_for_2
     from monitor.alerts import tasks
 
     sent = []
-    monkeypatch.setattr(tasks, "_fan_out", lambda task, ids, **kwargs: sent.append(list(ids)))
+    monkeypatch.setattr(tasks, "_fan_out", lambda ids, **kwargs: sent.append(list(ids)))
     counts, now = [], timezone.now()
     for n in (2, 18):
         for i in range(n):
@@ -92,7 +92,7 @@ def test_beats_tick_sends_a_sweep_only_to_the_agreement_with_something_due(monke
     from monitor.alerts import tasks
 
     sent = []
-    monkeypatch.setattr(tasks, "_fan_out", lambda task, ids, **kwargs: sent.append(list(ids)))
+    monkeypatch.setattr(tasks, "_fan_out", lambda ids, **kwargs: sent.append(list(ids)))
     quiet, busy, reported = deal(1, "quiet"), deal(1, "busy"), deal(1, "reported")
     source = SourceFactory()  # a new source marks everything due: before the sweep
     run_sweep(now=timezone.now())

@@ -64,3 +64,28 @@ def test_a_full_sweep_reads_reports_once_per_group_and_records_what_each_agreeme
     # An ambush with no actor named: an unidentified one, which both northern agreements count.
     for agreement in (first, second):
         assert recorded[agreement.commitments.get(key="no-ambushes").id] == "breached"
+
+
+def test_new_reports_are_judged_on_one_read_per_group_and_record_what_each_agreements_own_sweep_would(agreements):
+    first, second, south = agreements
+    run_sweep(now=NOW, trigger=am.MANUAL)
+    source = SourceFactory(name="Dataset")
+    later = datetime(2020, 6, 1, 0, 1, tzinfo=UTC)
+    for actor in ("Taliban", "ELN"):
+        ReportFactory(category="Battles", actor1=actor, source=source, occurred_at=datetime(2020, 5, 30, 8, tzinfo=UTC),
+                      recorded_at=datetime(2020, 5, 31, 9, tzinfo=UTC))
+    ReportFactory(category="Ambush", actor1="", source=source, occurred_at=datetime(2020, 5, 30, 9, tzinfo=UTC),
+                  recorded_at=datetime(2020, 5, 31, 9, tzinfo=UTC))
+
+    with CaptureQueriesContext(connection) as ctx:
+        run = run_sweep(now=later, trigger=am.BEAT)  # what the new reports marked, as beat's tick judges it
+    report_reads = [q for q in ctx.captured_queries
+                    if 'FROM "evidence_report"' in q["sql"] and '"evidence_report"."occurred_until"' in q["sql"]]
+
+    assert run.commitments_evaluated > 0
+    assert len(report_reads) == 2  # the north's two agreements on one read, the south on its own
+    expected = {s.commitment.id: s.computed.status for s in inputs.standings([first, second, south], as_of=later)}
+    latest = {}
+    for change in StatusChange.objects.filter(party=None).order_by("id"):
+        latest[change.commitment_id] = change.new_status
+    assert latest == expected

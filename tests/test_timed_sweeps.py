@@ -107,11 +107,11 @@ def test_beats_tick_skips_an_agreement_another_sweep_holds_and_the_next_tick_jud
     with psycopg.connect(realparts.database_url()) as other:  # the nightly check, judging this agreement
         other.execute("SELECT pg_advisory_lock(%s, %s)", [SWEEP_LOCK, agreement.id])
         started = timezone.now()
-        tasks.sweep_agreement(agreement.id)  # the tick's sweep of it: does not wait
+        tasks.sweep_group([agreement.id])  # the tick's sweep of it: does not wait
         assert (timezone.now() - started).total_seconds() < 5
         assert not StatusChange.objects.exists()
         other.execute("SELECT pg_advisory_unlock(%s, %s)", [SWEEP_LOCK, agreement.id])
 
-    tasks.sweep_agreement(agreement.id)  # the next tick
+    tasks.sweep_group([agreement.id])  # the next tick
 
     assert StatusChange.objects.get().new_status == "due_soon"

@@ -233,15 +233,18 @@ def run_sweep(*, now, trigger=am.BEAT, changes=None, agreements=None, wait=True)
             # left alone counts as drift.
             absorb_pending(now)
     totals, drifted = Counter(commitments_evaluated=0, transitions=0, alerts_queued=0), []
-    # Judging everything, agreements that share parties read the same reports: read once for them.
-    for group in (sharing(ids) if scope == EVERY else [[agreement_id] for agreement_id in ids]):
+    # Agreements that share parties read the same reports: judging everything or what is due in several,
+    # read once for them.
+    for group in (sharing(ids) if scope in (EVERY, DUE) else [[agreement_id] for agreement_id in ids]):
         with transaction.atomic():
             # Locks taken in one order (ids ascending) by every sweep holding several: none waits on another.
             held = [a for a in sorted(group) if _take(a, wait)]
             if not held:
                 continue
             since = watermark()
-            shared = _Shared.read(now, held) if len(held) > 1 else None
+            shared = None
+            if len(held) > 1:
+                shared = _Shared.read(now, held) if scope == EVERY else _Shared.read_due(now, held)
             for agreement_id in held:
                 result = _sweep(now, run, agreement_id, scope, changes, check=trigger == am.CHECK, since=since,
                                 shared=shared)
@@ -501,8 +504,11 @@ class _Shared:
     index holds a superset of what each agreement's rules read, and a superset judges the same.
     """
 
-    def __init__(self, rows, index, coverage):
+    def __init__(self, rows, index, coverage, due=None, digests=frozenset()):
         self.rows, self.index, self.coverage = rows, index, coverage
+        # Judging what is due: each agreement's due commitments and those owing today's digest, as chosen
+        # for this read (a mark made since is judged by the next sweep: it was made after the watermark).
+        self.due, self.digests = due, digests
 
     @classmethod
     def read(cls, now, agreement_ids):
@@ -511,14 +517,34 @@ class _Shared:
         rows = inputs.evidence_for(terms, now)
         return cls(rows, engine.EvidenceIndex(rows, now), engine.CoverageIndex(inputs.coverage_for(now), now))
 
+    @classmethod
+    def read_due(cls, now, agreement_ids):
+        """What these agreements' periodic sweeps judge, read once: the commitments due (`_due`), every one of an
+        agreement owing today's digest, and what they are counted from; None when nothing is."""
+        due = {a: _due(a, now) for a in agreement_ids}
+        digests = frozenset(a for a in agreement_ids if _digest_owed(a, now))
+        if not digests and not any(due.values()):
+            return cls(None, None, None, due, digests)
+        agreements = Agreement.objects.filter(state=IN_FORCE, id__in=agreement_ids)
+        commitments = list(inputs.commitments_for(agreements, parties=False))
+        terms = inputs.terms_for(commitments)
+        chosen = set().union(*due.values()) | {c.id for c in commitments if c.agreement_id in digests}
+        needed = engine.anchors_of(terms, chosen)
+        rows = inputs.evidence_for([t for t in terms if t.id in needed], now)
+        return cls(rows, engine.EvidenceIndex(rows, now), engine.CoverageIndex(inputs.coverage_for(now), now),
+                   due, digests)
+
 
 def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None, shared=None):
-    digests = scope != CHANGED and _digest_owed(agreement_id, now)
+    if shared is not None and shared.due is not None:
+        digests = agreement_id in shared.digests
+    else:
+        digests = scope != CHANGED and _digest_owed(agreement_id, now)
     if digests:
         scope = EVERY  # the digest lists every commitment: judged all, once a day
     settled = set()
     if scope == DUE:
-        chosen = _due(agreement_id, now)
+        chosen = shared.due[agreement_id] if shared is not None else _due(agreement_id, now)
         if not chosen:
             # Nothing to judge, but what the clock owes that is no commitment's: a webhook failing
             # too long is paused and its owner told (two queries when the agreement has webhooks).
@@ -546,7 +572,7 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None,
         terms = [t for t in terms if t.id in needed]
     # Weighed and filed once for this cutoff, whatever the number of instants judged below (and, judging
     # everything, once for the agreements sharing its parties).
-    if shared is not None and scope == EVERY:
+    if shared is not None:
         rows, evidence, coverage = shared.rows, shared.index, shared.coverage
     else:
         rows = inputs.evidence_for(terms, now)

@@ -28,7 +28,7 @@ def sweep():
     """
     now = timezone.now()
     agreements = in_force()
-    swept = _fan_out(sweep_agreement, _owed(agreements, now))
+    swept = _fan_out(_owed(agreements, now))
     # What passes before the next tick gets a sweep of its own at that instant (`schedule_timed_sweeps`):
     # a deadline's email then waits for no tick. One query, whatever the number of agreements.
     horizon = timezone.now() + timedelta(seconds=2 * settings.MONITOR_SWEEP_INTERVAL_SECONDS)
@@ -90,7 +90,7 @@ def reevaluate_reports(changes):
     is not read); on SQLite each agreement's sweep reads the description. Messages queued before descriptions existed carry a
     bare list of ids, read as such.
     """
-    _fan_out(sweep_agreement, _owed(in_force(), timezone.now()), trigger=am.REPORTS, changes=changes)
+    _fan_out(_owed(in_force(), timezone.now()), trigger=am.REPORTS, changes=changes)
 
 
 def _owed(agreement_ids, now):
@@ -105,16 +105,24 @@ def _owed(agreement_ids, now):
     return owed_sweeps(agreement_ids, now)
 
 
-def _fan_out(task, agreement_ids, queue=None, **kwargs):
-    """Each agreement's sweep as a task of its own (in `queue`, by default the task's); one agreement is
-    swept here (its run is returned)."""
-    if len(agreement_ids) == 1:
-        # One agreement (the common case, and the quick start): swept here, no message needed.
-        return task(agreement_ids[0], **kwargs)
-    if agreement_ids:
-        options = {"queue": queue} if queue else {}
-        group(task.s(agreement_id, **kwargs).set(**options) for agreement_id in agreement_ids).apply_async()
+def _fan_out(agreement_ids, **kwargs):
+    """These agreements' sweeps, one task per group sharing parties (`sweep_group`: one read of the reports for
+    the group); one group is swept here (its run is returned)."""
+    groups = sharing(agreement_ids)
+    if len(groups) == 1:
+        # One agreement, or a few of one conflict (the common case, and the quick start): no message needed.
+        return sweep_group(groups[0], **kwargs)
+    if groups:
+        group(sweep_group.s(ids, **kwargs) for ids in groups).apply_async()
     return None
+
+
+@shared_task(name="monitor.sweep_group", ignore_result=True)
+def sweep_group(agreement_ids, trigger=am.BEAT, changes=None):
+    """The sweeps of agreements that share parties (`sweep.sharing`), each under its lock, on one read of what
+    is due in them. Beat's tick skips an agreement another sweep holds; a re-evaluation waits for it."""
+    return run_sweep(now=timezone.now(), trigger=trigger, changes=changes, agreements=agreement_ids,
+                     wait=trigger != am.BEAT)
 
 
 @shared_task(name="monitor.send_alerts", ignore_result=True)
