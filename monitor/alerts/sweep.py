@@ -1,10 +1,11 @@
 """The sweep: judge commitments, record transitions, queue the alerts they owe.
 
 Sweeps are per agreement. Each is one transaction holding that agreement's lock (on PostgreSQL,
-a transaction-level advisory lock keyed on the agreement; a sweep judging everything takes the
-locks of a group of agreements sharing parties in one transaction, in ascending order, and reads
-their reports once: `sharing`), so the sweeps of several agreements
-run at once on several workers (`monitor.sweep` fans out one task per agreement in force), while
+a transaction-level advisory lock keyed on the agreement; a sweep of several agreements sharing
+parties, judging everything or what is due, takes their locks in one transaction, in ascending
+order, and reads their reports once: `sharing`), so the sweeps of several agreements
+run at once on several workers (`monitor.sweep` fans out one task per group of agreements with
+something to do: `owed_sweeps`), while
 two sweeps of one agreement run one after another; each reads the state *after* taking the lock,
 so the second finds the first's transitions already recorded and records nothing. Two database
 constraints back this up should the lock ever be bypassed: a status change can follow a given
@@ -18,7 +19,8 @@ What a sweep judges (its scope):
   engine's `Verdict.next_check`, brought forward to the next reminder, escalation or digest:
   `NextCheck`), those a change marked due (`absorb_pending` turns the `PendingChange` rows
   database triggers write in every changing transaction into marks), and those never judged or
-  judged by another method. Nothing due and nothing new: a few queries, whatever the size.
+  judged by another method. Nothing due and nothing new: a few queries, whatever the size. A new
+  act does not mark a commitment whose status it cannot move before its next check (`_standing`).
 - CHANGED, a targeted sweep on SQLite (`changes`, from `monitor.alerts.triggers`, queued on
   commit): the commitments some changed reports can affect (`engine.affected`: by rule, link,
   event group, and anchored on an affected one), judged with the commitments they are counted
@@ -520,7 +522,7 @@ class _Shared:
     @classmethod
     def read_due(cls, now, agreement_ids):
         """What these agreements' periodic sweeps judge, read once: the commitments due (`_due`), every one of an
-        agreement owing today's digest, and what they are counted from; None when nothing is."""
+        agreement owing today's digest, and what they are counted from (no report read when nothing is)."""
         due = {a: _due(a, now) for a in agreement_ids}
         digests = frozenset(a for a in agreement_ids if _digest_owed(a, now))
         if not digests and not any(due.values()):
@@ -570,8 +572,8 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None,
         needed = engine.anchors_of(terms, chosen)  # an anchored commitment is judged from its anchor's verdict
         commitments = [c for c in commitments if c.id in chosen]
         terms = [t for t in terms if t.id in needed]
-    # Weighed and filed once for this cutoff, whatever the number of instants judged below (and, judging
-    # everything, once for the agreements sharing its parties).
+    # Weighed and filed once for this cutoff, whatever the number of instants judged below (and, sweeping
+    # several agreements sharing parties, once for them).
     if shared is not None:
         rows, evidence, coverage = shared.rows, shared.index, shared.coverage
     else:
