@@ -35,33 +35,48 @@ DAY = timedelta(days=1)
 
 class Watch:
     """A ban on attacks in Kabul, a ceiling of one clash a day and one of two clashes over the window (no recovery),
-    and talks due within ten days."""
+    and talks due within ten days. `agreements`: more agreements owed by the same party, so swept together on one
+    read of the reports (`sweep.sharing`); every other one bans riots and limits protests instead (what is due in
+    it may not be in the first), its ban's recovery the other way."""
 
-    def __init__(self, ban_recovery=None):
+    def __init__(self, ban_recovery=None, agreements=1):
         self.taliban = PartyFactory(name="Taliban", slug="taliban")
         PartyName.objects.create(party=self.taliban, name="Islamic Emirate of Afghanistan")
-        self.agreement = AgreementFactory(slug="watch", title="The watch")
-        self.source = SourceFactory(name="Wire", reliability="B", categories=["Attack", "Armed clash", "talks_began"])
+        self.source = SourceFactory(name="Wire", reliability="B",
+                                    categories=["Attack", "Armed clash", "talks_began", "Riots", "Protests"])
         ev.Coverage.objects.create(source=self.source, starts_on=date(2020, 1, 1),
                                    recorded_at=datetime(2020, 1, 1, tzinfo=UTC))
+        user = UserFactory(username="watcher", email="watcher@example.org")
+        self.agreements, self.ids = [], []
+        for i in range(agreements):
+            agreement = AgreementFactory(slug="watch" if i == 0 else f"watch-{i}", title=f"The watch {i}")
+            agreement.parties.add(self.taliban)
+            recovery = ban_recovery if i % 2 == 0 else (None if ban_recovery is not None else 3)
+            made = self._commitments(agreement, recovery, swapped=i % 2 == 1)
+            if i == 0:
+                self.agreement = agreement
+                self.ban, self.daily, self.overall, self.talks = made
+            self.agreements.append(agreement)
+            self.ids += [c.id for c in made]
+            am.Subscription.objects.create(user=user, agreement=agreement, reminder_days=[],
+                                           confirmed_at=datetime(2020, 1, 1, tzinfo=UTC))
 
-        def commitment(key, kind, rule):
-            return CommitmentFactory(agreement=self.agreement, key=key, title=key.replace("_", " ").capitalize(),
-                                     kind=kind, rule=rule, owed_by=[self.taliban], due_offset=None)
+    def _commitments(self, agreement, ban_recovery, swapped=False):
+        def commitment(key, kind, rule, **fields):
+            fields.setdefault("due_offset", None)
+            return CommitmentFactory(agreement=agreement, key=key, title=key.replace("_", " ").capitalize(),
+                                     kind=kind, rule=rule, owed_by=[self.taliban], **fields)
 
-        ban = {"categories": ["Attack"], "admin1": ["Kabul"]}
+        banned, limited = ("Riots", "Protests") if swapped else ("Attack", "Armed clash")
+        ban = {"categories": [banned], "admin1": ["Kabul"]}
         if ban_recovery is not None:
             ban["recovery_days"] = ban_recovery
-        self.ban = commitment("no_attacks_in_kabul", "prohibition", ban)
-        self.daily = commitment("one_clash_a_day", "ceiling",
-                                {"categories": ["Armed clash"], "limit": 1, "recovery_days": None})
-        self.overall = commitment("two_clashes_in_all", "ceiling",
-                                  {"categories": ["Armed clash"], "limit": 2, "period": "window"})
-        self.talks = CommitmentFactory(agreement=self.agreement, key="talks", title="Talks begin", kind="deadline",
-                                       rule={"categories": ["talks_began"]}, owed_by=[self.taliban], due_offset=10)
-        user = UserFactory(username="watcher", email="watcher@example.org")
-        am.Subscription.objects.create(user=user, agreement=self.agreement, reminder_days=[],
-                                       confirmed_at=datetime(2020, 1, 1, tzinfo=UTC))
+        return (
+            commitment("no_attacks_in_kabul", "prohibition", ban),
+            commitment("one_clash_a_day", "ceiling", {"categories": [limited], "limit": 1, "recovery_days": None}),
+            commitment("two_clashes_in_all", "ceiling", {"categories": [limited], "limit": 2, "period": "window"}),
+            commitment("talks", "deadline", {"categories": ["talks_began"]}, due_offset=10),
+        )
 
     def report(self, category, when, **fields):
         fields.setdefault("actor1", "Islamic Emirate of Afghanistan")
@@ -70,12 +85,11 @@ class Watch:
                              source=self.source, **fields)
 
     def recorded(self):
-        ids = [self.ban.id, self.daily.id, self.overall.id, self.talks.id]
-        return {pk: ch.new_status for pk, ch in latest_changes(ids).items()}
+        return {pk: ch.new_status for pk, ch in latest_changes(self.ids).items()}
 
     def judged_in_full(self, now):
         return {s.commitment.id: s.computed.status
-                for s in inputs.standings([self.agreement], as_of=now, known_at=now, recorded=False)}
+                for s in inputs.standings(self.agreements, as_of=now, known_at=now, recorded=False)}
 
 
 def broken(watch, until):
@@ -243,7 +257,7 @@ def happenings(draw):
         what = draw(st.sampled_from(["report", "report", "report", "report", "reject", "move"]))
         things.append((known, what, {
             "occurred": known - timedelta(hours=draw(st.integers(0, 24 * 12))),
-            "category": draw(st.sampled_from(["Attack", "Armed clash", "talks_began"])),
+            "category": draw(st.sampled_from(["Attack", "Armed clash", "talks_began", "Riots", "Protests"])),
             "admin1": draw(st.sampled_from(["Kabul", "Kabul", "Kandahar"])),
             "stance": draw(st.sampled_from([ev.AFFIRMS, ev.AFFIRMS, ev.AFFIRMS, ev.DENIES])),
             "event": draw(st.sampled_from([None, None, 0, 1])),
@@ -259,7 +273,7 @@ def happenings(draw):
 def test_the_periodic_sweep_records_at_each_instant_what_a_full_evaluation_says(history):
     ban_recovery, instants, things = history
     with transaction.atomic():
-        watch = Watch(ban_recovery=ban_recovery)
+        watch = Watch(ban_recovery=ban_recovery, agreements=2)  # swept together: one read for both
         events = [ev.EventGroup.objects.create(label=f"Event {i}") for i in range(2)]
         written, pending = [], list(things)
         for now in instants:
@@ -280,3 +294,17 @@ def test_the_periodic_sweep_records_at_each_instant_what_a_full_evaluation_says(
             run_sweep(now=now)
             assert watch.recorded() == watch.judged_in_full(now), now
         transaction.set_rollback(True)
+
+
+def test_a_riot_due_in_the_second_agreement_alone_is_judged_on_the_groups_one_read():
+    watch = Watch(agreements=2)
+    run_sweep(now=SIGNED + 4 * DAY)
+    noon = SIGNED + 4 * DAY + timedelta(hours=12)
+    run_sweep(now=noon - timedelta(minutes=1))
+    watch.report("Riots", SIGNED + 4 * DAY + timedelta(hours=8))  # only the second agreement bans riots
+
+    run = run_sweep(now=noon)
+
+    assert run.commitments_evaluated == 1
+    ban = watch.agreements[1].commitments.get(key="no_attacks_in_kabul")
+    assert watch.recorded()[ban.id] == S.BREACHED == watch.judged_in_full(noon)[ban.id]
