@@ -16,8 +16,8 @@ ACLED-shaped reports; small: 100 and 10,000), in one run, in the bench_sweep dat
    statuses the sweep recorded, commitment by commitment; the run stops if one differs.
 3. Where the sweep's time goes: reading the commitments, reading the reports, weighing and filing
    them (`EvidenceIndex`), judging (`evaluate_agreement`), timed one by one outside the sweep.
-4. Beat's tick with nothing due and nothing new (every minute: `tick`, as `monitor.sweep` runs it), and the re-evaluation
-   of one new report no commitment counts.
+4. Beat's tick with nothing due and nothing new (every minute: `tick`, as `monitor.sweep` runs it),
+   and the re-evaluation of one new report no commitment counts.
 5. 1,000 new reports (100 at small) arrive as an import writes them, and the re-evaluation
    `reports_changed` queues runs (on PostgreSQL: the pending changes the triggers wrote absorbed,
    then what they marked judged, per group of agreements with something marked: `tick`); then a full sweep

@@ -19,10 +19,10 @@ from monitor.alerts.sweep import (
 
 @shared_task(name="monitor.sweep", ignore_result=True)
 def sweep():
-    """Beat's periodic sweep: one task per agreement in force that has something to do (`owed_sweeps`).
+    """Beat's periodic sweep: one task per group of agreements in force that have something to do (`_owed`).
 
-    The agreements' sweeps run on whichever workers are free, each under its own agreement's
-    lock (monitor/alerts/sweep.py), so several machines judge several agreements at once. The tick
+    The groups' sweeps run on whichever workers are free, each agreement under its own lock
+    (monitor/alerts/sweep.py), so several machines judge several agreements at once. The tick
     first absorbs the pending changes (their marks make commitments due), then chooses; each sweep
     absorbs too (a timed sweep or a re-evaluation runs without a tick).
     """
@@ -83,12 +83,12 @@ def sweep_agreements(agreement_ids, trigger=am.CHECK):
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
 def reevaluate_reports(changes):
-    """Judge at once what these reports can affect (`triggers.describe`; a list of ids too), per agreement.
+    """Judge at once what these reports can affect (`triggers.describe`; a list of ids too).
 
     On PostgreSQL the pending changes the database wrote with the reports say the same: they are
-    marked here, and a sweep is sent to each agreement with something marked or due (the description
-    is not read); on SQLite each agreement's sweep reads the description. Messages queued before descriptions existed carry a
-    bare list of ids, read as such.
+    marked here, and a sweep is sent to each group of agreements with something marked or due (the
+    description is not read); on SQLite each agreement's sweep reads the description. Messages
+    queued before descriptions existed carry a bare list of ids, read as such.
     """
     _fan_out(_owed(in_force(), timezone.now()), trigger=am.REPORTS, changes=changes)
 

@@ -411,9 +411,9 @@ def changes_for(description):
             chosen |= Q(id__range=(first, last))
     else:
         chosen = Q(id__in=description.get("ids", ()))
-    # Whether a new breach can only add to a standing one (`engine.Change.adds_acts`): a report changed since it
-    # was written (an edit's history row, a verification) or grouped as one event with others may take an
-    # act away or move it, so it counts as neither new nor alone.
+    # Whether the changes only add acts (`engine.Change.adds_acts`): a report changed since it was written (an
+    # edit's history row, a verification) or grouped as one event with others may take an act away or move it
+    # to another day, so it counts as neither new nor alone.
     history = Report.history.model.objects.filter(id=OuterRef("id"), history_type__in=("~", "-"))
     verified = VerificationChange.objects.filter(report_id=OuterRef("id"))
     flags = {"edited": ExpressionWrapper(Exists(history) | Exists(verified), output_field=BooleanField()),
