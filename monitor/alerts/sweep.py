@@ -353,13 +353,16 @@ def watermark():
         return cursor.fetchone()[0]
 
 
-def _due(agreement_id, now):
-    """The ids of the agreement's commitments a periodic sweep judges now, in two indexed queries."""
+def _due(agreement_ids, now):
+    """{agreement id: the ids of its commitments a periodic sweep judges now}, in two indexed queries."""
     stale = Q(due_at__lte=now) | ~Q(method_version=fingerprint())
-    due = set(am.NextCheck.objects.filter(commitment__agreement=agreement_id).filter(stale)
-              .values_list("commitment_id", flat=True))
-    due.update(Commitment.objects.filter(agreement=agreement_id, next_check__isnull=True)
-               .values_list("id", flat=True))
+    due = {agreement_id: set() for agreement_id in agreement_ids}
+    for pk, agreement_id in (am.NextCheck.objects.filter(stale, commitment__agreement__in=list(due))
+                             .values_list("commitment_id", "commitment__agreement_id")):
+        due[agreement_id].add(pk)
+    for pk, agreement_id in (Commitment.objects.filter(agreement__in=list(due), next_check__isnull=True)
+                             .values_list("id", "agreement_id")):
+        due[agreement_id].add(pk)
     return due
 
 
@@ -368,23 +371,11 @@ def owed_sweeps(agreement_ids, now):
     number (beat's tick sends sweeps to these only: `monitor.alerts.tasks.sweep`).
 
     What `_sweep` does when its scope is what is due: judge the commitments due or never judged (`_due`),
-    send today's digest where it is owed (`_digest_owed`), and pause a webhook failing too long. The
+    send today's digest where it is owed (`_digests_owed`), and pause a webhook failing too long. The
     pending changes must have been absorbed first (`absorb_pending`): their marks are due commitments.
     """
     ids = list(agreement_ids)
-    stale = Q(due_at__lte=now) | ~Q(method_version=fingerprint())
-    owed = set(am.NextCheck.objects.filter(stale, commitment__agreement__in=ids)
-               .values_list("commitment__agreement_id", flat=True).distinct())
-    owed.update(Commitment.objects.filter(agreement__in=ids, next_check__isnull=True)
-                .values_list("agreement_id", flat=True).distinct())
-    if now.hour >= settings.MONITOR_DIGEST_HOUR_UTC:
-        owed.update(
-            am.Subscription.objects.filter(
-                agreement__in=ids, delivery__in=[am.DIGEST_INSTEAD, am.EACH_AND_DIGEST], confirmed_at__isnull=False,
-                unsubscribed_at__isnull=True, suspended_at__isnull=True,
-            ).exclude(agreement__in=am.DigestDay.objects.filter(day=now.date()).values("agreement"))
-            .values_list("agreement_id", flat=True).distinct()
-        )
+    owed = {agreement_id for agreement_id, due in _due(ids, now).items() if due} | _digests_owed(ids, now)
     if settings.MONITOR_WEBHOOK_PAUSE_AFTER_HOURS:
         failing_since = now - timedelta(hours=settings.MONITOR_WEBHOOK_PAUSE_AFTER_HOURS)
         owed.update(am.Webhook.objects.filter(agreement__in=ids, paused_at__isnull=True,
@@ -393,15 +384,18 @@ def owed_sweeps(agreement_ids, now):
     return [a for a in ids if a in owed]
 
 
-def _digest_owed(agreement_id, now):
-    """Is today's digest for this agreement still owed (past the hour, someone wants it, none yet)?"""
+def _digests_owed(agreement_ids, now):
+    """The agreements among these whose digest for today is still owed (past the hour, someone wants it, none
+    sent yet), in one query."""
     if now.hour < settings.MONITOR_DIGEST_HOUR_UTC:
-        return False
-    wanted = am.Subscription.objects.filter(
-        agreement=agreement_id, delivery__in=[am.DIGEST_INSTEAD, am.EACH_AND_DIGEST], confirmed_at__isnull=False,
-        unsubscribed_at__isnull=True, suspended_at__isnull=True,
+        return frozenset()
+    return frozenset(
+        am.Subscription.objects.filter(
+            agreement__in=list(agreement_ids), delivery__in=[am.DIGEST_INSTEAD, am.EACH_AND_DIGEST],
+            confirmed_at__isnull=False, unsubscribed_at__isnull=True, suspended_at__isnull=True,
+        ).exclude(agreement__in=am.DigestDay.objects.filter(day=now.date()).values("agreement"))
+        .values_list("agreement_id", flat=True).distinct()
     )
-    return wanted.exists() and not am.DigestDay.objects.filter(agreement=agreement_id, day=now.date()).exists()
 
 
 def _enqueue(task):
@@ -523,8 +517,7 @@ class _Shared:
     def read_due(cls, now, agreement_ids):
         """What these agreements' periodic sweeps judge, read once: the commitments due (`_due`), every one of an
         agreement owing today's digest, and what they are counted from (no report read when nothing is)."""
-        due = {a: _due(a, now) for a in agreement_ids}
-        digests = frozenset(a for a in agreement_ids if _digest_owed(a, now))
+        due, digests = _due(agreement_ids, now), _digests_owed(agreement_ids, now)
         if not digests and not any(due.values()):
             return cls(None, None, None, due, digests)
         agreements = Agreement.objects.filter(state=IN_FORCE, id__in=agreement_ids)
@@ -541,12 +534,12 @@ def _sweep(now, run, agreement_id, scope, changes=None, check=False, since=None,
     if shared is not None and shared.due is not None:
         digests = agreement_id in shared.digests
     else:
-        digests = scope != CHANGED and _digest_owed(agreement_id, now)
+        digests = scope != CHANGED and agreement_id in _digests_owed([agreement_id], now)
     if digests:
         scope = EVERY  # the digest lists every commitment: judged all, once a day
     settled = set()
     if scope == DUE:
-        chosen = shared.due[agreement_id] if shared is not None else _due(agreement_id, now)
+        chosen = (shared.due if shared is not None else _due([agreement_id], now))[agreement_id]
         if not chosen:
             # Nothing to judge, but what the clock owes that is no commitment's: a webhook failing
             # too long is paused and its owner told (two queries when the agreement has webhooks).
