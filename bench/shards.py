@@ -75,7 +75,7 @@ def measure(scale, workdir, log=print):
         for processes in (1, 2):
             with redis.Redis.from_url(BROKER_URL) as client:
                 client.flushdb()
-            # The check's sweeps go to its queue (monitor.alerts.tasks.CHECK_QUEUE): here every worker takes them.
+            # The check's sweeps go to its queue (`checks`, CELERY_TASK_ROUTES): here every worker takes them.
             workers = [realparts.Worker(env, Path(workdir) / f"worker-{processes}-{n}.log", f"shards{processes}{n}",
                                         queues="celery,checks")
                        for n in range(processes)]

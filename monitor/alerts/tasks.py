@@ -58,27 +58,22 @@ def sweep_agreement(agreement_id, trigger=am.BEAT, changes=None, timed=False):
     return run
 
 
-# The nightly check's queue (CELERY_TASK_ROUTES sends `monitor.check` there too): judging every commitment
+# The nightly check and its sweeps go to the `checks` queue (CELERY_TASK_ROUTES): judging every commitment
 # against every report takes minutes at scale, and in the default queue the timed sweeps, the report
 # re-evaluations and the sender would wait behind it. A worker of its own takes it (docs/operations.md).
-CHECK_QUEUE = "checks"
 
 
 @shared_task(name="monitor.check", ignore_result=True)
 def check():
-    """The nightly check: every commitment of every agreement judged again and compared (drift)."""
-    groups = sharing(in_force())
-    if len(groups) == 1:
-        sweep_agreements(groups[0], trigger=am.CHECK)
-    elif groups:
-        # Agreements that share parties read the same reports: one task judges them on one read.
-        group(sweep_agreements.s(ids, trigger=am.CHECK).set(queue=CHECK_QUEUE) for ids in groups).apply_async()
+    """The nightly check: every commitment of every agreement judged again and compared (drift), one task per
+    group of agreements sharing parties (in the `checks` queue, as routed), each group on one read."""
+    _fan_out(in_force(), task=sweep_agreements, trigger=am.CHECK)
 
 
 @shared_task(name="monitor.sweep_agreements", ignore_result=True)
 def sweep_agreements(agreement_ids, trigger=am.CHECK):
     """Judge every commitment of these agreements (the nightly check's share), each under its lock, on one read."""
-    run_sweep(now=timezone.now(), trigger=trigger, agreements=agreement_ids)
+    return run_sweep(now=timezone.now(), trigger=trigger, agreements=agreement_ids)
 
 
 @shared_task(name="monitor.reevaluate_reports", ignore_result=True)
@@ -105,15 +100,16 @@ def _owed(agreement_ids, now):
     return owed_sweeps(agreement_ids, now)
 
 
-def _fan_out(agreement_ids, **kwargs):
-    """These agreements' sweeps, one task per group sharing parties (`sweep_group`: one read of the reports for
-    the group); one group is swept here (its run is returned)."""
+def _fan_out(agreement_ids, task=None, **kwargs):
+    """These agreements' sweeps, one `task` (by default `sweep_group`) per group sharing parties, each group on
+    one read of its reports; one group is swept here (its run is returned)."""
+    task = task or sweep_group
     groups = sharing(agreement_ids)
     if len(groups) == 1:
         # One agreement, or a few of one conflict (the common case, and the quick start): no message needed.
-        return sweep_group(groups[0], **kwargs)
+        return task(groups[0], **kwargs)
     if groups:
-        group(sweep_group.s(ids, **kwargs) for ids in groups).apply_async()
+        group(task.s(ids, **kwargs) for ids in groups).apply_async()
     return None
 
 
