@@ -49,7 +49,7 @@ commitments:
     owed_by: [{party}]
     basis: {{kind: official_text}}
     kind: prohibition
-    rule: {{categories: [Ambush], attribution: owing_or_unidentified}}
+    rule: {{categories: [Ambush], attribution: owing_or_unidentified{ambush_where}}}
   - key: no-riots
     title: No riots
     owed_by: [{party}]
@@ -63,7 +63,7 @@ AS_OF = datetime(2020, 6, 1, tzinfo=UTC)
 
 def load(tmp_path, **names):
     path = tmp_path / f"{names['slug']}.yaml"
-    path.write_text(ACCORD.format(**names), encoding="utf-8")
+    path.write_text(ACCORD.format(**{"ambush_where": "", **names}), encoding="utf-8")
     load_agreement_file(path)
     return Agreement.objects.get(slug=names["slug"])
 
@@ -138,3 +138,49 @@ def test_narrowed_reading_judges_exactly_as_reading_every_report(two_conflicts, 
     # Riots are reported (in the south): the north's silence is compliance, not "no data".
     assert narrowed[("north-accord", "no-riots")][0] == "in_compliance"
     assert narrowed[("south-accord", "no-riots")][0] == "in_compliance"
+
+
+def test_unidentified_groups_are_read_only_where_the_rules_counting_them_look(tmp_path, monkeypatch):
+    """ACLED names unidentified groups per country, so every conflict has them: a rule that counts them in one
+    province reads those there, not every conflict's, and judges as though it had read them all."""
+    accord = load(tmp_path, slug="kandahar-accord", title="Kandahar accord", party="taliban", name="Taliban",
+                  alias="Islamic Emirate", country="Afghanistan", neighbour="Neighbour Forces", capital="Kabul",
+                  ambush_where=", admin1: [Kandahar]")
+    source = SourceFactory(name="Dataset", reliability="A")
+    CoverageFactory(source=source)
+
+    def ambush(actor1, day, admin1):
+        return ReportFactory(category="Ambush", actor1=actor1, admin1=admin1, source=source,
+                             occurred_at=datetime(2020, 3, day, 8, tzinfo=UTC),
+                             recorded_at=datetime(2020, 3, day, 9, tzinfo=UTC)).id
+
+    there = ambush("Unidentified Armed Group (Afghanistan)", 3, "KANDAHAR")
+    unnamed_there = ambush("", 4, "Kandahar")
+    by_the_party = ambush("Taliban", 5, "Herat")
+    elsewhere = ambush("Unidentified Armed Group (Afghanistan)", 6, "Herat")
+    another_conflict = ambush("Unidentified Armed Group (Colombia)", 7, "Antioquia")
+    nowhere = ambush("Unidentified Armed Group (Yemen)", 8, "")
+
+    read = _read(accord)
+    assert {there, unnamed_there} <= read
+    assert by_the_party in read  # the party's acts are read by its names, wherever (Kandahar's rule skips it)
+    assert not read & {elsewhere, another_conflict, nowhere}
+
+    def judged():
+        standing = next(s for s in inputs.standings([accord], as_of=AS_OF) if s.commitment.key == "no-ambushes")
+        return standing.computed.status, standing.computed.since, standing.computed.evidence
+
+    narrowed = judged()
+    monkeypatch.setattr(inputs, "names_read", lambda terms: None)
+    assert narrowed == judged()
+    assert narrowed[0] == "breached" and set(narrowed[2]) == {there, unnamed_there}
+
+
+def test_reports_are_read_with_a_plan_for_every_row_not_the_first_tenth():
+    """A sweep reads every report its cursor finds; planned for the first tenth (PostgreSQL's default for a cursor),
+    the read walked every conflict's reports in time order (docs/architecture.md, "Reading one agreement's reports")."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW cursor_tuple_fraction")
+        assert cursor.fetchone()[0] == "1"

@@ -492,6 +492,16 @@ class Report(models.Model):
             # Setting `recorded_at` (in an imported file) rewrites what was "known at" a past date.
             ("backdate_report", _("Can set when a report was recorded (back-date it)")),
         ]
+        # A sweep reads one agreement's reports by the actors and places its rules can count
+        # (`inputs.names_read`): with these, PostgreSQL reads those (a bitmap of each), not every
+        # conflict's, and a read costs what the agreement's own conflict holds. Plain btrees, without the
+        # pattern-matching twin `db_index` adds: nothing searches these by prefix.
+        indexes = [
+            models.Index(fields=["actor1"], name="report_actor1"),
+            models.Index(fields=["actor2"], name="report_actor2"),
+            models.Index(fields=["admin1"], name="report_admin1"),
+            models.Index(fields=["location"], name="report_location"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=("source", "source_ref"),

@@ -236,8 +236,18 @@ def names_read(terms):
     for rule in anyone:
         provinces |= {normalize_name(p) for p in rule.admin1}
         places |= {normalize_name(p) for p in rule.locations}
-    unidentified = any(rule.attribution == "owing_or_unidentified" for rule, term in rules if term is not None)
+    counting_unidentified = [rule for rule, term in rules
+                             if term is not None and rule.attribution == "owing_or_unidentified"]
+    # ACLED names unidentified groups per country ("Unidentified Armed Group (Yemen)"), so every conflict
+    # has them: when each rule counting them names where, only unidentified acts in those places are read.
+    unidentified_where = None
+    if counting_unidentified and all(rule.admin1 or rule.locations for rule in counting_unidentified):
+        unidentified_where = (
+            {normalize_name(p) for rule in counting_unidentified for p in rule.admin1},
+            {normalize_name(p) for rule in counting_unidentified for p in rule.locations},
+        )
     first, second, in_provinces, in_places = [], [], [], []
+    unidentified1, unidentified2, unidentified_provinces, unidentified_places = [], [], [], []
     for kind, spelling in ReportName.objects.values_list("kind", "name"):
         folded = normalize_name(spelling)
         if kind == ReportName.PLACE:
@@ -245,17 +255,29 @@ def names_read(terms):
                 in_provinces.append(spelling)
             if folded in places:
                 in_places.append(spelling)
+            if unidentified_where is not None:
+                if folded in unidentified_where[0]:
+                    unidentified_provinces.append(spelling)
+                if folded in unidentified_where[1]:
+                    unidentified_places.append(spelling)
             continue
         read = folded in names or (
             JOINT_SEPARATOR in spelling
             and any(normalize_name(piece) in names for piece in spelling.split(JOINT_SEPARATOR))
         )
-        if read or (unidentified and folded.startswith("unidentified")):
+        if read:
             first.append(spelling)
             second.append(spelling)
-        elif unidentified and not folded:
-            first.append(spelling)
-    return Q(actor1__in=first) | Q(actor2__in=second) | Q(admin1__in=in_provinces) | Q(location__in=in_places)
+        elif counting_unidentified and folded.startswith("unidentified"):
+            unidentified1.append(spelling)
+            unidentified2.append(spelling)
+        elif counting_unidentified and not folded:
+            unidentified1.append(spelling)
+    unidentified = Q(actor1__in=unidentified1) | Q(actor2__in=unidentified2)
+    if unidentified_where is not None:
+        unidentified &= Q(admin1__in=unidentified_provinces) | Q(location__in=unidentified_places)
+    chosen = Q(actor1__in=first) | Q(actor2__in=second) | Q(admin1__in=in_provinces) | Q(location__in=in_places)
+    return chosen | unidentified if counting_unidentified else chosen
 
 
 def _categories(terms):
@@ -293,22 +315,19 @@ def _evidence(report_rows, sources, changes):
     of what a sweep's memory grew with. One dictionary of the values seen, dropped with the call.
     """
     out = []
-    make, no_changes = engine.Evidence, ()
+    make, no_changes = engine.Evidence.from_row, ()
     seen = {}
     once = seen.setdefault
     for (pk, source_id, occurred_at, occurred_until, precision, recorded_at, category, sub_category, stance, value,
          admin1, location, actor1, credibility, event_id, commitment_id, actor2, interaction) in report_rows:
         out.append(
             make(
-                id=pk, source=sources[source_id], occurred_at=once(occurred_at, occurred_at),
-                occurred_until=occurred_until if occurred_until is None else once(occurred_until, occurred_until),
-                precision=once(precision, precision), recorded_at=once(recorded_at, recorded_at),
-                category=once(category, category), sub_category=once(sub_category, sub_category),
-                stance=once(stance, stance), value=value, admin1=once(admin1, admin1),
-                location=once(location, location), actor1=once(actor1, actor1), actor2=once(actor2, actor2),
-                interaction=once(interaction, interaction),
-                credibility=credibility, event_id=event_id, commitment_id=commitment_id,
-                verification=tuple(changes[pk]) if pk in changes else no_changes,
+                pk, sources[source_id], once(occurred_at, occurred_at), once(recorded_at, recorded_at),
+                once(category, category), once(sub_category, sub_category), once(stance, stance),
+                occurred_until if occurred_until is None else once(occurred_until, occurred_until),
+                once(precision, precision), value, once(admin1, admin1), once(location, location),
+                once(actor1, actor1), once(actor2, actor2), once(interaction, interaction), credibility,
+                tuple(changes[pk]) if pk in changes else no_changes, event_id, commitment_id,
             )
         )
     return out

@@ -5,7 +5,8 @@ the engine reads nothing else. How a report is weighed at a cutoff (`Evidence.st
 here too, since it depends on the report alone.
 """
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
@@ -146,6 +147,42 @@ class Evidence:
     commitment_id: int | None = None
     summary: str = ""
 
+    @classmethod
+    def from_row(cls, id, source, occurred_at, recorded_at, category, sub_category, stance, occurred_until,
+                 precision, value, admin1, location, actor1, actor2, interaction, credibility, verification,
+                 event_id, commitment_id, summary=""):
+        """An Evidence from every field, in the order they are declared: as `Evidence(...)`, in half the time.
+
+        A frozen dataclass's `__init__` sets each field through `object.__setattr__`; a sweep builds one
+        per report read (hundreds of thousands), and that was a tenth of it. Here each slot is set
+        through its own descriptor, which a frozen class does not forbid; the instance is as frozen.
+        """
+        e = _new(cls)
+        (put_id, put_source, put_occurred_at, put_recorded_at, put_category, put_sub_category, put_stance,
+         put_occurred_until, put_precision, put_value, put_admin1, put_location, put_actor1, put_actor2,
+         put_interaction, put_credibility, put_verification, put_event_id, put_commitment_id, put_summary) = _SLOTS
+        put_id(e, id)
+        put_source(e, source)
+        put_occurred_at(e, occurred_at)
+        put_recorded_at(e, recorded_at)
+        put_category(e, category)
+        put_sub_category(e, sub_category)
+        put_stance(e, stance)
+        put_occurred_until(e, occurred_until)
+        put_precision(e, precision)
+        put_value(e, value)
+        put_admin1(e, admin1)
+        put_location(e, location)
+        put_actor1(e, actor1)
+        put_actor2(e, actor2)
+        put_interaction(e, interaction)
+        put_credibility(e, credibility)
+        put_verification(e, verification)
+        put_event_id(e, event_id)
+        put_commitment_id(e, commitment_id)
+        put_summary(e, summary)
+        return e
+
     def state_at(self, known_at):
         """The verification state as known at `known_at`; None if not yet recorded then."""
         if self.recorded_at > known_at:
@@ -193,6 +230,12 @@ class Evidence:
     @property
     def grade(self):
         return f"{self.source.reliability}{self.credibility}"
+
+
+_new = object.__new__
+_SLOTS = tuple(Evidence.__dict__[f.name].__set__ for f in fields(Evidence))
+# `from_row` takes the fields in the order they are declared, and sets them in that order.
+assert [f.name for f in fields(Evidence)] == list(inspect.signature(Evidence.from_row).parameters)
 
 
 @dataclass(frozen=True)
