@@ -105,6 +105,37 @@ def test_beats_tick_sends_a_sweep_only_to_the_agreement_with_something_due(monke
     assert sent == [[busy.id, reported.id]]
 
 
+def test_a_report_no_rule_can_count_costs_the_same_with_2_and_20_agreements_in_force(monkeypatch):
+    """Which commitments a report touches is asked of the agreements whose rules could count it: a riot, which no
+    rule here names, builds no commitment's terms, however many are in force; talks starting mark only theirs."""
+    from monitor.alerts.sweep import absorb_pending
+
+    built = []
+    terms_for = inputs.terms_for
+    monkeypatch.setattr(inputs, "terms_for", lambda commitments: built.append(len(commitments)) or terms_for(commitments))
+    source, now = SourceFactory(), timezone.now()
+    for n in (2, 18):
+        for i in range(n):
+            deal(1, f"deal-{n}-{i}")
+        run_sweep(now=now)  # every commitment judged: nothing marked
+        built.clear()
+        ReportFactory(category="Riots", occurred_at=BEFORE, recorded_at=BEFORE, source=source)
+        absorb_pending(now)
+        assert built == []
+        assert not am.NextCheck.objects.filter(marked_at__isnull=False, due_at__lte=now).exists()
+
+    ceasefire = AgreementFactory(slug="ceasefire", title="The ceasefire")
+    CommitmentFactory(agreement=ceasefire, key="declared", title="A ceasefire is declared", due_offset=10,
+                      rule={"categories": ["ceasefire_declared"], "attribution": "any"})
+    run_sweep(now=now)
+    built.clear()
+    ReportFactory(category="ceasefire_declared", occurred_at=BEFORE, recorded_at=BEFORE, source=source)
+    absorb_pending(now)
+    assert built == [1]  # the one agreement whose rules name it
+    marked = am.NextCheck.objects.filter(due_at__lte=now).values_list("commitment__agreement__slug", flat=True)
+    assert set(marked) == {"ceasefire"}
+
+
 def test_a_deadline_passing_is_judged_at_its_next_check_and_alerts_once():
     agreement = deal()
     watcher(agreement)

@@ -300,11 +300,36 @@ def _affected_by(rows, now):
         if not description["ranges"]:
             del description["ranges"]
         changed = inputs.changes_for(description)
-        if changed:
-            agreements = Agreement.objects.filter(state=IN_FORCE)
+        touched = _could_be_touched(changed) if changed else None
+        if touched:
+            agreements = Agreement.objects.filter(id__in=touched)
             terms = inputs.terms_for(list(inputs.commitments_for(agreements, parties=False)))
             standing = _standing(terms, changed, now)
             chosen |= engine.affected(terms, changed, as_of=now, standing=standing) | _silent(terms, changed)
+    return chosen
+
+
+def _could_be_touched(changed):
+    """The agreements in force with a commitment some of these changed reports may touch (one query): a superset.
+
+    One whose rule, or the rule of the milestone it counts from, takes any category, or one a changed report
+    carries (before or after its change), or that a changed report is linked to by hand. Its Terms are then
+    built and asked (`engine.affected`, `_silent`): building them for every commitment in force, to find that
+    a report in a category no rule names touches none, was what such a re-evaluation cost, and it grew with
+    the commitments (anchors are within an agreement, so its other commitments come along).
+    """
+    categories = {normalize_name(c) for ch in changed for c in (ch.category, ch.sub_category) if c}
+    linked = {ch.commitment_id for ch in changed if ch.commitment_id is not None}
+    chosen = set()
+    rows = Commitment.objects.filter(agreement__state=IN_FORCE).values_list(
+        "agreement_id", "id", "rule", "anchor_milestone_id", "anchor_milestone__rule")
+    for agreement_id, pk, rule, milestone_id, milestone_rule in rows:
+        if agreement_id in chosen:
+            continue
+        rules = [rule] if milestone_id is None else [rule, milestone_rule]
+        named = [(r or {}).get("categories") or () for r in rules]
+        if pk in linked or any(not names or categories & {normalize_name(c) for c in names} for names in named):
+            chosen.add(agreement_id)
     return chosen
 
 
