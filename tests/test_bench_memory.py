@@ -36,6 +36,9 @@ def test_the_benchmark_sweeps_each_size_in_a_fresh_process_and_states_the_growth
     # Twice the reports, about twice what the largest agreement reads: the growth measured is the reports'.
     assert 1.5 * small.first["largest_read"] < large.first["largest_read"] <= 2_000
     assert "| 2,000 reports, full sweep, nothing new |" in text and "Growth from 1,000 to 2,000 reports" in text
+    # Every agreement is in force at this size: every conflict is followed, and no report goes.
+    assert result.followed.reports == 2_000 and result.followed.first["commitments"] == 20
+    assert "less every conflict no agreement in force follows" in text
 
 
 def test_the_reports_a_sweep_holds_share_each_repeated_value():
