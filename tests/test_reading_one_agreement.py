@@ -184,3 +184,48 @@ def test_reports_are_read_with_a_plan_for_every_row_not_the_first_tenth():
     with connection.cursor() as cursor:
         cursor.execute("SHOW cursor_tuple_fraction")
         assert cursor.fetchone()[0] == "1"
+
+
+def test_a_view_as_known_at_a_past_instant_reads_its_parties_reports_and_judges_as_reading_all(two_conflicts,
+                                                                                            monkeypatch):
+    """Read as recorded then (a cited view), an agreement still reads its own parties' reports, by the names each
+    version carried: an act renamed to the party after the cutoff is read and does not count as of then; one
+    renamed away from it is read and counts. Categories only other conflicts' reports carry are still reported."""
+    north, south, ids = two_conflicts
+    from monitor.evidence.models import Report
+
+    known_at = datetime(2020, 4, 1, tzinfo=UTC)
+    renamed_away = Report.objects.get(id=ids["north"][0])  # TALIBAN on 3 March: one of the day's two battles
+    renamed_away.actor1 = "Forces of Nobody"
+    renamed_away.save()
+    renamed_to = Report.objects.get(id=ids["south"][0])  # ELN's battle, later said to be the Taliban's
+    renamed_to.actor1 = "Taliban"
+    renamed_to.save()
+    Report.history.filter(history_date__gt=datetime(2020, 3, 31, tzinfo=UTC)).update(
+        history_date=datetime(2020, 5, 1, tzinfo=UTC))  # both edits made after the cutoff
+
+    terms = inputs.terms_for(list(inputs.commitments_for([north])))
+    read = {e.id for e in inputs.evidence_for(terms, known_at, recorded=True)}
+    assert set(ids["north"]) | {renamed_to.id} <= read
+    assert not read & (set(ids["south"]) - {renamed_to.id})
+
+    def judged():
+        return {
+            (s.commitment.agreement.slug, s.commitment.key): (s.computed.status, s.computed.since, s.computed.evidence)
+            for s in inputs.standings([north, south], as_of=AS_OF, known_at=known_at, recorded=True)
+        }
+
+    narrowed = judged()
+    monkeypatch.setattr(inputs, "names_read", lambda terms: None)
+    assert narrowed == judged()
+    # As recorded then, TALIBAN and Islamic Emirate fought on 3 March: two battles, a breach since recovered.
+    battles = narrowed[("north-accord", "few-battles")]
+    assert battles[0] == "in_compliance" and renamed_to.id not in battles[2]
+    # Riots were reported, in the south only: the north's silence is compliance, not "no data"; so too when the
+    # riot was imported (an imported report has no history until it is corrected: it is read as it is now).
+    assert narrowed[("north-accord", "no-riots")][0] == "in_compliance"
+    monkeypatch.undo()
+    Report.history.filter(id=ids["south"][2]).delete()
+    assert judged()[("north-accord", "no-riots")][0] == "in_compliance"
+    Report.objects.filter(id=ids["south"][2]).update(recorded_at=datetime(2020, 4, 2, tzinfo=UTC))
+    assert judged()[("north-accord", "no-riots")][0] == "no_data"  # known only after the cutoff

@@ -346,7 +346,15 @@ def _recorded_evidence(terms, known_at, categories):
     if categories is None:
         chosen, current = Q(), Q()
     else:
-        matches = Q(category__in=categories) | Q(sub_category__in=categories) | Q(commitment_id__in=list(linked))
+        # Narrowed as the present view is (`names_read`, by the names in the terms as recorded): a report is
+        # a candidate when one of its versions, or its row now, could count. The version that stood at the
+        # cutoff, if it can count, is one of them; every spelling a version carried is in `ReportName`
+        # (evidence 0017). Which categories some report carried is then asked apart (`with_reported`).
+        in_categories = Q(category__in=categories) | Q(sub_category__in=categories)
+        narrowed = names_read(terms)
+        if narrowed is not None:
+            in_categories &= narrowed
+        matches = in_categories | Q(commitment_id__in=list(linked))
         chosen = Q(id__in=history.filter(matches).values("id"))
         current = matches
     # A source deleted since still graded its reports then. One with no history (none since evidence
@@ -474,18 +482,61 @@ def with_reported(terms, evidence, declared, known_at=None, recorded=False):
     their rules can read. Read narrowed to the terms' parties and places (`names_read`), a category
     only other conflicts' reports carried is not among them: those of the terms' categories it does
     not show are asked of the database (one query, and only for a spelling some report ever carried,
-    `ReportName`). As recorded at a past cutoff the read is never narrowed, and holds them all.
+    `ReportName`); as recorded at a past cutoff, of each report's version then (`_carried_as_recorded`).
     """
     carried = set()
     for e in evidence:
         carried.add(e.category)
         carried.add(e.sub_category)
-    if not recorded and connection.vendor == "postgresql" and (categories := _categories(terms)):
-        with connection.cursor() as cursor:
-            cursor.execute(CARRIED, [sorted(categories - carried), known_at, known_at, known_at, known_at])
-            carried.update(name for (name,) in cursor.fetchall())
+    if connection.vendor == "postgresql" and (categories := _categories(terms)):
+        missing = sorted(categories - carried)
+        if recorded and known_at is not None:
+            carried.update(_carried_as_recorded(missing, known_at))
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(CARRIED, [missing, known_at, known_at, known_at, known_at])
+                carried.update(name for (name,) in cursor.fetchall())
     reported = frozenset(declared | {normalize_name(c) for c in carried if c})
     return [replace(t, reported_categories=reported) for t in terms]
+
+
+# Of some categories, those a report with no history (as it is now) known by the cutoff carries.
+CARRIED_WITHOUT_HISTORY = """
+SELECT n.name FROM evidence_reportname n
+WHERE n.kind = 'category' AND n.name = ANY (%s)
+  AND (EXISTS (SELECT 1 FROM evidence_report r WHERE r.category = n.name AND r.recorded_at <= %s
+               AND NOT EXISTS (SELECT 1 FROM evidence_historicalreport h WHERE h.id = r.id))
+       OR EXISTS (SELECT 1 FROM evidence_report r WHERE r.sub_category = n.name AND r.recorded_at <= %s
+                  AND NOT EXISTS (SELECT 1 FROM evidence_historicalreport h WHERE h.id = r.id)))
+"""
+
+
+def _carried_as_recorded(missing, known_at):
+    """Of the categories `missing`, those some report carried as recorded at `known_at`: its version then.
+
+    Two queries: the reports with no history, read as they are now (`recorded.versions`), asked in SQL;
+    then the versions standing at the cutoff of the reports some version of which carried one, read until
+    every category is found (history is kept for reports entered or corrected by hand, not for imports).
+    """
+    found = set()
+    with connection.cursor() as cursor:
+        cursor.execute(CARRIED_WITHOUT_HISTORY, [missing, known_at, known_at])
+        found.update(name for (name,) in cursor.fetchall())
+    wanted = set(missing) - found
+    if not wanted:
+        return found
+    history = Report.history.model.objects
+    in_wanted = Q(category__in=sorted(wanted)) | Q(sub_category__in=sorted(wanted))
+    standing = as_recorded.versions(Report, known_at).filter(id__in=history.filter(in_wanted).values("id"))
+    for category, sub_category, history_type, before, recorded_at in rows(standing.values_list(
+            "category", "sub_category", "history_type", as_recorded.BEFORE, "recorded_at")):
+        if (history_type == "-" and before) or recorded_at > known_at:
+            continue  # deleted by the cutoff, or known only later
+        found.update({category, sub_category} & wanted)
+        wanted -= found
+        if not wanted:
+            break
+    return found
 
 
 def coverage_for(known_at=None):
