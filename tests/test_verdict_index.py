@@ -18,11 +18,13 @@ from monitor.verdicts.engine import (
     COUNTS,
     Change,
     CoverageIndex,
+    EvidenceIndex,
     Milestone,
     covered,
     evaluate,
     evaluate_agreement,
     affected,
+    qualifies,
 )
 from terms.rules import Rule, normalize_name
 from tests import reference_judge as ref
@@ -162,6 +164,19 @@ def test_the_index_judges_every_commitment_as_sifting_every_report_does(world):
         anchor_day = (instant - timedelta(microseconds=1 if end_of_day else 0)).astimezone(ts[2].tz).date()
     assert verdicts[3] == waiting_named(verdicts[3], evaluate(ts[2], evidence, as_of=as_of, known_at=known_at,
                                                               coverage=periods, anchor_day=anchor_day))
+
+
+@FAST
+@given(worlds())
+def test_the_index_finds_every_report_that_speaks_to_a_commitment_as_testing_each_report_does(world):
+    """The commitment page lists what speaks to a commitment from the index its verdict was judged on
+    (`EvidenceIndex.speaking`), not by testing every report read again: the two must find the same reports."""
+    ts, evidence, _periods, _as_of, known_at = world
+    index = EvidenceIndex(evidence, known_at)
+    for t in ts:
+        found = [e.id for e, _standing in index.speaking(t)]
+        assert len(found) == len(set(found))
+        assert set(found) == {e.id for e in evidence if qualifies(t, e)}
 
 
 def waiting_named(got, expected):

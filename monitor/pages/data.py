@@ -239,6 +239,16 @@ def _qualifying(terms, evidence, as_of):
     return out
 
 
+def _speaking(term, index, as_of):
+    """The reports that speak to `term` and had happened by `as_of`, newest first, found by the index its verdict
+    was judged on (`EvidenceIndex.speaking`: every report `qualifies` takes, whatever its standing)."""
+    if not term.tracked:
+        return []  # recorded, not judged: no evidence is weighed for it
+    found = [e for e, _standing in index.speaking(term) if e.occurred_at <= as_of]
+    found.sort(key=engine.TIME_ORDER, reverse=True)
+    return found
+
+
 def headline(verdicts):
     """The counts at the top of a page: of published verdicts only, the others counted as awaiting an analyst.
 
@@ -609,8 +619,9 @@ def with_status_since(rows, cut, audience):
 def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVIDENCE_PER_PAGE):
     """The commitment page, or None if the agreement has no commitment with this key."""
     tz = ZoneInfo(agreement.time_zone)
-    # The reports the verdicts were judged on are the ones the evidence list sifts: read once, not twice.
-    standings, evidence = inputs.standings_and_evidence(
+    # The reports the verdicts were judged on, as the engine filed them, are the ones the evidence list shows:
+    # read once, and found by the index rather than by testing each again.
+    standings, index = inputs.standings_and_evidence(
         [agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=cut.given
     )
     standing = next((s for s in standings if s.commitment.key == key), None)
@@ -618,7 +629,7 @@ def commitment_detail(agreement, key, cut, audience, page_number=1, per_page=EVI
         return None
     commitment = standing.commitment
     term = standing.term
-    qualifying = _qualifying([term], evidence, cut.as_of)[term.id]
+    qualifying = _speaking(term, index, cut.as_of)
 
     # In the order detected: each change follows the one before it, though a correction may take effect
     # before the change it replaces (the history shows both instants; docs/public-pages.md).

@@ -717,10 +717,10 @@ def standings(agreements, *, as_of, known_at=None, recorded=None, details=True):
 
 
 def standings_and_evidence(agreements, *, as_of, known_at=None, recorded=None, details=True):
-    """(`standings`, the evidence they were judged on: `evidence_for` of all their terms).
+    """(`standings`, the `engine.EvidenceIndex` they were judged on: `evidence_for` of all their terms, filed).
 
-    For the commitment page, which lists the reports the verdict weighed: reading them once more
-    would double the page's work at every size.
+    For the commitment page, which lists the reports that speak to the commitment (`EvidenceIndex.speaking`):
+    reading them once more, or testing each again, would double the page's work at every size.
     """
     recorded = known_at is not None if recorded is None else recorded
     known_at = as_of if known_at is None else known_at
@@ -752,9 +752,10 @@ def standings_and_evidence(agreements, *, as_of, known_at=None, recorded=None, d
 def _judged(commitments, terms, as_of, known_at, recorded=False, details=True):
     evidence = evidence_for(terms, known_at, recorded=recorded)
     terms = with_reported(terms, evidence, declared_categories(), known_at, recorded)
+    index = engine.EvidenceIndex(evidence, known_at)
     verdicts = engine.evaluate_agreement(
         terms,
-        evidence,
+        index,
         as_of=as_of,
         known_at=known_at,
         coverage=coverage_for(known_at),
@@ -762,4 +763,4 @@ def _judged(commitments, terms, as_of, known_at, recorded=False, details=True):
         details=details,
     )
     assessments = latest_assessments([c.id for c in commitments], known_at)
-    return [Standing(c, verdicts[c.id], assessments.get(c.id), t) for c, t in zip(commitments, terms)], evidence
+    return [Standing(c, verdicts[c.id], assessments.get(c.id), t) for c, t in zip(commitments, terms)], index

@@ -361,12 +361,10 @@ class EvidenceIndex:
         rows += self.by_commitment.get(term.id, ())
         rows += self._aside_rows(term)
         seen = set()
-        # `qualifies` again: the shelves file by category, place and party, and a rule counting anyone's acts
-        # (`attribution: any`) gets non-party actors' too, which are context, not evidence (`context`).
-        return [
-            (row.e, row.standing) for row in rows
-            if not (row.e.id in seen or seen.add(row.e.id)) and qualifies(term, row.e)
-        ]
+        # The shelves' lists are what the rule takes (the lists `qualified` counts from, and the aside shelf's
+        # alike), non-party actors' acts left out as context whatever the attribution: each report is listed
+        # once, not tested again (a property test holds them equal to `qualifies`: tests/test_verdict_index.py).
+        return [(row.e, row.standing) for row in rows if not (row.e.id in seen or seen.add(row.e.id))]
 
     def _aside_rows(self, term):
         rule = term.rule
