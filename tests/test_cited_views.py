@@ -109,6 +109,27 @@ def test_a_report_corrected_after_a_citation_leaves_the_cited_view_unchanged_wit
     assert [s.status for s in now] == ["met_late"]
 
 
+def test_a_view_cited_after_the_last_correction_is_judged_once_and_a_correction_since_brings_the_second(
+    client, troops, monkeypatch
+):
+    """The banner compares with today's contents only when something was recorded after the cutoff: until then
+    the versions the view read are today's, and judging again could only agree (`later.corrected_since`)."""
+    _agreement, _commitment, later = troops
+    judged = []
+    standings = inputs.standings
+    monkeypatch.setattr(inputs, "standings", lambda *args, **kwargs: judged.append(kwargs) or standings(*args, **kwargs))
+    cited = timezone.now().isoformat()
+
+    status, html = commitment_status(client, known_at=cited)
+    assert (status, banner(html), judged) == ("missed", None, [])
+
+    later.value = 8500
+    later.save()
+    status, html = commitment_status(client, known_at=cited)
+    assert status == "missed" and banner(html) == "Corrections made since change this. See the current view"
+    assert [kwargs["recorded"] for kwargs in judged] == [False]  # today's contents, judged once for the banner
+
+
 def test_a_view_cited_before_the_agreement_was_loaded_names_no_revision_for_a_corrected_report(client, troops):
     _agreement, _commitment, later = troops  # r1, the first load, was made after 20 July 2020
     later.value = 8500

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from monitor.evidence.models import Report, Source
 from monitor.pages import instants
 from monitor.verdicts import inputs
-from terms.models import Revision
+from terms.models import Agreement, Commitment, Milestone, Party, PartyName, Revision
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,41 @@ class LaterChange:
         }
 
 
+# What a view "as known at" reads from history (docs/architecture.md, "As known at: read from history").
+RECORDED = (Report, Source, Agreement, Commitment, Milestone, Party, PartyName)
+
+
+def corrected_since(known_at):
+    """Whether any of what a cited view reads as recorded has a version after `known_at` (one query).
+
+    If none has, each object's version standing at `known_at` is the one it has now (every change writes
+    one: the invariant the cited view itself rests on), objects without history are read as they are now
+    either way, and verification, coverage and assessments are read by their own instants in both: today's
+    contents judge the view exactly as it was judged, and the banner's second judgement is not needed. Any
+    correction anywhere since then, to any report, source or agreement, and it is made.
+    """
+    tables = [connection.ops.quote_name(model.history.model._meta.db_table) for model in RECORDED]
+    sql = " OR ".join(f"EXISTS (SELECT 1 FROM {table} WHERE history_date > %s)" for table in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", [known_at] * len(tables))
+        return cursor.fetchone()[0]
+
+
 def change(request, agreement, cut, verdicts, view, url_kwargs):
     """A LaterChange, or None: the view is not cited, or today's terms and contents judge it the same.
 
     `verdicts`: the published verdicts the page shows (`publication.PublishedVerdict`); only those
-    shown are compared, so the banner never tells what an unpublished verdict would be. One
-    `standings` more (its fixed count) and, when something changed, one query for the revision.
+    shown are compared, so the banner never tells what an unpublished verdict would be. One query
+    (`corrected_since`); when something was recorded after the cutoff, one `standings` more (its fixed
+    count); when a status changes, one query for the revision.
     """
     if not cut.given:
         return None
     shown = {v.commitment.id: v for v in verdicts if v.shown}
     if not shown:
         return None
+    if not corrected_since(cut.known_at):
+        return None  # the versions the view read are today's: today's contents judge it the same, unjudged
     # Only the statuses are compared: the details (a ceiling's daily series, the account) are not built.
     now = inputs.standings([agreement], as_of=cut.as_of, known_at=cut.known_at, recorded=False, details=False)
     current = {s.commitment.id: s.status for s in now}
