@@ -2,9 +2,10 @@
 
 Verdicts come from `monitor.verdicts.inputs.standings`, the same function the
 sweep and `manage.py compliance` use, so a page never disagrees with them. The
-evidence list needs the reports themselves, which `standings` does not hand
-back, so they are read once more with `inputs.evidence_for` (two queries) and
-matched to each commitment by the engine's own test of what qualifies.
+commitment page's evidence list is what speaks to the commitment in the index its
+verdict was judged on (`inputs.standings_and_evidence`, `EvidenceIndex.speaking`);
+the agreement page's latest reports are read once more with `inputs.evidence_for`
+and matched to each commitment by the engine's own test of what qualifies.
 
 Everything a reader sees of a report or a verdict passes through
 `monitor.evidence.publication`.
