@@ -523,13 +523,16 @@ What bounds the crawler's figure: rendering. What grew with the reports and no l
 history linked every report a breach rested on (now the first {HISTORY_LINKS}, and a count), the
 evidence list read the reports a second time (now the ones the verdict was judged on), the banner's
 second judgement built the details it never shows, and the publication ledger of every report was
-read through the ORM (now one array parameter and plain tuples). What still grows: the verdict
-itself. Judging a ceiling as of an instant nobody asked before reads every report of its window
-(`inputs.evidence_for`), files them (`EvidenceIndex`) and counts events per day in Python; a cited
-view judges twice (as recorded then, and as known now for the banner of later corrections); and the
-evidence list sifts the same reports with the engine's `qualifies` before it paginates. Counts per
-day, kept as reports are written, would let the engine judge a ceiling from them (issue 16, point 2);
-the page would then read its evidence list by index (a keyset page of 25 and a count) instead.
+read through the ORM (now one array parameter and plain tuples), and the evidence list tested every
+report again with the engine's `qualifies` (now it lists what the index its verdict was judged on
+files under the commitment, `EvidenceIndex.speaking`). What still grows: the verdict itself. Judging
+a ceiling as of an instant nobody asked before reads every report of its window (`inputs.evidence_for`),
+files them (`EvidenceIndex`) and counts events per day in Python; and a cited view judges twice (as
+recorded then, and as known now for the banner of later corrections) whenever anything it reads from
+history was recorded after its cutoff (`later.corrected_since`), as here, where the agreement was
+loaded after the instants the crawler asks for. Counts per day, kept as reports are written, would
+let the engine judge a ceiling from them (issue 16, point 2); the page would then read its evidence
+list by index (a keyset page of 25 and a count) instead.
 """
 
 
