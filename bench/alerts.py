@@ -841,7 +841,7 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
     from django.utils import timezone
 
     from monitor.alerts import models as am
-    from monitor.alerts.sweep import in_force, run_sweep
+    from monitor.alerts.sweep import in_force, run_sweep, sharing
     from monitor.celery import app as celery_app
     from monitor.evidence.models import Report
     from terms.models import Commitment
@@ -876,6 +876,8 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
             run_sweep(now=timezone.now(), trigger=am.MANUAL, agreements=[agreement_id])
         log(f"the generated agreements judged as of now: {time.perf_counter() - swept:.0f} s")
         result.agreements = len(in_force())
+        # The check sends one task per group of agreements sharing parties, each one sweep run (`sharing`).
+        groups = len(sharing(in_force()))
         result.deadlines = [Sample(address=f"deadline-{k}@example.org", cause_at=due.timestamp())
                             for k, due in enumerate(due_instants)]
 
@@ -901,7 +903,7 @@ def measure_during_check(scale="small", workdir=None, workers=WORKER_PROCESSES, 
             celery_app.send_task("monitor.check")
             result.checks += 1
             realparts.wait_until(
-                lambda: checks.filter(started_at__gte=sent, finished_at__isnull=False).count() >= result.agreements,
+                lambda: checks.filter(started_at__gte=sent, finished_at__isnull=False).count() >= groups,
                 timeout=3600, every=0.5, what="the nightly check",
             )
             result.check_seconds.append((timezone.now() - sent).total_seconds())
@@ -941,7 +943,8 @@ def section_during_check(result, command):
         f" production's interval (sweep every 60 s): {result.workers + 3} processes besides PostgreSQL's and"
         " Redis's, on 2 cores shared with other work. The database holds the generated data"
         f" ({result.commitments:,} commitments, {result.reports:,} reports, {result.agreements} agreements in"
-        f" force); the nightly check (`monitor.check`: every commitment judged again, one task per agreement) is"
+        f" force); the nightly check (`monitor.check`: every commitment judged again, one task per group of"
+        " agreements sharing parties) is"
         f" sent {result.checks} time(s), each once the previous has finished, so that it runs from before the"
         f" first deadline to after the last ({checks}). Meanwhile {len(result.deadlines)} deadlines pass, a few"
         " seconds apart, each in a small agreement of its own (a fixed-offset zone whose midnight is the"
